@@ -1,0 +1,80 @@
+# Doorstep: `make run` starts the whole stack, `make test` runs every test. Both set up what is missing.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+RASA_VENV := .venv-rasa
+APP_READY := $(VENV)/.installed
+RASA_READY := $(RASA_VENV)/.installed
+MODEL := $(shell $(PYTHON) bot/model_files.py)
+MODEL_CACHE ?= $(HOME)/.cache/doorstep/models
+
+.PHONY: help run test setup model db validate crossval bench lint clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(APP_READY): requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: the app runtime needs Python >= 3.11 as $(PYTHON)" >&2; exit 1; }
+	@echo "==> app runtime ($(VENV))"
+	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
+	@set -o pipefail; $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@touch $@
+
+$(RASA_READY): requirements-rasa.txt
+	@echo "==> Rasa runtime ($(RASA_VENV))"
+	@py310=$$(scripts/find-python310) || exit 1; test -x $(RASA_VENV)/bin/python || $$py310 -m venv $(RASA_VENV)
+	@set -o pipefail; $(RASA_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-rasa.txt 2>&1 | { grep -v -e '^WARNING: Location' -e 'DEPRECATION: ' || true; }
+	@touch $@
+
+# The model is named by a hash of config, domain, data and the Rasa pins: it is trained only when one
+# of them changed, and kept in $(MODEL_CACHE) so a fresh clone on the same machine reuses it.
+$(MODEL): | $(RASA_READY)
+	@mkdir -p models
+	@if [ -f $(MODEL_CACHE)/$(notdir $(MODEL)) ]; then \
+	  echo "==> model from cache"; cp $(MODEL_CACHE)/$(notdir $(MODEL)) $@; \
+	else \
+	  echo "==> training $(notdir $(MODEL))"; \
+	  SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false \
+	    $(RASA_VENV)/bin/rasa train --quiet --fixed-model-name $(basename $(basename $(notdir $(MODEL)))) --out models >var-train.log 2>&1 \
+	    || { tail -30 var-train.log; rm -f var-train.log; exit 1; }; rm -f var-train.log; \
+	  mkdir -p $(MODEL_CACHE) && cp $@ $(MODEL_CACHE)/; \
+	fi
+
+setup: $(APP_READY) $(RASA_READY) $(MODEL) db ## install both runtimes, train the model, set up the database
+
+model: $(MODEL) ## train the Rasa model if config, domain or data changed
+
+db: $(APP_READY) ## migrate the database and build the demo world if empty
+	@$(VENV)/bin/python -m bot check-config
+	@$(VENV)/bin/python -m bot setup
+
+run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
+	@echo ""
+	@echo "  Doorstep is starting. Open:"
+	@echo "    http://localhost:8000/            start page"
+	@echo "    http://localhost:8000/demo/phone  demo phone: text the bot as a customer"
+	@echo "    http://localhost:8000/healthz     every component's health"
+	@echo ""
+	@$(VENV)/bin/honcho start -f Procfile
+
+test: $(APP_READY) $(RASA_READY) $(MODEL) ## run the whole test suite (unit, Rasa data, end-to-end)
+	@$(RASA_VENV)/bin/rasa data validate --fail-on-warnings --quiet >/dev/null 2>var-validate.log || { cat var-validate.log; rm -f var-validate.log; exit 1; }; rm -f var-validate.log
+	@$(VENV)/bin/ruff check bot actions addons tests bench
+	@$(VENV)/bin/python -m pytest
+
+validate: $(RASA_READY) ## rasa data validate, failing on warnings
+	@$(RASA_VENV)/bin/rasa data validate --fail-on-warnings
+
+crossval: $(RASA_READY) ## NLU cross-validation report into docs/nlu/crossval
+	@$(RASA_VENV)/bin/rasa test nlu --nlu data/nlu --cross-validation --folds 3 --out docs/nlu/crossval --no-plot
+
+bench: setup ## conversation throughput/latency vs a stock `rasa init` bot -> bench/results.json
+	@$(VENV)/bin/python -m bench.run
+
+lint: $(APP_READY) ## ruff
+	@$(VENV)/bin/ruff check bot actions addons tests bench
+
+clean: ## remove trained models and local data (keeps the venvs)
+	rm -rf models var

@@ -1,0 +1,93 @@
+"""Session start, and the verification form: tracking number + postcode for web chat and REST."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import channel_of, off_loop, runtime
+from bot.identity import (
+    link_conversation,
+    normalise_postcode,
+    normalise_tracking_number,
+    shipment_by_tracking_and_postcode,
+    verified_link,
+)
+
+MAX_ATTEMPTS = 3
+
+
+def _identify(channel: str, sender_id: str) -> tuple[bool, int | None]:
+    with runtime().sessions() as session, session.begin():
+        link = verified_link(session, channel=channel, sender_id=sender_id)
+        return (link is not None, link.shipment_id if link else None)
+
+
+class ActionSessionStart(Action):
+    """Starts a session with identity from the database: a known phone on signed SMS is verified."""
+
+    def name(self) -> str:
+        return "action_session_start"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        events: list[EventType] = [SessionStarted()]
+        carried = {k: v for k, v in tracker.slots.items()
+                   if k not in ("session_started_metadata", "verified", "shipment_id", "requested_slot")}
+        events += [SlotSet(k, v) for k, v in carried.items() if v is not None]
+        verified, shipment_id = await off_loop(_identify, channel_of(tracker), tracker.sender_id)
+        events += [SlotSet("verified", verified), SlotSet("shipment_id", str(shipment_id) if shipment_id else None)]
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ValidateVerifyForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_verify_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
+        if (tracker.get_slot("verify_attempts") or 0) >= MAX_ATTEMPTS:
+            return []  # give up: the form ends and action_after_verification offers a person
+        return domain_slots
+
+    def validate_tracking_number(self, value: Any, dispatcher: CollectingDispatcher,
+                                 tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        tracking_number = normalise_tracking_number(str(value or ""))
+        if tracking_number is None:
+            dispatcher.utter_message(response="utter_bad_tracking_number")
+        return {"tracking_number": tracking_number}
+
+    async def validate_postcode(self, value: Any, dispatcher: CollectingDispatcher,
+                                tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
+        postcode = normalise_postcode(str(value or ""))
+        if postcode is None:
+            dispatcher.utter_message(response="utter_bad_postcode")
+            return {"postcode": None}
+        tracking_number = tracker.get_slot("tracking_number")
+        shipment_id = await off_loop(self._verify, channel_of(tracker), tracker.sender_id, tracking_number, postcode)
+        if shipment_id is None:
+            attempts = (tracker.get_slot("verify_attempts") or 0) + 1
+            if attempts < MAX_ATTEMPTS:
+                dispatcher.utter_message(response="utter_verify_failed")
+            return {"tracking_number": None, "postcode": None, "verify_attempts": attempts}
+        return {"postcode": postcode, "verified": True, "shipment_id": str(shipment_id), "verify_attempts": 0}
+
+    @staticmethod
+    def _verify(channel: str, sender_id: str, tracking_number: str | None, postcode: str) -> int | None:
+        if not tracking_number:
+            return None
+        with runtime().sessions() as session, session.begin():
+            shipment = shipment_by_tracking_and_postcode(session, tracking_number, postcode)
+            if shipment is None:
+                return None
+            # A phone-verified SMS customer may only add their own parcels this way.
+            link = verified_link(session, channel=channel, sender_id=sender_id)
+            if link is not None and link.customer_id != shipment.customer_id:
+                return None
+            link_conversation(session, channel=channel, sender_id=sender_id,
+                              customer_id=shipment.customer_id, shipment_id=shipment.id)
+            return shipment.id

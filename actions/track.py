@@ -1,0 +1,103 @@
+"""Where is my parcel: live status and ETA window, for the verified customer's parcels only."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.identity import MAX_ATTEMPTS
+from actions.runtime import channel_of, off_loop, runtime
+from bot.carriers import CarrierError
+from bot.clock import sim_now
+from bot.identity import active_shipments, normalise_tracking_number, verified_link
+from bot.models import Customer, Shipment
+from bot.status_text import describe
+
+
+@dataclass
+class TrackAnswer:
+    texts: list[str]
+    verified: bool
+    shipment_id: int | None = None
+    response: str | None = None
+
+
+def track_answer(channel: str, sender_id: str, asked_tracking_number: str | None) -> TrackAnswer:
+    rt = runtime()
+    with rt.sessions() as session, session.begin():
+        link = verified_link(session, channel=channel, sender_id=sender_id)
+        if link is None or link.customer_id is None:
+            return TrackAnswer([], verified=False, response="utter_ask_tracking_number")
+        customer = session.get(Customer, link.customer_id)
+        assert customer is not None
+        shipments = _visible(session, link.customer_id, link.shipment_id)
+        wanted = normalise_tracking_number(asked_tracking_number or "")
+        if wanted:
+            shipments = [s for s in shipments if s.tracking_number == wanted] or _own(session, customer, wanted)
+            if not shipments:
+                return TrackAnswer(["I can only show parcels addressed to you. Reply AGENT for a person."], True)
+        if not shipments:
+            return TrackAnswer([], True, response="utter_no_active_shipment")
+        now = sim_now(session)
+        texts = []
+        for shipment in shipments[:3]:
+            try:
+                info = rt.carrier(shipment.carrier).track(shipment.tracking_number)
+            except CarrierError:
+                texts.append(f"I can't reach the carrier for parcel {shipment.tracking_number[-4:]} right now. "
+                             "Try again in a few minutes, or reply AGENT for a person.")
+                continue
+            texts.append(describe(shipment, info, now=now, tz=customer.time_zone, link=rt.link_for(shipment.id)))
+        if len(shipments) > 3:
+            texts.append(f"You have {len(shipments)} parcels on the way; send a tracking number for another one.")
+        return TrackAnswer(texts, True, shipments[0].id)
+
+
+def _visible(session, customer_id: int, shipment_id: int | None) -> list[Shipment]:  # type: ignore[no-untyped-def]
+    """A web chat verified with one parcel's details sees that parcel; a phone sees all of theirs."""
+    if shipment_id is not None:
+        shipment = session.get(Shipment, shipment_id)
+        return [shipment] if shipment is not None else []
+    return active_shipments(session, customer_id)
+
+
+def _own(session, customer: Customer, tracking_number: str) -> list[Shipment]:  # type: ignore[no-untyped-def]
+    return [s for s in customer.shipments if s.tracking_number == tracking_number]
+
+
+async def _run_track(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
+    answer = await off_loop(track_answer, channel_of(tracker), tracker.sender_id, tracker.get_slot("tracking_number"))
+    if answer.response:
+        dispatcher.utter_message(response=answer.response)
+    for text in answer.texts:
+        dispatcher.utter_message(text=text)
+    events: list[EventType] = [SlotSet("verified", answer.verified), SlotSet("tracking_number", None)]
+    if answer.shipment_id is not None:
+        events.append(SlotSet("shipment_id", str(answer.shipment_id)))
+    return events
+
+
+class ActionTrack(Action):
+    def name(self) -> str:
+        return "action_track"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        return await _run_track(dispatcher, tracker)
+
+
+class ActionAfterVerification(Action):
+    """The verification form ended: carry on with what the customer asked, or offer a person."""
+
+    def name(self) -> str:
+        return "action_after_verification"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if not tracker.get_slot("verified"):
+            if (tracker.get_slot("verify_attempts") or 0) >= MAX_ATTEMPTS:
+                dispatcher.utter_message(response="utter_verify_locked")
+            return [SlotSet("tracking_number", None), SlotSet("postcode", None)]
+        return await _run_track(dispatcher, tracker)

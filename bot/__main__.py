@@ -1,0 +1,102 @@
+"""`python -m bot …`: set up, start processes, and script against the demo."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bot.settings import ConfigError, load_settings
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Doorstep command line")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("check-config", help="validate settings; one line per problem")
+    sub.add_parser("setup", help="migrate the database and build the demo world if it has none")
+    demo = sub.add_parser("demo", help="the demo customers and shipments")
+    demo.add_argument("--json", action="store_true", required=True)
+    outbox = sub.add_parser("outbox", help="what the outbox has sent")
+    outbox.add_argument("--json", action="store_true", required=True)
+    outbox.add_argument("--to", help="only messages to/from this phone or email")
+    sms = sub.add_parser("sms", help="text the bot as a customer's phone (outbox mode only)")
+    sms.add_argument("--from", dest="phone", required=True)
+    sms.add_argument("text")
+    launch = sub.add_parser("launch", help="start one process of the stack")
+    launch.add_argument("process", choices=["rasa", "actions", "web", "scheduler"])
+    sub.add_parser("scheduler", help="run the scheduler in the foreground")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    if args.command == "check-config":
+        print("configuration ok")
+        return 0
+    if args.command == "launch":
+        from bot.launch import exec_process
+
+        exec_process(args.process, settings)
+        return 0
+    if args.command == "scheduler":
+        from bot.scheduler import run
+
+        run(settings)
+        return 0
+
+    from bot.runtime import Runtime
+
+    runtime = Runtime.build(settings)
+    if args.command == "setup":
+        from bot.schema import ensure_demo, migrate
+
+        migrate(settings.database_url)
+        built = ensure_demo(runtime)
+        print("database ready" + ("; demo world built" if built else ""))
+        return 0
+    if args.command == "demo":
+        from bot.demo_report import demo_report
+
+        with runtime.sessions() as session:
+            print(json.dumps(demo_report(session), indent=2))
+        return 0
+    if args.command == "outbox":
+        from sqlalchemy import select
+
+        from bot.models import OutboxMessage
+        from bot.outbox import as_dict, conversation
+
+        with runtime.sessions() as session:
+            rows = (conversation(session, args.to, limit=10_000) if args.to
+                    else session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all())
+            print(json.dumps([as_dict(m) for m in rows if m.direction == "outbound"], indent=2))
+        return 0
+    if args.command == "sms":
+        from bot.identity import normalise_phone
+        from bot.sms_sim import SimulatorDisabled, send_as_customer
+
+        phone = normalise_phone(args.phone)
+        if phone is None:
+            print(f"not a phone number: {args.phone}", file=sys.stderr)
+            return 2
+        try:
+            exchange = send_as_customer(runtime, phone, args.text)
+        except SimulatorDisabled as exc:
+            print(exc, file=sys.stderr)
+            return 2
+        if exchange.status_code >= 300:
+            print(f"webhook answered {exchange.status_code}", file=sys.stderr)
+            return 1
+        for reply in exchange.replies:
+            print(reply)
+        return 0
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

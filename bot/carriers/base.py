@@ -1,0 +1,29 @@
+"""The `Carrier` protocol every adapter implements; the bot offers only what `capabilities` holds."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from bot.carriers.models import Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
+
+
+class Carrier(Protocol):
+    name: str
+    capabilities: frozenset[Capability]
+
+    def track(self, tracking_number: str) -> TrackingInfo: ...
+
+    def available_windows(self, tracking_number: str) -> list[TimeWindow]: ...
+
+    def reschedule(self, tracking_number: str, window: TimeWindow) -> TimeWindow: ...
+
+    def nearby_lockers(self, tracking_number: str, limit: int = 5) -> list[LockerOption]: ...
+
+    def redirect_to_locker(self, tracking_number: str, locker_code: str) -> LockerOption: ...
+
+    def set_instructions(self, tracking_number: str, instructions: str) -> None: ...
+
+    def create_return(
+        self, tracking_number: str, *, items: list[str], reason: str, method: str,
+        locker_code: str | None = None, pickup: TimeWindow | None = None,
+    ) -> ReturnLabel: ...

@@ -1,0 +1,77 @@
+"""Carrier-neutral types shared by every adapter and by the bot."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+
+class Capability(enum.StrEnum):
+    TRACK = "track"
+    WINDOWS = "windows"
+    RESCHEDULE = "reschedule"
+    REDIRECT = "redirect"
+    LOCKERS = "lockers"
+    INSTRUCTIONS = "instructions"
+    CHANGE_ADDRESS = "change_address"
+    RETURNS = "returns"
+
+
+@dataclass(frozen=True)
+class TimeWindow:
+    start: datetime
+    end: datetime
+
+    def __post_init__(self) -> None:
+        if self.start.tzinfo is None or self.end.tzinfo is None:
+            raise ValueError("time windows are timezone-aware")
+        if self.end <= self.start:
+            raise ValueError("a window ends after it starts")
+
+
+@dataclass(frozen=True)
+class TrackingInfo:
+    tracking_number: str
+    status: str
+    status_at: datetime | None
+    eta: TimeWindow | None
+    stops_away: int | None
+    driver_position: tuple[float, float] | None
+    locker_name: str | None = None
+
+
+@dataclass(frozen=True)
+class LockerOption:
+    code: str
+    name: str
+    address: str
+    distance_m: int
+    opening_hours: dict[str, Any]
+    free: int
+
+
+@dataclass(frozen=True)
+class ReturnLabel:
+    rma: str
+    method: str
+    label_code: str
+    pickup: TimeWindow | None = None
+    locker_name: str | None = None
+
+
+@dataclass(frozen=True)
+class CarrierEvent:
+    """A normalised event as it enters ingestion, whatever carrier or webhook it came from."""
+
+    carrier: str
+    event_id: str
+    tracking_number: str
+    status: str
+    occurred_at: datetime
+    description: str = ""
+    lat: float | None = None
+    lng: float | None = None
+    eta: TimeWindow | None = None
+    extra: dict[str, Any] = field(default_factory=dict)

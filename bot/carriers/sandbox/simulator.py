@@ -1,0 +1,153 @@
+"""Plays the sandbox day out: routes depart, drivers move, stops complete, a few fail, some run late.
+
+Every change to a shipment goes through `bot.ingest.ingest_event`, the path a real carrier's webhook
+takes, with deterministic event ids so that a repeated tick changes nothing.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.carriers.models import CarrierEvent, TimeWindow
+from bot.carriers.sandbox.planner import eta_window, plan_routes
+from bot.clock import sim_now
+from bot.ingest import IngestResult, Outcome, ingest_event
+from bot.models import Depot, Route, Shipment, ShipmentStatus, Stop
+
+CARRIER = "sandbox"
+PLANNING_TIME = time(6, 0)
+LOCKER_LEAD = timedelta(hours=2)
+
+
+@dataclass
+class TickReport:
+    now: datetime
+    applied: list[IngestResult]
+
+
+def tick(session: Session, *, seed: int = 7) -> TickReport:
+    """Advance the world to the simulated now. Safe to run repeatedly and from a restart."""
+    now = sim_now(session)
+    applied: list[IngestResult] = []
+    depot = session.scalars(select(Depot)).first()
+    if depot is None:
+        return TickReport(now, applied)
+    tz = ZoneInfo(depot.time_zone)
+    local = now.astimezone(tz)
+    if local.time() >= PLANNING_TIME:
+        plan_routes(session, local.date(), random.Random(f"{seed}-{local.date()}"))
+    for route in session.scalars(select(Route).where(Route.status != "done")).all():
+        applied += _advance_route(session, route, now)
+    applied += _deliver_to_lockers(session, now)
+    return TickReport(now, [r for r in applied if r.outcome == Outcome.APPLIED])
+
+
+def _event(session: Session, shipment: Shipment, key: str, status: ShipmentStatus, at: datetime,
+           description: str, **extra: object) -> IngestResult:
+    eta = extra.pop("eta", None)
+    return ingest_event(session, CarrierEvent(
+        carrier=CARRIER, event_id=f"{shipment.tracking_number}:{key}", tracking_number=shipment.tracking_number,
+        status=status, occurred_at=at, description=description,
+        lat=extra.pop("lat", None), lng=extra.pop("lng", None),  # type: ignore[arg-type]
+        eta=eta if isinstance(eta, TimeWindow) else None, extra=dict(extra),
+    ))
+
+
+def _advance_route(session: Session, route: Route, now: datetime) -> list[IngestResult]:
+    results: list[IngestResult] = []
+    if now < route.departs_at:
+        return results
+    day = route.service_date.isoformat()
+    if route.status == "planned":
+        route.status = "active"
+        for stop in route.stops:
+            if stop.shipment.locker_id is None:
+                results.append(_event(session, stop.shipment, f"ofd:{day}", ShipmentStatus.OUT_FOR_DELIVERY,
+                                      route.departs_at, "Out for delivery", eta=_window(stop.planned_at)))
+    delay = timedelta(0)
+    previous = None
+    for stop in route.stops:
+        if stop.completed_at is not None:
+            delay = max(stop.completed_at - stop.planned_at, timedelta(0))
+            previous = stop
+            continue
+        shipment = stop.shipment
+        if shipment.locker_id is not None or shipment.status_enum in (ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER):
+            stop.completed_at, stop.outcome = stop.planned_at, "skipped"
+            continue
+        due = stop.planned_at + max(delay, timedelta(minutes=stop.delay_minutes))
+        if due > now:
+            _move_driver(route, previous, stop, now, due)
+            new_eta = _window(stop.planned_at + delay) if delay >= timedelta(minutes=15) else None
+            if new_eta and shipment.eta_start != new_eta.start:
+                results.append(_event(session, shipment, f"eta:{day}:{new_eta.start:%H%M}",
+                                      ShipmentStatus.OUT_FOR_DELIVERY, now, "Running late", eta=new_eta))
+            continue
+        stop.completed_at = due
+        delay = max(due - stop.planned_at, timedelta(0))
+        route.driver.lat, route.driver.lng, route.driver.position_at = shipment.lat, shipment.lng, due
+        if stop.will_fail:
+            stop.outcome = "failed"
+            results.append(_event(session, shipment, f"fail:{day}", ShipmentStatus.FAILED_ATTEMPT, due,
+                                  "Nobody home: we will try again on the next working day",
+                                  lat=shipment.lat, lng=shipment.lng))
+            _rebook_next_day(shipment, due)
+        else:
+            stop.outcome = "delivered"
+            results.append(_event(session, shipment, f"pod:{day}", ShipmentStatus.DELIVERED, due,
+                                  "Delivered" + (f" ({shipment.instructions})" if shipment.instructions else ""),
+                                  lat=shipment.lat, lng=shipment.lng))
+        previous = stop
+    if all(stop.completed_at is not None for stop in route.stops):
+        route.status = "done"
+    return results
+
+
+def _window(at: datetime) -> TimeWindow:
+    return TimeWindow(*eta_window(at))
+
+
+def _move_driver(route: Route, previous: Stop | None, target: Stop, now: datetime, due: datetime) -> None:
+    """Put the driver on the straight line between the last stop and the next, by elapsed time."""
+    start_at = previous.completed_at if previous and previous.completed_at else route.departs_at
+    if previous is not None:
+        origin = (previous.shipment.lat, previous.shipment.lng)
+    else:
+        origin = (route.driver.lat or target.shipment.lat, route.driver.lng or target.shipment.lng)
+    span = max((due - start_at).total_seconds(), 1.0)
+    share = min(max((now - start_at).total_seconds() / span, 0.0), 1.0)
+    route.driver.lat = origin[0] + (target.shipment.lat - origin[0]) * share
+    route.driver.lng = origin[1] + (target.shipment.lng - origin[1]) * share
+    route.driver.position_at = now
+
+
+def _rebook_next_day(shipment: Shipment, failed_at: datetime) -> None:
+    local = failed_at.astimezone(ZoneInfo("Europe/Berlin"))
+    next_day = local.date() + timedelta(days=2 if local.weekday() == 5 else 1)
+    start = datetime.combine(next_day, time(10), local.tzinfo)
+    shipment.promised_start, shipment.promised_end = start, start + timedelta(hours=2)
+
+
+def _deliver_to_lockers(session: Session, now: datetime) -> list[IngestResult]:
+    """Parcels redirected to a locker arrive there `LOCKER_LEAD` after the redirect."""
+    results = []
+    waiting = session.scalars(
+        select(Shipment).where(
+            Shipment.locker_id.is_not(None),
+            Shipment.status.notin_([ShipmentStatus.AT_LOCKER, ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED]),
+            Shipment.eta_start <= now,
+        )
+    ).all()
+    for shipment in waiting:
+        code = f"{secrets.randbelow(1_000_000):06d}"
+        results.append(_event(session, shipment, "locker", ShipmentStatus.AT_LOCKER, shipment.eta_start or now,
+                              f"Ready for pickup at {shipment.locker.name if shipment.locker else 'the locker'}",
+                              pickup_code=code))
+    return results

@@ -1,0 +1,98 @@
+"""Carrier events in: idempotent on (carrier, event id), never moving a shipment backwards.
+
+Both a carrier's webhook and the sandbox simulator call `ingest_event`: one path for every event.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from datetime import timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.carriers.errors import UnknownShipment
+from bot.carriers.models import CarrierEvent
+from bot.models import STATUS_RANK, AuditLog, Shipment, ShipmentEvent, ShipmentStatus
+
+RETURN_WINDOW = timedelta(days=30)
+
+
+class Outcome(enum.StrEnum):
+    APPLIED = "applied"  # the shipment changed
+    STALE = "stale"  # recorded, but older than what we know: nothing changed
+    DUPLICATE = "duplicate"  # seen before: nothing recorded, nothing changed
+
+
+@dataclass(frozen=True)
+class IngestResult:
+    outcome: Outcome
+    shipment_id: int
+    previous_status: str
+    status: str
+
+
+def _is_newer(shipment: Shipment, event: CarrierEvent) -> bool:
+    new = ShipmentStatus(event.status)
+    current = shipment.status_enum
+    if current in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED) and new != ShipmentStatus.RETURNED:
+        return False
+    if STATUS_RANK[new] < STATUS_RANK[current]:
+        return False
+    return shipment.status_at is None or event.occurred_at >= shipment.status_at
+
+
+def ingest_event(session: Session, event: CarrierEvent) -> IngestResult:
+    """Record one event and apply it if it is new and not older than the shipment's state."""
+    try:
+        ShipmentStatus(event.status)
+    except ValueError:
+        raise ValueError(f"unknown status {event.status!r}") from None
+    shipment = session.scalar(
+        select(Shipment).where(Shipment.tracking_number == event.tracking_number).with_for_update()
+    )
+    if shipment is None or shipment.carrier != event.carrier:
+        raise UnknownShipment(f"no {event.carrier} shipment {event.tracking_number}")
+    seen = session.scalar(
+        select(ShipmentEvent.id).where(
+            ShipmentEvent.carrier == event.carrier, ShipmentEvent.event_id == event.event_id
+        )
+    )
+    previous = shipment.status
+    if seen is not None:
+        return IngestResult(Outcome.DUPLICATE, shipment.id, previous, previous)
+
+    applies = _is_newer(shipment, event)
+    session.add(
+        ShipmentEvent(
+            shipment_id=shipment.id, carrier=event.carrier, event_id=event.event_id,
+            status=event.status, occurred_at=event.occurred_at, description=event.description,
+            applied=applies, lat=event.lat, lng=event.lng, payload=event.extra,
+        )
+    )
+    if applies:
+        _apply(shipment, event)
+        session.add(
+            AuditLog(actor=f"carrier:{event.carrier}", action="status", entity="shipment",
+                     entity_id=str(shipment.id), detail={"from": previous, "to": event.status,
+                                                          "event_id": event.event_id})
+        )
+    session.flush()
+    return IngestResult(Outcome.APPLIED if applies else Outcome.STALE, shipment.id, previous, shipment.status)
+
+
+def _apply(shipment: Shipment, event: CarrierEvent) -> None:
+    status = ShipmentStatus(event.status)
+    shipment.status = status
+    shipment.status_at = event.occurred_at
+    if event.eta is not None:
+        shipment.eta_start, shipment.eta_end = event.eta.start, event.eta.end
+    if status in (ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER):
+        shipment.eta_start = shipment.eta_end = None
+    if status == ShipmentStatus.DELIVERED:
+        shipment.delivered_at = event.occurred_at
+        if any(item.get("returnable") for item in shipment.items):
+            shipment.return_until = event.occurred_at + RETURN_WINDOW
+    if status == ShipmentStatus.AT_LOCKER and event.extra.get("pickup_code"):
+        shipment.locker_pickup_code = str(event.extra["pickup_code"])

@@ -1,0 +1,36 @@
+"""Scheduler jobs: top-level functions taking plain values, so the job store can persist them."""
+
+from __future__ import annotations
+
+import logging
+from functools import lru_cache
+
+from bot.carriers.sandbox.simulator import tick
+from bot.db import transaction
+from bot.models import Heartbeat, utcnow
+from bot.runtime import Runtime
+from bot.settings import get_settings
+
+logger = logging.getLogger("doorstep.jobs")
+
+
+@lru_cache(maxsize=1)
+def _runtime() -> Runtime:
+    return Runtime.build(get_settings())
+
+
+def heartbeat(component: str = "scheduler") -> None:
+    with transaction(_runtime().sessions) as session:
+        beat = session.get(Heartbeat, component) or Heartbeat(component=component, beat_at=utcnow())
+        beat.beat_at = utcnow()
+        session.add(beat)
+
+
+def sandbox_tick() -> int:
+    """Advance the sandbox world; returns how many shipment changes it applied."""
+    rt = _runtime()
+    with transaction(rt.sessions) as session:
+        report = tick(session, seed=rt.settings.sandbox_seed)
+    if report.applied:
+        logger.info("sandbox %s: %d shipment updates", report.now.isoformat(timespec="minutes"), len(report.applied))
+    return len(report.applied)

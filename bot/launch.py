@@ -1,0 +1,74 @@
+"""How each process of the stack is started: command line and environment, from the one settings
+object. The Procfile, `make run` and the end-to-end tests all start processes through this."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+from bot.model_files import model_path
+from bot.settings import ROOT, Settings
+
+RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+PROCESSES = ("rasa", "actions", "web", "scheduler")
+
+
+def rasa_env(settings: Settings) -> dict[str, str]:
+    tracker_url = settings.rasa_tracker_url
+    dialect = tracker_url.split(":", 1)[0].split("+", 1)[0]
+    if dialect.startswith("postgres"):
+        dialect = "postgresql"
+        tracker_url = tracker_url.replace("postgresql+psycopg://", "postgresql://")
+    if dialect == "sqlite":
+        Path(tracker_url.split("///", 1)[-1]).parent.mkdir(parents=True, exist_ok=True)
+    return {
+        "TWILIO_ACCOUNT_SID": settings.sms_account_sid,
+        "TWILIO_AUTH_TOKEN": settings.sms_auth_token,
+        "TWILIO_FROM_NUMBER": settings.sms_from,
+        "TWILIO_MESSAGING_SERVICE_SID": settings.twilio_messaging_service_sid,
+        "TWILIO_WEBHOOK_URL": settings.sms_webhook_url,
+        "TWILIO_API_BASE": settings.twilio_api_base,
+        "TWILIO_STATUS_CALLBACK": f"{settings.public_base_url}/webhooks/twilio/status"
+        if settings.sms_provider == "twilio" else "",
+        "ACTION_SERVER_URL": settings.action_server_url,
+        "RASA_TRACKER_DIALECT": dialect,
+        "RASA_TRACKER_URL": tracker_url,
+        "RASA_TRACKER_DB": "rasa",
+        "SQLALCHEMY_SILENCE_UBER_WARNING": "1",
+        "TF_CPP_MIN_LOG_LEVEL": "3",
+        "TF_INTRA_OP_PARALLELISM_THREADS": "1",
+        "TF_INTER_OP_PARALLELISM_THREADS": "1",
+        "PYTHONPATH": str(ROOT),
+        "RASA_TELEMETRY_ENABLED": "false",
+    }
+
+
+def command(process: str, settings: Settings) -> tuple[list[str], dict[str, str]]:
+    """argv and extra environment for one process."""
+    python = sys.executable
+    if process == "rasa":
+        model = model_path()
+        if not model.exists():
+            raise SystemExit(f"no trained model at {model.relative_to(ROOT)}: run `make model`")
+        argv = [str(RASA_BIN), "run", "--model", str(model), "--enable-api", "--auth-token", settings.rasa_token,
+                "--port", str(settings.rasa_port), "--credentials", str(ROOT / "credentials.yml"),
+                "--endpoints", str(ROOT / "endpoints.yml"), "--cors", settings.public_base_url]
+        return argv, rasa_env(settings)
+    if process == "actions":
+        return [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)], {}
+    if process == "web":
+        return [python, "-m", "uvicorn", "bot.web.app:create_app", "--factory", "--host", settings.web_host,
+                "--port", str(settings.web_port), "--no-access-log"], {}
+    if process == "scheduler":
+        return [python, "-m", "bot", "scheduler"], {}
+    raise SystemExit(f"unknown process {process!r}; one of {', '.join(PROCESSES)}")
+
+
+def exec_process(process: str, settings: Settings) -> None:
+    """Replace this process with the requested one, so signals from honcho reach it directly."""
+    argv, extra = command(process, settings)
+    env = {**os.environ, **extra}
+    env.setdefault("PYTHONPATH", str(ROOT))
+    os.chdir(ROOT)
+    os.execvpe(argv[0], argv, env)

@@ -1,0 +1,37 @@
+"""What a process needs, built once at its start from settings: engine, sessions, carriers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.carriers import Carrier, UnsupportedOperation, build_carriers
+from bot.db import make_engine, make_session_factory
+from bot.settings import Settings
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+    carriers: dict[str, Carrier] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, settings: Settings) -> Runtime:
+        engine = make_engine(settings.database_url)
+        sessions = make_session_factory(engine)
+        return cls(settings=settings, engine=engine, sessions=sessions, carriers=build_carriers(sessions))
+
+    def carrier(self, name: str) -> Carrier:
+        try:
+            return self.carriers[name]
+        except KeyError:
+            raise UnsupportedOperation(f"no adapter for carrier {name!r}") from None
+
+    def link_for(self, shipment_id: int) -> str:
+        from bot.identity import make_link_token
+
+        return f"{self.settings.public_base_url}/t/{make_link_token(self.settings.link_secret, shipment_id)}"

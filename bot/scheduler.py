@@ -1,0 +1,43 @@
+"""The scheduler process: APScheduler with a SQLAlchemy job store. One active instance."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+
+from apscheduler.events import EVENT_JOB_ERROR, JobExecutionEvent
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.blocking import BlockingScheduler
+
+from bot.settings import Settings
+
+logger = logging.getLogger("doorstep.scheduler")
+
+
+def _report_error(event: JobExecutionEvent) -> None:
+    logger.error("job %s failed: %r", event.job_id, event.exception)
+
+
+def build_scheduler(settings: Settings) -> BlockingScheduler:
+    scheduler = BlockingScheduler(
+        jobstores={"default": SQLAlchemyJobStore(url=settings.database_url, tablename="scheduler_jobs")},
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+        timezone="UTC",
+    )
+    scheduler.add_listener(_report_error, EVENT_JOB_ERROR)
+    scheduler.add_job("bot.jobs:heartbeat", "interval", seconds=5, id="heartbeat", replace_existing=True)
+    if settings.carrier == "sandbox":
+        scheduler.add_job("bot.jobs:sandbox_tick", "interval", seconds=settings.sandbox_tick_seconds,
+                          id="sandbox_tick", replace_existing=True)
+    return scheduler
+
+
+def run(settings: Settings) -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    from bot.jobs import heartbeat
+
+    heartbeat()
+    scheduler = build_scheduler(settings)
+    logger.info("scheduler started")
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()

@@ -1,0 +1,1 @@
+"""The FastAPI web app: pages, webhooks, JSON API, health and metrics."""

@@ -1,0 +1,27 @@
+"""The web app factory (uvicorn bot.web.app:create_app --factory)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
+
+from bot.runtime import Runtime
+from bot.settings import Settings, get_settings
+from bot.web import demo, health, tracking, webhooks
+from bot.web.pages import render
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    app = FastAPI(title="Doorstep", docs_url="/api/docs", openapi_url="/api/openapi.json")
+    app.state.runtime = Runtime.build(settings)
+    app.include_router(health.router)
+    app.include_router(tracking.router)
+    app.include_router(webhooks.router)
+    app.include_router(demo.router)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index(request: Request) -> HTMLResponse:
+        return render("index.html", outbox=request.app.state.runtime.settings.outbox_enabled)
+
+    return app

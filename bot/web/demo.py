@@ -1,0 +1,121 @@
+"""The embedded outbox: a Twilio-compatible Messages API, the demo phone, and the outbox as JSON.
+
+All of it answers 404 unless the outbox is the SMS provider (the embedded default).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Header, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy import select
+
+from bot.demo_report import demo_report
+from bot.identity import normalise_phone
+from bot.models import Customer, utcnow
+from bot.outbox import as_dict, conversation, is_sms_opted_out, record
+from bot.sms_sim import send_as_customer
+from bot.web.deps import OutboxOnly, RuntimeDep, SessionDep, SettingsDep
+from bot.web.pages import render
+
+router = APIRouter(dependencies=[OutboxOnly])
+MAX_SMS_BODY = 1600  # Twilio's limit for one message body
+
+
+def _twilio_error(status: int, code: int, message: str) -> JSONResponse:
+    """Errors in the shape Twilio's REST API uses (the SDK turns them into TwilioRestException)."""
+    return JSONResponse(
+        {"code": code, "message": message, "more_info": f"https://www.twilio.com/docs/errors/{code}",
+         "status": status},
+        status_code=status,
+    )
+
+
+def _basic_auth_ok(header: str | None, sid: str, token: str) -> bool:
+    if not header or not header.startswith("Basic "):
+        return False
+    try:
+        user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return secrets.compare_digest(user, sid) and secrets.compare_digest(password, token)
+
+
+@router.post("/outbox/twilio/2010-04-01/Accounts/{account_sid}/Messages.json")
+async def create_message(
+    account_sid: str, request: Request, session: SessionDep, settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+) -> JSONResponse:
+    if account_sid != settings.outbox_account_sid or not _basic_auth_ok(
+        authorization, settings.outbox_account_sid, settings.outbox_auth_token
+    ):
+        return _twilio_error(401, 20003, "Authenticate")
+    form = await request.form()
+    to, body = str(form.get("To") or ""), str(form.get("Body") or "")
+    sender = str(form.get("From") or form.get("MessagingServiceSid") or "")
+    if normalise_phone(to) != to:
+        return _twilio_error(400, 21211, f"The 'To' number {to} is not a valid phone number.")
+    if not sender:
+        return _twilio_error(400, 21603, "A 'From' or 'MessagingServiceSid' parameter is required")
+    if not body and not form.get("MediaUrl"):
+        return _twilio_error(400, 21602, "Message body is required.")
+    if len(body) > MAX_SMS_BODY:
+        return _twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
+    if is_sms_opted_out(session, to):
+        return _twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
+    message = record(session, channel="sms", to=to, sender=settings.outbox_from_number, body=body)
+    now = utcnow().strftime("%a, %d %b %Y %H:%M:%S +0000")
+    return JSONResponse(
+        {"sid": message.sid, "account_sid": account_sid, "to": to, "from": settings.outbox_from_number,
+         "messaging_service_sid": form.get("MessagingServiceSid"), "body": body, "status": "queued",
+         "num_segments": str(max(1, -(-len(body) // 153))), "num_media": "0", "direction": "outbound-api",
+         "api_version": "2010-04-01", "price": None, "price_unit": "USD", "error_code": None,
+         "error_message": None, "date_created": now, "date_updated": now, "date_sent": None,
+         "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{message.sid}.json", "subresource_uris": {}},
+        status_code=201,
+    )
+
+
+@router.get("/api/outbox")
+def outbox_json(session: SessionDep, to: str | None = None, after: int = 0) -> JSONResponse:
+    from bot.models import OutboxMessage
+
+    if to:
+        rows = conversation(session, to, after_id=after)
+    else:
+        rows = session.scalars(select(OutboxMessage).where(OutboxMessage.id > after).order_by(OutboxMessage.id)).all()
+    return JSONResponse([as_dict(m) for m in rows])
+
+
+@router.get("/api/demo")
+def demo_json(session: SessionDep) -> JSONResponse:
+    return JSONResponse(demo_report(session))
+
+
+@router.get("/demo/phone")
+def phone_index(session: SessionDep):  # type: ignore[no-untyped-def]
+    customers = session.scalars(select(Customer).order_by(Customer.id)).all()
+    return render("phone_index.html", customers=customers)
+
+
+@router.get("/demo/phone/{phone}")
+def phone(phone: str, session: SessionDep, settings: SettingsDep):  # type: ignore[no-untyped-def]
+    customer = session.scalar(select(Customer).where(Customer.phone == phone))
+    messages = conversation(session, phone)
+    return render("phone.html", phone=phone, customer=customer, messages=messages,
+                  last_id=messages[-1].id if messages else 0, bot_number=settings.sms_from)
+
+
+@router.post("/demo/phone/{phone}")
+async def phone_send(phone: str, runtime: RuntimeDep, text: Annotated[str, Form(max_length=1600)]):  # type: ignore[no-untyped-def]
+    if normalise_phone(phone) != phone:
+        return JSONResponse({"detail": "not an E.164 phone number"}, status_code=400)
+    if text.strip():
+        await run_in_threadpool(send_as_customer, runtime, phone, text.strip(), wait_seconds=0.0)
+    return RedirectResponse(f"/demo/phone/{phone}", status_code=303)
+

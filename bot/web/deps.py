@@ -1,0 +1,37 @@
+"""Dependencies as `Annotated` aliases, so routes read like prose."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from sqlalchemy.orm import Session
+
+from bot.runtime import Runtime
+from bot.settings import Settings
+
+
+def get_runtime(request: Request) -> Runtime:
+    return request.app.state.runtime
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.runtime.settings
+
+
+def get_session(request: Request) -> Iterator[Session]:
+    with request.app.state.runtime.sessions() as session, session.begin():
+        yield session
+
+
+def require_outbox(request: Request) -> None:
+    """The outbox, demo phone and SMS simulator exist only while the outbox is the SMS provider."""
+    if not request.app.state.runtime.settings.outbox_enabled:
+        raise HTTPException(status_code=404)
+
+
+RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+SessionDep = Annotated[Session, Depends(get_session)]
+OutboxOnly = Depends(require_outbox)

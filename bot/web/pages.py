@@ -1,0 +1,19 @@
+"""Jinja2 for HTML pages, autoescaped."""
+
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, select_autoescape
+from starlette.responses import HTMLResponse
+
+from bot.settings import ROOT
+
+_env = Environment(
+    loader=FileSystemLoader(Path(ROOT / "templates" / "web")),
+    autoescape=select_autoescape(default=True),
+    trim_blocks=True,
+    lstrip_blocks=True,
+)
+
+
+def render(name: str, status_code: int = 200, **context: object) -> HTMLResponse:
+    return HTMLResponse(_env.get_template(name).render(**context), status_code=status_code)
