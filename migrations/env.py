@@ -23,12 +23,12 @@ def run_migrations_online() -> None:
         from bot.settings import load_settings
 
         url = load_settings().database_url
-    connectable = config.attributes.get("connection") or make_engine(url)
-    if hasattr(connectable, "connect"):
-        with connectable.connect() as connection:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
             _run(connection)
-    else:
-        _run(connectable)
+    finally:
+        engine.dispose()
 
 
 def _run(connection: Any) -> None:

@@ -69,6 +69,7 @@ async def create_message(
     if is_sms_opted_out(session, to):
         return _twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
     message = record(session, channel="sms", to=to, sender=settings.outbox_from_number, body=body)
+    session.commit()
     now = utcnow().strftime("%a, %d %b %Y %H:%M:%S +0000")
     return JSONResponse(
         {"sid": message.sid, "account_sid": account_sid, "to": to, "from": settings.outbox_from_number,

@@ -21,7 +21,8 @@ def get_settings_dep(request: Request) -> Settings:
 
 
 def get_session(request: Request) -> Iterator[Session]:
-    with request.app.state.runtime.sessions() as session, session.begin():
+    """A session per request; a route that writes commits before it answers."""
+    with request.app.state.runtime.sessions() as session:
         yield session
 
 

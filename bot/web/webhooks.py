@@ -67,4 +67,5 @@ async def carrier_event(
         ))
     except UnknownShipment:
         return JSONResponse({"detail": "unknown shipment"}, status_code=404)
+    session.commit()
     return JSONResponse({"outcome": result.outcome, "status": result.status}, status_code=200)

@@ -13,8 +13,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.carriers.models import CarrierEvent
 from bot.carriers.sandbox.planner import plan_routes
 from bot.clock import real_now, start_clock
+from bot.ingest import ingest_event
 from bot.models import Customer, Depot, Driver, Locker, Shipment, ShipmentStatus
 
 CITY = "Berlin"
@@ -92,17 +94,23 @@ def build_world(session: Session, *, seed: int, speed: float, now: datetime | No
     for _ in range(TOMORROW_PARCELS):
         _parcel(session, rng, rng.choice(customers), next(counter), ShipmentStatus.IN_TRANSIT,
                 promised_day=today + timedelta(days=1), now=now)
+    delivered_events = []
     for index in range(DELIVERED_PARCELS):
-        delivered = datetime.combine(today - timedelta(days=1 + index), time(11 + index % 6), TZ)
-        shipment = _parcel(session, rng, customers[index], next(counter), ShipmentStatus.DELIVERED,
+        # The last one was delivered long ago: its return window has closed.
+        days_ago = 40 if index == DELIVERED_PARCELS - 1 else 1 + index
+        delivered = datetime.combine(today - timedelta(days=days_ago), time(11 + index % 6), TZ)
+        shipment = _parcel(session, rng, customers[index], next(counter), ShipmentStatus.IN_TRANSIT,
                            promised_day=delivered.date(), now=now, items=2 if index % 2 else 1)
-        shipment.status_at = shipment.delivered_at = delivered
-        shipment.eta_start = shipment.eta_end = None
-        shipment.return_until = delivered + timedelta(days=30) if index != DELIVERED_PARCELS - 1 else delivered - timedelta(days=1)
+        shipment.status_at = delivered - timedelta(days=1)
+        delivered_events.append((shipment, delivered))
     for _ in range(LABEL_ONLY_PARCELS):
         _parcel(session, rng, rng.choice(customers), next(counter), ShipmentStatus.LABEL_CREATED,
                 promised_day=None, now=now)
     session.flush()
+    for shipment, delivered in delivered_events:  # history enters through ingestion like any event
+        ingest_event(session, CarrierEvent(carrier="sandbox", event_id=f"{shipment.tracking_number}:pod:seed",
+                                           tracking_number=shipment.tracking_number, status=ShipmentStatus.DELIVERED,
+                                           occurred_at=delivered, description="Delivered"))
     plan_routes(session, today, rng)
     start_clock(session, sim_start=datetime.combine(today, SIM_DAY_START, TZ), speed=speed, at=now)
 

@@ -1,0 +1,125 @@
+"""Start the real processes of the stack on free ports with their own database: for end-to-end
+tests and the benchmark. Each process is started exactly as the Procfile does (`python -m bot launch`)."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+
+import httpx
+
+from bot.settings import ROOT, Settings
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Stack:
+    def __init__(self, workdir: Path, *, processes: Iterable[str] = ("rasa", "actions", "web"),
+                 database_url: str | None = None, extra_env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.processes = tuple(processes)
+        workdir.mkdir(parents=True, exist_ok=True)
+        ports = {"web": free_port(), "rasa": free_port(), "actions": free_port()}
+        self.env = {
+            "DATABASE_URL": database_url or f"sqlite:///{workdir / 'doorstep.db'}",
+            "RASA_TRACKER_URL": f"sqlite:///{workdir / 'tracker.db'}",
+            "WEB_PORT": str(ports["web"]), "RASA_PORT": str(ports["rasa"]), "ACTIONS_PORT": str(ports["actions"]),
+            "RASA_URL": f"http://127.0.0.1:{ports['rasa']}",
+            "WEB_INTERNAL_URL": f"http://127.0.0.1:{ports['web']}",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['web']}",
+            "ACTION_SERVER_URL": f"http://127.0.0.1:{ports['actions']}/webhook",
+            "SANDBOX_TICK_SECONDS": "1",
+            **(extra_env or {}),
+        }
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the processes run with (same environment, no `.env`)."""
+        saved = dict(os.environ)
+        try:
+            os.environ.update(self.env)
+            return Settings(_env_file=None)  # type: ignore[call-arg]
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def _environ(self) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SMS_", "SENDGRID_"))}
+        return {**base, **self.env, "PYTHONPATH": str(ROOT)}
+
+    def setup(self) -> None:
+        subprocess.run([sys.executable, "-m", "bot", "setup"], cwd=ROOT, env=self._environ(), check=True,
+                       capture_output=True)
+
+    def start(self, timeout: float = 180.0) -> None:
+        self.setup()
+        for name in self.processes:
+            log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+            self._procs[name] = subprocess.Popen(
+                [sys.executable, "-m", "bot", "launch", name], cwd=ROOT, env=self._environ(),
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        self.wait_ready(timeout)
+
+    def _probes(self) -> dict[str, tuple[str, dict[str, str]]]:
+        s = self.settings
+        return {
+            "rasa": (f"{s.rasa_url}/status", {"token": s.rasa_token}),
+            "actions": (s.action_server_url.rsplit("/webhook", 1)[0] + "/health", {}),
+            "web": (f"{s.web_internal_url}/api/openapi.json", {}),
+        }
+
+    def wait_ready(self, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        pending = {name for name in self.processes if name in self._probes()}
+        while pending:
+            for name in list(pending):
+                proc = self._procs[name]
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.log(name)[-3000:]}")
+                url, params = self._probes()[name]
+                try:
+                    if httpx.get(url, params=params, timeout=2).status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}")
+            time.sleep(0.3)
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def pid(self, name: str) -> int:
+        return self._procs[name].pid
+
+    def stop(self) -> None:
+        for proc in self._procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self._procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self._procs.clear()
+
+    def __enter__(self) -> Stack:
+        self.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

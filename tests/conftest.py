@@ -1,0 +1,73 @@
+"""Shared fixtures: a fresh database per test, on SQLite and (when configured) on PostgreSQL."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from bot.runtime import Runtime
+from bot.schema import migrate
+from bot.settings import Settings
+
+POSTGRES_URL = os.environ.get("DOORSTEP_TEST_POSTGRES_URL")
+REQUIRE_POSTGRES = os.environ.get("DOORSTEP_REQUIRE_POSTGRES") == "1"
+# A fixed instant for deterministic worlds: Tuesday 24 Nov 2026, 06:00 UTC (07:00 in Berlin).
+T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+
+
+def make_settings(database_url: str, **overrides: object) -> Settings:
+    return Settings(_env_file=None, database_url=database_url, **overrides)  # type: ignore[call-arg]
+
+
+def _postgres_schema_url() -> Iterator[str]:
+    if not POSTGRES_URL:
+        if REQUIRE_POSTGRES:
+            pytest.fail("DOORSTEP_REQUIRE_POSTGRES=1 but DOORSTEP_TEST_POSTGRES_URL is not set")
+        pytest.skip("PostgreSQL not configured: set DOORSTEP_TEST_POSTGRES_URL (CI does)")
+    schema = f"doorstep_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as conn:
+        conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in POSTGRES_URL else "?"
+    try:
+        yield f"{POSTGRES_URL}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A migrated, empty database: the repository tests run on both engines."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'test.db'}"
+        migrate(url)
+        yield url
+    else:
+        for url in _postgres_schema_url():
+            migrate(url)
+            yield url
+
+
+@pytest.fixture
+def runtime(database_url: str) -> Iterator[Runtime]:
+    rt = Runtime.build(make_settings(database_url))
+    yield rt
+    rt.engine.dispose()
+
+
+@pytest.fixture
+def sqlite_runtime(tmp_path: Path) -> Iterator[Runtime]:
+    """SQLite only: for tests about behaviour, not about the database engine."""
+    url = f"sqlite:///{tmp_path / 'app.db'}"
+    migrate(url)
+    rt = Runtime.build(make_settings(url))
+    yield rt
+    rt.engine.dispose()
