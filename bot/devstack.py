@@ -11,6 +11,7 @@ import sys
 import time
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -42,6 +43,7 @@ class Stack:
             **(extra_env or {}),
         }
         self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
 
     @property
     def settings(self) -> Settings:
@@ -65,7 +67,8 @@ class Stack:
     def start(self, timeout: float = 180.0) -> None:
         self.setup()
         for name in self.processes:
-            log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed with the process
+            log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
+            self._logs.append(log)
             self._procs[name] = subprocess.Popen(
                 [sys.executable, "-m", "bot", "launch", name], cwd=ROOT, env=self._environ(),
                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
@@ -116,6 +119,9 @@ class Stack:
                 os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait()
         self._procs.clear()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
 
     def __enter__(self) -> Stack:
         self.start()

@@ -1,0 +1,100 @@
+"""The first conversation end to end, against the running processes: SMS and REST."""
+
+from __future__ import annotations
+
+import httpx
+from sqlalchemy import select
+from twilio.request_validator import RequestValidator
+
+from bot.models import ConversationLink, Shipment
+from bot.runtime import Runtime
+from bot.sms_sim import send_as_customer, signed_inbound
+from tests.e2e.helpers import customer_with_active_parcel, eta_text, new_sender, rest, user_messages
+
+
+def test_a_known_phone_gets_its_live_status_and_eta_over_sms(stack_runtime: Runtime) -> None:
+    customer, parcels = customer_with_active_parcel(stack_runtime)
+    exchange = send_as_customer(stack_runtime, customer.phone, "wheres my parcel??")
+    assert exchange.status_code == 204
+    text = "\n".join(exchange.replies)
+    for parcel in parcels[:3]:
+        assert f"Parcel {parcel.tracking_number[-4:]}" in text
+        assert eta_text(stack_runtime, parcel, customer.time_zone) in text
+    assert "/t/" in text  # the tracking link
+
+
+def test_an_unknown_phone_is_asked_for_a_tracking_number_and_sees_nobodys_data(stack_runtime: Runtime) -> None:
+    exchange = send_as_customer(stack_runtime, "+4915199990001", "where is my package")
+    text = "\n".join(exchange.replies)
+    assert "tracking number" in text
+    assert "Parcel" not in text and "DS" not in text.replace("with DS", "")
+    with stack_runtime.sessions() as session:
+        assert session.scalars(select(ConversationLink).where(
+            ConversationLink.sender_id == "+4915199990001", ConversationLink.verified.is_(True))).all() == []
+
+
+def test_web_chat_identity_needs_tracking_number_and_postcode(stack_runtime: Runtime) -> None:
+    customer, parcels = customer_with_active_parcel(stack_runtime, index=1)
+    parcel = parcels[0]
+    wrong_postcode = "10999" if parcel.postcode != "10999" else "10115"
+    sender = new_sender()
+    assert "tracking number" in " ".join(rest(stack_runtime, sender, "where is my parcel"))
+    assert "postcode" in " ".join(rest(stack_runtime, sender, parcel.tracking_number))
+    refused = " ".join(rest(stack_runtime, sender, wrong_postcode))
+    assert "don't match" in refused and "Parcel" not in refused
+    assert "postcode" in " ".join(rest(stack_runtime, sender, parcel.tracking_number.lower()))
+    answer = " ".join(rest(stack_runtime, sender, parcel.postcode))
+    assert f"Parcel {parcel.tracking_number[-4:]}" in answer
+    assert eta_text(stack_runtime, parcel, customer.time_zone) in answer
+    with stack_runtime.sessions() as session:
+        link = session.scalars(select(ConversationLink).where(ConversationLink.sender_id == f"rest:{sender}")).one()
+        assert (link.verified, link.customer_id, link.shipment_id) == (True, customer.id, parcel.id)
+    # Later in the same conversation it knows the parcel without asking again.
+    assert f"Parcel {parcel.tracking_number[-4:]}" in " ".join(rest(stack_runtime, sender, "when will it come?"))
+
+
+def test_three_wrong_tries_stop_verification_and_offer_a_person(stack_runtime: Runtime) -> None:
+    _, parcels = customer_with_active_parcel(stack_runtime, index=2)
+    sender = new_sender()
+    rest(stack_runtime, sender, "where is my parcel")
+    replies: list[str] = []
+    for _ in range(3):
+        rest(stack_runtime, sender, parcels[0].tracking_number)
+        replies = rest(stack_runtime, sender, "12345")
+    assert "AGENT" in " ".join(replies) and "Parcel" not in " ".join(replies)
+
+
+def test_a_rest_client_cannot_pose_as_an_sms_sender(stack_runtime: Runtime) -> None:
+    customer, _ = customer_with_active_parcel(stack_runtime, index=3)
+    replies = rest(stack_runtime, customer.phone, "where is my parcel", input_channel="twilio",
+                   metadata={"channel": "twilio"})
+    text = " ".join(replies)
+    assert "tracking number" in text and "Parcel" not in text
+    assert user_messages(stack_runtime, customer.phone) == []  # it landed in its own rest: conversation
+    assert user_messages(stack_runtime, f"rest:{customer.phone}") == ["where is my parcel"]
+
+
+def test_unsigned_tampered_and_incomplete_twilio_webhooks_are_refused_without_a_trace(stack_runtime: Runtime) -> None:
+    settings = stack_runtime.settings
+    phone = "+4915199990002"
+    url = settings.sms_webhook_url
+    form, signature = signed_inbound(stack_runtime, phone, "where is my parcel", "SM" + "a" * 32)
+    unsigned = httpx.post(url, data=form)
+    tampered = httpx.post(url, data={**form, "Body": "STOP"}, headers={"X-Twilio-Signature": signature})
+    wrong_key = RequestValidator("not-our-token").compute_signature(url, form)
+    forged = httpx.post(url, data=form, headers={"X-Twilio-Signature": wrong_key})
+    assert (unsigned.status_code, tampered.status_code, forged.status_code) == (403, 403, 403)
+    no_from = {k: v for k, v in form.items() if k != "From"}
+    no_from_signature = RequestValidator(settings.sms_auth_token).compute_signature(url, no_from)
+    assert httpx.post(url, data=no_from, headers={"X-Twilio-Signature": no_from_signature}).status_code == 400
+    assert user_messages(stack_runtime, phone) == []
+
+
+def test_the_outbox_and_database_agree_after_a_conversation(stack_runtime: Runtime) -> None:
+    customer, parcels = customer_with_active_parcel(stack_runtime, index=4)
+    send_as_customer(stack_runtime, customer.phone, "hi")
+    exchange = send_as_customer(stack_runtime, customer.phone, "is my parcel late?")
+    with stack_runtime.sessions() as session:
+        shipment = session.get(Shipment, parcels[0].id)
+        assert shipment is not None
+    assert any(f"Parcel {shipment.tracking_number[-4:]}" in reply for reply in exchange.replies)
