@@ -9,20 +9,32 @@ from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import texts
 from actions.runtime import channel_of, off_loop, runtime
 from bot.identity import (
     link_conversation,
     normalise_postcode,
     normalise_tracking_number,
+    read_link_token,
     shipment_by_tracking_and_postcode,
     verified_link,
 )
+from bot.models import Shipment
 
 MAX_ATTEMPTS = 3
 
 
-def _identify(channel: str, sender_id: str) -> tuple[bool, int | None]:
-    with runtime().sessions() as session, session.begin():
+def _identify(channel: str, sender_id: str, link_token: str | None) -> tuple[bool, int | None]:
+    """Verified by the database: a known signed phone, an earlier check, or a valid link token."""
+    rt = runtime()
+    with rt.sessions() as session, session.begin():
+        if link_token and channel in ("socketio", "rest"):
+            shipment_id = read_link_token(rt.settings.link_secret, link_token,
+                                          max_age_days=rt.settings.link_max_age_days)
+            shipment = session.get(Shipment, shipment_id) if shipment_id is not None else None
+            if shipment is not None:
+                link_conversation(session, channel=channel, sender_id=sender_id,
+                                  customer_id=shipment.customer_id, shipment_id=shipment.id)
         link = verified_link(session, channel=channel, sender_id=sender_id)
         return (link is not None, link.shipment_id if link else None)
 
@@ -38,7 +50,9 @@ class ActionSessionStart(Action):
         carried = {k: v for k, v in tracker.slots.items()
                    if k not in ("session_started_metadata", "verified", "shipment_id", "requested_slot")}
         events += [SlotSet(k, v) for k, v in carried.items() if v is not None]
-        verified, shipment_id = await off_loop(_identify, channel_of(tracker), tracker.sender_id)
+        metadata = tracker.get_slot("session_started_metadata") or {}
+        verified, shipment_id = await off_loop(_identify, channel_of(tracker), tracker.sender_id,
+                                               metadata.get("link_token"))
         events += [SlotSet("verified", verified), SlotSet("shipment_id", str(shipment_id) if shipment_id else None)]
         events.append(ActionExecuted("action_listen"))
         return events
@@ -58,21 +72,21 @@ class ValidateVerifyForm(FormValidationAction):
                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         tracking_number = normalise_tracking_number(str(value or ""))
         if tracking_number is None:
-            dispatcher.utter_message(response="utter_bad_tracking_number")
+            dispatcher.utter_message(text=texts.BAD_TRACKING_NUMBER)
         return {"tracking_number": tracking_number}
 
     async def validate_postcode(self, value: Any, dispatcher: CollectingDispatcher,
                                 tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         postcode = normalise_postcode(str(value or ""))
         if postcode is None:
-            dispatcher.utter_message(response="utter_bad_postcode")
+            dispatcher.utter_message(text=texts.BAD_POSTCODE)
             return {"postcode": None}
         tracking_number = tracker.get_slot("tracking_number")
         shipment_id = await off_loop(self._verify, channel_of(tracker), tracker.sender_id, tracking_number, postcode)
         if shipment_id is None:
             attempts = (tracker.get_slot("verify_attempts") or 0) + 1
             if attempts < MAX_ATTEMPTS:
-                dispatcher.utter_message(response="utter_verify_failed")
+                dispatcher.utter_message(text=texts.VERIFY_FAILED)
             return {"tracking_number": None, "postcode": None, "verify_attempts": attempts}
         return {"postcode": postcode, "verified": True, "shipment_id": str(shipment_id), "verify_attempts": 0}
 

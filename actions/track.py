@@ -9,12 +9,16 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import texts
+from actions.dialogue import ReturnStatus
+from actions.handoff import open_handoff
 from actions.identity import MAX_ATTEMPTS
 from actions.runtime import channel_of, off_loop, runtime
 from bot.carriers import CarrierError
 from bot.clock import sim_now
 from bot.identity import active_shipments, normalise_tracking_number, verified_link
 from bot.models import Customer, Shipment
+from bot.sentiment import is_angry
 from bot.status_text import describe
 
 
@@ -31,7 +35,7 @@ def track_answer(channel: str, sender_id: str, asked_tracking_number: str | None
     with rt.sessions() as session, session.begin():
         link = verified_link(session, channel=channel, sender_id=sender_id)
         if link is None or link.customer_id is None:
-            return TrackAnswer([], verified=False, response="utter_ask_tracking_number")
+            return TrackAnswer([], verified=False, response=texts.ASK_TRACKING_NUMBER)
         customer = session.get(Customer, link.customer_id)
         assert customer is not None
         shipments = _visible(session, link.customer_id, link.shipment_id)
@@ -41,20 +45,20 @@ def track_answer(channel: str, sender_id: str, asked_tracking_number: str | None
             if not shipments:
                 return TrackAnswer(["I can only show parcels addressed to you. Reply AGENT for a person."], True)
         if not shipments:
-            return TrackAnswer([], True, response="utter_no_active_shipment")
+            return TrackAnswer([], True, response=texts.NO_ACTIVE_SHIPMENT)
         now = sim_now(session)
-        texts = []
+        lines = []
         for shipment in shipments[:3]:
             try:
                 info = rt.carrier(shipment.carrier).track(shipment.tracking_number)
             except CarrierError:
-                texts.append(f"I can't reach the carrier for parcel {shipment.tracking_number[-4:]} right now. "
+                lines.append(f"I can't reach the carrier for parcel {shipment.tracking_number[-4:]} right now. "
                              "Try again in a few minutes, or reply AGENT for a person.")
                 continue
-            texts.append(describe(shipment, info, now=now, tz=customer.time_zone, link=rt.link_for(shipment.id)))
+            lines.append(describe(shipment, info, now=now, tz=customer.time_zone, link=rt.link_for(shipment.id)))
         if len(shipments) > 3:
-            texts.append(f"You have {len(shipments)} parcels on the way; send a tracking number for another one.")
-        return TrackAnswer(texts, True, shipments[0].id)
+            lines.append(f"You have {len(shipments)} parcels on the way; send a tracking number for another one.")
+        return TrackAnswer(lines, True, shipments[0].id)
 
 
 def _visible(session, customer_id: int, shipment_id: int | None) -> list[Shipment]:  # type: ignore[no-untyped-def]
@@ -72,12 +76,16 @@ def _own(session, customer: Customer, tracking_number: str) -> list[Shipment]:  
 async def _run_track(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
     answer = await off_loop(track_answer, channel_of(tracker), tracker.sender_id, tracker.get_slot("tracking_number"))
     if answer.response:
-        dispatcher.utter_message(response=answer.response)
+        dispatcher.utter_message(text=answer.response)
     for text in answer.texts:
         dispatcher.utter_message(text=text)
     events: list[EventType] = [SlotSet("verified", answer.verified), SlotSet("tracking_number", None)]
     if answer.shipment_id is not None:
         events.append(SlotSet("shipment_id", str(answer.shipment_id)))
+    if answer.verified and is_angry(str(tracker.latest_message.get("text") or "")):
+        dispatcher.utter_message(text="I'm sorry this has been frustrating. I've asked a person to look at it too; "
+                                      "they'll reply here.")
+        events += await open_handoff(tracker, reason="angry")
     return events
 
 
@@ -98,6 +106,8 @@ class ActionAfterVerification(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if not tracker.get_slot("verified"):
             if (tracker.get_slot("verify_attempts") or 0) >= MAX_ATTEMPTS:
-                dispatcher.utter_message(response="utter_verify_locked")
-            return [SlotSet("tracking_number", None), SlotSet("postcode", None)]
-        return await _run_track(dispatcher, tracker)
+                dispatcher.utter_message(text=texts.VERIFY_LOCKED)
+            return [SlotSet("tracking_number", None), SlotSet("postcode", None), SlotSet("pending_request", None)]
+        if tracker.get_slot("pending_request") == "return_status":
+            return await ReturnStatus().run(dispatcher, tracker, domain)
+        return [*await _run_track(dispatcher, tracker), SlotSet("pending_request", None)]

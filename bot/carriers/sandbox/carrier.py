@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.carriers.errors import ChangeRefused, UnknownShipment
 from bot.carriers.models import Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.sandbox.simulator import LOCKER_LEAD
+from bot.carriers.sandbox.world import AREAS
 from bot.clock import sim_now
 from bot.db import transaction
 from bot.geo import distance_m
@@ -26,6 +27,7 @@ from bot.models import (
     Stop,
 )
 
+SERVICE_AREA = {postcode: (lat, lng) for postcode, lat, lng, _ in AREAS}
 SLOT_HOURS = (8, 10, 12, 14, 16, 18)
 SLOT_LENGTH = timedelta(hours=2)
 SLOT_CAPACITY = 12
@@ -104,6 +106,31 @@ class SandboxCarrier:
             _refuse_if_settled(shipment, "change the instructions for")
             shipment.instructions = instructions
             _audit(session, shipment, "instructions", {"length": len(instructions)})
+
+    def deliver_to_neighbour(self, tracking_number: str, neighbour: str) -> None:
+        with transaction(self._sessions) as session:
+            shipment = _shipment(session, tracking_number)
+            _refuse_if_settled(shipment, "change where it goes for")
+            shipment.instructions = f"Leave with neighbour: {neighbour}"
+            _audit(session, shipment, "neighbour", {"length": len(neighbour)})
+
+    def change_address(self, tracking_number: str, *, address_line: str, postcode: str) -> None:
+        with transaction(self._sessions) as session:
+            shipment = _shipment(session, tracking_number)
+            _refuse_if_settled(shipment, "change the address of")
+            centre = SERVICE_AREA.get(postcode)
+            if centre is None:
+                raise ChangeRefused(f"We don't deliver to {postcode} from this depot, so I can't send it there.")
+            _unplan(session, shipment)
+            shipment.address_line, shipment.postcode = address_line, postcode
+            shipment.lat, shipment.lng = centre
+            _audit(session, shipment, "change_address", {"postcode": postcode})
+
+    def pickup_windows(self, tracking_number: str) -> list[TimeWindow]:
+        """Return pickups use the delivery rounds' free windows, from tomorrow."""
+        with self._sessions() as session:
+            _shipment(session, tracking_number)
+            return _free_windows(session, sim_now(session), exclude=-1)
 
     def create_return(
         self, tracking_number: str, *, items: list[str], reason: str, method: str,

@@ -1,0 +1,76 @@
+"""STOP / START / HELP, as keywords and in plain words ("pls stop texting me")."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.runtime import channel_of, off_loop, runtime
+from bot.consent import set_opt_out
+from bot.db import transaction
+from bot.identity import customer_by_phone, verified_link
+
+
+def _channel_meant(tracker: Tracker) -> str:
+    """Email when they say so; otherwise SMS (on web chat, "stop texting me" means SMS too)."""
+    text = str(tracker.latest_message.get("text") or "").lower()
+    return "email" if any(word in text for word in ("email", "e-mail", "mail")) else "sms"
+
+
+def _record(channel: str, sender_id: str, target: str, opted_out: bool, source: str) -> bool | None:
+    """None when we don't know who this is; otherwise whether anything changed."""
+    with transaction(runtime().sessions) as session:
+        link = verified_link(session, channel=channel, sender_id=sender_id)
+        customer_id = link.customer_id if link else None
+        if customer_id is None and channel == "twilio":
+            customer = customer_by_phone(session, sender_id)
+            customer_id = customer.id if customer else None
+        if customer_id is None:
+            return None
+        return set_opt_out(session, customer_id=customer_id, channel=target, opted_out=opted_out, source=source)
+
+
+class ConfirmOptOut(Action):
+    """Said before the opt-out is recorded: this one confirmation is the last message they get."""
+
+    def name(self) -> str:
+        return "action_confirm_opt_out"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if _channel_meant(tracker) == "email":
+            dispatcher.utter_message(text="OK, no more delivery emails. Reply START EMAIL to undo.")
+        else:
+            dispatcher.utter_message(text="OK, you won't get more texts from us. Reply START to undo.")
+        return []
+
+
+class RecordOptOut(Action):
+    def name(self) -> str:
+        return "action_record_opt_out"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        text = str(tracker.latest_message.get("text") or "")[:60]
+        await off_loop(_record, channel_of(tracker), tracker.sender_id, _channel_meant(tracker), True,
+                       f"{channel_of(tracker)}: {text}")
+        return []
+
+
+class OptIn(Action):
+    def name(self) -> str:
+        return "action_opt_in"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        target = _channel_meant(tracker)
+        text = str(tracker.latest_message.get("text") or "")[:60]
+        changed = await off_loop(_record, channel_of(tracker), tracker.sender_id, target, False,
+                                 f"{channel_of(tracker)}: {text}")
+        noun = "emails" if target == "email" else "texts"
+        if changed is None:
+            dispatcher.utter_message(text="I can't find your details yet. Send your tracking number and I'll look.")
+        elif changed:
+            dispatcher.utter_message(text=f"Welcome back: delivery {noun} are on again. Reply STOP to stop.")
+        else:
+            dispatcher.utter_message(text=f"Delivery {noun} are already on. Reply STOP to stop.")
+        return []

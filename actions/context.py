@@ -1,0 +1,106 @@
+"""Who the customer is and which of their parcels the conversation is about, read from the database."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.runtime import channel_of, off_loop, runtime
+from bot.clock import sim_now
+from bot.identity import active_shipments, verified_link
+from bot.models import Customer, Shipment, ShipmentStatus
+
+# What each change needs the parcel to be: on its way, or delivered and returnable.
+CHANGE_KINDS = ("reschedule", "locker", "instructions", "address", "return")
+
+
+@dataclass(frozen=True)
+class Parcel:
+    id: int
+    tracking_number: str
+    carrier: str
+    status: str
+    items: list[dict[str, Any]]
+    return_until: datetime | None
+
+    @property
+    def short(self) -> str:
+        return self.tracking_number[-4:]
+
+    @property
+    def label(self) -> str:
+        names = ", ".join(item["name"] for item in self.items[:2])
+        return f"…{self.short} ({names})" if names else f"…{self.short}"
+
+
+@dataclass(frozen=True)
+class Context:
+    verified: bool
+    customer_id: int | None
+    customer_name: str
+    tz: str
+    now: datetime
+    parcels: list[Parcel]  # what this conversation may see, most urgent first
+
+    def eligible(self, kind: str) -> list[Parcel]:
+        if kind == "return":
+            return [p for p in self.parcels if p.status == ShipmentStatus.DELIVERED and p.return_until
+                    and p.return_until > self.now]
+        return [p for p in self.parcels if p.status not in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)]
+
+    def current(self, kind: str, shipment_id: str | None) -> Parcel | None:
+        """The parcel under discussion ("it"), or the only one that fits; None when ambiguous."""
+        candidates = self.eligible(kind)
+        chosen = [p for p in candidates if shipment_id and str(p.id) == str(shipment_id)]
+        if chosen:
+            return chosen[0]
+        return candidates[0] if len(candidates) == 1 else None
+
+
+def _parcel(shipment: Shipment) -> Parcel:
+    return Parcel(shipment.id, shipment.tracking_number, shipment.carrier, shipment.status, list(shipment.items),
+                  shipment.return_until)
+
+
+def load_context(channel: str, sender_id: str) -> Context:
+    rt = runtime()
+    with rt.sessions() as session, session.begin():
+        now = sim_now(session)
+        link = verified_link(session, channel=channel, sender_id=sender_id)
+        if link is None or link.customer_id is None:
+            return Context(False, None, "", "Europe/Berlin", now, [])
+        customer = session.get(Customer, link.customer_id)
+        assert customer is not None
+        if link.shipment_id is not None:  # verified with one parcel's details: that parcel only
+            shipment = session.get(Shipment, link.shipment_id)
+            shipments = [shipment] if shipment is not None else []
+        else:
+            delivered = [s for s in customer.shipments if s.status == ShipmentStatus.DELIVERED]
+            shipments = active_shipments(session, customer.id) + sorted(
+                delivered, key=lambda s: s.delivered_at or now, reverse=True)
+        return Context(True, customer.id, customer.name, customer.time_zone, now, [_parcel(s) for s in shipments])
+
+
+async def context_for(tracker: Tracker) -> Context:
+    return await off_loop(load_context, channel_of(tracker), tracker.sender_id)
+
+
+def is_sms(tracker: Tracker) -> bool:
+    return channel_of(tracker) == "twilio"
+
+
+def offer(dispatcher: CollectingDispatcher, tracker: Tracker, question: str, options: list[str],
+          footer: str = "") -> None:
+    """Numbered options in one SMS; buttons in web chat (their payload is the option number)."""
+    if is_sms(tracker):
+        lines = [question] + [f"{n}. {text}" for n, text in enumerate(options, start=1)]
+        if footer:
+            lines.append(footer)
+        dispatcher.utter_message(text="\n".join(lines))
+    else:
+        buttons = [{"title": text, "payload": str(n)} for n, text in enumerate(options, start=1)]
+        dispatcher.utter_message(text=question + (f" {footer}" if footer else ""), buttons=buttons)

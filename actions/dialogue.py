@@ -1,0 +1,95 @@
+"""Small dialogue actions: remembering what was asked, fallback with a way out, return status."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+from sqlalchemy import select
+
+from actions import texts
+from actions.context import context_for
+from actions.handoff import open_handoff
+from actions.runtime import off_loop, runtime
+from bot.clock import sim_now
+from bot.models import Return, Shipment
+from bot.timefmt import day_label
+
+REQUESTS = {"track_package": "track", "inform": "track", "reschedule_delivery": "reschedule",
+            "redirect_to_locker": "locker", "delivery_instructions": "instructions", "change_address": "address",
+            "start_return": "return", "return_status": "return_status"}
+CHANGES = {"reschedule", "locker", "instructions", "address", "return"}
+FALLBACK_ACTIONS = {"action_fallback"}
+
+
+class RememberRequest(Action):
+    """What the customer asked for, so the right flow starts (after verification if needed)."""
+
+    def name(self) -> str:
+        return "action_remember_request"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
+        request = REQUESTS.get(intent, "track")
+        return [SlotSet("pending_request", request), SlotSet("wants_change", request in CHANGES),
+                SlotSet("change_blocked", False), SlotSet("change_cancelled", False), SlotSet("confirm_change", None)]
+
+
+def _fallbacks_in_a_row(tracker: Tracker) -> int:
+    """How many user turns in a row, before this one, the bot answered with the fallback."""
+    count, saw_user = 0, False
+    for event in reversed(tracker.events[:-1] if tracker.events else []):
+        if event.get("event") == "user":
+            if saw_user:
+                break
+            saw_user = True
+        elif event.get("event") == "action" and event.get("name") in FALLBACK_ACTIONS and saw_user:
+            count += 1
+            saw_user = False
+    return count
+
+
+class Fallback(Action):
+    """Not understood: say how to go on; the second time in a row, hand over to a person."""
+
+    def name(self) -> str:
+        return "action_fallback"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if _fallbacks_in_a_row(tracker) >= 1:
+            dispatcher.utter_message(text="Sorry, I'm still not getting it. I'm passing you to a person, "
+                                          "who will reply here.")
+            return await open_handoff(tracker, reason="misunderstood")
+        dispatcher.utter_message(text=texts.NOT_UNDERSTOOD)
+        return []
+
+
+def _returns(shipment_ids: list[int]) -> list[str]:
+    with runtime().sessions() as session:
+        now = sim_now(session)
+        rows = session.scalars(select(Return).where(Return.shipment_id.in_(shipment_ids))
+                               .order_by(Return.created_at.desc())).all()
+        lines = []
+        for ret in rows[:3]:
+            shipment = session.get(Shipment, ret.shipment_id)
+            tz = shipment.customer.time_zone if shipment else "Europe/Berlin"
+            state = {"created": "booked, waiting for the parcel", "in_transit": "on its way back to us",
+                     "received": "received; refund on its way", "refunded": "refunded"}.get(ret.status, ret.status)
+            lines.append(f"Return {ret.rma} ({ret.method}, {day_label(ret.created_at, now, tz)}): {state}.")
+        return lines
+
+
+class ReturnStatus(Action):
+    def name(self) -> str:
+        return "action_return_status"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ctx = await context_for(tracker)
+        if not ctx.verified:
+            dispatcher.utter_message(text=texts.VERIFY_LOCKED)
+            return []
+        lines = await off_loop(_returns, [p.id for p in ctx.parcels])
+        dispatcher.utter_message(text="\n".join(lines) if lines else
+                                 "I can't see a return for you. To start one, say \"return\".")
+        return [SlotSet("pending_request", None)]
