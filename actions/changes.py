@@ -464,6 +464,50 @@ class AskReturnOption(Action):
         return [SlotSet("offered", [_encode_window(w) for w in shown])]
 
 
+WITH_DRIVER_OR_DONE = {
+    "out_for_delivery": "Your parcel is already out with the driver, so I can't change that now.",
+    "at_locker": "Your parcel is already at the locker, so I can't change that now.",
+}
+
+
+def _too_late(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher) -> list[EventType] | None:
+    """Say plainly, before asking anything, when the parcel is past the point of changing."""
+    if kind == "return":
+        return None
+    reason = WITH_DRIVER_OR_DONE.get(parcel.status)
+    if reason is None:
+        return None
+    dispatcher.utter_message(text=reason + AGENT)
+    return _end_form()
+
+
+class _AskText(Action):
+    """A plain question, after checking the parcel can still be changed."""
+
+    slot = ""
+    text = ""
+
+    def name(self) -> str:
+        return f"action_ask_{self.slot}"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        _, parcel = await _context_and_parcel(tracker)
+        if parcel is None:
+            return _end_form()
+        if (stop := _too_late(_kind(tracker), parcel, dispatcher)) is not None:
+            return stop
+        dispatcher.utter_message(text=self.text)
+        return []
+
+
+class AskInstructions(_AskText):
+    slot, text = "instructions_text", texts.ASK_INSTRUCTIONS
+
+
+class AskAddress(_AskText):
+    slot, text = "address_text", texts.ASK_ADDRESS
+
+
 class AskConfirmChange(Action):
     def name(self) -> str:
         return "action_ask_confirm_change"
@@ -472,6 +516,8 @@ class AskConfirmChange(Action):
         ctx, parcel = await _context_and_parcel(tracker)
         if parcel is None:
             return _end_form()
+        if (stop := _too_late(_kind(tracker), parcel, dispatcher)) is not None:
+            return stop
         dispatcher.utter_message(text=f"{describe_change(tracker, ctx, parcel)}? Reply YES or NO.")
         return []
 

@@ -30,13 +30,5 @@ class AskPostcode(_Ask):
     slot, text = "postcode", texts.ASK_POSTCODE
 
 
-class AskInstructions(_Ask):
-    slot, text = "instructions_text", texts.ASK_INSTRUCTIONS
-
-
-class AskAddress(_Ask):
-    slot, text = "address_text", texts.ASK_ADDRESS
-
-
 class AskReturnReason(_Ask):
     slot, text = "return_reason", texts.ASK_RETURN_REASON

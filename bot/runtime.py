@@ -23,7 +23,8 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.database_url)
         sessions = make_session_factory(engine)
-        return cls(settings=settings, engine=engine, sessions=sessions, carriers=build_carriers(sessions))
+        carriers = build_carriers(sessions, sandbox_faults=settings.sandbox_faults)
+        return cls(settings=settings, engine=engine, sessions=sessions, carriers=carriers)
 
     def carrier(self, name: str) -> Carrier:
         try:

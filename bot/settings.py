@@ -74,6 +74,9 @@ class Settings(BaseSettings):
     sandbox_speed: float = 30.0  # simulated seconds per real second
     sandbox_tick_seconds: float = 2.0
     sandbox_seed: int = 7
+    # Tracking numbers whose changes fail as if the carrier timed out (comma-separated): to see and
+    # test that a carrier failure changes nothing and hands the customer to a person.
+    sandbox_faults: str = ""
 
     # Links and tokens
     link_secret: str = LOCAL_SECRETS["link_secret"]

@@ -9,11 +9,12 @@ from bot.carriers.errors import CarrierError, ChangeRefused, UnknownShipment, Un
 from bot.carriers.models import Capability, CarrierEvent, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 
 
-def build_carriers(session_factory: sessionmaker[Session]) -> dict[str, Carrier]:
+def build_carriers(session_factory: sessionmaker[Session], *, sandbox_faults: str = "") -> dict[str, Carrier]:
     """Every adapter this deployment can talk to, by the name stored on each shipment."""
     from bot.carriers.sandbox import SandboxCarrier
 
-    return {"sandbox": SandboxCarrier(session_factory)}
+    faults = frozenset(t.strip() for t in sandbox_faults.split(",") if t.strip())
+    return {"sandbox": SandboxCarrier(session_factory, faults=faults)}
 
 
 __all__ = [

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy import select
 
 from bot.devstack import Stack
 from bot.model_files import model_path
+from bot.models import Customer, Shipment
 from bot.runtime import Runtime
 
 
@@ -17,6 +19,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     if not model_path().exists():
         pytest.fail(f"no trained model at {model_path()}: `make test` trains it first")
     running = Stack(Path(tmp_path_factory.mktemp("stack")))
+    running.setup()
+    running.env["SANDBOX_FAULTS"] = faulty_tracking_number(running)
     try:
         running.start()
     except Exception:
@@ -24,6 +28,42 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         raise
     yield running
     running.stop()
+
+
+def faulty_tracking_number(stack: Stack) -> str:
+    """One parcel whose carrier calls fail (SANDBOX_FAULTS), for the carrier-failure path."""
+    runtime = Runtime.build(stack.settings)
+    try:
+        with runtime.sessions() as session:
+            return session.scalars(select(Shipment.tracking_number).where(Shipment.status == "in_transit")
+                                   .order_by(Shipment.id.desc())).first() or ""
+    finally:
+        runtime.engine.dispose()
+
+
+class CustomerPool:
+    """Hands each test its own demo customers, so tests on one running stack don't meet."""
+
+    def __init__(self, runtime: Runtime, reserved: set[str]) -> None:
+        self.runtime = runtime
+        self.used: set[int] = set()
+        self.reserved = reserved
+
+    def take(self, wanted: Callable[[list[Shipment]], bool]) -> tuple[Customer, list[Shipment]]:
+        with self.runtime.sessions() as session:
+            for customer in session.scalars(select(Customer).order_by(Customer.id)):
+                parcels = list(customer.shipments)
+                if customer.id in self.used or any(p.tracking_number in self.reserved for p in parcels):
+                    continue
+                if wanted(parcels):
+                    self.used.add(customer.id)
+                    return customer, parcels
+        raise LookupError("no unused demo customer fits")
+
+
+@pytest.fixture(scope="session")
+def customers(stack: Stack, stack_runtime: Runtime) -> CustomerPool:
+    return CustomerPool(stack_runtime, {stack.env["SANDBOX_FAULTS"]})
 
 
 @pytest.fixture(scope="session")

@@ -6,7 +6,6 @@ import uuid
 from typing import Any
 
 import httpx
-from sqlalchemy import select
 
 from bot.clock import sim_now
 from bot.models import Customer, Shipment
@@ -32,16 +31,13 @@ def tracker_events(runtime: Runtime, sender_id: str) -> list[dict[str, Any]]:
     return response.json().get("events", [])
 
 
-def customer_with_active_parcel(runtime: Runtime, index: int = 0) -> tuple[Customer, list[Shipment]]:
-    with runtime.sessions() as session:
-        customers = session.scalars(select(Customer).order_by(Customer.id)).all()
-        found = []
-        for customer in customers:
-            active = [s for s in customer.shipments if s.status in ("at_depot", "in_transit", "out_for_delivery")
-                      and s.eta_start is not None]
-            if active:
-                found.append((customer, active))
-        return found[index]
+ON_ITS_WAY = ("at_depot", "in_transit", "out_for_delivery")
+
+
+def active(pool: Any) -> tuple[Customer, list[Shipment]]:
+    """A customer of one's own with parcels on their way (with an ETA), those parcels first."""
+    customer, parcels = pool.take(lambda ps: any(p.status in ON_ITS_WAY and p.eta_start for p in ps))
+    return customer, [p for p in parcels if p.status in ON_ITS_WAY and p.eta_start]
 
 
 def eta_text(runtime: Runtime, shipment: Shipment, tz: str) -> str:

@@ -9,11 +9,12 @@ from twilio.request_validator import RequestValidator
 from bot.models import ConversationLink, Shipment
 from bot.runtime import Runtime
 from bot.sms_sim import send_as_customer, signed_inbound
-from tests.e2e.helpers import customer_with_active_parcel, eta_text, new_sender, rest, user_messages
+from tests.e2e.conftest import CustomerPool
+from tests.e2e.helpers import active, eta_text, new_sender, rest, user_messages
 
 
-def test_a_known_phone_gets_its_live_status_and_eta_over_sms(stack_runtime: Runtime) -> None:
-    customer, parcels = customer_with_active_parcel(stack_runtime)
+def test_a_known_phone_gets_its_live_status_and_eta_over_sms(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    customer, parcels = active(customers)
     exchange = send_as_customer(stack_runtime, customer.phone, "wheres my parcel??")
     assert exchange.status_code == 204
     text = "\n".join(exchange.replies)
@@ -33,8 +34,8 @@ def test_an_unknown_phone_is_asked_for_a_tracking_number_and_sees_nobodys_data(s
             ConversationLink.sender_id == "+4915199990001", ConversationLink.verified.is_(True))).all() == []
 
 
-def test_web_chat_identity_needs_tracking_number_and_postcode(stack_runtime: Runtime) -> None:
-    customer, parcels = customer_with_active_parcel(stack_runtime, index=1)
+def test_web_chat_identity_needs_tracking_number_and_postcode(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    customer, parcels = active(customers)
     parcel = parcels[0]
     wrong_postcode = "10999" if parcel.postcode != "10999" else "10115"
     sender = new_sender()
@@ -53,8 +54,8 @@ def test_web_chat_identity_needs_tracking_number_and_postcode(stack_runtime: Run
     assert f"Parcel {parcel.tracking_number[-4:]}" in " ".join(rest(stack_runtime, sender, "when will it come?"))
 
 
-def test_three_wrong_tries_stop_verification_and_offer_a_person(stack_runtime: Runtime) -> None:
-    _, parcels = customer_with_active_parcel(stack_runtime, index=2)
+def test_three_wrong_tries_stop_verification_and_offer_a_person(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    _, parcels = active(customers)
     sender = new_sender()
     rest(stack_runtime, sender, "where is my parcel")
     replies: list[str] = []
@@ -64,8 +65,8 @@ def test_three_wrong_tries_stop_verification_and_offer_a_person(stack_runtime: R
     assert "AGENT" in " ".join(replies) and "Parcel" not in " ".join(replies)
 
 
-def test_a_rest_client_cannot_pose_as_an_sms_sender(stack_runtime: Runtime) -> None:
-    customer, _ = customer_with_active_parcel(stack_runtime, index=3)
+def test_a_rest_client_cannot_pose_as_an_sms_sender(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    customer, _ = active(customers)
     replies = rest(stack_runtime, customer.phone, "where is my parcel", input_channel="twilio",
                    metadata={"channel": "twilio"})
     text = " ".join(replies)
@@ -90,8 +91,8 @@ def test_unsigned_tampered_and_incomplete_twilio_webhooks_are_refused_without_a_
     assert user_messages(stack_runtime, phone) == []
 
 
-def test_the_outbox_and_database_agree_after_a_conversation(stack_runtime: Runtime) -> None:
-    customer, parcels = customer_with_active_parcel(stack_runtime, index=4)
+def test_the_outbox_and_database_agree_after_a_conversation(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    customer, parcels = active(customers)
     send_as_customer(stack_runtime, customer.phone, "hi")
     exchange = send_as_customer(stack_runtime, customer.phone, "is my parcel late?")
     with stack_runtime.sessions() as session:

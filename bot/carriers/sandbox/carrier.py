@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.carriers.errors import ChangeRefused, UnknownShipment
+from bot.carriers.errors import CarrierError, ChangeRefused, UnknownShipment
 from bot.carriers.models import Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.sandbox.simulator import LOCKER_LEAD
 from bot.carriers.sandbox.world import AREAS
@@ -40,8 +40,13 @@ class SandboxCarrier:
     name = "sandbox"
     capabilities = frozenset(Capability)
 
-    def __init__(self, session_factory: sessionmaker[Session]) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], *, faults: frozenset[str] = frozenset()) -> None:
         self._sessions = session_factory
+        self._faults = faults
+
+    def _fail_if_faulty(self, tracking_number: str) -> None:
+        if tracking_number in self._faults:
+            raise CarrierError("sandbox fault: carrier timed out", retryable=True)
 
     # -- reading ---------------------------------------------------------------------------
     def track(self, tracking_number: str) -> TrackingInfo:
@@ -70,6 +75,7 @@ class SandboxCarrier:
 
     # -- changing --------------------------------------------------------------------------
     def reschedule(self, tracking_number: str, window: TimeWindow) -> TimeWindow:
+        self._fail_if_faulty(tracking_number)
         with transaction(self._sessions) as session:
             shipment = _shipment(session, tracking_number)
             _refuse_if_settled(shipment, "move")
@@ -82,6 +88,7 @@ class SandboxCarrier:
             return window
 
     def redirect_to_locker(self, tracking_number: str, locker_code: str) -> LockerOption:
+        self._fail_if_faulty(tracking_number)
         with transaction(self._sessions) as session:
             shipment = _shipment(session, tracking_number)
             _refuse_if_settled(shipment, "send to a locker")
@@ -101,6 +108,7 @@ class SandboxCarrier:
             return _locker_option(locker, shipment)
 
     def set_instructions(self, tracking_number: str, instructions: str) -> None:
+        self._fail_if_faulty(tracking_number)
         with transaction(self._sessions) as session:
             shipment = _shipment(session, tracking_number)
             _refuse_if_settled(shipment, "change the instructions for")
@@ -108,6 +116,7 @@ class SandboxCarrier:
             _audit(session, shipment, "instructions", {"length": len(instructions)})
 
     def deliver_to_neighbour(self, tracking_number: str, neighbour: str) -> None:
+        self._fail_if_faulty(tracking_number)
         with transaction(self._sessions) as session:
             shipment = _shipment(session, tracking_number)
             _refuse_if_settled(shipment, "change where it goes for")
@@ -115,6 +124,7 @@ class SandboxCarrier:
             _audit(session, shipment, "neighbour", {"length": len(neighbour)})
 
     def change_address(self, tracking_number: str, *, address_line: str, postcode: str) -> None:
+        self._fail_if_faulty(tracking_number)
         with transaction(self._sessions) as session:
             shipment = _shipment(session, tracking_number)
             _refuse_if_settled(shipment, "change the address of")
@@ -136,6 +146,7 @@ class SandboxCarrier:
         self, tracking_number: str, *, items: list[str], reason: str, method: str,
         locker_code: str | None = None, pickup: TimeWindow | None = None,
     ) -> ReturnLabel:
+        self._fail_if_faulty(tracking_number)
         with transaction(self._sessions) as session:
             shipment = _shipment(session, tracking_number)
             now = sim_now(session)
