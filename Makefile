@@ -62,6 +62,11 @@ run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
 test: $(APP_READY) $(RASA_READY) $(MODEL) ## run the whole test suite (unit, Rasa data, end-to-end)
 	@$(RASA_VENV)/bin/rasa data validate --fail-on-warnings --quiet >/dev/null 2>var-validate.log || { cat var-validate.log; rm -f var-validate.log; exit 1; }; rm -f var-validate.log
 	@$(VENV)/bin/ruff check bot actions addons tests bench
+	@echo "==> dialogue test stories"
+	@SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=3 $(RASA_VENV)/bin/rasa test core --model $(MODEL) \
+	  --stories tests/stories --fail-on-prediction-errors --out var/rasa-test --no-plot >var-stories.log 2>&1 \
+	  || { grep -v Warning var-stories.log | tail -30; cat var/rasa-test/failed_test_stories.yml; rm -f var-stories.log; exit 1; }
+	@grep -o "Correct: .*" var-stories.log | sed 's/^/    stories /'; rm -f var-stories.log
 	@$(VENV)/bin/python -m pytest
 
 validate: $(RASA_READY) ## rasa data validate, failing on warnings

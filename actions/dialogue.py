@@ -36,18 +36,13 @@ class RememberRequest(Action):
                 SlotSet("change_blocked", False), SlotSet("change_cancelled", False), SlotSet("confirm_change", None)]
 
 
-def _fallbacks_in_a_row(tracker: Tracker) -> int:
-    """How many user turns in a row, before this one, the bot answered with the fallback."""
-    count, saw_user = 0, False
-    for event in reversed(tracker.events[:-1] if tracker.events else []):
-        if event.get("event") == "user":
-            if saw_user:
-                break
-            saw_user = True
-        elif event.get("event") == "action" and event.get("name") in FALLBACK_ACTIONS and saw_user:
-            count += 1
-            saw_user = False
-    return count
+def _previous_turn_fell_back(tracker: Tracker) -> bool:
+    """Did the bot answer the customer's previous message with the fallback too?"""
+    users = [i for i, e in enumerate(tracker.events) if e.get("event") == "user"]
+    if len(users) < 2:
+        return False
+    previous_turn = tracker.events[users[-2] + 1: users[-1]]
+    return any(e.get("event") == "action" and e.get("name") in FALLBACK_ACTIONS for e in previous_turn)
 
 
 class Fallback(Action):
@@ -57,7 +52,7 @@ class Fallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        if _fallbacks_in_a_row(tracker) >= 1:
+        if _previous_turn_fell_back(tracker):
             dispatcher.utter_message(text="Sorry, I'm still not getting it. I'm passing you to a person, "
                                           "who will reply here.")
             return await open_handoff(tracker, reason="misunderstood")

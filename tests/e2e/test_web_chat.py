@@ -65,7 +65,7 @@ def test_web_chat_without_a_token_asks_who_you_are(stack_runtime: Runtime) -> No
 
 
 def test_a_signed_link_token_verifies_the_web_chat(stack_runtime: Runtime, customers: CustomerPool) -> None:
-    customer, parcels = customers.take(lambda ps: any(p.status in ("at_depot", "in_transit") for p in ps))
+    _customer, parcels = customers.take(lambda ps: any(p.status in ("at_depot", "in_transit") for p in ps))
     parcel = next(p for p in parcels if p.status in ("at_depot", "in_transit"))
     token = make_link_token(stack_runtime.settings.link_secret, parcel.id)
 

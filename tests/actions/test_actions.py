@@ -1,0 +1,122 @@
+"""Actions on fresh trackers: the events and messages they return, and what they change."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from rasa_sdk.executor import CollectingDispatcher
+from sqlalchemy import select
+
+from actions import texts
+from actions.changes import CommitChange, ValidateChangeForm
+from actions.dialogue import Fallback
+from actions.identity import ValidateVerifyForm
+from actions.track import ActionTrack
+from bot.models import ConversationLink, Customer, Handoff, Shipment
+from bot.runtime import Runtime
+from bot.timefmt import clock
+from tests.actions.conftest import tracker
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+def run(coroutine):  # type: ignore[no-untyped-def]
+    return asyncio.run(coroutine)
+
+
+def slots(events: list[dict]) -> dict:  # type: ignore[type-arg]
+    return {e["name"]: e["value"] for e in events if e.get("event") == "slot"}
+
+
+def first_customer_with(world: Runtime, status: str) -> tuple[Customer, Shipment]:
+    with world.sessions() as session:
+        for customer in session.scalars(select(Customer).order_by(Customer.id)):
+            active = [s for s in customer.shipments if s.status != "delivered"]
+            if len(active) <= 2 and any(s.status == status for s in active):
+                return customer, next(s for s in active if s.status == status)
+    raise LookupError(status)
+
+
+def test_track_answers_a_signed_phone_with_status_and_window(world: Runtime) -> None:
+    customer, parcel = first_customer_with(world, "at_depot")
+    dispatcher = CollectingDispatcher()
+    events = run(ActionTrack().run(dispatcher, tracker("tracker_sms", sender_id=customer.phone), {}))
+    text = " ".join(m["text"] for m in dispatcher.messages)
+    assert f"Parcel {parcel.tracking_number[-4:]}" in text
+    assert f"{clock(parcel.eta_start, customer.time_zone)}-{clock(parcel.eta_end, customer.time_zone)}" in text
+    assert slots(events)["shipment_id"] == str(parcel.id)
+
+
+def test_track_for_an_unknown_rest_sender_reveals_nothing(world: Runtime) -> None:
+    dispatcher = CollectingDispatcher()
+    state = tracker("tracker_sms", sender_id="rest:+4915120000001")
+    state.events[-1]["input_channel"] = "rest"
+    events = run(ActionTrack().run(dispatcher, state, {}))
+    assert [m["text"] for m in dispatcher.messages] == [texts.ASK_TRACKING_NUMBER]
+    assert slots(events)["verified"] is False
+
+
+def test_verification_needs_both_to_match_and_links_the_conversation(world: Runtime) -> None:
+    _, parcel = first_customer_with(world, "in_transit")
+    wrong = "10999" if parcel.postcode != "10999" else "10115"
+    dispatcher = CollectingDispatcher()
+    refused = run(ValidateVerifyForm().validate_postcode(
+        wrong, dispatcher, tracker("tracker_rest_verify", slots={"tracking_number": parcel.tracking_number}), {}))
+    assert refused == {"tracking_number": None, "postcode": None, "verify_attempts": 1}
+    assert dispatcher.messages[0]["text"] == texts.VERIFY_FAILED
+    accepted = run(ValidateVerifyForm().validate_postcode(
+        parcel.postcode, CollectingDispatcher(),
+        tracker("tracker_rest_verify", slots={"tracking_number": parcel.tracking_number}), {}))
+    assert accepted["verified"] is True and accepted["shipment_id"] == str(parcel.id)
+    with world.sessions() as session:
+        link = session.scalars(select(ConversationLink).where(ConversationLink.sender_id == "rest:unit-test")).one()
+        assert (link.channel, link.shipment_id, link.verified) == ("rest", parcel.id, True)
+
+
+def test_free_text_picks_tomorrow_after_five(world: Runtime) -> None:
+    customer, parcel = first_customer_with(world, "in_transit")
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": "reschedule", "requested_slot": "window_choice", "offered": [],
+                           "shipment_id": str(parcel.id)},
+                    latest_message={"text": "tmrw after 5 pls", "intent": {"name": "inform"}})
+    result = run(ValidateChangeForm().validate_window_choice("tmrw after 5 pls", CollectingDispatcher(), state, {}))
+    start = datetime.fromisoformat(result["window_choice"].split("|")[0]).astimezone(BERLIN)
+    assert start.time() >= time(17) and start.date() == datetime(2026, 11, 25).date()
+
+
+def test_nothing_is_committed_without_a_yes(world: Runtime) -> None:
+    customer, parcel = first_customer_with(world, "in_transit")
+    window = f"{datetime(2026, 11, 27, 10, tzinfo=BERLIN).isoformat()}|{datetime(2026, 11, 27, 12, tzinfo=BERLIN).isoformat()}"
+    base = {"pending_request": "reschedule", "window_choice": window, "shipment_id": str(parcel.id)}
+    dispatcher = CollectingDispatcher()
+    run(CommitChange().run(dispatcher, tracker("tracker_sms", sender_id=customer.phone,
+                                               slots={**base, "confirm_change": False}), {}))
+    assert "left it as it was" in dispatcher.messages[0]["text"]
+    with world.sessions() as session:
+        assert session.get(Shipment, parcel.id).promised_start == parcel.promised_start
+    dispatcher = CollectingDispatcher()
+    events = run(CommitChange().run(dispatcher, tracker("tracker_sms", sender_id=customer.phone,
+                                                        slots={**base, "confirm_change": True}), {}))
+    assert dispatcher.messages[0]["text"].startswith("Done")
+    assert slots(events)["pending_request"] is None  # the form's slots are cleared for the next request
+    with world.sessions() as session:
+        moved = session.get(Shipment, parcel.id).promised_start
+        assert moved == datetime(2026, 11, 27, 10, tzinfo=BERLIN)
+        assert moved - parcel.promised_start != timedelta(0)
+
+
+def test_the_second_misunderstanding_in_a_row_hands_over(world: Runtime) -> None:
+    customer, _ = first_customer_with(world, "in_transit")
+    once = tracker("tracker_sms", sender_id=customer.phone)
+    dispatcher = CollectingDispatcher()
+    assert run(Fallback().run(dispatcher, once, {})) == []
+    twice = tracker("tracker_sms", sender_id=customer.phone)
+    twice.events += [{"event": "action", "name": "action_fallback"}, {"event": "action", "name": "action_listen"},
+                     {"event": "user", "text": "glorp", "input_channel": "twilio", "parse_data": {}}]
+    events = run(Fallback().run(CollectingDispatcher(), twice, {}))
+    assert {"event": "pause", "timestamp": None} in events or any(e.get("event") == "pause" for e in events)
+    with world.sessions() as session:
+        handoff = session.scalars(select(Handoff)).one()
+        assert (handoff.reason, handoff.customer_id) == ("misunderstood", customer.id)
