@@ -1,1 +1,6 @@
-"""Rasa runtime add-ons (custom channels). Import only rasa, sanic, twilio and the standard library."""
+"""Rasa runtime add-ons (custom channels). Import only rasa, sanic, twilio, Rasa's own dependencies
+and the standard library: this package runs in the Rasa runtime, not the app's."""
+
+from addons import speedups
+
+speedups.install()

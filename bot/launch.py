@@ -32,6 +32,7 @@ def rasa_env(settings: Settings) -> dict[str, str]:
         "TWILIO_STATUS_CALLBACK": f"{settings.public_base_url}/webhooks/twilio/status"
         if settings.sms_provider == "twilio" else "",
         "ACTION_SERVER_URL": settings.action_server_url,
+        "RASA_TRACKER_TYPE": "addons.tracker_store.LocalTrackerStore" if dialect == "sqlite" else "SQL",
         "RASA_TRACKER_DIALECT": dialect,
         "RASA_TRACKER_URL": tracker_url,
         "RASA_TRACKER_DB": "rasa",
