@@ -13,9 +13,15 @@ from bot.db import transaction
 from bot.identity import customer_by_phone, verified_link
 
 
+def said(tracker: Tracker) -> str:
+    """What the customer typed (a carrier keyword reaches the bot as `/opt_out`; the text is kept)."""
+    metadata = tracker.latest_message.get("metadata") or {}
+    return str(metadata.get("text") or tracker.latest_message.get("text") or "")
+
+
 def _channel_meant(tracker: Tracker) -> str:
     """Email when they say so; otherwise SMS (on web chat, "stop texting me" means SMS too)."""
-    text = str(tracker.latest_message.get("text") or "").lower()
+    text = said(tracker).lower()
     return "email" if any(word in text for word in ("email", "e-mail", "mail")) else "sms"
 
 
@@ -51,7 +57,7 @@ class RecordOptOut(Action):
         return "action_record_opt_out"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        text = str(tracker.latest_message.get("text") or "")[:60]
+        text = said(tracker)[:60]
         await off_loop(_record, channel_of(tracker), tracker.sender_id, _channel_meant(tracker), True,
                        f"{channel_of(tracker)}: {text}")
         return []
@@ -63,7 +69,7 @@ class OptIn(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         target = _channel_meant(tracker)
-        text = str(tracker.latest_message.get("text") or "")[:60]
+        text = said(tracker)[:60]
         changed = await off_loop(_record, channel_of(tracker), tracker.sender_id, target, False,
                                  f"{channel_of(tracker)}: {text}")
         noun = "emails" if target == "email" else "texts"

@@ -27,6 +27,15 @@ logger = logging.getLogger(__name__)
 
 OPTED_OUT = 21610  # Twilio: the recipient replied STOP; sending again is refused
 RETRY_DELAYS = (0.5, 1.5, 4.0)
+# Carrier keywords are exact and legal, not a guess: they bypass the classifier. ("CANCEL" stays a
+# plain word here, as "never mind" in a conversation: remove it from the Messaging Service's
+# Advanced Opt-Out keywords, or Twilio itself opts the sender out.)
+KEYWORDS = {
+    **dict.fromkeys(("STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT"), "/opt_out"),
+    **dict.fromkeys(("START", "UNSTOP"), "/opt_in"),
+    **dict.fromkeys(("HELP", "INFO"), "/help"),
+}
+OPT_OUT_TYPES = {"STOP": "/opt_out", "START": "/opt_in", "HELP": "/help"}
 SEEN_LIMIT = 5000
 
 
@@ -155,8 +164,11 @@ class SignedTwilioInput(InputChannel):
             message_sid = form.get("MessageSid") or ""
             if not self._first_time(message_sid):
                 return response.text("", status=204)
-            text = (form.get("Body") or "").strip()
+            body = (form.get("Body") or "").strip()
+            opt_out_type = (form.get("OptOutType") or "").upper()
+            text = OPT_OUT_TYPES.get(opt_out_type) or KEYWORDS.get(body.upper().strip(".! ")) or body
             metadata = {
+                "text": body,
                 "channel": "twilio",
                 "message_sid": message_sid,
                 "opt_out_type": form.get("OptOutType") or "",

@@ -1,0 +1,20 @@
+"""Our Rasa-runtime add-ons, checked in the Rasa runtime itself (Python 3.10, .venv-rasa)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+from bot.settings import ROOT
+
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+
+
+def test_the_fast_action_reply_check_agrees_with_rasas_schema_validation() -> None:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    result = subprocess.run([str(RASA_PYTHON), str(ROOT / "tests" / "rasa_runtime" / "speedups_agree.py")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("rasa=")]
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert len(lines) == 9
+    assert any("rasa=False ours=False" in line for line in lines)  # invalid replies are still refused
