@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -194,6 +195,9 @@ class ValidateChangeForm(FormValidationAction):
         parsed = parse_address_answer(str(value or ""))
         if parsed is None and _prefilled(tracker):
             return {"address_text": None}
+        text = " ".join(str(value or "").split())[:MAX_TEXT]
+        if parsed is None and re.search(r"\d|\b[A-ZÄÖÜ][a-zäöüß]+", text) and not re.search(r"\b1[0-4]\d{3}\b", text):
+            parsed = f"N:{text}"  # answering "who?" with "Meyer, no 14": a neighbour
         if parsed is None:
             dispatcher.utter_message(text="Send a neighbour's name and house number (e.g. \"neighbour Meyer at no. 12\"), "
                                           "or a new address with its postcode.")
@@ -265,8 +269,7 @@ class ValidateChangeForm(FormValidationAction):
             return {**correction, "confirm_change": None}
         if value is False or intent == "deny" or _wants_cancel(tracker):
             return {"confirm_change": False}
-        dispatcher.utter_message(text="Please reply YES to confirm or NO to leave it as it is.")
-        return {"confirm_change": None}
+        return {"confirm_change": None}  # asked again
 
     async def _correction(self, text: str, tracker: Tracker) -> dict[str, Any] | None:
         """"no, Sunday" / "the other locker, Hermannplatz": a new choice instead of a plain no."""
@@ -286,6 +289,14 @@ class ValidateChangeForm(FormValidationAction):
         if kind == "locker":
             code = _pick_locker(tracker, text, by_number=False)
             return {"locker_choice": code} if code and code != tracker.get_slot("locker_choice") else None
+        if kind == "address":
+            parsed = parse_address_answer(re.sub(r"^\s*(no|nope|nah)\b[,.!]?\s*", "", text, flags=re.IGNORECASE))
+            if parsed is None and re.search(r"\d|\b[A-Z][a-z]+", text) and not re.match(r"(?i)\s*(no|nope)\s*$", text):
+                parsed = f"N:{text.strip()}"  # the neighbour's details, given at the confirmation
+            return {"address_text": parsed} if parsed and parsed != tracker.get_slot("address_text") else None
+        if kind == "instructions" and INSTRUCTION_WORDS.search(text):
+            cleaned = re.sub(r"^\s*(no|nope|nah|actually)\b[,.!]?\s*", "", text, flags=re.IGNORECASE)
+            return {"instructions_text": " ".join(cleaned.split())[:MAX_TEXT]}
         return None
 
 
@@ -308,7 +319,8 @@ def parse_address_answer(text: str) -> str | None:
         filler = r"\b(pls|please|can|could|would|you|u|leave|give|drop|it|with|to|my|the|a|neighbou?rs?|next|door|" \
                  r"nxt|instead|deliver|parcel|package|if|i'?m|im|not|home|out|at|is|them|her|him|thx|thanks)\b"
         who = re.sub(r"\s+", " ", re.sub(filler, " ", cleaned, flags=re.IGNORECASE)).strip(" ,.?!")
-        return f"N:{cleaned}" if len(who) >= 2 else None
+        named = re.search(r"\d", who) or re.search(r"(?<!^)\b[A-ZÄÖÜ][a-zäöüß]+", cleaned)
+        return f"N:{cleaned}" if len(who) >= 2 and named else None
     match = re.search(r"\b(1[0-4]\d{3})\b", cleaned)
     if match is None or normalise_postcode(match.group(1)) is None:
         return None
@@ -365,19 +377,17 @@ class AskWindowChoice(Action):
 
 
 def _spread(windows: list[TimeWindow], count: int, tz: str) -> list[TimeWindow]:
-    """A few windows over several days, not five slots of the same morning."""
+    """One window per day, morning, evening, midday in turn: a real choice, not five mornings."""
+    zone = ZoneInfo(tz)
     by_day: dict[Any, list[TimeWindow]] = {}
     for w in windows:
-        by_day.setdefault(w.start.date(), []).append(w)
-    shown: list[TimeWindow] = []
-    days = list(by_day.values())
-    depth = 0
-    while len(shown) < count and any(len(d) > depth for d in days):
-        for day in days:
-            if depth < len(day) and len(shown) < count:
-                shown.append(day[depth if depth % 2 == 0 else -1 - depth // 2])
-        depth += 1
-    return sorted(set(shown), key=lambda w: w.start)
+        by_day.setdefault(w.start.astimezone(zone).date(), []).append(w)
+    turn = (0, -1, 2, 3, 1, 4)
+    shown = []
+    for index, day in enumerate(by_day.values()):
+        position = turn[index % len(turn)]
+        shown.append(day[position] if -len(day) <= position < len(day) else day[0])
+    return shown[:count]
 
 
 class AskLockerChoice(Action):

@@ -79,9 +79,13 @@ def test_demo_world_has_the_promised_shape(world: Runtime) -> None:
 def test_the_day_plays_out_through_ingestion_and_a_repeated_tick_changes_nothing(world: Runtime) -> None:
     run_until(world, berlin(8, 5))
     with world.sessions() as session:
-        out = session.scalar(select(func.count()).select_from(Shipment).where(
-            Shipment.status == ShipmentStatus.OUT_FOR_DELIVERY))
-        assert out and out >= 40
+        morning = session.scalars(select(Shipment).where(Shipment.status == ShipmentStatus.OUT_FOR_DELIVERY)).all()
+        waiting = session.scalars(select(Shipment).where(Shipment.status == ShipmentStatus.AT_DEPOT)).all()
+        assert len(morning) >= 10 and len(waiting) >= 10  # the afternoon wave is still at the depot
+        assert all(s.promised_start.astimezone(BERLIN).hour < 12 for s in morning)
+    run_until(world, berlin(12, 35))
+    with world.sessions() as session:
+        assert not session.scalars(select(Shipment).where(Shipment.status == ShipmentStatus.AT_DEPOT)).all()
     run_until(world, berlin(21, 0))
     with world.sessions() as session, session.begin():
         statuses = dict(session.execute(select(Shipment.status, func.count()).group_by(Shipment.status)).all())

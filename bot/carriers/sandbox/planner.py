@@ -16,7 +16,9 @@ from sqlalchemy.orm import Session
 from bot.geo import distance_m
 from bot.models import Depot, Driver, Route, Shipment, ShipmentStatus, Stop
 
-DEPARTURE = time(8, 0)
+# Two waves a day, as depots run them: parcels promised before noon leave at 08:00, the rest at 12:30
+# (until it leaves, an afternoon parcel can still be changed).
+WAVES = ((time(0), time(12), time(8, 0)), (time(12), time(23, 59, 59), time(12, 30)))
 SERVICE_MINUTES = 4  # at the door
 SPEED_M_PER_MIN = 250  # 15 km/h through city traffic
 ETA_HALF_WINDOW = timedelta(minutes=30)
@@ -59,20 +61,24 @@ def plan_routes(session: Session, service_date: date, rng: random.Random) -> lis
     due = shipments_due(session, service_date, tz)
     if not due:
         return []
-    # Split by direction from the depot so each driver works one part of the city.
-    due.sort(key=lambda s: _bearing_bucket(depot, s, len(drivers)))
-    buckets: list[list[Shipment]] = [[] for _ in drivers]
-    for index, shipment in enumerate(due):
-        buckets[min(index * len(drivers) // len(due), len(drivers) - 1)].append(shipment)
-    departs = datetime.combine(service_date, DEPARTURE, tz)
     routes = []
-    for driver, parcels in zip(drivers, buckets, strict=True):
-        if not parcels:
+    for opens, closes, departure in WAVES:
+        wave = [s for s in due if opens <= (s.promised_start or datetime.min).astimezone(tz).time() < closes]
+        if not wave:
             continue
-        route = Route(driver_id=driver.id, depot_id=depot.id, service_date=service_date, departs_at=departs)
-        session.add(route)
-        _sequence(route, depot, parcels, departs, rng)
-        routes.append(route)
+        # Split by direction from the depot so each driver works one part of the city.
+        wave.sort(key=lambda s: _bearing_bucket(depot, s, len(drivers)))
+        buckets: list[list[Shipment]] = [[] for _ in drivers]
+        for index, shipment in enumerate(wave):
+            buckets[min(index * len(drivers) // len(wave), len(drivers) - 1)].append(shipment)
+        departs = datetime.combine(service_date, departure, tz)
+        for driver, parcels in zip(drivers, buckets, strict=True):
+            if not parcels:
+                continue
+            route = Route(driver_id=driver.id, depot_id=depot.id, service_date=service_date, departs_at=departs)
+            session.add(route)
+            _sequence(route, depot, parcels, departs, rng)
+            routes.append(route)
     session.flush()
     return routes
 

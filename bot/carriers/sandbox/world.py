@@ -57,7 +57,7 @@ PRODUCTS = [("SH-RUN-42", "running shoes"), ("JK-RAIN-M", "rain jacket"), ("BK-C
             ("MUG-2PK", "mug set"), ("BAG-DAY", "day backpack")]
 
 TODAY_PARCELS = 45
-TOMORROW_PARCELS = 10
+TOMORROW_PARCELS = 16
 DELIVERED_PARCELS = 8
 LABEL_ONLY_PARCELS = 3
 CUSTOMERS = 40
