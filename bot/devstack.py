@@ -67,12 +67,23 @@ class Stack:
     def start(self, timeout: float = 180.0) -> None:
         self.setup()
         for name in self.processes:
-            log = open(self.workdir / f"{name}.log", "wb")  # noqa: SIM115 - closed in stop()
-            self._logs.append(log)
-            self._procs[name] = subprocess.Popen(
-                [sys.executable, "-m", "bot", "launch", name], cwd=ROOT, env=self._environ(),
-                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-            )
+            self._launch(name)
+        self.wait_ready(timeout)
+
+    def _launch(self, name: str) -> None:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(log)
+        self._procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "bot", "launch", name], cwd=ROOT, env=self._environ(),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def restart(self, name: str, timeout: float = 180.0) -> None:
+        """Stop one process (SIGTERM, as a deploy would) and start it again."""
+        proc = self._procs[name]
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        self._launch(name)
         self.wait_ready(timeout)
 
     def _probes(self) -> dict[str, tuple[str, dict[str, str]]]:
@@ -85,7 +96,7 @@ class Stack:
 
     def wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        pending = {name for name in self.processes if name in self._probes()}
+        pending = {name for name in self._procs if name in self._probes()}
         while pending:
             for name in list(pending):
                 proc = self._procs[name]
