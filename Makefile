@@ -9,6 +9,9 @@ APP_READY := $(VENV)/.installed
 RASA_READY := $(RASA_VENV)/.installed
 MODEL := $(shell $(PYTHON) bot/model_files.py)
 MODEL_CACHE ?= $(HOME)/.cache/doorstep/models
+WEBCHAT_JS := bot/web/static/vendor/webchat.js
+WEBCHAT_VERSION := 1.0.1
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: help run test setup model db validate crossval bench lint clean
 
@@ -42,7 +45,23 @@ $(MODEL): | $(RASA_READY)
 	  mkdir -p $(MODEL_CACHE) && cp $@ $(MODEL_CACHE)/; \
 	fi
 
-setup: $(APP_READY) $(RASA_READY) $(MODEL) db ## install both runtimes, train the model, set up the database
+# The web chat widget (rasa-webchat, Apache-2.0): a self-contained bundle from the npm registry,
+# fetched at set-up, served by the web app; nothing is downloaded at run time.
+$(WEBCHAT_JS):
+	@echo "==> web chat widget rasa-webchat@$(WEBCHAT_VERSION)"
+	@mkdir -p $(dir $@) var/npm
+	@cd var/npm && npm pack --silent rasa-webchat@$(WEBCHAT_VERSION) >/dev/null
+	@tar -xzf var/npm/rasa-webchat-$(WEBCHAT_VERSION).tgz -C var/npm package/lib/index.js package/LICENSE
+	@cp var/npm/package/lib/index.js $@ && cp var/npm/package/LICENSE $(dir $@)webchat.LICENSE
+
+# Browser tests drive Debian's chromium with Playwright (no browser download).
+$(CHROMIUM):
+	@echo "==> chromium (Debian) for the browser tests"
+	@if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null \
+	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
+	else echo "error: browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
+
+setup: $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) db ## install both runtimes, train the model, set up the database
 
 model: $(MODEL) ## train the Rasa model if config, domain or data changed
 
@@ -59,7 +78,7 @@ run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
 	@echo ""
 	@$(VENV)/bin/honcho start -f Procfile
 
-test: $(APP_READY) $(RASA_READY) $(MODEL) ## run the whole test suite (unit, Rasa data, end-to-end)
+test: $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(CHROMIUM) ## run the whole test suite (unit, Rasa data, end-to-end)
 	@$(RASA_VENV)/bin/rasa data validate --fail-on-warnings --quiet >/dev/null 2>var-validate.log || { cat var-validate.log; rm -f var-validate.log; exit 1; }; rm -f var-validate.log
 	@$(VENV)/bin/ruff check bot actions addons tests bench
 	@echo "==> dialogue test stories"

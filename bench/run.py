@@ -76,8 +76,30 @@ def track_parcel(parcel: Parcel) -> Script:
     ]
 
 
-# Add reschedule / locker flows here: each takes a demo parcel and returns its turns.
-OUR_SCRIPTS: list[Callable[[Parcel], Script]] = [track_parcel]
+def reschedule_parcel(parcel: Parcel) -> Script:
+    """Move the delivery: verify, pick the second window offered, confirm, done (repeatable)."""
+    return [
+        Turn("can you deliver it another day", "tracking number"),
+        Turn(parcel.tracking_number, "postcode"),
+        Turn(parcel.postcode, "When should parcel"),
+        Turn("2", "Move parcel"),
+        Turn("yes", "Done"),
+    ]
+
+
+def locker_parcel(parcel: Parcel) -> Script:
+    """Send it to a locker: verify, pick one, then decline at the confirmation (keeps it repeatable)."""
+    return [
+        Turn("i'd rather pick it up from a locker", "tracking number"),
+        Turn(parcel.tracking_number, "postcode"),
+        Turn(parcel.postcode, "Which locker?"),
+        Turn("1", "YES or NO"),
+        Turn("no", "left it as it was"),
+    ]
+
+
+# Each takes a demo parcel and returns its turns; conversations cycle through parcels x scripts.
+OUR_SCRIPTS: list[Callable[[Parcel], Script]] = [track_parcel, reschedule_parcel, locker_parcel]
 
 # The moodbot's sad path, which its stories support end to end (4 turns, like ours).
 STOCK_SCRIPTS: list[Script] = [
@@ -97,7 +119,7 @@ def our_conversations(parcels: list[Parcel]) -> Iterator[Script]:
 
 # --- The two bots -----------------------------------------------------------------------------------
 
-ON_ITS_WAY = ("at_depot", "in_transit", "out_for_delivery")
+ON_ITS_WAY = ("at_depot", "in_transit")  # changeable: the bench stack runs no scheduler, so they stay so
 
 
 class StartFailed(Exception):

@@ -36,6 +36,7 @@ class Stack:
             "RASA_TRACKER_URL": f"sqlite:///{workdir / 'tracker.db'}",
             "WEB_PORT": str(ports["web"]), "RASA_PORT": str(ports["rasa"]), "ACTIONS_PORT": str(ports["actions"]),
             "RASA_URL": f"http://127.0.0.1:{ports['rasa']}",
+            "RASA_PUBLIC_URL": f"http://127.0.0.1:{ports['rasa']}",
             "WEB_INTERNAL_URL": f"http://127.0.0.1:{ports['web']}",
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['web']}",
             "ACTION_SERVER_URL": f"http://127.0.0.1:{ports['actions']}/webhook",

@@ -54,7 +54,8 @@ def command(process: str, settings: Settings) -> tuple[list[str], dict[str, str]
             raise SystemExit(f"no trained model at {model.relative_to(ROOT)}: run `make model`")
         argv = [str(RASA_BIN), "run", "--model", str(model), "--enable-api", "--auth-token", settings.rasa_token,
                 "--port", str(settings.rasa_port), "--credentials", str(ROOT / "credentials.yml"),
-                "--endpoints", str(ROOT / "endpoints.yml"), "--cors", settings.public_base_url]
+                "--endpoints", str(ROOT / "endpoints.yml"),
+                "--cors", settings.public_base_url, settings.public_base_url.replace("localhost", "127.0.0.1")]
         return argv, rasa_env(settings)
     if process == "actions":
         return [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)], {}

@@ -47,6 +47,7 @@ class Settings(BaseSettings):
     actions_port: int = 5055
     public_base_url: str = "http://localhost:8000"
     rasa_url: str = "http://127.0.0.1:5005"
+    rasa_public_url: str = "http://localhost:5005"  # where browsers reach Rasa's socket.io (web chat)
     web_internal_url: str = "http://127.0.0.1:8000"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     rasa_token: str = LOCAL_SECRETS["rasa_token"]

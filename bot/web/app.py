@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
+from fastapi.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
-from bot.settings import Settings, get_settings
-from bot.web import demo, health, tracking, webhooks
+from bot.settings import ROOT, Settings, get_settings
+from bot.web import chat, demo, health, tracking, webhooks
 from bot.web.pages import render
 
 
@@ -19,6 +20,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(tracking.router)
     app.include_router(webhooks.router)
     app.include_router(demo.router)
+    app.include_router(chat.router)
+    app.mount("/static", StaticFiles(directory=ROOT / "bot" / "web" / "static"), name="static")
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:

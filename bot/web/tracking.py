@@ -30,4 +30,4 @@ def tracking_page(token: str, runtime: RuntimeDep, session: SessionDep):  # type
     summary = describe(shipment, info, now=now, tz=shipment.customer.time_zone, link="").removesuffix(" Track: ")
     events = [e for e in shipment.events if e.applied]
     return render("tracking.html", shipment=shipment, info=info, summary=summary, events=events,
-                  tz=shipment.customer.time_zone)
+                  tz=shipment.customer.time_zone, token=token)
