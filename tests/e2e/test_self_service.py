@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -128,9 +128,12 @@ def test_a_neighbour_is_recorded_after_confirmation(stack_runtime: Runtime, cust
 
 
 def test_a_return_with_items_reason_and_locker(stack_runtime: Runtime, customers: CustomerPool) -> None:
-    customer, parcels = customers.take(lambda ps: any(
-        p.status == "delivered" and p.return_until and len(p.items) == 2 for p in ps))
-    delivered = next(p for p in parcels if p.status == "delivered" and len(p.items) == 2)
+    def returnable(p: Shipment) -> bool:
+        return p.status == "delivered" and p.return_until is not None and p.return_until > now and len(p.items) == 2
+
+    now = datetime.now(timezone.utc) + timedelta(days=1)  # the sandbox clock runs ahead of the wall clock
+    customer, parcels = customers.take(lambda ps: any(returnable(p) for p in ps))
+    delivered = next(p for p in parcels if returnable(p))
     phone = customer.phone
     text = sms(stack_runtime, phone, "i want to send something back")
     if "Which parcel?" in text:
