@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -131,7 +131,7 @@ def test_a_return_with_items_reason_and_locker(stack_runtime: Runtime, customers
     def returnable(p: Shipment) -> bool:
         return p.status == "delivered" and p.return_until is not None and p.return_until > now and len(p.items) == 2
 
-    now = datetime.now(timezone.utc) + timedelta(days=1)  # the sandbox clock runs ahead of the wall clock
+    now = datetime.now(UTC) + timedelta(days=1)  # the sandbox clock runs ahead of the wall clock
     customer, parcels = customers.take(lambda ps: any(returnable(p) for p in ps))
     delivered = next(p for p in parcels if returnable(p))
     phone = customer.phone
