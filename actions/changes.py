@@ -20,6 +20,7 @@ from rasa_sdk.types import DomainDict
 from actions import texts
 from actions.context import Context, Parcel, context_for, offer
 from actions.handoff import open_handoff
+from actions.questions import Ask
 from actions.runtime import off_loop, runtime
 from bot.carriers import Capability, CarrierError, ChangeRefused, TimeWindow
 from bot.choices import option_number, parse_when, pick_by_name, pick_window
@@ -491,14 +492,8 @@ def _too_late(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher) -> li
     return _end_form()
 
 
-class _AskText(Action):
+class _AskText(Ask):
     """A plain question, after checking the parcel can still be changed."""
-
-    slot = ""
-    text = ""
-
-    def name(self) -> str:
-        return f"action_ask_{self.slot}"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         _, parcel = await _context_and_parcel(tracker)
@@ -506,8 +501,7 @@ class _AskText(Action):
             return _end_form()
         if (stop := _too_late(_kind(tracker), parcel, dispatcher)) is not None:
             return stop
-        dispatcher.utter_message(text=self.text)
-        return []
+        return await super().run(dispatcher, tracker, domain)
 
 
 class AskInstructions(_AskText):

@@ -10,7 +10,9 @@ from rasa_sdk.types import DomainDict
 from actions import texts
 
 
-class _Ask(Action):
+class Ask(Action):
+    """Asks for `slot` with `text` (the form calls `action_ask_<slot>`)."""
+
     slot = ""
     text = ""
 
@@ -22,13 +24,13 @@ class _Ask(Action):
         return []
 
 
-class AskTrackingNumber(_Ask):
+class AskTrackingNumber(Ask):
     slot, text = "tracking_number", texts.ASK_TRACKING_NUMBER
 
 
-class AskPostcode(_Ask):
+class AskPostcode(Ask):
     slot, text = "postcode", texts.ASK_POSTCODE
 
 
-class AskReturnReason(_Ask):
+class AskReturnReason(Ask):
     slot, text = "return_reason", texts.ASK_RETURN_REASON

@@ -29,11 +29,14 @@ SCHEMA = "CREATE TABLE IF NOT EXISTS conversations (sender_id TEXT PRIMARY KEY, 
 
 
 class LocalTrackerStore(InMemoryTrackerStore):
-    def __init__(self, domain: Domain, event_broker: EventBroker | None = None, url: str = "",
+    def __init__(self, domain: Domain, event_broker: EventBroker | None = None, host: str | None = None,
                  **kwargs: Any) -> None:
+        # Rasa passes the endpoint's `url` as `host`: sqlite:////absolute/path/to/file.db
+        if not host or not host.startswith("sqlite:///"):
+            raise ValueError(f"LocalTrackerStore needs url: sqlite:///<path>, got {host!r}")
         super().__init__(domain, event_broker)
         self.store: "OrderedDict[str, str]" = OrderedDict()
-        self.path = Path(url.split("///", 1)[-1]) if url else Path("var/rasa-tracker.db")
+        self.path = Path(host.split("///", 1)[1])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
             db.execute("PRAGMA journal_mode=WAL")
