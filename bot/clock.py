@@ -6,7 +6,7 @@ every process (web, actions, scheduler) agrees on the time.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -35,6 +35,3 @@ def start_clock(session: Session, *, sim_start: datetime, speed: float, at: date
     session.add(clock)
     return clock
 
-
-def real_seconds(sim_delta: timedelta, speed: float) -> float:
-    return sim_delta.total_seconds() / speed

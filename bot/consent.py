@@ -24,8 +24,3 @@ def set_opt_out(session: Session, *, customer_id: int, channel: str, opted_out: 
     session.flush()
     return True
 
-
-def is_opted_out(session: Session, *, customer_id: int, channel: str) -> bool:
-    return bool(session.scalar(
-        select(Consent.opted_out).where(Consent.customer_id == customer_id, Consent.channel == channel)
-    ))

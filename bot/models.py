@@ -77,12 +77,6 @@ STATUS_RANK: dict[ShipmentStatus, int] = {
 FINAL_STATUSES = {ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED}
 
 
-class Channel(enum.StrEnum):
-    SMS = "sms"
-    EMAIL = "email"
-    WEBCHAT = "webchat"
-
-
 class Customer(Base):
     __tablename__ = "customers"
 

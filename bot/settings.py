@@ -23,7 +23,6 @@ LOCAL_SECRETS = {
     "link_secret": "local-link-secret",
     "carrier_webhook_secret": "local-carrier-secret",
     "outbox_auth_token": "local-outbox-token",
-    "internal_token": "local-internal-token",
 }
 
 
@@ -51,7 +50,6 @@ class Settings(BaseSettings):
     web_internal_url: str = "http://127.0.0.1:8000"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     rasa_token: str = LOCAL_SECRETS["rasa_token"]
-    internal_token: str = LOCAL_SECRETS["internal_token"]
 
     # SMS (Twilio or the local outbox, which speaks Twilio's REST API)
     sms_provider: Literal["outbox", "twilio"] = "outbox"
