@@ -599,8 +599,18 @@ class CommitChange(Action):
         except CarrierError:
             events = await _carrier_down(dispatcher, tracker, parcel)
             return [*_reset(), *[e for e in events if e.get("name") not in ("change_blocked", "requested_slot")]]
+        await off_loop(_replan, parcel.id, kind)
         dispatcher.utter_message(text=text)
         return [*_reset(), SlotSet("shipment_id", str(parcel.id))]
+
+
+def _replan(shipment_id: int, kind: str) -> None:
+    from bot.db import transaction
+    from bot.notify import replan_after_change
+
+    if kind != "return":
+        with transaction(runtime().sessions) as session:
+            replan_after_change(session, shipment_id=shipment_id, change=kind)
 
 
 def _commit(kind: str, slots: dict[str, Any], parcel: Parcel, ctx: Context) -> str:

@@ -120,3 +120,21 @@ def test_the_second_misunderstanding_in_a_row_hands_over(world: Runtime) -> None
     with world.sessions() as session:
         handoff = session.scalars(select(Handoff)).one()
         assert (handoff.reason, handoff.customer_id) == ("misunderstood", customer.id)
+
+
+def test_a_committed_change_cancels_the_planned_window_messages(world: Runtime) -> None:
+    from bot.models import Notification
+
+    customer, parcel = first_customer_with(world, "in_transit")
+    with world.sessions() as session, session.begin():
+        for trigger, status in [("day_before", "planned"), ("delivered", "planned"), ("out_for_delivery", "sent")]:
+            session.add(Notification(customer_id=customer.id, shipment_id=parcel.id, trigger=trigger, channel="sms",
+                                     template=trigger, locale="en", to_address=customer.phone, status=status,
+                                     dedupe_key=f"{trigger}:{parcel.id}"))
+    window = f"{datetime(2026, 11, 27, 10, tzinfo=BERLIN).isoformat()}|{datetime(2026, 11, 27, 12, tzinfo=BERLIN).isoformat()}"
+    run(CommitChange().run(CollectingDispatcher(), tracker("tracker_sms", sender_id=customer.phone, slots={
+        "pending_request": "reschedule", "window_choice": window, "shipment_id": str(parcel.id),
+        "confirm_change": True}), {}))
+    with world.sessions() as session:
+        states = dict(session.execute(select(Notification.trigger, Notification.status)).all())
+    assert states == {"day_before": "cancelled", "delivered": "planned", "out_for_delivery": "sent"}
