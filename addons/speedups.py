@@ -5,17 +5,23 @@ call, two or three calls per turn, most of the Rasa server's CPU per turn (measu
 branch of the events schema's `oneOf` whose `event` constant it names, instead of trying all 23:
 the same verdicts, a bad reply still raises `jsonschema.ValidationError` with Rasa's message.
 
+Also: Rasa opens a new aiohttp session, so a new TCP connection, for every call to the action
+server; here each endpoint keeps one session (and its connection pool) per event loop.
+
 Imported from `addons/__init__.py`, so it applies whenever Rasa loads our channels. It uses
 jsonschema, which is Rasa's own dependency, exactly as Rasa does.
 """
 
+import asyncio
 from functools import lru_cache
 from typing import Any, Dict, List, Tuple
 
+import aiohttp
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.utils.endpoints import EndpointConfig
 
 
 def _build(schema: Dict[str, Any]) -> Any:
@@ -62,5 +68,35 @@ def _validate_action_result(self: RemoteAction, result: Dict[str, Any]) -> bool:
         raise e
 
 
+class _KeptSession:
+    """`async with endpoint.session() as s` without closing s at the end."""
+
+    def __init__(self, session: aiohttp.ClientSession) -> None:
+        self.session = session
+
+    async def __aenter__(self) -> aiohttp.ClientSession:
+        return self.session
+
+    async def __aexit__(self, *exc: Any) -> bool:
+        return False
+
+
+_new_session = EndpointConfig.session
+_sessions: Dict[Tuple[int, int], aiohttp.ClientSession] = {}
+
+
+def _kept_session(self: EndpointConfig) -> Any:
+    try:
+        loop = asyncio.get_running_loop()
+    except RuntimeError:
+        return _new_session(self)
+    key = (id(loop), id(self))
+    session = _sessions.get(key)
+    if session is None or session.closed:
+        session = _sessions[key] = _new_session(self)
+    return _KeptSession(session)
+
+
 def install() -> None:
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
+    EndpointConfig.session = _kept_session  # type: ignore[method-assign]
