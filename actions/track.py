@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from rasa_sdk import Action, Tracker
@@ -28,37 +29,58 @@ class TrackAnswer:
     verified: bool
     shipment_id: int | None = None
     response: str | None = None
+    listed: list[str] | None = None  # parcel ids behind the numbers of a "which parcel" list
 
 
-def track_answer(channel: str, sender_id: str, asked_tracking_number: str | None) -> TrackAnswer:
+@dataclass(frozen=True)
+class TrackRequest:
+    channel: str
+    sender_id: str
+    tracking_number: str | None = None  # "where is DS…"
+    picked: int | None = None  # "2" after a list
+    listed: tuple[str, ...] = ()
+    focus: str | None = None  # the parcel under discussion, when they say "it"
+
+
+def track_answer(request: TrackRequest) -> TrackAnswer:
     rt = runtime()
     with rt.sessions() as session, session.begin():
-        link = verified_link(session, channel=channel, sender_id=sender_id)
+        link = verified_link(session, channel=request.channel, sender_id=request.sender_id)
         if link is None or link.customer_id is None:
             return TrackAnswer([], verified=False, response=texts.ASK_TRACKING_NUMBER)
         customer = session.get(Customer, link.customer_id)
         assert customer is not None
         shipments = _visible(session, link.customer_id, link.shipment_id)
-        wanted = normalise_tracking_number(asked_tracking_number or "")
+        wanted = normalise_tracking_number(request.tracking_number or "")
         if wanted:
             shipments = [s for s in shipments if s.tracking_number == wanted] or _own(session, customer, wanted)
             if not shipments:
                 return TrackAnswer(["I can only show parcels addressed to you. Reply AGENT for a person."], True)
+        elif request.picked and 0 < request.picked <= len(request.listed):
+            shipments = [s for s in shipments if str(s.id) == request.listed[request.picked - 1]] or shipments
+        elif request.focus and any(str(s.id) == request.focus for s in shipments):
+            shipments = [s for s in shipments if str(s.id) == request.focus]
         if not shipments:
             return TrackAnswer([], True, response=texts.NO_ACTIVE_SHIPMENT)
         now = sim_now(session)
-        lines = []
-        for shipment in shipments[:3]:
+        summaries = []
+        for shipment in shipments[:MAX_LISTED]:
             try:
                 info = rt.carrier(shipment.carrier).track(shipment.tracking_number)
             except CarrierError:
-                lines.append(f"I can't reach the carrier for parcel {shipment.tracking_number[-4:]} right now. "
-                             "Try again in a few minutes, or reply AGENT for a person.")
+                summaries.append(f"I can't reach the carrier for parcel {shipment.tracking_number[-4:]} right now. "
+                                 "Try again in a few minutes, or reply AGENT for a person.")
                 continue
-            lines.append(describe(shipment, info, now=now, tz=customer.time_zone, link=rt.link_for(shipment.id)))
-        if len(shipments) > 3:
-            lines.append(f"You have {len(shipments)} parcels on the way; send a tracking number for another one.")
-        return TrackAnswer(lines, True, shipments[0].id)
+            summaries.append(describe(shipment, info, now=now, tz=customer.time_zone, link=rt.link_for(shipment.id)))
+        if len(shipments) == 1:
+            return TrackAnswer(summaries, True, shipments[0].id)
+        # Several on their way: one short list (status and window each), then a number for details.
+        lines = [f"You have {len(shipments)} parcels on the way:"]
+        for number, (shipment, summary) in enumerate(zip(shipments, summaries, strict=False), start=1):
+            item = shipment.items[0]["name"] if shipment.items else "parcel"
+            lines.append(f"{number}. ({item}) {summary.split(' Track: ')[0]}")
+        lines.append("Reply a number for its tracking link.")
+        return TrackAnswer(["\n".join(lines)], True, listed=[str(s.id) for s in shipments[:MAX_LISTED]])
 
 
 def _visible(session, customer_id: int, shipment_id: int | None) -> list[Shipment]:  # type: ignore[no-untyped-def]
@@ -73,8 +95,21 @@ def _own(session, customer: Customer, tracking_number: str) -> list[Shipment]:  
     return [s for s in customer.shipments if s.tracking_number == tracking_number]
 
 
+MAX_LISTED = 3
+IT = re.compile(r"\b(it|its|it's|that one|this one)\b", re.IGNORECASE)
+
+
 async def _run_track(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
-    answer = await off_loop(track_answer, channel_of(tracker), tracker.sender_id, tracker.get_slot("tracking_number"))
+    text = str(tracker.latest_message.get("text") or "")
+    number = next(tracker.get_latest_entity_values("option_number"), None)
+    request = TrackRequest(
+        channel=channel_of(tracker), sender_id=tracker.sender_id,
+        tracking_number=tracker.get_slot("tracking_number"),
+        picked=int(str(number).strip(" .)")) if number and str(number).strip(" .)").isdigit() else None,
+        listed=tuple(tracker.get_slot("listed_parcels") or ()),
+        focus=tracker.get_slot("shipment_id") if IT.search(text) else None,
+    )
+    answer = await off_loop(track_answer, request)
     if answer.response:
         dispatcher.utter_message(text=answer.response)
     for text in answer.texts:
@@ -82,6 +117,7 @@ async def _run_track(dispatcher: CollectingDispatcher, tracker: Tracker) -> list
     events: list[EventType] = [SlotSet("verified", answer.verified), SlotSet("tracking_number", None)]
     if answer.shipment_id is not None:
         events.append(SlotSet("shipment_id", str(answer.shipment_id)))
+    events.append(SlotSet("listed_parcels", answer.listed))
     if answer.verified and is_angry(str(tracker.latest_message.get("text") or "")):
         dispatcher.utter_message(text="I'm sorry this has been frustrating. I've asked a person to look at it too; "
                                       "they'll reply here.")

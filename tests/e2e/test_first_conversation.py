@@ -10,7 +10,7 @@ from bot.models import ConversationLink, Shipment
 from bot.runtime import Runtime
 from bot.sms_sim import send_as_customer, signed_inbound
 from tests.e2e.conftest import CustomerPool
-from tests.e2e.helpers import active, eta_text, new_sender, rest, user_messages
+from tests.e2e.helpers import ON_ITS_WAY, active, eta_text, new_sender, rest, user_messages
 
 
 def test_a_known_phone_gets_its_live_status_and_eta_over_sms(stack_runtime: Runtime, customers: CustomerPool) -> None:
@@ -18,10 +18,25 @@ def test_a_known_phone_gets_its_live_status_and_eta_over_sms(stack_runtime: Runt
     exchange = send_as_customer(stack_runtime, customer.phone, "wheres my parcel??")
     assert exchange.status_code == 204
     text = "\n".join(exchange.replies)
-    for parcel in parcels[:3]:
-        assert f"Parcel {parcel.tracking_number[-4:]}" in text
-        assert eta_text(stack_runtime, parcel, customer.time_zone) in text
+    assert f"Parcel {parcels[0].tracking_number[-4:]}" in text
+    assert eta_text(stack_runtime, parcels[0], customer.time_zone) in text
     assert "/t/" in text  # the tracking link
+
+
+def test_several_parcels_come_as_a_short_list_and_a_number_picks_one(stack_runtime: Runtime,
+                                                                      customers: CustomerPool) -> None:
+    customer, parcels = customers.take(lambda ps: sum(p.status in ON_ITS_WAY and p.eta_start is not None
+                                                      for p in ps) >= 2)
+    listed = "\n".join(send_as_customer(stack_runtime, customer.phone, "where are my parcels").replies)
+    assert listed.startswith("You have") and "Reply a number" in listed and "/t/" not in listed
+    lines = [line for line in listed.splitlines() if line[:2] in ("1.", "2.", "3.")]
+    assert len(lines) >= 2
+    second = next(p for p in parcels if p.tracking_number[-4:] in lines[1])
+    assert eta_text(stack_runtime, second, customer.time_zone) in lines[1]
+    details = "\n".join(send_as_customer(stack_runtime, customer.phone, "2").replies)
+    assert f"Parcel {second.tracking_number[-4:]}" in details and "/t/" in details
+    it = "\n".join(send_as_customer(stack_runtime, customer.phone, "and when will it come?").replies)
+    assert f"Parcel {second.tracking_number[-4:]}" in it and not it.startswith("You have")
 
 
 def test_an_unknown_phone_is_asked_for_a_tracking_number_and_sees_nobodys_data(stack_runtime: Runtime) -> None:
