@@ -1,4 +1,4 @@
-"""Understanding a customer's pick in their own words: "2", "the second one", "saturday morning",
+"""Understanding a customer's answer or pick in their own words: "2", "the second one", "saturday morning",
 "tmrw after 5", "no, sunday". Pure functions over the options the carrier offered."""
 
 from __future__ import annotations
@@ -9,6 +9,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from bot.carriers.models import TimeWindow
+from bot.identity import normalise_postcode
 
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
             "fifth": 5, "5th": 5, "sixth": 6, "6th": 6}
@@ -168,3 +169,38 @@ def pick_by_name(text: str, names: list[str]) -> int | None:
         if key in t or key.split()[0] in t.split():
             return index
     return None
+
+
+CANCEL = re.compile(r"^\s*(cancel|never\s*mind|nevermind|nvm|forget (it|that)|leave it|don'?t bother|no thanks?|"
+                    r"nope,? (leave|forget) it|stop)\b[\s.!]*$", re.IGNORECASE)
+
+
+INSTRUCTION_WORDS = re.compile(
+    r"\b(door|back|front|side|porch|garage|garden|bins?|shed|code|reception|concierge|mailbox|letterbox|"
+    r"gate|floor|stairs|behind|bell|buzzer|ring|knock|doorstep|step|balcony|terrace|under|next to|inside|outside)\b",
+    re.IGNORECASE)
+
+
+MAX_ANSWER = 300
+
+
+def parse_address_answer(text: str) -> str | None:
+    """"neighbour meyer no 12" -> "N:meyer no 12"; "Oranienstr 5, 10999" -> "A:Oranienstr 5|10999"."""
+    cleaned = " ".join(text.split())[:MAX_ANSWER]
+    if re.search(r"\b(neighbou?rs?|next door|nxt door)\b", cleaned, re.IGNORECASE) and not re.search(
+            r"\b1[0-4]\d{3}\b", cleaned):
+        filler = r"\b(pls|please|can|could|would|you|u|leave|give|drop|it|with|to|my|the|a|neighbou?rs?|next|door|" \
+                 r"nxt|instead|deliver|parcel|package|if|i'?m|im|not|home|out|at|is|them|her|him|thx|thanks)\b"
+        who = re.sub(r"\s+", " ", re.sub(filler, " ", cleaned, flags=re.IGNORECASE)).strip(" ,.?!")
+        named = re.search(r"\d", who) or re.search(r"(?<!^)\b[A-ZÄÖÜ][a-zäöüß]+", cleaned)
+        return f"N:{cleaned}" if len(who) >= 2 and named else None
+    match = re.search(r"\b(1[0-4]\d{3})\b", cleaned)
+    if match is None or normalise_postcode(match.group(1)) is None:
+        return None
+    line = cleaned[: match.start()].strip(" ,") or cleaned[match.end():].strip(" ,")
+    line = re.sub(r"\s*,?\s*berlin\b", "", line, flags=re.IGNORECASE).strip(" ,")
+    line = line.rsplit(":", 1)[-1].strip()
+    return f"A:{line}|{match.group(1)}" if len(line) >= 4 else None
+
+
+# -- the questions ---------------------------------------------------------------------------------

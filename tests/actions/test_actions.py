@@ -10,7 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import texts
-from actions.changes import CommitChange, ValidateChangeForm
+from actions.change_form import ValidateChangeForm
+from actions.changes import CommitChange
 from actions.dialogue import Fallback
 from actions.identity import ValidateVerifyForm
 from actions.track import ActionTrack

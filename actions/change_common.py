@@ -1,0 +1,113 @@
+"""What the change form's parts share: the kind of change, windows as slot values, ending the form."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.context import Context, Parcel, context_for
+from actions.handoff import open_handoff
+from bot.carriers import Capability, TimeWindow
+from bot.choices import CANCEL, option_number, pick_by_name
+
+CAPABILITY = {"reschedule": Capability.RESCHEDULE, "locker": Capability.REDIRECT,
+              "instructions": Capability.INSTRUCTIONS, "address": Capability.CHANGE_ADDRESS,
+              "return": Capability.RETURNS}
+SLOTS = {"reschedule": ["window_choice"], "locker": ["locker_choice"], "instructions": ["instructions_text"],
+         "address": ["address_text"]}
+FORM_SLOTS = ["parcel", "window_choice", "locker_choice", "instructions_text", "address_text", "return_items",
+              "return_reason", "return_method", "return_option", "confirm_change"]
+RETURN_METHODS = [("locker", "Drop it at a locker (QR code, no printer)"),
+                  ("pickup", "Carrier pickup from your door"), ("label", "Label by email, drop at any shop")]
+MAX_OFFERED = 5
+MAX_TEXT = 300
+AGENT = " Reply AGENT for a person."
+
+
+def change_kind(tracker: Tracker) -> str:
+    return str(tracker.get_slot("pending_request") or "")
+
+
+def encode_window(window: TimeWindow) -> str:
+    return f"{window.start.isoformat()}|{window.end.isoformat()}"
+
+
+def decode_window(value: str) -> TimeWindow:
+    start, end = value.split("|")
+    return TimeWindow(datetime.fromisoformat(start), datetime.fromisoformat(end))
+
+
+def wants_cancel(tracker: Tracker) -> bool:
+    text = tracker.latest_message.get("text") or ""
+    return bool(CANCEL.match(text))
+
+
+async def context_and_parcel(tracker: Tracker) -> tuple[Context, Parcel | None]:
+    ctx = await context_for(tracker)
+    return ctx, ctx.current(change_kind(tracker), tracker.get_slot("shipment_id"))
+
+
+def prefilled(tracker: Tracker) -> bool:
+    """The form is starting: a value now came with the request itself, nobody was asked yet."""
+    return tracker.get_slot("requested_slot") is None
+
+
+def end_form() -> list[EventType]:
+    return [SlotSet("change_blocked", True), SlotSet("requested_slot", None)]
+
+
+def pick_locker(tracker: Tracker, text: str, *, by_number: bool = True) -> str | None:
+    offered = tracker.get_slot("offered") or []  # [{"code", "name"}]
+    entity = next(tracker.get_latest_entity_values("locker"), None)
+    if by_number:
+        number = option_number(text, len(offered))
+        if number:
+            return str(offered[number - 1]["code"])
+    index = pick_by_name(entity or text, [str(o["name"]) for o in offered])
+    return str(offered[index]["code"]) if index is not None else None
+
+
+def spread(windows: list[TimeWindow], count: int, tz: str) -> list[TimeWindow]:
+    """One window per day, morning, evening, midday in turn: a real choice, not five mornings."""
+    zone = ZoneInfo(tz)
+    by_day: dict[Any, list[TimeWindow]] = {}
+    for w in windows:
+        by_day.setdefault(w.start.astimezone(zone).date(), []).append(w)
+    turn = (0, -1, 2, 3, 1, 4)
+    shown = []
+    for index, day in enumerate(by_day.values()):
+        position = turn[index % len(turn)]
+        shown.append(day[position] if -len(day) <= position < len(day) else day[0])
+    return shown[:count]
+
+
+WITH_DRIVER_OR_DONE = {
+    "out_for_delivery": "Your parcel is already out with the driver, so I can't change that now.",
+    "at_locker": "Your parcel is already at the locker, so I can't change that now.",
+}
+
+
+def too_late(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher) -> list[EventType] | None:
+    """Say plainly, before asking anything, when the parcel is past the point of changing."""
+    if kind == "return":
+        return None
+    reason = WITH_DRIVER_OR_DONE.get(parcel.status)
+    if reason is None:
+        return None
+    dispatcher.utter_message(text=reason + AGENT)
+    return end_form()
+
+
+async def carrier_down(dispatcher: CollectingDispatcher, tracker: Tracker, parcel: Parcel) -> list[EventType]:
+    dispatcher.utter_message(text="I can't reach the carrier right now, so nothing was changed. "
+                                  "I'm passing you to a person who can help.")
+    events = await open_handoff(tracker, reason="carrier_error", shipment_id=parcel.id)
+    return [*events, SlotSet("change_blocked", True), SlotSet("requested_slot", None)]
+
+
+# -- committing ------------------------------------------------------------------------------------

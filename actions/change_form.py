@@ -1,0 +1,249 @@
+"""Validating the change form's answers: numbers, free text, cancel, corrections at the confirmation."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions.change_common import (
+    CAPABILITY,
+    MAX_TEXT,
+    RETURN_METHODS,
+    SLOTS,
+    change_kind,
+    context_and_parcel,
+    decode_window,
+    encode_window,
+    pick_locker,
+    prefilled,
+    wants_cancel,
+)
+from actions.context import context_for
+from actions.runtime import off_loop, runtime
+from bot.carriers import CarrierError
+from bot.choices import INSTRUCTION_WORDS, option_number, parse_address_answer, parse_when, pick_by_name, pick_window
+from bot.identity import normalise_tracking_number
+
+
+class ValidateChangeForm(FormValidationAction):
+    def name(self) -> str:
+        return "validate_change_form"
+
+    async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
+                             tracker: Tracker, domain: DomainDict) -> list[str]:
+        kind = change_kind(tracker)
+        if tracker.get_slot("change_blocked") or tracker.get_slot("change_cancelled") or kind not in CAPABILITY:
+            return []
+        ctx, parcel = await context_and_parcel(tracker)
+        if not ctx.verified:
+            return []
+        slots = [] if parcel is not None else ["parcel"]
+        if kind == "return":
+            method = tracker.get_slot("return_method")
+            many_items = parcel is not None and sum(1 for i in parcel.items if i.get("returnable")) > 1
+            slots += (["return_items"] if many_items else []) + ["return_reason", "return_method"]
+            slots += ["return_option"] if method in ("locker", "pickup") else []
+        else:
+            slots += SLOTS[kind]
+        return [*slots, "confirm_change"]
+
+    # -- cancel, from any question ---------------------------------------------------------
+    async def _cancelled(self, tracker: Tracker) -> dict[str, Any] | None:
+        if wants_cancel(tracker):
+            return {"change_cancelled": True}
+        return None
+
+    async def validate_parcel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        if cancelled := await self._cancelled(tracker):
+            return cancelled
+        ctx = await context_for(tracker)
+        candidates = ctx.eligible(change_kind(tracker))
+        text = str(value or "")
+        number = option_number(text, len(candidates))
+        wanted = normalise_tracking_number(text.split()[0] if text.split() else "")
+        chosen = candidates[number - 1] if number else next((p for p in candidates if p.tracking_number == wanted), None)
+        if chosen is None:
+            dispatcher.utter_message(text="Please reply with the number of the parcel from the list.")
+            return {"parcel": None}
+        return {"parcel": chosen.tracking_number, "shipment_id": str(chosen.id)}
+
+    async def validate_window_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        if cancelled := await self._cancelled(tracker):
+            return cancelled
+        ctx, parcel = await context_and_parcel(tracker)
+        if parcel is None:
+            return {"window_choice": None}
+        offered = [decode_window(v) for v in tracker.get_slot("offered") or []]
+        try:
+            available = await off_loop(runtime().carrier(parcel.carrier).available_windows, parcel.tracking_number)
+        except CarrierError:
+            available = offered
+        chosen, request = pick_window(str(value or ""), offered, available, now=ctx.now, tz=ctx.tz)
+        if chosen is None and prefilled(tracker):
+            return {"window_choice": None}  # the request named no usable time: just ask
+        if chosen is None:
+            if request.empty:
+                dispatcher.utter_message(text="Reply with a number from the list, or a day and time, "
+                                              "e.g. \"saturday morning\" or \"tmrw after 5\".")
+            else:
+                dispatcher.utter_message(text="Sorry, there's no free window then (no deliveries on Sundays). "
+                                              "Try another day or time, or pick a number.")
+            return {"window_choice": None}
+        return {"window_choice": encode_window(chosen)}
+
+    async def validate_locker_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        if cancelled := await self._cancelled(tracker):
+            return cancelled
+        if prefilled(tracker):
+            return await self._locker_named_in_request(tracker, str(value or ""))
+        code = pick_locker(tracker, str(value or ""))
+        if code is None:
+            dispatcher.utter_message(text="Reply with the number of a locker from the list, or its name.")
+        return {"locker_choice": code}
+
+    async def _locker_named_in_request(self, tracker: Tracker, text: str) -> dict[str, Any]:
+        """"send it to the alexanderplatz locker": take it if that locker is near and has room."""
+        _, parcel = await context_and_parcel(tracker)
+        if parcel is None:
+            return {"locker_choice": None}
+        try:
+            lockers = await off_loop(runtime().carrier(parcel.carrier).nearby_lockers, parcel.tracking_number)
+        except CarrierError:
+            return {"locker_choice": None}
+        usable = [lk for lk in lockers if lk.free > 0]
+        entity = next(tracker.get_latest_entity_values("locker"), None)
+        index = pick_by_name(entity or text, [lk.name for lk in usable])
+        if index is None:
+            return {"locker_choice": None}
+        chosen = usable[index]
+        return {"locker_choice": chosen.code, "offered": [{"code": chosen.code, "name": chosen.name}]}
+
+    async def validate_instructions_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                         domain: DomainDict) -> dict[str, Any]:
+        if cancelled := await self._cancelled(tracker):
+            return cancelled
+        text = " ".join(str(value or "").split())
+        if prefilled(tracker) and (not INSTRUCTION_WORDS.search(text) or "instruction" in text.lower()):
+            return {"instructions_text": None}  # "can I leave instructions?" is a request, not the instructions
+        if len(text) < 3:
+            dispatcher.utter_message(text="What should the driver do? E.g. \"leave it at the back door\".")
+            return {"instructions_text": None}
+        return {"instructions_text": text[:MAX_TEXT]}
+
+    async def validate_address_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        if cancelled := await self._cancelled(tracker):
+            return cancelled
+        parsed = parse_address_answer(str(value or ""))
+        if parsed is None and prefilled(tracker):
+            return {"address_text": None}
+        text = " ".join(str(value or "").split())[:MAX_TEXT]
+        if parsed is None and re.search(r"\d|\b[A-ZÄÖÜ][a-zäöüß]+", text) and not re.search(r"\b1[0-4]\d{3}\b", text):
+            parsed = f"N:{text}"  # answering "who?" with "Meyer, no 14": a neighbour
+        if parsed is None:
+            dispatcher.utter_message(text="Send a neighbour's name and house number (e.g. \"neighbour Meyer at no. 12\"), "
+                                          "or a new address with its postcode.")
+        return {"address_text": parsed}
+
+    async def validate_return_items(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> dict[str, Any]:
+        if cancelled := await self._cancelled(tracker):
+            return cancelled
+        _, parcel = await context_and_parcel(tracker)
+        items = [i for i in (parcel.items if parcel else []) if i.get("returnable")]
+        text = str(value or "").lower()
+        if re.search(r"\b(all|both|everything|every)\b", text):
+            chosen = items
+        else:
+            numbers = {int(n) for n in re.findall(r"\b([1-9])\b", text)}
+            chosen = [item for n, item in enumerate(items, start=1) if n in numbers or item["name"].lower() in text]
+        if not chosen:
+            dispatcher.utter_message(text="Reply with the item numbers, e.g. \"1\" or \"1 and 2\", or \"all\".")
+            return {"return_items": None}
+        return {"return_items": ",".join(item["sku"] for item in chosen)}
+
+    async def validate_return_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        if cancelled := await self._cancelled(tracker):
+            return cancelled
+        text = " ".join(str(value or "").split())
+        return {"return_reason": text[:200] if len(text) >= 2 else None}
+
+    async def validate_return_method(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        if cancelled := await self._cancelled(tracker):
+            return cancelled
+        text = str(value or "").lower()
+        number = option_number(text, len(RETURN_METHODS))
+        if number:
+            return {"return_method": RETURN_METHODS[number - 1][0]}
+        for key, words in (("locker", ("locker", "qr", "drop")), ("pickup", ("pick", "collect", "door")),
+                           ("label", ("label", "email", "print", "shop"))):
+            if any(word in text for word in words):
+                return {"return_method": key}
+        dispatcher.utter_message(text="Reply 1, 2 or 3.")
+        return {"return_method": None}
+
+    async def validate_return_option(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                     domain: DomainDict) -> dict[str, Any]:
+        if cancelled := await self._cancelled(tracker):
+            return cancelled
+        if tracker.get_slot("return_method") == "locker":
+            code = pick_locker(tracker, str(value or ""))
+            if code is None:
+                dispatcher.utter_message(text="Reply with the number of a locker from the list, or its name.")
+            return {"return_option": code}
+        ctx, _ = await context_and_parcel(tracker)
+        offered = [decode_window(v) for v in tracker.get_slot("offered") or []]
+        chosen, _ = pick_window(str(value or ""), offered, offered, now=ctx.now, tz=ctx.tz)
+        if chosen is None:
+            dispatcher.utter_message(text="Reply with a number from the list, or a day and time.")
+        return {"return_option": encode_window(chosen) if chosen else None}
+
+    async def validate_confirm_change(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                      domain: DomainDict) -> dict[str, Any]:
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        text = tracker.latest_message.get("text") or ""
+        if value is True or intent == "affirm":
+            return {"confirm_change": True}
+        correction = await self._correction(text, tracker)
+        if correction:
+            return {**correction, "confirm_change": None}
+        if value is False or intent == "deny" or wants_cancel(tracker):
+            return {"confirm_change": False}
+        return {"confirm_change": None}  # asked again
+
+    async def _correction(self, text: str, tracker: Tracker) -> dict[str, Any] | None:
+        """"no, Sunday" / "the other locker, Hermannplatz": a new choice instead of a plain no."""
+        kind = change_kind(tracker)
+        if kind == "reschedule":
+            ctx, parcel = await context_and_parcel(tracker)
+            if parcel is None or parse_when(text, ctx.now, ctx.tz).empty:
+                return None
+            try:
+                available = await off_loop(runtime().carrier(parcel.carrier).available_windows, parcel.tracking_number)
+            except CarrierError:
+                return None
+            chosen, _ = pick_window(text, [], available, now=ctx.now, tz=ctx.tz)
+            if chosen is None:
+                return {"window_choice": None}  # asks again, with the options
+            return {"window_choice": encode_window(chosen)}
+        if kind == "locker":
+            code = pick_locker(tracker, text, by_number=False)
+            return {"locker_choice": code} if code and code != tracker.get_slot("locker_choice") else None
+        if kind == "address":
+            parsed = parse_address_answer(re.sub(r"^\s*(no|nope|nah)\b[,.!]?\s*", "", text, flags=re.IGNORECASE))
+            if parsed is None and re.search(r"\d|\b[A-Z][a-z]+", text) and not re.match(r"(?i)\s*(no|nope)\s*$", text):
+                parsed = f"N:{text.strip()}"  # the neighbour's details, given at the confirmation
+            return {"address_text": parsed} if parsed and parsed != tracker.get_slot("address_text") else None
+        if kind == "instructions" and INSTRUCTION_WORDS.search(text):
+            cleaned = re.sub(r"^\s*(no|nope|nah|actually)\b[,.!]?\s*", "", text, flags=re.IGNORECASE)
+            return {"instructions_text": " ".join(cleaned.split())[:MAX_TEXT]}
+        return None

@@ -1,0 +1,176 @@
+"""The change form's questions: which parcel, which window or locker, what to return and how."""
+
+from __future__ import annotations
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import EventType, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import texts
+from actions.change_common import (
+    AGENT,
+    MAX_OFFERED,
+    RETURN_METHODS,
+    carrier_down,
+    change_kind,
+    context_and_parcel,
+    encode_window,
+    end_form,
+    spread,
+    too_late,
+)
+from actions.context import Parcel, context_for, offer
+from actions.questions import Ask
+from actions.runtime import off_loop, runtime
+from bot.carriers import Capability, CarrierError, ChangeRefused
+from bot.timefmt import window as window_text
+
+
+class AskParcel(Action):
+    def name(self) -> str:
+        return "action_ask_parcel"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ctx = await context_for(tracker)
+        candidates = ctx.eligible(change_kind(tracker))[:MAX_OFFERED]
+        if not candidates:
+            text = ("I can't see a delivered order that can still be returned." if change_kind(tracker) == "return"
+                    else "I can't see a parcel on its way that I could change.")
+            dispatcher.utter_message(text=text + AGENT)
+            return end_form()
+        offer(dispatcher, tracker, "Which parcel?", [p.label for p in candidates])
+        return []
+
+
+class AskWindowChoice(Action):
+    def name(self) -> str:
+        return "action_ask_window_choice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ctx, parcel = await context_and_parcel(tracker)
+        if parcel is None:
+            return end_form()
+        carrier = runtime().carrier(parcel.carrier)
+        if Capability.WINDOWS not in carrier.capabilities or Capability.RESCHEDULE not in carrier.capabilities:
+            dispatcher.utter_message(text="This carrier doesn't let me move deliveries." + AGENT)
+            return end_form()
+        try:
+            available = await off_loop(carrier.available_windows, parcel.tracking_number)
+        except ChangeRefused as refused:
+            dispatcher.utter_message(text=refused.reason + AGENT)
+            return end_form()
+        except CarrierError:
+            return await carrier_down(dispatcher, tracker, parcel)
+        if not available:
+            dispatcher.utter_message(text="There are no free delivery windows in the next days." + AGENT)
+            return end_form()
+        shown = spread(available, MAX_OFFERED, ctx.tz)
+        offer(dispatcher, tracker, f"When should parcel …{parcel.short} come?",
+              [window_text(w.start, w.end, ctx.now, ctx.tz) for w in shown],
+              footer="Or say a day/time, e.g. \"sat morning\".")
+        return [SlotSet("offered", [encode_window(w) for w in shown])]
+
+
+class AskLockerChoice(Action):
+    def name(self) -> str:
+        return "action_ask_locker_choice"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        _, parcel = await context_and_parcel(tracker)
+        if parcel is None:
+            return end_form()
+        return await _offer_lockers(dispatcher, tracker, parcel, "Which locker?", check_redirect=True)
+
+
+async def _offer_lockers(dispatcher: CollectingDispatcher, tracker: Tracker, parcel: Parcel, question: str,
+                         *, check_redirect: bool) -> list[EventType]:
+    carrier = runtime().carrier(parcel.carrier)
+    if Capability.LOCKERS not in carrier.capabilities:
+        dispatcher.utter_message(text="This carrier has no lockers I can use." + AGENT)
+        return end_form()
+    if check_redirect and parcel.status in ("out_for_delivery",):
+        dispatcher.utter_message(text="Your parcel is already out with the driver, so I can't send it to a locker now."
+                                 + AGENT)
+        return end_form()
+    try:
+        lockers = await off_loop(carrier.nearby_lockers, parcel.tracking_number)
+    except CarrierError:
+        return await carrier_down(dispatcher, tracker, parcel)
+    usable = [lk for lk in lockers if lk.free > 0][:4]
+    if not usable:
+        dispatcher.utter_message(text="All lockers near you are full right now." + AGENT)
+        return end_form()
+    options = []
+    for lk in usable:
+        hours = lk.opening_hours.get("mon", ["", ""])
+        opening = "24h" if hours == ["00:00", "24:00"] else f"{hours[0]}-{hours[1]}"
+        options.append(f"{lk.name}, {lk.distance_m / 1000:.1f} km, {opening}, {lk.free} free")
+    offer(dispatcher, tracker, question, options)
+    return [SlotSet("offered", [{"code": lk.code, "name": lk.name} for lk in usable])]
+
+
+class AskReturnItems(Action):
+    def name(self) -> str:
+        return "action_ask_return_items"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        _, parcel = await context_and_parcel(tracker)
+        if parcel is None:
+            return end_form()
+        items = [i["name"] for i in parcel.items if i.get("returnable")]
+        offer(dispatcher, tracker, "Which item(s)? Reply e.g. \"1\" or \"all\".", items)
+        return []
+
+
+class AskReturnMethod(Action):
+    def name(self) -> str:
+        return "action_ask_return_method"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        offer(dispatcher, tracker, "How do you want to send it back? All free.", [text for _, text in RETURN_METHODS])
+        return []
+
+
+class AskReturnOption(Action):
+    def name(self) -> str:
+        return "action_ask_return_option"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ctx, parcel = await context_and_parcel(tracker)
+        if parcel is None:
+            return end_form()
+        if tracker.get_slot("return_method") == "locker":
+            return await _offer_lockers(dispatcher, tracker, parcel, "Which locker will you drop it at?",
+                                        check_redirect=False)
+        try:
+            windows = await off_loop(runtime().carrier(parcel.carrier).pickup_windows, parcel.tracking_number)
+        except CarrierError:
+            windows = []
+        if not windows:
+            dispatcher.utter_message(text="Pickup isn't available right now; a locker or an email label works." + AGENT)
+            return end_form()
+        shown = spread(windows, MAX_OFFERED, ctx.tz)
+        offer(dispatcher, tracker, "When should we pick it up?",
+              [window_text(w.start, w.end, ctx.now, ctx.tz) for w in shown])
+        return [SlotSet("offered", [encode_window(w) for w in shown])]
+
+
+class _AskText(Ask):
+    """A plain question, after checking the parcel can still be changed."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        _, parcel = await context_and_parcel(tracker)
+        if parcel is None:
+            return end_form()
+        if (stop := too_late(change_kind(tracker), parcel, dispatcher)) is not None:
+            return stop
+        return await super().run(dispatcher, tracker, domain)
+
+
+class AskInstructions(_AskText):
+    slot, text = "instructions_text", texts.ASK_INSTRUCTIONS
+
+
+class AskAddress(_AskText):
+    slot, text = "address_text", texts.ASK_ADDRESS
