@@ -379,3 +379,25 @@ class Heartbeat(Base):
 
     component: Mapped[str] = mapped_column(String(32), primary_key=True)
     beat_at: Mapped[datetime]
+
+
+# --- Issue 6: ETA engine ---------------------------------------------------------------------------------------------
+class EtaWindowChange(Base):
+    """Each window the ETA engine set for a shipment on a route: the first placement, then every move.
+
+    A move is a promise broken and made again; counting them is part of measuring the windows.
+    """
+
+    __tablename__ = "eta_window_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    route_id: Mapped[int] = mapped_column(ForeignKey("routes.id"), index=True)
+    at: Mapped[datetime]
+    old_start: Mapped[datetime | None]
+    old_end: Mapped[datetime | None]
+    new_start: Mapped[datetime]
+    new_end: Mapped[datetime]
+    moved: Mapped[bool] = mapped_column(Boolean)  # False for the first placement
+    point_eta: Mapped[datetime]
+    probability: Mapped[float] = mapped_column(Float)  # chance the arrival falls in the new window

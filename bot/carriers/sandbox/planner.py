@@ -1,7 +1,8 @@
 """Plans a day's routes: which driver takes which parcel, in what order, at what time.
 
 Parcels are ordered by their promised window, then nearest-neighbour from the depot; each stop gets
-a planned time and a one-hour ETA window around it (DPD Predict style).
+a planned time, and the ETA engine (`bot.eta`) places its one-hour window (DPD Predict style), fitted
+on the completed stops of earlier days.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.eta.live import fit_engine, recompute_route
 from bot.geo import distance_m
 from bot.models import Depot, Driver, Route, Shipment, ShipmentStatus, Stop
 
@@ -30,6 +32,15 @@ def eta_window(planned_at: datetime) -> tuple[datetime, datetime]:
     start = planned_at - ETA_HALF_WINDOW
     start = start.replace(minute=(start.minute // 15) * 15, second=0, microsecond=0)
     return start, start + timedelta(hours=1)
+
+
+def _promise(shipment: Shipment) -> None:
+    """The engine's window becomes the promise when there is none or the booked one is wider."""
+    if shipment.eta_start is None or shipment.eta_end is None:
+        return
+    if shipment.promised_start is None or shipment.promised_end is None or (
+            shipment.promised_end - shipment.promised_start) > timedelta(hours=1):
+        shipment.promised_start, shipment.promised_end = shipment.eta_start, shipment.eta_end
 
 
 def shipments_due(session: Session, service_date: date, tz: ZoneInfo) -> list[Shipment]:
@@ -62,6 +73,7 @@ def plan_routes(session: Session, service_date: date, rng: random.Random) -> lis
     if not due:
         return []
     routes = []
+    engine = fit_engine(session, service_date, tz)
     for opens, closes, departure in WAVES:
         wave = [s for s in due if opens <= (s.promised_start or datetime.min).astimezone(tz).time() < closes]
         if not wave:
@@ -78,6 +90,10 @@ def plan_routes(session: Session, service_date: date, rng: random.Random) -> lis
             route = Route(driver_id=driver.id, depot_id=depot.id, service_date=service_date, departs_at=departs)
             session.add(route)
             _sequence(route, depot, parcels, departs, rng)
+            session.flush()
+            recompute_route(session, route, now=departs, engine=engine)
+            for stop in route.stops:
+                _promise(stop.shipment)
             routes.append(route)
     session.flush()
     return routes
@@ -109,8 +125,6 @@ def _sequence(route: Route, depot: Depot, parcels: list[Shipment], departs: date
             delay_minutes=rng.choice([0] * 6 + [5, 10, 20, 45]),
             will_fail=rng.random() < 0.06,
         ))
-        nxt.eta_start, nxt.eta_end = eta_window(clock)
-        if nxt.promised_start is None or nxt.promised_end is None or (nxt.promised_end - nxt.promised_start) > timedelta(hours=1):
-            nxt.promised_start, nxt.promised_end = nxt.eta_start, nxt.eta_end
+        nxt.eta_start = nxt.eta_end = None  # a new plan: the engine places the day's first window
         clock += timedelta(minutes=SERVICE_MINUTES)
         here = (nxt.lat, nxt.lng)

@@ -12,14 +12,16 @@ from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.carriers.models import CarrierEvent, TimeWindow
 from bot.carriers.sandbox.planner import eta_window, plan_routes
 from bot.clock import sim_now
+from bot.eta.engine import EtaEngine
+from bot.eta.live import fit_engine, recompute_route
 from bot.ingest import IngestResult, Outcome, ingest_event
-from bot.models import Depot, Route, Shipment, ShipmentStatus, Stop
+from bot.models import Depot, EtaWindowChange, Route, Shipment, ShipmentStatus, Stop
 
 CARRIER = "sandbox"
 PLANNING_TIME = time(6, 0)
@@ -43,8 +45,11 @@ def tick(session: Session, *, seed: int = 7) -> TickReport:
     local = now.astimezone(tz)
     if local.time() >= PLANNING_TIME:
         plan_routes(session, local.date(), random.Random(f"{seed}-{local.date()}"))
+    engine: EtaEngine | None = None
     for route in session.scalars(select(Route).where(Route.status != "done")).all():
-        applied += _advance_route(session, route, now)
+        if engine is None and now >= route.departs_at:
+            engine = fit_engine(session, local.date(), tz)
+        applied += _advance_route(session, route, now, engine)
     applied += _deliver_to_lockers(session, now)
     return TickReport(now, [r for r in applied if r.outcome == Outcome.APPLIED])
 
@@ -60,7 +65,7 @@ def _event(session: Session, shipment: Shipment, key: str, status: ShipmentStatu
     ))
 
 
-def _advance_route(session: Session, route: Route, now: datetime) -> list[IngestResult]:
+def _advance_route(session: Session, route: Route, now: datetime, engine: EtaEngine | None) -> list[IngestResult]:
     results: list[IngestResult] = []
     if now < route.departs_at:
         return results
@@ -69,8 +74,11 @@ def _advance_route(session: Session, route: Route, now: datetime) -> list[Ingest
         route.status = "active"
         for stop in route.stops:
             if stop.shipment.locker_id is None:
-                results.append(_event(session, stop.shipment, f"ofd:{day}", ShipmentStatus.OUT_FOR_DELIVERY,
-                                      route.departs_at, "Out for delivery", eta=_window(stop.planned_at)))
+                shipment = stop.shipment
+                eta = (TimeWindow(shipment.eta_start, shipment.eta_end) if shipment.eta_start and shipment.eta_end
+                       else _window(stop.planned_at))
+                results.append(_event(session, shipment, f"ofd:{day}", ShipmentStatus.OUT_FOR_DELIVERY,
+                                      route.departs_at, "Out for delivery", eta=eta))
     delay = timedelta(0)
     previous = None
     for stop in route.stops:
@@ -85,10 +93,6 @@ def _advance_route(session: Session, route: Route, now: datetime) -> list[Ingest
         due = stop.planned_at + max(delay, timedelta(minutes=stop.delay_minutes))
         if due > now:
             _move_driver(route, previous, stop, now, due)
-            new_eta = _window(stop.planned_at + delay) if delay >= timedelta(minutes=15) else None
-            if new_eta and shipment.eta_start != new_eta.start:
-                results.append(_event(session, shipment, f"eta:{day}:{new_eta.start:%H%M}",
-                                      ShipmentStatus.OUT_FOR_DELIVERY, now, "Running late", eta=new_eta))
             continue
         stop.completed_at = due
         delay = max(due - stop.planned_at, timedelta(0))
@@ -107,6 +111,28 @@ def _advance_route(session: Session, route: Route, now: datetime) -> list[Ingest
         previous = stop
     if all(stop.completed_at is not None for stop in route.stops):
         route.status = "done"
+    elif engine is not None:
+        results += _recompute_windows(session, route, now, engine)
+    return results
+
+
+def _recompute_windows(session: Session, route: Route, now: datetime, engine: EtaEngine) -> list[IngestResult]:
+    """On every tick (a stop done, the driver moved) the engine keeps or moves each window; a move is an event."""
+    results = []
+    day = route.service_date.isoformat()
+    depot = session.get(Depot, route.depot_id)
+    tz = ZoneInfo(depot.time_zone if depot else "UTC")
+    for change in recompute_route(session, route, now=now, engine=engine):
+        if not change.moved or change.old is None:
+            continue
+        shipment = session.get(Shipment, change.shipment_id)
+        if shipment is None:
+            continue
+        moves = session.scalar(select(func.count()).select_from(EtaWindowChange).where(
+            EtaWindowChange.shipment_id == shipment.id, EtaWindowChange.route_id == route.id, EtaWindowChange.moved))
+        text = "Running late" if change.new.start > change.old.start else "Running early"
+        results.append(_event(session, shipment, f"eta:{day}:{moves}", ShipmentStatus.OUT_FOR_DELIVERY, now,
+                              f"{text}: new window {change.new.start.astimezone(tz):%H:%M}", eta=change.new))
     return results
 
 

@@ -1,0 +1,373 @@
+"""The ETA engine: travel + service time per leg, a courier's pace, and calibrated arrival quantiles.
+
+A leg is the time from one completed stop to the next. Its expected length is
+
+    service(area type, same area as the previous stop, extra parcels)
+    + idle(hour of day)                      # breaks, depot returns, traffic peaks
+    + road km x (min/km by hour of day + min/km by area type)
+
+fitted by least squares (with a weak prior, so a small history still gives sane numbers) on the
+legs of earlier days, each leg capped at `gap_cap_minutes` so a lunch break does not become a speed.
+Every courier has a pace factor (actual/expected on earlier days, shrunk to 1), and every
+courier-day an online factor that starts at the courier's pace and follows today's completed legs
+(a courier running slow today stays slow).
+
+The raw arrival of each remaining stop is the last completed stop's time plus the factored legs in
+sequence (the hour of each leg follows the predicted clock). Calibration turns it into a
+distribution: residuals (actual - raw) of a held-out tail of the history, by raw horizon, give the
+quantiles; the point ETA is raw + the median residual (the MAE-optimal choice).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+from numpy.typing import NDArray
+
+from bot.eta.distance import leg_km
+from bot.eta.windows import Window, WindowKeeper, best_window
+
+STOP_COLUMNS = ("courier", "day", "seq", "lat", "lng", "area", "area_type", "parcels", "arrived")
+LEVELS = np.round(np.linspace(0.01, 0.99, 99), 2)
+HORIZON_EDGES = np.array([0, 10, 20, 30, 45, 60, 90, 120, 150, 180, 240, 300, 360, 480, 720], dtype=float)
+FIRST_BAND_HOUR, LAST_BAND_HOUR = 7, 21  # hours outside are folded into the edge bands
+N_BANDS = LAST_BAND_HOUR - FIRST_BAND_HOUR + 1
+NEAR_KM, FAR_KM = 2.0, 10.0  # legs are linear in km up to NEAR_KM, then flatter, and capped
+LOG_CLIP = 1.5  # one leg moves a pace by at most e^1.5 in log terms
+MEDIAN = int(np.argmin(np.abs(LEVELS - 0.5)))
+
+
+@dataclass(frozen=True)
+class EtaConfig:
+    circuity: float = 1.3  # road km per great-circle km
+    window_minutes: float = 60.0
+    granularity_minutes: float = 15.0  # windows start on quarter hours
+    keep_ratio: float = 0.8  # keep a promise while it holds >= 80% of the best window's probability
+    gap_cap_minutes: float = 120.0
+    courier_prior_legs: float = 30.0  # shrinkage of a courier's pace towards 1, in legs
+    day_prior_legs: float = 10.0  # shrinkage of today's pace towards the courier's, in legs
+    calibration_days: int = 42  # held-out tail of the history the residual quantiles come from
+    ridge: float = 5.0  # weight of the prior coefficients
+    min_type_legs: int = 200  # area types with fewer legs share one "other" type
+    q_low: float = 0.1
+    q_high: float = 0.9
+
+
+@dataclass(frozen=True)
+class PlannedStop:
+    """A stop still to do, in plan order."""
+
+    stop_id: Hashable
+    lat: float
+    lng: float
+    area: Hashable = None  # e.g. an area-of-interest id or a postcode: same area = short hop
+    area_type: int = 0
+    parcels: int = 1
+    not_before: float | None = None  # booked slot start: the driver waits rather than come earlier
+
+
+@dataclass(frozen=True)
+class DoneStop:
+    lat: float
+    lng: float
+    arrived: float  # minutes since the local midnight of the service day
+    area: Hashable = None
+    area_type: int = 0
+    parcels: int = 1
+
+
+@dataclass(frozen=True)
+class RouteState:
+    """What is known about one driver's day at `now` (minutes since the local midnight)."""
+
+    courier: Hashable
+    now: float
+    done: Sequence[DoneStop]
+    remaining: Sequence[PlannedStop]
+    origin: tuple[float, float] | None = None  # depot, used while nothing is done yet
+    departs_at: float | None = None  # departure from the origin
+
+
+@dataclass(frozen=True)
+class StopEta:
+    stop_id: Hashable
+    point: float  # minutes since the local midnight
+    q_low: float
+    q_high: float
+    window_start: float
+    window_end: float
+    window_probability: float
+    quantiles: NDArray[np.float64] = field(repr=False)  # arrival at each of `LEVELS`
+
+    @property
+    def window(self) -> Window:
+        return Window(self.window_start, self.window_end)
+
+
+@dataclass
+class _Tables:
+    types: dict[int, int]  # area type -> index; unknown types map to len(types)
+    svc_same: NDArray[np.float64]
+    svc_new: NDArray[np.float64]
+    band_idle: NDArray[np.float64]
+    band_per_km: NDArray[np.float64]
+    type_per_km: NDArray[np.float64]
+    per_parcel: float
+    long_per_km: float  # beyond NEAR_KM a leg is a drive, not a walk: its own (lower) minutes per km
+    courier_pace: dict[Hashable, float]
+
+    def type_index(self, area_type: NDArray[np.int64]) -> NDArray[np.int64]:
+        other = len(self.types)
+        return np.array([self.types.get(int(t), other) for t in area_type], dtype=np.int64)
+
+    def legs(self, km: NDArray[np.float64], same: NDArray[np.bool_], tidx: NDArray[np.int64],
+             extra: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Expected minutes of each leg at every hour band: shape (legs, bands)."""
+        near, far = np.minimum(km, NEAR_KM), np.clip(km - NEAR_KM, 0.0, FAR_KM)
+        base = (np.where(same, self.svc_same[tidx], self.svc_new[tidx]) + near * self.type_per_km[tidx]
+                + far * self.long_per_km + extra * self.per_parcel)
+        return np.maximum(base[:, None] + self.band_idle[None, :] + near[:, None] * self.band_per_km[None, :], 1.0)
+
+
+def hour_band(minutes: NDArray[np.float64] | float) -> NDArray[np.int64]:
+    hour = np.floor(np.nan_to_num(np.asarray(minutes, float)) / 60.0) % 24
+    return (np.clip(hour, FIRST_BAND_HOUR, LAST_BAND_HOUR) - FIRST_BAND_HOUR).astype(np.int64)
+
+
+def _prior_tables() -> _Tables:
+    return _Tables(types={}, svc_same=np.full(1, 4.0), svc_new=np.full(1, 4.0), band_idle=np.zeros(N_BANDS),
+                   band_per_km=np.full(N_BANDS, 4.0), type_per_km=np.zeros(1), per_parcel=1.0, long_per_km=2.0,
+                   courier_pace={})
+
+
+def _prior_residuals() -> NDArray[np.float64]:
+    """Before any history: a spread growing with the horizon (normal, sd 5 min + 25% of the horizon)."""
+    from statistics import NormalDist
+
+    z = np.array([NormalDist().inv_cdf(level) for level in LEVELS])
+    centres = np.append((HORIZON_EDGES[:-1] + HORIZON_EDGES[1:]) / 2, HORIZON_EDGES[-1])
+    return (5.0 + 0.25 * centres)[:, None] * z[None, :]
+
+
+@dataclass
+class _Day:
+    """One courier-day as arrays in stop order; `arrived` is NaN for stops not done."""
+
+    courier: Hashable
+    lat: NDArray[np.float64]
+    lng: NDArray[np.float64]
+    area: NDArray[np.int64]  # codes; -1 = unknown (never "same")
+    area_type: NDArray[np.int64]
+    parcels: NDArray[np.float64]
+    arrived: NDArray[np.float64]
+    not_before: NDArray[np.float64] | None = None
+
+
+def _days(frame: pd.DataFrame) -> list[_Day]:
+    frame = frame.sort_values(["courier", "day", "seq"], kind="stable")
+    codes = pd.factorize(frame["area"], use_na_sentinel=True)[0]
+    out = []
+    columns = [frame[c].to_numpy() for c in ("lat", "lng", "area_type", "parcels", "arrived")]
+    starts = np.flatnonzero(np.r_[True, (frame["courier"].to_numpy()[1:] != frame["courier"].to_numpy()[:-1])
+                                  | (frame["day"].to_numpy()[1:] != frame["day"].to_numpy()[:-1])])
+    bounds = np.r_[starts, len(frame)]
+    couriers = frame["courier"].to_numpy()
+    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+        out.append(_Day(couriers[a], columns[0][a:b].astype(float), columns[1][a:b].astype(float), codes[a:b],
+                        columns[2][a:b].astype(np.int64), columns[3][a:b].astype(float), columns[4][a:b].astype(float)))
+    return out
+
+
+class EtaEngine:
+    """Fit on completed stops of earlier days, then predict a route's remaining stops.
+
+    >>> engine = EtaEngine().fit(history)          # a frame with STOP_COLUMNS
+    >>> etas = engine.predict(route_state)         # list[StopEta], one per remaining stop
+    """
+
+    def __init__(self, config: EtaConfig | None = None) -> None:
+        self.config = config or EtaConfig()
+        self._tables = _prior_tables()
+        self._residuals = _prior_residuals()
+        self.keeper = WindowKeeper(self.config.window_minutes, self.config.granularity_minutes, self.config.keep_ratio)
+
+    # -- fitting -------------------------------------------------------------------------------
+    def fit(self, history: pd.DataFrame) -> EtaEngine:
+        """Learn legs, paces and residual quantiles from completed stops (columns `STOP_COLUMNS`)."""
+        missing = set(STOP_COLUMNS) - set(history.columns)
+        if missing:
+            raise ValueError(f"history lacks columns {sorted(missing)}")
+        history = history.dropna(subset=["arrived", "lat", "lng"])
+        if history.empty:
+            return self
+        day_keys = np.sort(history["day"].unique())
+        hold = min(self.config.calibration_days, len(day_keys) // 3)
+        if hold >= 1:
+            cut_day = day_keys[-hold]
+            early, late = history[history["day"] < cut_day], history[history["day"] >= cut_day]
+            tables = self._fit_tables(_days(early))
+            residuals, horizons = [], []
+            for day in _days(late):
+                cuts = np.arange(1, len(day.arrived))
+                if cuts.size == 0:
+                    continue
+                raw, now = self._raw(tables, day, cuts, day.arrived[cuts - 1])
+                mask = np.isfinite(raw)
+                residuals.append((day.arrived[None, :] - raw)[mask])
+                horizons.append((raw - now[:, None])[mask])
+            if residuals:
+                self._residuals = self._fit_residuals(np.concatenate(residuals), np.concatenate(horizons))
+        self._tables = self._fit_tables(_days(history))
+        return self
+
+    def _fit_tables(self, days: list[_Day]) -> _Tables:
+        cfg = self.config
+        km, same, types, extra, band, gap, courier = [], [], [], [], [], [], []
+        for day in days:
+            if len(day.arrived) < 2:
+                continue
+            km.append(leg_km(day.lat, day.lng, cfg.circuity)[1:])
+            same.append((day.area[1:] == day.area[:-1]) & (day.area[1:] >= 0))
+            types.append(day.area_type[1:])
+            extra.append(np.maximum(day.parcels[1:] - 1, 0))
+            band.append(hour_band(day.arrived[:-1]))
+            gap.append(np.diff(day.arrived))
+            courier.append(np.full(len(day.arrived) - 1, day.courier, dtype=object))
+        if not km:
+            return _prior_tables()
+        km_, same_, type_, extra_, band_, gap_ = (np.concatenate(a) for a in (km, same, types, extra, band, gap))
+        courier_ = np.concatenate(courier)
+        y = np.clip(gap_, 0, cfg.gap_cap_minutes)
+        values, counts = np.unique(type_, return_counts=True)
+        kept = values[counts >= cfg.min_type_legs]
+        type_map = {int(t): i for i, t in enumerate(kept)}
+        n_types = len(type_map) + 1
+        tidx = np.array([type_map.get(int(t), n_types - 1) for t in type_], dtype=np.int64)
+        rows = np.arange(len(y))
+        near, far = np.minimum(km_, NEAR_KM), np.clip(km_ - NEAR_KM, 0.0, FAR_KM)
+        x = np.zeros((len(y), 3 * n_types + 2 * N_BANDS + 2))
+        x[rows, np.where(same_, tidx, n_types + tidx)] = 1.0
+        x[rows, 2 * n_types + band_] = 1.0
+        x[rows, 2 * n_types + N_BANDS + band_] = near
+        x[rows, 2 * n_types + 2 * N_BANDS + tidx] = near
+        x[:, -2], x[:, -1] = extra_, far
+        prior = np.concatenate([np.full(2 * n_types, 4.0), np.zeros(N_BANDS), np.full(N_BANDS, 4.0), np.zeros(n_types), [1.0, 2.0]])
+        lam = cfg.ridge * np.eye(x.shape[1])
+        beta = np.linalg.solve(x.T @ x + lam, x.T @ y + lam @ prior)
+        for _ in range(6):  # least absolute deviations by reweighting: the typical leg, not the mean one
+            w = 1.0 / np.maximum(np.abs(y - x @ beta), 1.0)
+            beta = np.linalg.solve((x * w[:, None]).T @ x + lam, (x * w[:, None]).T @ y + lam @ prior)
+        tables = _Tables(
+            types=type_map, svc_same=beta[:n_types], svc_new=beta[n_types:2 * n_types],
+            band_idle=beta[2 * n_types:2 * n_types + N_BANDS], band_per_km=beta[2 * n_types + N_BANDS:2 * n_types + 2 * N_BANDS],
+            type_per_km=beta[2 * n_types + 2 * N_BANDS:3 * n_types + 2 * N_BANDS], per_parcel=float(beta[-2]), long_per_km=float(beta[-1]), courier_pace={},
+        )
+        expected = tables.legs(km_, same_, tidx, extra_)[rows, band_]
+        log_ratio = np.clip(np.log(np.maximum(y, 0.5) / expected), -LOG_CLIP, LOG_CLIP)
+        frame = pd.DataFrame({"c": courier_, "r": log_ratio}).groupby("c")["r"].agg(["sum", "size"])
+        pace = np.exp(frame["sum"] / (frame["size"] + cfg.courier_prior_legs))
+        tables.courier_pace = dict(zip(frame.index, pace, strict=True))
+        return tables
+
+    @staticmethod
+    def _fit_residuals(residuals: NDArray[np.float64], horizons: NDArray[np.float64]) -> NDArray[np.float64]:
+        prior = _prior_residuals()
+        bucket = np.clip(np.digitize(horizons, HORIZON_EDGES) - 1, 0, len(HORIZON_EDGES) - 1)
+        table = prior.copy()
+        for b in range(len(HORIZON_EDGES)):
+            sample = residuals[bucket == b]
+            if sample.size >= 50:
+                table[b] = np.quantile(sample, LEVELS)
+        return table
+
+    # -- predicting ----------------------------------------------------------------------------
+    def _raw(self, tables: _Tables, day: _Day, cuts: NDArray[np.int64], now: NDArray[np.float64]
+             ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Raw arrivals (cuts x stops; NaN for done stops) when the first `cut` stops are done.
+
+        Only `arrived[:cut]` is read for a cut: what is known then. Returns (raw, now).
+        """
+        cfg = self.config
+        n = len(day.arrived)
+        km = leg_km(day.lat, day.lng, cfg.circuity)
+        same = np.r_[False, (day.area[1:] == day.area[:-1]) & (day.area[1:] >= 0)]
+        extra = np.maximum(day.parcels - 1, 0)
+        legs = tables.legs(km, same, tables.type_index(day.area_type), extra)  # (n, bands); leg 0 unused
+        pace = tables.courier_pace.get(day.courier, 1.0)
+        index = np.arange(n)
+        remaining = index[None, :] >= cuts[:, None]  # (cuts, n)
+        last = np.array([day.arrived[c - 1] for c in cuts])
+        # Online pace: today's completed legs against their expectation, shrunk to the courier's pace.
+        done_leg = (index[None, :] >= 1) & (index[None, :] < cuts[:, None])
+        known = np.where(index[None, :] < cuts[:, None], np.nan_to_num(day.arrived), 0.0)
+        actual_leg = np.where(done_leg, np.clip(known - np.roll(known, 1, axis=1), 0, cfg.gap_cap_minutes), 0.0)
+        expected_leg = np.where(done_leg, legs[index[None, :], hour_band(np.roll(known, 1, axis=1))], 0.0)
+        log_ratio = np.clip(np.log(np.maximum(actual_leg, 0.5) / np.maximum(expected_leg, 1.0)), -LOG_CLIP, LOG_CLIP)
+        today = np.exp((np.where(done_leg, log_ratio, 0.0).sum(1) + cfg.day_prior_legs * np.log(pace))
+                       / (done_leg.sum(1) + cfg.day_prior_legs))
+        # Leg lengths at the hour they would start, two passes so the hour follows the predicted clock.
+        step = np.where(remaining, legs[index[None, :], hour_band(last)[:, None]], 0.0) * today[:, None]
+        for _ in range(2):
+            departs = last[:, None] + np.cumsum(step, axis=1) - step
+            step = np.where(remaining, legs[index[None, :], hour_band(departs)], 0.0) * today[:, None]
+        raw = last[:, None] + np.cumsum(step, axis=1)
+        if day.not_before is not None and np.isfinite(day.not_before).any():
+            previous = last.copy()
+            for i in range(n):  # the driver waits for a booked slot; the later legs follow from there
+                arrival = np.fmax(previous + step[:, i], day.not_before[i])
+                raw[:, i] = arrival
+                previous = np.where(remaining[:, i], arrival, previous)
+        shift = np.maximum(now + 1.0 - raw[np.arange(len(cuts)), cuts], 0.0)  # not yet arrived at `now`
+        raw = np.where(remaining, raw + shift[:, None], np.nan)
+        return raw, now
+
+    def distribution(self, raw: NDArray[np.float64], now: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Arrival quantiles at `LEVELS` for raw arrivals (any shape, `now` broadcastable): shape + (levels,)."""
+        horizon = np.nan_to_num(raw - now)
+        bucket = np.clip(np.digitize(horizon, HORIZON_EDGES) - 1, 0, len(HORIZON_EDGES) - 1)
+        values = raw[..., None] + self._residuals[bucket]
+        floor = np.asarray(now, float)[..., None] + 1.0 + LEVELS * 1e-3  # arrivals lie after now
+        return np.maximum(values, floor)
+
+    def predict_day(self, day_frame: pd.DataFrame, cuts: Sequence[int] | None = None,
+                    now: Sequence[float] | None = None) -> tuple[NDArray[np.int64], NDArray[np.float64], NDArray[np.float64]]:
+        """Batch form for evaluation: one courier-day (STOP_COLUMNS), cut after each of `cuts` done stops.
+
+        `now` (default: the time of the last done stop) may be later, e.g. a position event while the
+        driver is between stops. Returns (cuts, now, quantiles[cuts, stops, levels]); the prediction at
+        a cut reads the arrival times of the stops done by then only. Done stops hold NaN.
+        """
+        (day,) = _days(day_frame)
+        cut_arr = np.arange(1, len(day.arrived)) if cuts is None else np.asarray(cuts, dtype=np.int64)
+        now_arr = day.arrived[cut_arr - 1] if now is None else np.asarray(now, dtype=float)
+        raw, now_arr = self._raw(self._tables, day, cut_arr, now_arr)
+        return cut_arr, now_arr, self.distribution(raw, now_arr[:, None])
+
+    def predict(self, state: RouteState) -> list[StopEta]:
+        """Point ETA, quantiles and the best window for every remaining stop of `state`."""
+        if not state.remaining:
+            return []
+        done = list(state.done)
+        if not done:
+            origin = state.origin or (state.remaining[0].lat, state.remaining[0].lng)
+            done = [DoneStop(origin[0], origin[1], state.departs_at if state.departs_at is not None else state.now)]
+        stops = [*done, *state.remaining]
+        areas = pd.factorize(pd.Series([s.area for s in stops], dtype=object), use_na_sentinel=True)[0]
+        day = _Day(state.courier, np.array([s.lat for s in stops]), np.array([s.lng for s in stops]), areas,
+                   np.array([s.area_type for s in stops], dtype=np.int64), np.array([s.parcels for s in stops], dtype=float),
+                   np.array([s.arrived for s in done] + [np.nan] * len(state.remaining)),
+                   np.array([np.nan] * len(done) + [np.nan if s.not_before is None else s.not_before for s in state.remaining]))
+        cut = np.array([len(done)])
+        raw, now = self._raw(self._tables, day, cut, np.array([float(state.now)]))
+        quantiles = self.distribution(raw[0, len(done):], float(state.now))
+        lo, hi = (int(np.argmin(np.abs(LEVELS - q))) for q in (self.config.q_low, self.config.q_high))
+        out = []
+        for stop, values in zip(state.remaining, quantiles, strict=True):
+            window, mass = best_window(LEVELS, values, self.config.window_minutes, self.config.granularity_minutes,
+                                       not_before=float(state.now))
+            out.append(StopEta(stop.stop_id, float(values[MEDIAN]), float(values[lo]), float(values[hi]),
+                               window.start, window.end, mass, values))
+        return out
