@@ -228,7 +228,8 @@ def evaluate(frame: pd.DataFrame, *, config: EtaConfig | None = None, warmup_day
             if gbm is not None:
                 f = feats[key]
                 by_cut = np.full((n, n), np.nan)
-                by_cut[f["cut"].to_numpy(), f["stop"].to_numpy()] = f["cut_min"].to_numpy() + gbm.predict(f[list(GBM_FEATURES)].to_numpy())
+                horizon = gbm.predict(f[list(GBM_FEATURES)].to_numpy())
+                by_cut[f["cut"].to_numpy(), f["stop"].to_numpy()] = f["cut_min"].to_numpy() + horizon
                 points["gbm"] = censor(by_cut[cuts], cuts, now)
             for method, point in points.items():
                 sink = out[method]
@@ -279,7 +280,7 @@ def build_report(out: dict[str, Collected], frame: pd.DataFrame, evaluated: int,
     methods = {m: method_report(s) for m, s in out.items() if s.error}
     engine = methods.pop("engine")
     return {
-        "dataset": {"stops": int(len(frame)), "couriers": int(frame["courier"].nunique()), "days": int(frame["day"].nunique()),
+        "dataset": {"stops": len(frame), "couriers": int(frame["courier"].nunique()), "days": int(frame["day"].nunique()),
                     "evaluated_courier_days": evaluated, "warmup_days": warmup_days, "refit_every_days": refit_days},
         "config": {"window_minutes": config.window_minutes, "granularity_minutes": config.granularity_minutes,
                    "keep_ratio": config.keep_ratio, "circuity": config.circuity, "promise_lead_minutes": PROMISE_LEAD},
@@ -290,13 +291,14 @@ def build_report(out: dict[str, Collected], frame: pd.DataFrame, evaluated: int,
 
 
 def print_table(report: dict) -> None:
-    rows = [("engine", report)] + list(report["baselines"].items())
+    rows = [("engine", report), *list(report["baselines"].items())]
     print(f"\n{'method':8} {'horizon':10} {'n':>7} {'MAE':>7} {'RMSE':>7} {'ACC@20':>7} {'ACC@30':>7} {'in win':>7}")
     for name, r in rows:
-        for h, m in [("all", r)] + list(r["by_horizon"].items()):
+        for h, m in [("all", r), *list(r["by_horizon"].items())]:
             if m.get("n"):
                 hit = m["window_hit_rate"] if h != "all" else np.nan
-                print(f"{name:8} {h:10} {m['n']:7d} {m['mae_min']:7.1f} {m['rmse_min']:7.1f} {m['acc20']:7.3f} {m['acc30']:7.3f} {hit:7.3f}")
+                print(f"{name:8} {h:10} {m['n']:7d} {m['mae_min']:7.1f} {m['rmse_min']:7.1f} "
+                      f"{m['acc20']:7.3f} {m['acc30']:7.3f} {hit:7.3f}")
     print(f"\n{'method':8} {'hit 1h ahead':>13} {'hit route start':>16} {'moves/stop':>11}")
     for name, r in rows:
         print(f"{name:8} {r['window_hit_rate']:13.3f} {r['window_hit_rate_route_start']:16.3f} {r['window_moves_per_stop']:11.3f}")
@@ -304,7 +306,8 @@ def print_table(report: dict) -> None:
     if naive:
         print(f"\nMAE engine / naive: {report['mae_min'] / naive['mae_min']:.2f} (goal <= 0.50); "
               f"window hit 1 h ahead {report['window_hit_rate']:.3f} (goal >= 0.95); "
-              f"route start {report['window_hit_rate_route_start']:.3f} ({0.95 - report['window_hit_rate_route_start']:+.3f} to 0.95)")
+              f"route start {report['window_hit_rate_route_start']:.3f} "
+              f"({0.95 - report['window_hit_rate_route_start']:.3f} short of 0.95)")
 
 
 def plot(report: dict, path: Path) -> None:
@@ -315,7 +318,7 @@ def plot(report: dict, path: Path) -> None:
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(10, 4))
     names = [h for h, _, _ in HORIZONS]
-    for name, r in [("engine", report)] + list(report["baselines"].items()):
+    for name, r in [("engine", report), *list(report["baselines"].items())]:
         bh = r["by_horizon"]
         ax1.plot(names, [bh[h].get("mae_min", np.nan) for h in names], marker="o", label=name)
         ax2.plot(names, [bh[h].get("window_hit_rate", np.nan) for h in names], marker="o", label=name)
@@ -347,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, **{name: type(getattr(config, name))(float(value))})
     started = time.monotonic()
     frame = load_lade(args.data)
-    report = evaluate(frame, config=config, warmup_days=args.warmup_days, refit_days=args.refit_days, with_gbm=not args.no_gbm, log=True)
+    report = evaluate(frame, config=config, warmup_days=args.warmup_days, refit_days=args.refit_days,
+                      with_gbm=not args.no_gbm, log=True)
     report["seconds"] = round(time.monotonic() - started, 1)
     print_table(report)
     args.out.write_text(json.dumps(report, indent=2) + "\n")

@@ -20,6 +20,7 @@ quantiles; the point ETA is raw + the median residual (the MAE-optimal choice).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass, field
 
@@ -175,7 +176,7 @@ def _days(frame: pd.DataFrame) -> list[_Day]:
                                   | (frame["day"].to_numpy()[1:] != frame["day"].to_numpy()[:-1])])
     bounds = np.r_[starts, len(frame)]
     couriers = frame["courier"].to_numpy()
-    for a, b in zip(bounds[:-1], bounds[1:], strict=True):
+    for a, b in itertools.pairwise(bounds):
         out.append(_Day(couriers[a], columns[0][a:b].astype(float), columns[1][a:b].astype(float), codes[a:b],
                         columns[2][a:b].astype(np.int64), columns[3][a:b].astype(float), columns[4][a:b].astype(float)))
     return out
@@ -263,7 +264,8 @@ class EtaEngine:
         tables = _Tables(
             types=type_map, svc_same=beta[:n_types], svc_new=beta[n_types:2 * n_types],
             band_idle=beta[2 * n_types:2 * n_types + N_BANDS], band_per_km=beta[2 * n_types + N_BANDS:2 * n_types + 2 * N_BANDS],
-            type_per_km=beta[2 * n_types + 2 * N_BANDS:3 * n_types + 2 * N_BANDS], per_parcel=float(beta[-2]), long_per_km=float(beta[-1]), courier_pace={},
+            type_per_km=beta[2 * n_types + 2 * N_BANDS:3 * n_types + 2 * N_BANDS], per_parcel=float(beta[-2]),
+            long_per_km=float(beta[-1]), courier_pace={},
         )
         expected = tables.legs(km_, same_, tidx, extra_)[rows, band_]
         log_ratio = np.clip(np.log(np.maximum(y, 0.5) / expected), -LOG_CLIP, LOG_CLIP)
@@ -361,7 +363,7 @@ class EtaEngine:
                    np.array([s.arrived for s in done] + [np.nan] * len(state.remaining)),
                    np.array([np.nan] * len(done) + [np.nan if s.not_before is None else s.not_before for s in state.remaining]))
         cut = np.array([len(done)])
-        raw, now = self._raw(self._tables, day, cut, np.array([float(state.now)]))
+        raw, _now = self._raw(self._tables, day, cut, np.array([float(state.now)]))
         quantiles = self.distribution(raw[0, len(done):], float(state.now))
         lo, hi = (int(np.argmin(np.abs(LEVELS - q))) for q in (self.config.q_low, self.config.q_high))
         out = []

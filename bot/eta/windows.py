@@ -61,7 +61,8 @@ def best_windows(levels: NDArray[np.float64], values: NDArray[np.float64], width
     """
     values = np.atleast_2d(values)
     first = np.floor((values[:, 0].min() - width) / granularity) * granularity
-    starts = np.arange(first, values[:, -1].max() + granularity, granularity)
+    last = max(float(values[:, -1].max()), not_before if not_before is not None else -np.inf)
+    starts = np.arange(first, last + granularity, granularity)
     grid = np.broadcast_to(starts, (values.shape[0], starts.size))
     mass = cdf(levels, values, grid + width) - cdf(levels, values, grid)
     if not_before is not None:
