@@ -13,7 +13,7 @@ WEBCHAT_JS := bot/web/static/vendor/webchat.js
 WEBCHAT_VERSION := 1.0.1
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help run test setup model db validate crossval bench lint clean
+.PHONY: help run test setup model db validate crossval bench lint clean eval-eta
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -96,6 +96,10 @@ crossval: $(RASA_READY) ## NLU cross-validation report into docs/nlu/crossval
 
 bench: setup ## conversation throughput/latency vs a stock `rasa init` bot -> bench/results.json
 	@$(VENV)/bin/python -m bench.run
+
+# Issue 6: the ETA engine measured on real courier data (LaDe-D Jilin, ../shared/data/lade-d-jilin/).
+eval-eta: $(APP_READY) ## ETA engine vs naive and gradient boosting on LaDe-D -> bench/eta_report.json
+	@$(VENV)/bin/python -m bench.eta_eval
 
 lint: $(APP_READY) ## ruff
 	@$(VENV)/bin/ruff check bot actions addons tests bench

@@ -46,7 +46,9 @@ class EtaConfig:
     circuity: float = 1.3  # road km per great-circle km
     window_minutes: float = 60.0
     granularity_minutes: float = 15.0  # windows start on quarter hours
-    keep_ratio: float = 0.8  # keep a promise while it holds >= 80% of the best window's probability
+    keep_ratio: float = 0.6  # keep a promise while it holds >= 60% of the best window's probability
+    near_keep_ratio: float = 0.9  # stricter for a window starting within `near_minutes`: the one acted on
+    near_minutes: float = 90.0
     gap_cap_minutes: float = 120.0
     courier_prior_legs: float = 30.0  # shrinkage of a courier's pace towards 1, in legs
     day_prior_legs: float = 10.0  # shrinkage of today's pace towards the courier's, in legs
@@ -133,6 +135,12 @@ class _Tables:
         return np.maximum(base[:, None] + self.band_idle[None, :] + near[:, None] * self.band_per_km[None, :], 1.0)
 
 
+def keeper_for(config: EtaConfig, width: float | None = None) -> WindowKeeper:
+    """The window keeper `config` describes, optionally for another window width."""
+    return WindowKeeper(width or config.window_minutes, config.granularity_minutes, config.keep_ratio,
+                        config.near_keep_ratio, config.near_minutes)
+
+
 def hour_band(minutes: NDArray[np.float64] | float) -> NDArray[np.int64]:
     hour = np.floor(np.nan_to_num(np.asarray(minutes, float)) / 60.0) % 24
     return (np.clip(hour, FIRST_BAND_HOUR, LAST_BAND_HOUR) - FIRST_BAND_HOUR).astype(np.int64)
@@ -193,7 +201,7 @@ class EtaEngine:
         self.config = config or EtaConfig()
         self._tables = _prior_tables()
         self._residuals = _prior_residuals()
-        self.keeper = WindowKeeper(self.config.window_minutes, self.config.granularity_minutes, self.config.keep_ratio)
+        self.keeper = keeper_for(self.config)
 
     # -- fitting -------------------------------------------------------------------------------
     def fit(self, history: pd.DataFrame) -> EtaEngine:

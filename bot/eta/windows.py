@@ -83,8 +83,13 @@ def best_window(levels: NDArray[np.float64], values: NDArray[np.float64], width:
 class WindowKeeper:
     """Decides whether promised windows must move; stateless, so the promise can live anywhere (a DB row)."""
 
-    def __init__(self, width: float = 60.0, granularity: float = 15.0, keep_ratio: float = 0.8) -> None:
+    def __init__(self, width: float = 60.0, granularity: float = 15.0, keep_ratio: float = 0.8,
+                 near_keep_ratio: float | None = None, near_minutes: float = 90.0) -> None:
         self.width, self.granularity, self.keep_ratio = width, granularity, keep_ratio
+        # A window starting within `near_minutes` is the promise the customer acts on: it may be held
+        # to a stricter standard than one still hours away, which can wait for better news.
+        self.near_keep_ratio = keep_ratio if near_keep_ratio is None else near_keep_ratio
+        self.near_minutes = near_minutes
 
     def decide_many(self, current_start: NDArray[np.float64], levels: NDArray[np.float64], values: NDArray[np.float64],
                     now: float) -> tuple[NDArray[np.float64], NDArray[np.bool_], NDArray[np.float64]]:
@@ -95,7 +100,8 @@ class WindowKeeper:
         held_start = np.nan_to_num(current_start)
         held = cdf(levels, values, held_start[:, None] + self.width)[:, 0] - cdf(levels, values, held_start[:, None])[:, 0]
         held = np.where(held_start + self.width > now, held, 0.0)
-        keep = promised & (((held > 0) & (held >= self.keep_ratio * best_mass)) | (held_start == best))
+        ratio = np.where(held_start - now <= self.near_minutes, self.near_keep_ratio, self.keep_ratio)
+        keep = promised & (((held > 0) & (held >= ratio * best_mass)) | (held_start == best))
         start = np.where(keep, held_start, best)
         return start, promised & ~keep, np.where(keep, held, best_mass)
 
