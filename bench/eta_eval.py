@@ -36,7 +36,7 @@ import numpy as np
 import pandas as pd
 
 from bot.eta.distance import leg_km
-from bot.eta.engine import LEVELS, MEDIAN, STOP_COLUMNS, EtaConfig, EtaEngine, keeper_for
+from bot.eta.engine import LEVELS, MEDIAN, STOP_COLUMNS, EtaConfig, EtaEngine, keeper_for, recompute_moments
 from bot.eta.windows import WindowKeeper
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -122,14 +122,8 @@ class Collected:
 
 
 def events(t: np.ndarray, tick: float) -> tuple[np.ndarray, np.ndarray]:
-    """Recompute moments of a courier-day: every delivery and a position event every `tick` minutes.
-
-    Returns (cuts, now): stops done by then and the time. The last delivery ends the day.
-    """
-    now = np.unique(np.concatenate([t[:-1], np.arange(t[0], t[-1], tick)]))
-    cuts = np.searchsorted(t, now, side="right")
-    keep = cuts < len(t)
-    return cuts[keep].astype(np.int64), now[keep]
+    """Recompute moments of a courier-day: every delivery and a position event every `tick` minutes."""
+    return recompute_moments(t, tick)
 
 
 def simulate_windows(t: np.ndarray, cuts: np.ndarray, now: np.ndarray, starts: np.ndarray, moved: np.ndarray,
@@ -191,11 +185,12 @@ def engine_windows(keeper: WindowKeeper, cuts: np.ndarray, now: np.ndarray, quan
 
 
 def evaluate(frame: pd.DataFrame, *, config: EtaConfig | None = None, warmup_days: int = 14, refit_days: int = 7,
-             tick_minutes: float = 15.0, with_gbm: bool = True, wider: tuple[float, ...] = WIDER, log: bool = False) -> dict:
+             tick_minutes: float | None = None, with_gbm: bool = True, wider: tuple[float, ...] = WIDER, log: bool = False) -> dict:
     """Run engine, naive reference and gradient boosting through the same cuts; return the report dict."""
     from sklearn.ensemble import HistGradientBoostingRegressor
 
     config = config or EtaConfig()
+    tick_minutes = tick_minutes or config.tick_minutes
     frame = frame.sort_values(["courier", "day", "seq"], kind="stable").reset_index(drop=True)
     hist = courier_history(frame, config.gap_cap_minutes)
     days = np.sort(frame["day"].unique())

@@ -57,6 +57,7 @@ class EtaConfig:
     min_type_legs: int = 200  # area types with fewer legs share one "other" type
     q_low: float = 0.1
     q_high: float = 0.9
+    tick_minutes: float = 15.0  # position events between stops, as calibration assumes them
 
 
 @dataclass(frozen=True)
@@ -121,6 +122,7 @@ class _Tables:
     per_parcel: float
     long_per_km: float  # beyond NEAR_KM a leg is a drive, not a walk: its own (lower) minutes per km
     courier_pace: dict[Hashable, float]
+    leg_ratio: NDArray[np.float64]  # quantiles (LEVELS) of actual / expected leg: how long a leg can run
 
     def type_index(self, area_type: NDArray[np.int64]) -> NDArray[np.int64]:
         other = len(self.types)
@@ -149,7 +151,25 @@ def hour_band(minutes: NDArray[np.float64] | float) -> NDArray[np.int64]:
 def _prior_tables() -> _Tables:
     return _Tables(types={}, svc_same=np.full(1, 4.0), svc_new=np.full(1, 4.0), band_idle=np.zeros(N_BANDS),
                    band_per_km=np.full(N_BANDS, 4.0), type_per_km=np.zeros(1), per_parcel=1.0, long_per_km=2.0,
-                   courier_pace={})
+                   courier_pace={}, leg_ratio=_prior_leg_ratio())
+
+
+def _prior_leg_ratio() -> NDArray[np.float64]:
+    from statistics import NormalDist
+
+    return np.exp(0.5 * np.array([NormalDist().inv_cdf(level) for level in LEVELS]))
+
+
+def recompute_moments(arrived: NDArray[np.float64], tick_minutes: float) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """When a day's ETAs are recomputed: every completed stop and a position event every `tick_minutes`.
+
+    `arrived` holds the day's completion times in order. Returns (stops done, now) per moment, from
+    the first completion up to the last stop (excluded).
+    """
+    now = np.unique(np.concatenate([arrived[:-1], np.arange(arrived[0], arrived[-1], tick_minutes)]))
+    cuts = np.searchsorted(arrived, now, side="right")
+    keep = cuts < len(arrived)
+    return cuts[keep].astype(np.int64), now[keep]
 
 
 def _prior_residuals() -> NDArray[np.float64]:
@@ -158,7 +178,8 @@ def _prior_residuals() -> NDArray[np.float64]:
 
     z = np.array([NormalDist().inv_cdf(level) for level in LEVELS])
     centres = np.append((HORIZON_EDGES[:-1] + HORIZON_EDGES[1:]) / 2, HORIZON_EDGES[-1])
-    return (5.0 + 0.25 * centres)[:, None] * z[None, :]
+    spread = (5.0 + 0.25 * centres)[:, None] * z[None, :]
+    return np.repeat(spread[:, None, :], 2, axis=1)  # (horizon bucket, at a stop / between stops, level)
 
 
 @dataclass
@@ -218,17 +239,18 @@ class EtaEngine:
             cut_day = day_keys[-hold]
             early, late = history[history["day"] < cut_day], history[history["day"] >= cut_day]
             tables = self._fit_tables(_days(early))
-            residuals, horizons = [], []
+            residuals, horizons, between = [], [], []
             for day in _days(late):
-                cuts = np.arange(1, len(day.arrived))
-                if cuts.size == 0:
+                if len(day.arrived) < 2:
                     continue
-                raw, now = self._raw(tables, day, cuts, day.arrived[cuts - 1])
+                cuts, moments = recompute_moments(day.arrived, self.config.tick_minutes)
+                raw, now = self._raw(tables, day, cuts, moments)
                 mask = np.isfinite(raw)
                 residuals.append((day.arrived[None, :] - raw)[mask])
                 horizons.append((raw - now[:, None])[mask])
+                between.append(np.broadcast_to((now > day.arrived[cuts - 1])[:, None], raw.shape)[mask])
             if residuals:
-                self._residuals = self._fit_residuals(np.concatenate(residuals), np.concatenate(horizons))
+                self._residuals = self._fit_residuals(*(np.concatenate(a) for a in (residuals, horizons, between)))
         self._tables = self._fit_tables(_days(history))
         return self
 
@@ -273,24 +295,31 @@ class EtaEngine:
             types=type_map, svc_same=beta[:n_types], svc_new=beta[n_types:2 * n_types],
             band_idle=beta[2 * n_types:2 * n_types + N_BANDS], band_per_km=beta[2 * n_types + N_BANDS:2 * n_types + 2 * N_BANDS],
             type_per_km=beta[2 * n_types + 2 * N_BANDS:3 * n_types + 2 * N_BANDS], per_parcel=float(beta[-2]),
-            long_per_km=float(beta[-1]), courier_pace={},
+            long_per_km=float(beta[-1]), courier_pace={}, leg_ratio=_prior_leg_ratio(),
         )
         expected = tables.legs(km_, same_, tidx, extra_)[rows, band_]
         log_ratio = np.clip(np.log(np.maximum(y, 0.5) / expected), -LOG_CLIP, LOG_CLIP)
         frame = pd.DataFrame({"c": courier_, "r": log_ratio}).groupby("c")["r"].agg(["sum", "size"])
         pace = np.exp(frame["sum"] / (frame["size"] + cfg.courier_prior_legs))
         tables.courier_pace = dict(zip(frame.index, pace, strict=True))
+        courier_factor = pd.Series(courier_).map(tables.courier_pace).to_numpy(dtype=float)
+        tables.leg_ratio = np.maximum(np.quantile(np.maximum(y, 0.5) / (expected * courier_factor), LEVELS), 0.05)
         return tables
 
     @staticmethod
-    def _fit_residuals(residuals: NDArray[np.float64], horizons: NDArray[np.float64]) -> NDArray[np.float64]:
-        prior = _prior_residuals()
+    def _fit_residuals(residuals: NDArray[np.float64], horizons: NDArray[np.float64], between: NDArray[np.bool_]
+                       ) -> NDArray[np.float64]:
+        """Residual quantiles by horizon bucket, apart for predictions made at a stop and between stops."""
+        table = _prior_residuals()
         bucket = np.clip(np.digitize(horizons, HORIZON_EDGES) - 1, 0, len(HORIZON_EDGES) - 1)
-        table = prior.copy()
         for b in range(len(HORIZON_EDGES)):
             sample = residuals[bucket == b]
             if sample.size >= 50:
                 table[b] = np.quantile(sample, LEVELS)
+            for state in (0, 1):
+                cell = residuals[(bucket == b) & (between == bool(state))]
+                if cell.size >= 50:
+                    table[b, state] = np.quantile(cell, LEVELS)
         return table
 
     # -- predicting ----------------------------------------------------------------------------
@@ -330,15 +359,33 @@ class EtaEngine:
                 arrival = np.fmax(previous + step[:, i], day.not_before[i])
                 raw[:, i] = arrival
                 previous = np.where(remaining[:, i], arrival, previous)
-        shift = np.maximum(now + 1.0 - raw[np.arange(len(cuts)), cuts], 0.0)  # not yet arrived at `now`
+        first = raw[np.arange(len(cuts)), cuts]
+        shift = np.maximum(self._first_arrival(tables, step[np.arange(len(cuts)), cuts], now - last, now) - first, 0.0)
         raw = np.where(remaining, raw + shift[:, None], np.nan)
         return raw, now
 
-    def distribution(self, raw: NDArray[np.float64], now: NDArray[np.float64]) -> NDArray[np.float64]:
-        """Arrival quantiles at `LEVELS` for raw arrivals (any shape, `now` broadcastable): shape + (levels,)."""
+    @staticmethod
+    def _first_arrival(tables: _Tables, expected: NDArray[np.float64], elapsed: NDArray[np.float64],
+                       now: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Median arrival at the next stop given it is not done `elapsed` minutes into its leg.
+
+        A leg already running long is likely a long one (a break, a depot run): the conditional
+        median of the leg, from the leg-ratio quantiles, not just "any minute now".
+        """
+        ratio = np.maximum(elapsed, 0.0) / np.maximum(expected, 1e-6)
+        passed = np.interp(ratio, tables.leg_ratio, LEVELS, left=0.0, right=LEVELS[-1])
+        target = np.interp((passed + 1.0) / 2.0, LEVELS, tables.leg_ratio)
+        remaining = np.where(elapsed > 0, expected * np.maximum(target, ratio) - elapsed, 0.0)
+        return now + np.maximum(remaining, 1.0)
+
+    def distribution(self, raw: NDArray[np.float64], now: NDArray[np.float64],
+                     between: NDArray[np.bool_] | bool = False) -> NDArray[np.float64]:
+        """Arrival quantiles at `LEVELS` for raw arrivals (any shape; `now` and `between`, whether the
+        driver is between stops rather than just done with one, broadcastable): shape + (levels,)."""
         horizon = np.nan_to_num(raw - now)
         bucket = np.clip(np.digitize(horizon, HORIZON_EDGES) - 1, 0, len(HORIZON_EDGES) - 1)
-        values = raw[..., None] + self._residuals[bucket]
+        state = np.broadcast_to(np.asarray(between, dtype=np.int64), bucket.shape)
+        values = raw[..., None] + self._residuals[bucket, state]
         floor = np.asarray(now, float)[..., None] + 1.0 + LEVELS * 1e-3  # arrivals lie after now
         return np.maximum(values, floor)
 
@@ -354,7 +401,8 @@ class EtaEngine:
         cut_arr = np.arange(1, len(day.arrived)) if cuts is None else np.asarray(cuts, dtype=np.int64)
         now_arr = day.arrived[cut_arr - 1] if now is None else np.asarray(now, dtype=float)
         raw, now_arr = self._raw(self._tables, day, cut_arr, now_arr)
-        return cut_arr, now_arr, self.distribution(raw, now_arr[:, None])
+        between = (now_arr > day.arrived[cut_arr - 1])[:, None]
+        return cut_arr, now_arr, self.distribution(raw, now_arr[:, None], between)
 
     def predict(self, state: RouteState) -> list[StopEta]:
         """Point ETA, quantiles and the best window for every remaining stop of `state`."""
@@ -372,7 +420,7 @@ class EtaEngine:
                    np.array([np.nan] * len(done) + [np.nan if s.not_before is None else s.not_before for s in state.remaining]))
         cut = np.array([len(done)])
         raw, _now = self._raw(self._tables, day, cut, np.array([float(state.now)]))
-        quantiles = self.distribution(raw[0, len(done):], float(state.now))
+        quantiles = self.distribution(raw[0, len(done):], float(state.now), bool(state.now > day.arrived[len(done) - 1]))
         lo, hi = (int(np.argmin(np.abs(LEVELS - q))) for q in (self.config.q_low, self.config.q_high))
         out = []
         for stop, values in zip(state.remaining, quantiles, strict=True):
