@@ -10,10 +10,12 @@ docs/eta/error_by_horizon.png. Definitions (also in the README, section "ETA eng
 - Models are fitted only on days before the predicted day: refitted every `--refit-days` days on all
   earlier days (expanding window). A courier-day is evaluated when its day is at least `--warmup-days`
   after the first day and its courier has a gap on an earlier day (the naive reference needs one).
-- Windows are recomputed at every delivery of the day (every cut). The window *promised 1 hour ahead*
-  of a parcel is the one in force 60 minutes before its actual arrival: as set at the last delivery at
-  or before that moment, with every move made until then. Parcels delivered less than 60 minutes
-  after the route start have no such promise and are left out of that figure. The *route-start*
+- Windows are recomputed at every delivery of the day and at a position event every 15 minutes
+  (without GPS in the data, such an event only tells that the next stop is not done yet). The
+  window *promised 1 hour ahead* of a parcel is the one in force 60 minutes before its actual
+  arrival: as set at the last recompute at or before that moment, with every move made until then.
+  Parcels delivered less than 60 minutes after the route start have no such promise and are left
+  out of that figure. The *route-start*
   window is the one set at the first delivery of the day (the data has no departure scan).
   `window_moves_per_stop` = moves of a parcel's window between its first placement and its arrival.
 - Naive reference (the data README's): last delivery time + k x the courier's median gap on earlier

@@ -13,9 +13,12 @@ courier-day an online factor that starts at the courier's pace and follows today
 (a courier running slow today stays slow).
 
 The raw arrival of each remaining stop is the last completed stop's time plus the factored legs in
-sequence (the hour of each leg follows the predicted clock). Calibration turns it into a
-distribution: residuals (actual - raw) of a held-out tail of the history, by raw horizon, give the
-quantiles; the point ETA is raw + the median residual (the MAE-optimal choice).
+sequence (the hour of each leg follows the predicted clock; not-before times are respected). Between
+stops, the next arrival is the median of the current leg given how long it has already lasted (a
+leg running long is likely a long one). Calibration turns raw arrivals into a distribution:
+residuals (actual - raw) of a held-out tail of the history, by raw horizon and by whether the
+prediction is made at a stop or between stops, give the quantiles; the point ETA is raw + the median
+residual (the MAE-optimal choice).
 """
 
 from __future__ import annotations
