@@ -65,11 +65,21 @@ def history_frame(session: Session, before: date, tz: ZoneInfo) -> pd.DataFrame:
     return frame
 
 
+_FITTED: dict[tuple[object, ...], EtaEngine] = {}
+
+
 def fit_engine(session: Session, service_date: date, tz: ZoneInfo, config: EtaConfig | None = None) -> EtaEngine:
-    """An engine fitted on every completed stop before `service_date` (the prior if there is none)."""
+    """An engine fitted on every completed stop before `service_date` (the prior if there is none).
+
+    The history of earlier days rarely changes during a day, so a fit is reused while it is the same.
+    """
     history = history_frame(session, service_date, tz)
-    engine = EtaEngine(config)
-    return engine.fit(history) if not history.empty else engine
+    key = (str(session.get_bind().url), service_date, str(tz), config, len(history), float(history["arrived"].sum()))
+    if key not in _FITTED:
+        engine = EtaEngine(config)
+        _FITTED.clear()  # one day's engine at a time is all the simulator and the app need
+        _FITTED[key] = engine.fit(history) if not history.empty else engine
+    return _FITTED[key]
 
 
 def route_state(route: Route, depot: Depot, now: datetime, tz: ZoneInfo, *, plan_is_earliest: bool = True) -> RouteState:
@@ -116,7 +126,10 @@ def recompute_route(session: Session, route: Route, *, now: datetime, engine: Et
         current = None
         if shipment.eta_start is not None and shipment.eta_end is not None:
             current = Window(_minutes(shipment.eta_start, midnight), _minutes(shipment.eta_end, midnight))
-        decision = engine.keeper.decide(current, LEVELS, eta.quantiles, state.now)
+        if current is not None and abs(current.end - current.start - engine.keeper.width) > 0.5:
+            decision = engine.keeper.decide(None, LEVELS, eta.quantiles, state.now)  # e.g. a booked 2-hour slot
+        else:
+            decision = engine.keeper.decide(current, LEVELS, eta.quantiles, state.now)
         if current is not None and decision.window == current:
             continue
         new = TimeWindow(_at(decision.window.start, midnight), _at(decision.window.end, midnight))

@@ -75,3 +75,21 @@ def test_recomputing_without_news_moves_nothing(world: Runtime) -> None:  # noqa
         recompute_route(session, route, now=now, engine=engine)
         assert recompute_route(session, route, now=now, engine=engine) == []
         assert not tick(session).applied
+
+
+def test_a_window_of_another_width_is_replaced_and_the_change_reported(world: Runtime) -> None:  # noqa: F811
+    run_until(world, berlin(8, 30))
+    with world.sessions() as session, session.begin():
+        from zoneinfo import ZoneInfo
+
+        now = sim_now(session)
+        route = session.scalars(select(Route).where(Route.status == "active").order_by(Route.id)).first()
+        pending = next(s for s in route.stops if s.completed_at is None)
+        pending.shipment.eta_start = berlin(12)
+        pending.shipment.eta_end = berlin(14)  # a booked two-hour slot
+        engine = fit_engine(session, now.astimezone(BERLIN).date(), ZoneInfo("Europe/Berlin"))
+        changes = {c.shipment_id: c for c in recompute_route(session, route, now=now, engine=engine)}
+        change = changes[pending.shipment_id]
+        assert change.moved and change.old is not None and change.old.end - change.old.start == timedelta(hours=2)
+        assert change.new.end - change.new.start == timedelta(hours=1)
+        assert (pending.shipment.eta_start, pending.shipment.eta_end) == (change.new.start, change.new.end)
