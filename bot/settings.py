@@ -65,7 +65,15 @@ class Settings(BaseSettings):
     # Email (SendGrid or the outbox)
     email_provider: Literal["outbox", "sendgrid"] = "outbox"
     sendgrid_api_key: str = ""
+    # The "Signed Event Webhook" verification key (base64 DER, from SendGrid's Mail Settings).
+    sendgrid_webhook_public_key: str = ""
     email_from: str = "updates@doorstep.example"
+
+    # Notifications (rules are data: config/notifications.yml or your copy)
+    notification_rules: str = ""
+    notify_tick_seconds: float = 2.0
+    notify_batch: int = 500
+    notify_concurrency: int = 32
 
     # Carrier
     carrier: Literal["sandbox"] = "sandbox"
@@ -93,8 +101,10 @@ class Settings(BaseSettings):
                 )
             if not self.twilio_account_sid.startswith("AC"):
                 raise ValueError("TWILIO_ACCOUNT_SID must start with AC")
-        if self.email_provider == "sendgrid" and not self.sendgrid_api_key:
-            raise ValueError("SENDGRID_API_KEY is required when EMAIL_PROVIDER=sendgrid")
+        if self.email_provider == "sendgrid":
+            for name in ("sendgrid_api_key", "sendgrid_webhook_public_key"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name.upper()} is required when EMAIL_PROVIDER=sendgrid")
         if self.environment == "production":
             for name, local_value in LOCAL_SECRETS.items():
                 if getattr(self, name) == local_value:
@@ -135,6 +145,31 @@ class Settings(BaseSettings):
         if self.sms_provider == "twilio":
             return "https://api.twilio.com"
         return f"{self.web_internal_url}/outbox/twilio"
+
+
+    @property
+    def twilio_status_callback_url(self) -> str:
+        """Where Twilio reports each message's status; its signature is computed over this URL."""
+        return f"{self.public_base_url.rstrip('/')}/webhooks/twilio/status"
+
+    @property
+    def email_api_key(self) -> str:
+        return self.sendgrid_api_key if self.email_provider == "sendgrid" else self.outbox_auth_token
+
+    @property
+    def sendgrid_api_base(self) -> str:
+        if self.email_provider == "sendgrid":
+            return "https://api.sendgrid.com"
+        return f"{self.web_internal_url}/outbox/sendgrid"
+
+    @property
+    def email_webhook_public_key(self) -> str:
+        """SendGrid's key, or the outbox's own (derived from its token) that signs its events."""
+        if self.email_provider == "sendgrid":
+            return self.sendgrid_webhook_public_key
+        from bot.notify.signing import outbox_public_key
+
+        return outbox_public_key(self.outbox_auth_token)
 
 
 def load_settings() -> Settings:
