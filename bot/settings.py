@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     outbox_account_sid: str = "ACoutbox0000000000000000000000000"
     outbox_auth_token: str = LOCAL_SECRETS["outbox_auth_token"]
     outbox_from_number: str = "+4930901820"
+    # Numbers the outbox accepts but reports "undelivered" (error 30003), to see the email fallback.
+    outbox_undeliverable: str = ""
 
     # Email (SendGrid or the outbox)
     email_provider: Literal["outbox", "sendgrid"] = "outbox"

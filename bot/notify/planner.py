@@ -73,11 +73,13 @@ def _channel(rules: Rules, trigger: str, customer: Customer, situation: Situatio
 
 
 def fallback_channel(rules: Rules, trigger: str, customer: Customer, situation: Situation, failed: str) -> str | None:
-    """The next channel after one that failed for good (an SMS to an unreachable number → email)."""
+    """The next channel after one that failed for good (an SMS to an unreachable number → email):
+    the trigger's later channels first, then any other the customer can be reached on."""
     rule = rules.rule(trigger)
     if rule is None:
         return None
-    for channel in rule.channels[rule.channels.index(failed) + 1:] if failed in rule.channels else []:
+    later = rule.channels[rule.channels.index(failed) + 1:] if failed in rule.channels else []
+    for channel in [*later, *(c for c in ("email", "sms") if c not in later and c != failed)]:
         address = customer.phone if channel == "sms" else customer.email
         if address and channel not in situation.opted_out:
             return channel
@@ -242,3 +244,28 @@ def cancel_for_customer_channel(session: Session, customer_id: int, channel: str
     session.flush()
     return len(rows)
 
+
+
+def plan_fallback(session: Session, row: Notification, rules: Rules, now: datetime, why: str) -> Notification | None:
+    """Plan the same message on the next channel after `row` failed for good (an SMS to a dead
+    number → email), unless there is none or it exists already."""
+    shipment = session.get(Shipment, row.shipment_id) if row.shipment_id else None
+    if shipment is None:
+        return None
+    situation = situations(session, [shipment], now)[shipment.id]
+    channel = fallback_channel(rules, row.trigger, shipment.customer, situation, row.channel)
+    if channel is None:
+        return None
+    key = f"{fact_of(row.dedupe_key)}:{channel}"
+    if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
+        return None
+    fallback = Notification(
+        customer_id=row.customer_id, shipment_id=row.shipment_id, trigger=row.trigger, channel=channel,
+        template=row.template, locale=row.locale, dedupe_key=key, due_at=now, status="planned",
+        to_address=shipment.customer.phone if channel == "sms" else shipment.customer.email,
+        context={**row.context, "fallback_of": row.id}, created_at=now,
+    )
+    session.add(fallback)
+    session.flush()
+    session.add(NotificationEvent(notification_id=fallback.id, at=now, status="planned", detail=why))
+    return fallback

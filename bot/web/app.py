@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
 from bot.settings import ROOT, Settings, get_settings
-from bot.web import chat, demo, health, tracking, webhooks
+from bot.web import chat, delivery_status, demo, health, mailbox, notifications_ops, tracking, webhooks
 from bot.web.pages import render
 
 
@@ -21,6 +21,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(demo.router)
     app.include_router(chat.router)
+    app.include_router(delivery_status.router)
+    app.include_router(mailbox.router)
+    app.include_router(notifications_ops.router)
     app.mount("/static", StaticFiles(directory=ROOT / "bot" / "web" / "static"), name="static")
 
     @app.get("/", response_class=HTMLResponse)
