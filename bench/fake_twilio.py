@@ -32,8 +32,8 @@ ERRORS = {
 
 class FakeTwilio:
     def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, hang_seconds: float = 30.0,
-                 delay_seconds: float = 0.0) -> None:
-        self.account_sid = account_sid
+                 delay_seconds: float = 0.0, prefix: str = "") -> None:
+        self.account_sid, self.prefix = account_sid, prefix
         self._auth = "Basic " + base64.b64encode(f"{account_sid}:{auth_token}".encode()).decode()
         self.received: Counter[tuple[str, str]] = Counter()  # (to, body) -> accepted count
         self.messages: list[dict[str, Any]] = []
@@ -76,7 +76,7 @@ class FakeTwilio:
         if path == "/_stats":
             return 200, {"accepted": sum(self.received.values()), "unique": len(self.received),
                          "duplicates": self.duplicates, "attempts": self.attempts}
-        expected = f"/2010-04-01/Accounts/{self.account_sid}/Messages.json"
+        expected = f"{self.prefix}/2010-04-01/Accounts/{self.account_sid}/Messages.json"
         if path != expected:
             return 404, {"code": 20404, "message": "The requested resource was not found", "status": 404}
         if headers.get(b"authorization", b"").decode() != self._auth:
@@ -119,8 +119,13 @@ def main() -> None:
 
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=8765)
+    parser.add_argument("--account-sid", default=ACCOUNT_SID)
+    parser.add_argument("--auth-token", default=AUTH_TOKEN)
+    parser.add_argument("--prefix", default="", help="path before /2010-04-01 (the outbox's is /outbox/twilio)")
+    parser.add_argument("--delay", type=float, default=0.0, help="seconds each send takes")
     args = parser.parse_args()
-    uvicorn.run(FakeTwilio(), host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
+    fake = FakeTwilio(args.account_sid, args.auth_token, delay_seconds=args.delay, prefix=args.prefix)
+    uvicorn.run(fake, host="127.0.0.1", port=args.port, log_level="warning", access_log=False,
                 loop="uvloop", http="httptools")
 
 

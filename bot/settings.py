@@ -76,6 +76,7 @@ class Settings(BaseSettings):
     notify_tick_seconds: float = 2.0
     notify_batch: int = 500
     notify_concurrency: int = 32
+    notify_claim_lease_seconds: float = 60.0  # a claim older than this is presumed dead and reconciled
 
     # Carrier
     carrier: Literal["sandbox"] = "sandbox"

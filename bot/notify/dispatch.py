@@ -36,7 +36,6 @@ from bot.notify.rules import Rules
 from bot.settings import Settings
 
 logger = logging.getLogger("doorstep.notify")
-CLAIM_LEASE = timedelta(seconds=60)  # real time after which a claim is presumed dead
 SENT_STATES = ("sent", "delivered")
 
 
@@ -91,7 +90,7 @@ class Dispatcher:
 
     # -- 0. messages a dead dispatcher left in "sending" ------------------------------------------
     async def recover(self, now: datetime, report: DispatchReport) -> None:
-        stale_before = utcnow() - CLAIM_LEASE
+        stale_before = utcnow() - timedelta(seconds=self.settings.notify_claim_lease_seconds)
         with self.sessions() as session:
             rows = session.scalars(
                 select(Notification).where(Notification.status == "sending", Notification.claimed_at < stale_before)

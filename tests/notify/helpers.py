@@ -8,6 +8,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
+from typing import Any
 
 import uvicorn
 
@@ -21,7 +22,7 @@ from bot.runtime import Runtime
 
 
 @contextmanager
-def fake_twilio(**kwargs: float) -> Iterator[tuple[FakeTwilio, str]]:
+def fake_twilio(**kwargs: Any) -> Iterator[tuple[FakeTwilio, str]]:
     fake = FakeTwilio(**kwargs)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(fake, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
