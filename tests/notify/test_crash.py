@@ -58,8 +58,9 @@ def test_sigkill_mid_wave_then_restart_sends_every_message_exactly_once(tmp_path
         first = start_scheduler(env, log)
         try:
             deadline = time.monotonic() + 60
-            while len(fake.received) < 200 and time.monotonic() < deadline:
-                time.sleep(0.02)
+            # Kill while a batch is with the provider: claimed, partly sent, not yet recorded.
+            while not (len(fake.received) >= 200 and count(runtime, "sending") > 0) and time.monotonic() < deadline:
+                time.sleep(0.01)
             assert len(fake.received) >= 200, log.read_text()[-2000:]
         finally:
             os.kill(first.pid, signal.SIGKILL)
