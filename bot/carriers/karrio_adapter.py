@@ -155,6 +155,9 @@ class KarrioCarrier:
             settings_class = type(f"Local{settings_class.__name__}", (settings_class,),
                                   {"server_url": property(lambda self: base)})
         fields = {key: value for key, value in credentials.items() if value}
+        if carrier == "fedex":  # FedEx's Track API has its own key pair; by default the same project's
+            fields.setdefault("track_api_key", fields.get("api_key"))
+            fields.setdefault("track_secret_key", fields.get("secret_key"))
         self._settings = settings_class(**fields, test_mode=test_mode)
         self._gateway = karrio.gateway[carrier].create(self._settings)
         self._netloc = urlsplit(self._settings.server_url).netloc
