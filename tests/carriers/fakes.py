@@ -80,6 +80,8 @@ def build_app(fake: Fake) -> Starlette:
                 if request.url.path.startswith("/onfleet"):
                     return _onfleet_error(429, 2300, "TooManyRequests", "Too many requests")
                 return JSONResponse({"error": {"code": "rate_limited", "message": "slow down"}}, status_code=429)
+            if fault == 400 and request.url.path.startswith("/onfleet"):
+                return _onfleet_error(400, 1000, "InvalidArgument", "The destination could not be geocoded")
             if fault == 502:
                 return Response("<html><body>502 Bad Gateway</body></html>", status_code=502, media_type="text/html")
             if fault == 500:
