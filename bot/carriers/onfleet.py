@@ -67,6 +67,9 @@ class OnfleetCarrier:
         self._api._session.mount("https://", adapter)
         self._api._session.mount("http://", adapter)
 
+    def close(self) -> None:
+        self._api._session.close()
+
     def __repr__(self) -> str:
         return f"OnfleetCarrier(api_url={onfleet_request.API_BASE_URL!r})"
 

@@ -41,6 +41,9 @@ class RestCarrier:
             transport=transport,
         )
 
+    def close(self) -> None:
+        self._http.close()
+
     def __repr__(self) -> str:  # no key in logs
         return f"RestCarrier(name={self.name!r}, base_url={str(self._http.base_url)!r})"
 

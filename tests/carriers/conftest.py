@@ -64,6 +64,9 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, carrier_url: str) -> 
         build_world(session, seed=7, speed=1, now=T0)
         start_clock(session, sim_start=T0 + timedelta(minutes=90), speed=1)
     yield rt
+    for carrier in rt.carriers.values():
+        if hasattr(carrier, "close"):
+            carrier.close()
     rt.engine.dispose()
     action_runtime.runtime.cache_clear()
     get_settings.cache_clear()

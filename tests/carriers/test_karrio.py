@@ -7,7 +7,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from bot.carriers import CarrierUnavailable, Capability, UnknownShipment
+from bot.carriers import Capability, CarrierUnavailable, UnknownShipment
 from bot.models import Shipment, ShipmentEvent
 from bot.runtime import Runtime
 from tests.carriers.conftest import TIMEOUT, switch

@@ -6,8 +6,8 @@ import json
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import pytest
 import httpx
+import pytest
 from sqlalchemy import select
 
 from bot.carriers import CarrierUnavailable, ChangeRefused, TimeWindow
