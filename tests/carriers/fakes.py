@@ -132,7 +132,7 @@ def build_app(fake: Fake) -> Starlette:
             if result is None:
                 result = {"trackingNumberInfo": {"trackingNumber": number},
                           "error": {"code": "TRACKING.TRACKINGNUMBER.NOTFOUND",
-                                    "message": "Tracking number cannot be found. Please correct the tracking number and try again."}}
+                                    "message": "Tracking number cannot be found. Please correct the tracking number."}}
             results.append({"trackingNumber": number, "trackResults": [result]})
         return JSONResponse({"transactionId": "tx-1", "output": {"completeTrackResults": results}})
 
