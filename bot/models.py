@@ -410,3 +410,17 @@ class Heartbeat(Base):
 
     component: Mapped[str] = mapped_column(String(32), primary_key=True)
     beat_at: Mapped[datetime]
+
+
+# -- issue 7: carrier adapters ------------------------------------------------------------------
+
+
+class CarrierRef(Base):
+    """A shipment's id at its carrier (a UPS "1Z…", an Onfleet task id), when it is not our tracking number."""
+
+    __tablename__ = "carrier_refs"
+    __table_args__ = (UniqueConstraint("carrier", "external_id"),)
+
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(80))

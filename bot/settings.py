@@ -88,6 +88,36 @@ class Settings(BaseSettings):
     # test that a carrier failure changes nothing and hands the customer to a person.
     sandbox_faults: str = ""
 
+    # Real carrier adapters (issue 7), besides the sandbox: each shipment's `carrier` names its adapter.
+    carriers: str = ""  # comma-separated: karrio, onfleet, rest
+    carrier_timeout_seconds: float = 10.0
+    carrier_retry_attempts: int = 3  # idempotent calls only (reads), with exponential backoff
+    carrier_breaker_failures: int = 5  # failures in a row before a carrier counts as down
+    carrier_breaker_cool_off_seconds: float = 60.0
+    carrier_time_zone: str = "Europe/Berlin"  # for day-level ETAs and the windows offered for Onfleet
+    karrio_carriers: str = ""  # comma-separated karrio carrier names: ups, fedex, dhl_express
+    karrio_test_mode: bool = False  # the carriers' own sandbox servers
+    karrio_ups_client_id: str = ""
+    karrio_ups_client_secret: str = ""
+    karrio_ups_account_number: str = ""
+    karrio_ups_server_url: str = ""  # override (a proxy or a local test server); empty = karrio's
+    karrio_fedex_api_key: str = ""
+    karrio_fedex_secret_key: str = ""
+    karrio_fedex_account_number: str = ""
+    karrio_fedex_server_url: str = ""
+    karrio_dhl_express_site_id: str = ""
+    karrio_dhl_express_password: str = ""
+    karrio_dhl_express_account_number: str = ""
+    karrio_dhl_express_server_url: str = ""
+    onfleet_api_key: str = ""
+    onfleet_webhook_secret: str = ""  # hex, from the Onfleet dashboard (API & Webhooks)
+    onfleet_api_url: str = "https://onfleet.com/api/v2"
+    rest_carrier_name: str = "rest"  # the `carrier` value of shipments served by the REST adapter
+    rest_carrier_base_url: str = ""
+    rest_carrier_api_key: str = ""
+    rest_carrier_webhook_secret: str = ""
+    rest_carrier_capabilities: str = "track,windows,reschedule,redirect,lockers,instructions,change_address,returns"
+
     # Links and tokens
     link_secret: str = LOCAL_SECRETS["link_secret"]
     link_max_age_days: int = 14
@@ -114,11 +144,20 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name.upper()} must be set (not the local default) when ENVIRONMENT=production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("DATABASE_URL must be a server database when ENVIRONMENT=production")
+        _check_carriers(self)
         if self.sandbox_speed <= 0:
             raise ValueError("SANDBOX_SPEED must be positive")
         return self
 
     # Derived values: one place decides them.
+    @property
+    def enabled_carrier_adapters(self) -> set[str]:
+        return {name.strip().lower() for name in self.carriers.split(",") if name.strip()}
+
+    @property
+    def karrio_names(self) -> list[str]:
+        return [name.strip().lower() for name in self.karrio_carriers.split(",") if name.strip()]
+
     @property
     def outbox_enabled(self) -> bool:
         """The demo phone, `bot sms` and the outbox pages exist only while the outbox is the SMS provider."""
@@ -149,7 +188,6 @@ class Settings(BaseSettings):
             return "https://api.twilio.com"
         return f"{self.web_internal_url}/outbox/twilio"
 
-
     @property
     def twilio_status_callback_url(self) -> str:
         """Where Twilio reports each message's status; its signature is computed over this URL."""
@@ -173,6 +211,44 @@ class Settings(BaseSettings):
         from bot.notify.signing import outbox_public_key
 
         return outbox_public_key(self.outbox_auth_token)
+
+
+KARRIO_REQUIRED = {
+    "ups": ("karrio_ups_client_id", "karrio_ups_client_secret"),
+    "fedex": ("karrio_fedex_api_key", "karrio_fedex_secret_key"),
+    "dhl_express": ("karrio_dhl_express_site_id", "karrio_dhl_express_password"),
+}
+ADAPTERS = ("karrio", "onfleet", "rest")
+
+
+def _check_carriers(settings: Settings) -> None:
+    """Issue 7: an adapter switched on must have its settings (one line naming the variable)."""
+    enabled = settings.enabled_carrier_adapters
+    for name in enabled - set(ADAPTERS):
+        raise ValueError(f"CARRIERS: unknown adapter {name!r} (known: {', '.join(ADAPTERS)})")
+    if "karrio" in enabled:
+        if not settings.karrio_names:
+            raise ValueError("KARRIO_CARRIERS is required when CARRIERS includes karrio")
+        for carrier in settings.karrio_names:
+            if carrier not in KARRIO_REQUIRED:
+                raise ValueError(f"KARRIO_CARRIERS: {carrier!r} is not supported (supported: {', '.join(KARRIO_REQUIRED)})")
+            for name in KARRIO_REQUIRED[carrier]:
+                if not getattr(settings, name):
+                    raise ValueError(f"{name.upper()} is required when KARRIO_CARRIERS includes {carrier}")
+    if "onfleet" in enabled:
+        for name in ("onfleet_api_key", "onfleet_webhook_secret"):
+            if not getattr(settings, name):
+                raise ValueError(f"{name.upper()} is required when CARRIERS includes onfleet")
+        try:
+            bytes.fromhex(settings.onfleet_webhook_secret)
+        except ValueError:
+            raise ValueError("ONFLEET_WEBHOOK_SECRET must be the hex secret from the Onfleet dashboard") from None
+    if "rest" in enabled:
+        for name in ("rest_carrier_base_url", "rest_carrier_api_key", "rest_carrier_webhook_secret"):
+            if not getattr(settings, name):
+                raise ValueError(f"{name.upper()} is required when CARRIERS includes rest")
+    if settings.carrier_timeout_seconds <= 0:
+        raise ValueError("CARRIER_TIMEOUT_SECONDS must be positive")
 
 
 def load_settings() -> Settings:

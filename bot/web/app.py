@@ -8,7 +8,17 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
 from bot.settings import ROOT, Settings, get_settings
-from bot.web import chat, delivery_status, demo, health, mailbox, notifications_ops, tracking, webhooks
+from bot.web import (
+    carrier_webhooks,
+    chat,
+    delivery_status,
+    demo,
+    health,
+    mailbox,
+    notifications_ops,
+    tracking,
+    webhooks,
+)
 from bot.web.pages import render
 
 
@@ -19,6 +29,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(tracking.router)
     app.include_router(webhooks.router)
+    app.include_router(carrier_webhooks.router)  # issue 7: Onfleet, generic REST
     app.include_router(demo.router)
     app.include_router(chat.router)
     app.include_router(delivery_status.router)
