@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.models import Locker, Notification, NotificationEvent, Shipment, utcnow
@@ -225,30 +225,42 @@ class Dispatcher:
                 return exc
 
     def record(self, jobs: list[_Job], results: list[Sent | Exception], now: datetime, report: DispatchReport) -> list[int]:
-        sent_ids: list[int] = []
+        """Store every result of one batch: the sent ones in bulk, the rare failures one by one."""
+        sent = [(job, result) for job, result in zip(jobs, results, strict=True) if isinstance(result, Sent)]
+        failed = {job.id: result for job, result in zip(jobs, results, strict=True) if not isinstance(result, Sent)}
         with self.sessions() as session:
-            rows = {r.id: r for r in session.scalars(select(Notification).where(Notification.id.in_([j.id for j in jobs])))}
-            for job, result in zip(jobs, results, strict=True):
-                row = rows[job.id]
-                if isinstance(result, Sent):
-                    if row.status == "sending":  # a status callback may have been faster than us
-                        row.status = "sent"
-                    row.provider, row.provider_id, row.sent_at = result.provider, result.provider_id, now
-                    row.error, row.claimed_by, row.claimed_at = None, None, None
-                    _event(session, row, "sent", now, f"{result.provider} {result.provider_id}")
-                    report.counts["sent"] += 1
-                    sent_ids.append(row.id)
-                elif isinstance(result, TransientFailure) and row.attempts < self.rules.max_attempts:
-                    wait = timedelta(seconds=self.rules.retry_base_seconds * 2 ** (row.attempts - 1) * self.speed)
-                    row.status, row.due_at, row.error, row.claimed_by, row.claimed_at = (
-                        "planned", now + wait, str(result), None, None)
-                    _event(session, row, "retry", now, f"{result}; next try {row.due_at.isoformat()}")
-                    report.counts["retry"] += 1
-                else:
-                    self._finish(session, row, "failed", now, str(result), report)
-                    self._plan_fallback(session, row, now, report)
+            if sent:
+                table = Notification.__table__
+                # Only a message still "sending" becomes "sent": a status callback may have been faster.
+                session.execute(
+                    update(table).where(table.c.id == bindparam("nid"), table.c.status == "sending")
+                    .values(status="sent"), [{"nid": job.id} for job, _ in sent])
+                session.execute(
+                    update(table).where(table.c.id == bindparam("nid")).values(
+                        provider=bindparam("p"), provider_id=bindparam("pid"), sent_at=now, error=None,
+                        claimed_by=None, claimed_at=None),
+                    [{"nid": job.id, "p": result.provider, "pid": result.provider_id} for job, result in sent])
+                session.execute(insert(NotificationEvent), [
+                    {"notification_id": job.id, "at": now, "status": "sent",
+                     "detail": f"{result.provider} {result.provider_id}"} for job, result in sent])
+                report.counts["sent"] += len(sent)
+            if failed:
+                for row in session.scalars(select(Notification).where(Notification.id.in_(failed))):
+                    self._failed(session, row, failed[row.id], now, report)
             session.commit()
-        return sent_ids
+        return [job.id for job, _ in sent]
+
+    def _failed(self, session: Session, row: Notification, error: Exception, now: datetime,
+                report: DispatchReport) -> None:
+        if isinstance(error, TransientFailure) and row.attempts < self.rules.max_attempts:
+            wait = timedelta(seconds=self.rules.retry_base_seconds * 2 ** (row.attempts - 1) * self.speed)
+            row.status, row.due_at, row.error, row.claimed_by, row.claimed_at = (
+                "planned", now + wait, str(error), None, None)
+            _event(session, row, "retry", now, f"{error}; next try {row.due_at.isoformat()}")
+            report.counts["retry"] += 1
+        else:
+            self._finish(session, row, "failed", now, str(error), report)
+            self._plan_fallback(session, row, now, report)
 
     async def run_once(self, now: datetime) -> DispatchReport:
         report = DispatchReport()

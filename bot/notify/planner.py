@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from bot.models import Consent, Customer, Notification, NotificationEvent, Route, Shipment, ShipmentStatus, Stop
@@ -197,7 +199,7 @@ def sync_plans(session: Session, shipments: list[Shipment], now: datetime, rules
         )
     }
     known = set(session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(list(wants)))))
-    created = 0
+    new_rows: list[dict[str, object]] = []
     for key, (shipment, want) in wants.items():
         if key in known:
             row = existing.get(key)
@@ -206,23 +208,38 @@ def sync_plans(session: Session, shipments: list[Shipment], now: datetime, rules
                 session.add(NotificationEvent(notification=row, at=now, status="planned", detail="true again"))
             continue
         customer = shipment.customer
-        row = Notification(
-            customer_id=customer.id, shipment_id=shipment.id, trigger=want.trigger, channel=want.channel,
-            template=want.trigger, locale=customer.locale,
-            to_address=customer.phone if want.channel == "sms" else customer.email,
-            dedupe_key=key, due_at=want.due_at, status="planned",
-            context={**want.facts, "return_id": want.return_id} if want.return_id else dict(want.facts),
-            created_at=now,
-        )
-        session.add(row)
-        session.add(NotificationEvent(notification=row, at=now, status="planned", detail=f"due {want.due_at.isoformat()}"))
-        created += 1
+        new_rows.append({
+            "customer_id": customer.id, "shipment_id": shipment.id, "trigger": want.trigger, "channel": want.channel,
+            "template": want.trigger, "locale": customer.locale,
+            "to_address": customer.phone if want.channel == "sms" else customer.email,
+            "dedupe_key": key, "due_at": want.due_at, "status": "planned", "body": "", "attempts": 0,
+            "context": {**want.facts, "return_id": want.return_id} if want.return_id else dict(want.facts),
+            "created_at": now,
+        })
+    created = _insert_new(session, new_rows, now)
     for key, row in existing.items():
         if row.status == "planned" and fact_of(key) not in facts:
             row.status, row.error = "cancelled", "no longer true"
             session.add(NotificationEvent(notification=row, at=now, status="cancelled", detail="no longer true"))
     session.flush()
     return created
+
+
+def _insert_new(session: Session, rows: list[dict[str, object]], now: datetime) -> int:
+    """Insert plans in bulk; a key another planner inserted meanwhile is skipped by the database
+    (ON CONFLICT DO NOTHING on the unique dedupe key), so two planners never make two messages."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_fn(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    inserted = session.execute(statement.returning(Notification.id, Notification.due_at), rows).all()
+    if inserted:
+        session.execute(insert(NotificationEvent), [
+            {"notification_id": notification_id, "at": now, "status": "planned", "detail": f"due {due_at.isoformat()}"}
+            for notification_id, due_at in inserted
+        ])
+    return len(inserted)
 
 
 def still_wanted(notification: Notification, shipment: Shipment, now: datetime,
