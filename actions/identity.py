@@ -53,9 +53,24 @@ class ActionSessionStart(Action):
         metadata = tracker.get_slot("session_started_metadata") or {}
         verified, shipment_id = await off_loop(_identify, channel_of(tracker), tracker.sender_id,
                                                metadata.get("link_token"))
+        if shipment_id is None and verified:
+            shipment_id = notified_parcel(tracker.events)
         events += [SlotSet("verified", verified), SlotSet("shipment_id", str(shipment_id) if shipment_id else None)]
         events.append(ActionExecuted("action_listen"))
         return events
+
+
+def notified_parcel(events: list[dict[str, Any]]) -> int | None:
+    """The parcel of the last message we sent on our own (a notification), if the customer has not
+    written since: their first words ("yes", "can it come tomorrow") are about that parcel. The
+    actions still only ever offer the customer's own parcels."""
+    for event in reversed(events):
+        if event.get("event") == "user":
+            return None
+        metadata = event.get("metadata") or {}
+        if event.get("event") == "bot" and str(metadata.get("notification_shipment_id", "")).isdigit():
+            return int(metadata["notification_shipment_id"])
+    return None
 
 
 class ValidateVerifyForm(FormValidationAction):

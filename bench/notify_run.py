@@ -137,7 +137,7 @@ def main() -> None:
         "messages_per_second": round(rate, 1), "goal_messages_per_second": GOAL_PER_SECOND,
         "sent_recorded": sent, "accepted_by_api": stats["accepted"], "unique_at_api": stats["unique"],
         "duplicates": stats["duplicates"], "lost": args.shipments - stats["unique"],
-        "rss_mb": {"before": round(memory[0], 1), "after_plan": round(memory[2], 1),
+        "rss_mb": {"before": round(memory[0], 1), "after_build": round(memory[1], 1), "after_plan": round(memory[2], 1),
                    "peak": round(max(memory), 1), "end": round(memory[-1], 1)},
         "database": url.split(":")[0], "profiled": bool(profiler),
     }

@@ -1,9 +1,11 @@
 """After an SMS goes out, the customer's Rasa conversation records it, and which parcel it was about,
 so that an answer ("yes", "2", "can it come tomorrow instead") is understood in context.
 
-Two records: the conversation link in our database (the session-start action reads the parcel from
-it) and, through Rasa's tracker events API, the message itself as a bot utterance plus the
-`shipment_id` and `tracking_number` slots. Rasa being down delays this, never the message: rows keep
+Through Rasa's tracker events API, the message is appended as a bot utterance (its metadata names the
+parcel, which the session-start action keeps as the parcel under discussion) plus the `shipment_id`
+slot. A conversation that never started is started first, by our own session-start action, which
+identifies the phone. No database transaction stays open across these calls: the action server
+writes to the same database. Rasa being down delays this, never the message: rows keep
 `recorded_at` empty and a later pass tries again.
 """
 
@@ -17,19 +19,18 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.identity import link_conversation
 from bot.models import Notification, utcnow
 from bot.settings import Settings
 
 logger = logging.getLogger("doorstep.notify")
-SMS_CHANNEL = "twilio"  # the Rasa input channel SMS conversations run on
 RETRY_FOR = timedelta(hours=2)
 
 
 def tracker_events(row: Notification) -> list[dict[str, object]]:
     return [
         {"event": "bot", "text": row.body, "timestamp": (row.sent_at or utcnow()).timestamp(),
-         "metadata": {"notification": row.trigger, "notification_id": row.id}},
+         "metadata": {"notification": row.trigger, "notification_id": row.id,
+                      "notification_shipment_id": row.shipment_id}},
         {"event": "slot", "name": "shipment_id", "value": str(row.shipment_id)},
     ]
 
@@ -48,13 +49,14 @@ class ConversationRecorder:
             ).all()
             done = 0
             for row in rows:
-                link_conversation(session, channel=SMS_CHANNEL, sender_id=row.to_address,
-                                  customer_id=row.customer_id, shipment_id=row.shipment_id)
-                url = (f"{self.settings.rasa_url}/conversations/{quote(row.to_address, safe='')}/tracker/events"
-                       "?include_events=NONE")  # no output_channel: it is sent already
+                # Rasa's router does not unquote path parameters: an E.164 number goes as it is.
+                base = f"{self.settings.rasa_url}/conversations/{quote(row.to_address, safe='+')}"
+                token = {"token": self.settings.rasa_token}
                 try:
-                    response = await self.client.post(url, json=tracker_events(row),
-                                                      params={"token": self.settings.rasa_token})
+                    await self._ensure_session(base, token)
+                    # No output_channel: the message went out already; this only records it.
+                    response = await self.client.post(f"{base}/tracker/events", json=tracker_events(row),
+                                                      params={**token, "include_events": "NONE"})
                 except httpx.HTTPError as exc:
                     logger.info("Rasa not reachable to record notification %s: %r", row.id, exc)
                     break
@@ -66,6 +68,15 @@ class ConversationRecorder:
                                    response.text[:200])
             session.commit()
             return done
+
+    async def _ensure_session(self, base: str, token: dict[str, str]) -> None:
+        """A conversation that never started gets its session started first (our session-start
+        action identifies the phone): events appended to an empty tracker would skip it."""
+        tracker = await self.client.get(f"{base}/tracker", params={**token, "include_events": "ALL"})
+        tracker.raise_for_status()
+        if not any(e.get("event") == "session_started" for e in tracker.json().get("events") or []):
+            started = await self.client.post(f"{base}/execute", json={"name": "action_session_start"}, params=token)
+            started.raise_for_status()
 
     async def record_pending(self, now: datetime) -> int:
         """Catch up after Rasa was down: recent SMS not yet in their conversation."""
