@@ -13,7 +13,7 @@ WEBCHAT_JS := bot/web/static/vendor/webchat.js
 WEBCHAT_VERSION := 1.0.1
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help run test setup model db validate crossval bench lint clean
+.PHONY: help run test setup model db validate crossval bench bench-notify lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -94,8 +94,12 @@ validate: $(RASA_READY) ## rasa data validate, failing on warnings
 crossval: $(RASA_READY) ## NLU cross-validation report into docs/nlu/crossval
 	@$(RASA_VENV)/bin/rasa test nlu --nlu data/nlu --cross-validation --folds 3 --out docs/nlu/crossval --no-plot
 
-bench: setup ## conversation throughput/latency vs a stock `rasa init` bot -> bench/results.json
+bench: setup ## conversation throughput/latency vs a stock `rasa init` bot, then the notification wave
 	@$(VENV)/bin/python -m bench.run
+	@$(VENV)/bin/python -m bench.notify_run
+
+bench-notify: $(APP_READY) ## the notification wave alone: 100,000 SMS through the twilio library -> bench/notify_results.json
+	@$(VENV)/bin/python -m bench.notify_run
 
 lint: $(APP_READY) ## ruff
 	@$(VENV)/bin/ruff check bot actions addons tests bench
