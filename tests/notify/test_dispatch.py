@@ -219,3 +219,27 @@ def test_an_opted_out_channel_gets_nothing(live_app: LiveApp) -> None:
         dispatch(rt, berlin(9, 0), base, mail)
         assert all(to != phone for (to, _) in fake.received)
         assert fake.received, "others still get theirs"
+
+
+def test_operations_pages_and_metrics_show_what_happened(live_app: LiveApp) -> None:
+    rt = live_app.runtime
+    run_until(rt, berlin(10, 0))
+    asyncio.run(run_pass(rt, berlin(10, 0)))
+    wait_for(lambda: statuses(rt)["delivered"] > 0)
+    with rt.sessions() as session:
+        row = session.scalars(select(Notification).where(Notification.status == "delivered")).first()
+        assert row is not None
+        cancelled = session.scalar(select(func.count()).where(Notification.status == "cancelled"))
+    page = httpx.get(f"{live_app.url}/ops/notifications", params={"status": "delivered", "channel": row.channel})
+    assert page.status_code == 200 and row.to_address in page.text and f"/ops/notifications/{row.id}" in page.text
+    detail = httpx.get(f"{live_app.url}/ops/notifications/{row.id}").text
+    for step in ("planned", "sent", "delivered"):
+        assert f"<td>{step}</td>" in detail
+    metrics = httpx.get(f"{live_app.url}/metrics").text
+    delivered = statuses(rt)["delivered"]
+    total = sum(float(line.rsplit(" ", 1)[1]) for line in metrics.splitlines()
+                if line.startswith("doorstep_notifications{") and 'status="delivered"' in line)
+    assert total == delivered
+    if cancelled:
+        assert 'status="cancelled"' in metrics
+    assert httpx.get(f"{live_app.url}/ops/notifications/999999").status_code == 404
