@@ -74,6 +74,8 @@ run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
 	@echo "  Doorstep is starting. Open:"
 	@echo "    http://localhost:8000/            start page"
 	@echo "    http://localhost:8000/demo/phone  demo phone: text the bot as a customer"
+	@echo "    http://localhost:8000/demo/mailbox  the emails customers got"
+	@echo "    http://localhost:8000/ops/notifications  every message and its timeline"
 	@echo "    http://localhost:8000/healthz     every component's health"
 	@echo ""
 	@$(VENV)/bin/honcho start -f Procfile
