@@ -8,7 +8,7 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
 from bot.settings import ROOT, Settings, get_settings
-from bot.web import chat, demo, health, tracking, webhooks
+from bot.web import chat, console, dashboard, demo, health, tracking, webhooks
 from bot.web.pages import render
 
 
@@ -21,6 +21,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(demo.router)
     app.include_router(chat.router)
+    # issue 5: agent console and operations dashboard (tracking pages above)
+    app.include_router(console.router)
+    app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=ROOT / "bot" / "web" / "static"), name="static")
 
     @app.get("/", response_class=HTMLResponse)
