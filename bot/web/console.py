@@ -48,8 +48,11 @@ def _login_limiter(request: Request) -> RateLimiter:
     return request.app.state.login_limiter  # type: ignore[no-any-return]
 
 
-def _login_page(error: str | None, next_url: str, status_code: int = 200) -> Response:
-    token = secrets.token_urlsafe(24)
+def _login_page(request: Request, error: str | None, next_url: str, status_code: int = 200) -> Response:
+    """The form; its CSRF token is also in a cookie only our pages can set (double submit)."""
+    current = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    token = current if 20 <= len(current) <= 64 and current.replace("-", "").replace("_", "").isalnum() \
+        else secrets.token_urlsafe(24)
     response = render("agent_login.html", status_code=status_code, error=error, csrf_token=token, next=next_url)
     response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/agent", max_age=3600)
     response.headers.update(NO_STORE)
@@ -60,7 +63,7 @@ def _login_page(error: str | None, next_url: str, status_code: int = 200) -> Res
 def login_form(request: Request, session: SessionDep, next: str | None = None) -> Response:
     if load_agent(request, session) is not None:
         return RedirectResponse(_safe_next(next), status_code=303)
-    return _login_page(None, _safe_next(next))
+    return _login_page(request, None, _safe_next(next))
 
 
 @router.post("/login")
@@ -74,10 +77,10 @@ def login(
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
     client = request.client.host if request.client else "unknown"
     if not _login_limiter(request).allow(f"{client}|{email.strip().lower()}"):
-        return _login_page("Too many attempts. Wait a few minutes and try again.", _safe_next(next), 429)
+        return _login_page(request, "Too many attempts. Wait a few minutes and try again.", _safe_next(next), 429)
     agent = authenticate(session, email=email, password=password)
     if agent is None:
-        return _login_page("Wrong email or password.", _safe_next(next), 401)
+        return _login_page(request, "Wrong email or password.", _safe_next(next), 401)
     row = start_session(session, agent, policy(runtime.settings))
     desk.audit(session, agent, "agent.login", "-")
     session.commit()
