@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.identity import active_shipments
 from bot.models import Agent, AuditLog, Customer, Handoff, Shipment, utcnow
 
 # Higher first; equal priority: longest waiting first.
@@ -34,18 +35,29 @@ def last_customer_line(summary: str) -> str:
     return lines[-1].split("  [", 1)[0] if lines else ""
 
 
+def parcel_for(session: Session, handoff: Handoff) -> Shipment | None:
+    """The parcel the conversation is about: the one the bot had in hand, else the customer's most
+    urgent parcel on its way (an SMS customer is known by phone before any parcel is picked)."""
+    if handoff.shipment_id is not None:
+        return session.get(Shipment, handoff.shipment_id)
+    if handoff.customer_id is None:
+        return None
+    parcels = active_shipments(session, handoff.customer_id)
+    return parcels[0] if parcels else None
+
+
 def queue(session: Session, *, now: datetime | None = None) -> list[dict[str, Any]]:
     """Open and assigned handoffs, most urgent first, each with what an agent needs to pick one."""
     now = now or utcnow()
     rows = session.execute(
-        select(Handoff, Customer, Shipment, Agent)
+        select(Handoff, Customer, Agent)
         .outerjoin(Customer, Customer.id == Handoff.customer_id)
-        .outerjoin(Shipment, Shipment.id == Handoff.shipment_id)
         .outerjoin(Agent, Agent.id == Handoff.agent_id)
         .where(Handoff.status != "closed")
     ).all()
     items = []
-    for handoff, customer, shipment, agent in rows:
+    for handoff, customer, agent in rows:
+        shipment = parcel_for(session, handoff)
         items.append({
             "id": handoff.id, "status": handoff.status, "reason": REASON_LABEL.get(handoff.reason, handoff.reason),
             "priority": PRIORITY.get(handoff.reason, 1), "channel": CHANNEL_LABEL.get(handoff.channel, handoff.channel),

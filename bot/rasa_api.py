@@ -29,7 +29,9 @@ class RasaAPI:
         self._timeout = timeout
 
     def _url(self, conversation_id: str, tail: str) -> str:
-        return f"{self._base}/conversations/{quote(conversation_id, safe='')}/{tail}"
+        # Rasa (Sanic) does not unquote path parameters: ids go as they are ("+49…", "web:…"); only
+        # characters that would change the URL's meaning are escaped.
+        return f"{self._base}/conversations/{quote(conversation_id, safe='+:@')}/{tail}"
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> Any:
         params = {"token": self._token, **kwargs.pop("params", {})}
@@ -53,7 +55,10 @@ class RasaAPI:
 
     async def resume(self, conversation_id: str, channel: str, text: str) -> None:
         """The bot takes the conversation back (ConversationResumed) and tells the customer so."""
-        await self.append(conversation_id, channel, [{"event": "resume"}, _bot_event(text, None)])
+        # The handoff action paused the conversation before Rasa's `action_listen`: add it, so the
+        # next message is predicted from a listening state (else the policies see no rule and fall back).
+        await self.append(conversation_id, channel, [{"event": "resume"}, _bot_event(text, None),
+                                                     {"event": "action", "name": "action_listen"}])
 
     async def append(self, conversation_id: str, channel: str, events: list[dict[str, Any]]) -> None:
         params = {"execute_side_effects": "true", "include_events": "NONE"}

@@ -18,7 +18,7 @@ from bot import handoff_desk as desk
 from bot.agents import authenticate, end_session, start_session
 from bot.clock import sim_now
 from bot.i18n import translator
-from bot.models import Agent, Handoff, Shipment
+from bot.models import Agent, Customer, Handoff
 from bot.rasa_api import RasaAPI, RasaUnavailable, bot_attempts, transcript
 from bot.runtime import Runtime
 from bot.web.auth import CurrentAgent, clear_session_cookie, load_agent, policy, set_session_cookie
@@ -152,7 +152,7 @@ def _mine(handoff: Handoff, agent: Agent) -> None:
 async def conversation_page(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
                             msg: str | None = None) -> Response:
     handoff = _handoff(session, handoff_id)
-    shipment = session.get(Shipment, handoff.shipment_id) if handoff.shipment_id else None
+    shipment = desk.parcel_for(session, handoff)
     try:
         events = await RasaAPI(runtime.settings).events(handoff.sender_id)
         rasa_error = None
@@ -164,6 +164,7 @@ async def conversation_page(handoff_id: int, me: CurrentAgent, runtime: RuntimeD
     now = await run_in_threadpool(lambda: _sim_now(runtime))
     response = render(
         "agent_conversation.html", me=me, handoff=handoff, shipment=shipment, lines=lines,
+        customer=session.get(Customer, handoff.customer_id) if handoff.customer_id else None,
         asked=[line["text"] for line in lines if line["who"] == "customer"][-5:], tried=bot_attempts(events),
         rasa_error=rasa_error, mine=desk.may_work_on(handoff, me.agent), options=options, msg=msg,
         channel=desk.CHANNEL_LABEL.get(handoff.channel, handoff.channel),
@@ -244,12 +245,11 @@ async def change(handoff_id: int, request: Request, me: CurrentAgent, runtime: R
     """A self-service change made for the customer (reschedule, locker, return), told to them on their channel."""
     handoff = _handoff(session, handoff_id)
     _mine(handoff, me.agent)
-    if handoff.shipment_id is None:
+    shipment = desk.parcel_for(session, handoff)
+    if shipment is None:
         raise HTTPException(status_code=409, detail="this conversation has no verified parcel")
     form = {k: str(v)[:300] for k, v in (await request.form()).multi_items() if k != "csrf_token"}
     items = [str(v)[:40] for v in (await request.form()).getlist("items")]
-    shipment = session.get(Shipment, handoff.shipment_id)
-    assert shipment is not None
     locale = shipment.customer.locale
     try:
         done = await run_in_threadpool(make_change, runtime, shipment.id, form, items, locale)
@@ -275,8 +275,8 @@ async def close(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session:
     if closed is None:
         raise HTTPException(status_code=409, detail="not yours to close")
     session.commit()
-    shipment = session.get(Shipment, closed.shipment_id) if closed.shipment_id else None
-    locale = shipment.customer.locale if shipment else "en"
+    customer = session.get(Customer, closed.customer_id) if closed.customer_id else None
+    locale = customer.locale if customer else "en"
     try:
         await RasaAPI(runtime.settings).resume(closed.sender_id, closed.channel, translator(locale)("agent.back"))
     except RasaUnavailable as exc:

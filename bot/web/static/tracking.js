@@ -72,7 +72,8 @@
     });
     $("actions-none").hidden = any;
     const history = $("history");
-    history.replaceChildren(...view.history.map((e) => {
+    if (!view.history.length) history.replaceChildren(Object.assign(document.createElement("li"), {className: "muted", textContent: cfg.historyNone}));
+    else history.replaceChildren(...view.history.map((e) => {
       const li = document.createElement("li");
       const at = document.createElement("span");
       at.className = "muted";
