@@ -15,7 +15,7 @@ LEAFLET_JS := bot/web/static/vendor/leaflet/leaflet.js
 LEAFLET_VERSION := 1.9.4
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help run test setup model db validate crossval bench lint clean
+.PHONY: help run test setup model db validate crossval bench lint clean screenshots
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -108,6 +108,9 @@ crossval: $(RASA_READY) ## NLU cross-validation report into docs/nlu/crossval
 
 bench: setup ## conversation throughput/latency vs a stock `rasa init` bot -> bench/results.json
 	@$(VENV)/bin/python -m bench.run
+
+screenshots: setup $(CHROMIUM) ## README screenshots of the tracking page and console -> docs/screenshots
+	@PYTHONPATH=. $(VENV)/bin/python scripts/screenshots.py
 
 lint: $(APP_READY) ## ruff
 	@$(VENV)/bin/ruff check bot actions addons tests bench
