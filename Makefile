@@ -86,6 +86,7 @@ run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
 	@echo "  Doorstep is starting. Open:"
 	@echo "    http://localhost:8000/            start page"
 	@echo "    http://localhost:8000/demo/phone  demo phone: text the bot as a customer"
+	@echo "    http://localhost:8000/agent       agent console (python -m bot agent create --email you@example.com)"
 	@echo "    http://localhost:8000/healthz     every component's health"
 	@echo ""
 	@$(VENV)/bin/honcho start -f Procfile
