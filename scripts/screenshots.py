@@ -88,6 +88,8 @@ def main() -> int:
             web.fill(".rw-new-message", "none of these work, can I talk to someone")
             web.press(".rw-new-message", "Enter")
             expect(web.locator(".rw-response").filter(has_text="A person will reply")).to_be_visible(timeout=20_000)
+            web.evaluate("window.scrollTo(0, 0)")
+            web.wait_for_timeout(300)
             web.screenshot(path=OUT / "tracking-desktop.png")
 
             expired = desk_ctx.new_page()

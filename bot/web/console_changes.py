@@ -88,8 +88,8 @@ def make_change(runtime: Runtime, shipment_id: int, form: dict[str, str], items:
     try:
         if kind == "reschedule":
             window = carrier.reschedule(number, _decode(form.get("window", "")))
-            done = Done(kind, t("change.reschedule", short=short, window=window_text(window.start, window.end, now, tz, t)),
-                        {"start": window.start.isoformat()})
+            when = window_text(window.start, window.end, now, tz, t, dash="-")
+            done = Done(kind, t("change.reschedule", short=short, window=when), {"start": window.start.isoformat()})
         elif kind == "locker":
             locker = carrier.redirect_to_locker(number, form.get("locker", ""))
             done = Done(kind, t("change.locker", short=short, locker=locker.name, address=locker.address),

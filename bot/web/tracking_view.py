@@ -33,8 +33,9 @@ def _clock(moment: datetime, tz: str) -> str:
     return moment.astimezone(ZoneInfo(tz)).strftime("%H:%M")
 
 
-def window_text(start: datetime, end: datetime, now: datetime, tz: str, t: Any) -> str:
-    return f"{_day(start, now, tz, t)} {_clock(start, tz)}–{_clock(end, tz)}"
+def window_text(start: datetime, end: datetime, now: datetime, tz: str, t: Any, *, dash: str = "–") -> str:
+    """'today 10:00–11:00' in the page's language; messages pass dash="-" (an en dash makes an SMS UCS-2)."""
+    return f"{_day(start, now, tz, t)} {_clock(start, tz)}{dash}{_clock(end, tz)}"
 
 
 def headline(shipment: Shipment, info: TrackingInfo, now: datetime, tz: str, t: Any) -> str:

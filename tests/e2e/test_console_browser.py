@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from bot.agents import create_agent
 from bot.db import transaction
+from bot.i18n import translator
 from bot.identity import make_link_token
 from bot.models import AuditLog, Handoff, Route, Shipment, Stop
 from bot.runtime import Runtime
@@ -79,6 +80,18 @@ def bot_lines_after(runtime: Runtime, sender_id: str, text: str) -> list[dict[st
     return [e for e in events[index + 1:] if e.get("event") == "bot"]
 
 
+def locale_of(runtime: Runtime, parcel: Shipment) -> str:
+    with runtime.sessions() as session:
+        shipment = session.get(Shipment, parcel.id)
+        assert shipment is not None
+        return shipment.customer.locale
+
+
+def back_text(runtime: Runtime, parcel: Shipment) -> str:
+    """What the bot says when the agent hands back, in the customer's language."""
+    return translator(locale_of(runtime, parcel))("agent.back")
+
+
 def web_sender(page: Page) -> str:
     session_id = page.evaluate("() => JSON.parse(sessionStorage.getItem('chat_session') || '{}').session_id")
     assert session_id, "the widget has no session yet"
@@ -90,7 +103,7 @@ def test_the_tracking_page_shows_status_window_and_map_and_updates_live(
     _, parcel = changeable(customers)
     base = stack_runtime.settings.web_internal_url
     page = new_page(browser, contexts, viewport={"width": 390, "height": 844})  # a phone
-    page.goto(f"{base}/t/{make_link_token(stack_runtime.settings.link_secret, parcel.id)}")
+    page.goto(f"{base}/t/{make_link_token(stack_runtime.settings.link_secret, parcel.id)}?lang=en")
     expect(page.locator("#parcel-title")).to_contain_text(parcel.tracking_number)
     with stack_runtime.sessions() as session:
         fresh = session.get(Shipment, parcel.id)
@@ -132,7 +145,7 @@ def test_a_web_chat_on_the_tracking_page_reschedules_the_delivery(
     page = new_page(browser, contexts)
     page.goto(f"{stack_runtime.settings.web_internal_url}/t/{make_link_token(stack_runtime.settings.link_secret, parcel.id)}")
     expect(page.locator(".rw-response").first).to_contain_text("Doorstep", timeout=WAIT)
-    page.get_by_role("button", name="Another day or time").click()  # opens the chat on that topic
+    page.locator('[data-action="reschedule"]').click()  # opens the chat on that topic
     expect(page.locator(".rw-response").filter(has_text="When should parcel")).to_be_visible(timeout=WAIT)
     option = page.locator(".rw-replies .rw-reply").nth(1)
     label = option.inner_text()
@@ -184,7 +197,7 @@ def test_full_handoff_in_web_chat(browser: Browser, contexts: list[BrowserContex
     desk.fill("#note", "customer wants friday; told them to pick a window with the bot")
     desk.click("#close")
     expect(desk).to_have_url(f"{base}/agent?msg=closed")
-    expect(customer.locator(".rw-response").filter(has_text="back with the Doorstep assistant")).to_be_visible(
+    expect(customer.locator(".rw-response").filter(has_text=back_text(stack_runtime, parcel))).to_be_visible(
         timeout=WAIT)
     customer.fill(".rw-new-message", "where is my parcel")
     customer.press(".rw-new-message", "Enter")
@@ -239,15 +252,17 @@ def test_full_handoff_over_sms_through_the_demo_phone(browser: Browser, contexts
     desk.select_option("#window", index=2)
     desk.get_by_role("button", name="Reschedule").click()
     expect(desk.locator("p.ok")).to_contain_text("Done")
-    expect(handset.locator(".msg.in").filter(has_text=f"Done: parcel …{parcel.tracking_number[-4:]} now comes")
-           ).to_be_visible(timeout=WAIT)
+    t = translator(locale_of(stack_runtime, parcel))
+    told = t("change.reschedule", short=parcel.tracking_number[-4:], window="\0").split("\0")[0]
+    expect(handset.locator(".msg.in").filter(has_text=told)).to_be_visible(timeout=WAIT)
+    assert "–" not in handset.locator(".msg.in").filter(has_text=told).inner_text()  # GSM-7: a plain hyphen
     with stack_runtime.sessions() as session:
         moved = session.get(Shipment, parcel.id)
         assert moved is not None and moved.promised_start != parcel.promised_start
 
     desk.fill("#note", "moved to a later window")
     desk.click("#close")
-    expect(handset.locator(".msg.in").filter(has_text="back with the Doorstep assistant")).to_be_visible(timeout=WAIT)
+    expect(handset.locator(".msg.in").filter(has_text=back_text(stack_runtime, parcel))).to_be_visible(timeout=WAIT)
     text("where is my parcel")
     expect(handset.locator(".msg.in").last).to_contain_text(f"Parcel {parcel.tracking_number[-4:]}", timeout=WAIT)
     with stack_runtime.sessions() as session:
