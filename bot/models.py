@@ -424,3 +424,21 @@ class CarrierRef(Base):
     shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), primary_key=True)
     carrier: Mapped[str] = mapped_column(String(32))
     external_id: Mapped[str] = mapped_column(String(80))
+
+
+# --- issue 5: agent console -------------------------------------------------------------------
+
+
+class AgentSession(Base):
+    """A logged-in agent: the cookie carries the signed id; logout or expiry ends it here."""
+
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # random, never guessable
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    agent: Mapped[Agent] = relationship()

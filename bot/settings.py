@@ -23,6 +23,7 @@ LOCAL_SECRETS = {
     "link_secret": "local-link-secret",
     "carrier_webhook_secret": "local-carrier-secret",
     "outbox_auth_token": "local-outbox-token",
+    "session_secret": "local-session-secret",
 }
 
 
@@ -121,6 +122,14 @@ class Settings(BaseSettings):
     # Links and tokens
     link_secret: str = LOCAL_SECRETS["link_secret"]
     link_max_age_days: int = 14
+
+    # Tracking page and agent console (issue 5)
+    session_secret: str = LOCAL_SECRETS["session_secret"]  # signs agent session cookies
+    agent_session_hours: float = 8.0  # an agent session ends this long after login
+    agent_idle_minutes: float = 60.0  # ... or after this long without a request
+    map_tile_url: str = ""  # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
+    map_tile_attribution: str = ""
+    lookup_attempts_per_hour: int = 10  # tracking number + postcode lookups per client address
 
     @model_validator(mode="after")
     def _check_switched_on_providers(self) -> Settings:

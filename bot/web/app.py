@@ -11,6 +11,8 @@ from bot.settings import ROOT, Settings, get_settings
 from bot.web import (
     carrier_webhooks,
     chat,
+    console,
+    dashboard,
     delivery_status,
     demo,
     health,
@@ -35,6 +37,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(delivery_status.router)
     app.include_router(mailbox.router)
     app.include_router(notifications_ops.router)
+    # issue 5: agent console and operations dashboard (tracking pages above)
+    app.include_router(console.router)
+    app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=ROOT / "bot" / "web" / "static"), name="static")
 
     @app.get("/", response_class=HTMLResponse)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.models import Consent, Notification, NotificationEvent
 from bot.notify.rules import TRIGGERS
+from bot.web.auth import require_agent
 from bot.web.deps import SessionDep
 from bot.web.pages import render
 
@@ -26,15 +27,8 @@ STATUSES = ("planned", "sending", "sent", "delivered", "failed", "undelivered", 
 PAGE = 100
 
 
-def require_staff(request: Request) -> None:
-    """Operations pages are for staff: behind the agent console's login."""
-    guard = getattr(request.app.state, "staff_guard", None)
-    if guard is not None:
-        guard(request)
-
-
 router = APIRouter()
-staff = APIRouter(dependencies=[Depends(require_staff)])
+staff = APIRouter(dependencies=[Depends(require_agent)])  # the agent console's login
 
 
 @staff.get("/ops/notifications", response_class=HTMLResponse)

@@ -4,6 +4,7 @@ back with signed statuses) and against a fake Twilio API that fails on cue."""
 from __future__ import annotations
 
 import asyncio
+import re
 from collections import Counter
 from datetime import timedelta
 
@@ -12,6 +13,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
+from bot.agents import create_agent
 from bot.consent import set_opt_out
 from bot.models import Customer, Notification, NotificationEvent, OutboxMessage, Shipment, ShipmentStatus
 from bot.notify.planner import load_shipments, sync_plans
@@ -230,9 +232,19 @@ def test_operations_pages_and_metrics_show_what_happened(live_app: LiveApp) -> N
         row = session.scalars(select(Notification).where(Notification.status == "delivered")).first()
         assert row is not None
         cancelled = session.scalar(select(func.count()).where(Notification.status == "cancelled"))
-    page = httpx.get(f"{live_app.url}/ops/notifications", params={"status": "delivered", "channel": row.channel})
+    assert httpx.get(f"{live_app.url}/ops/notifications", follow_redirects=False).status_code == 303  # login first
+    with rt.sessions() as session:
+        create_agent(session, email="ops@example.com", name="Ops", password="a long passphrase", role="agent")
+        session.commit()
+    staff = httpx.Client(base_url=live_app.url)
+    form = staff.get("/agent/login").text
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form)
+    assert token is not None
+    assert staff.post("/agent/login", data={"email": "ops@example.com", "password": "a long passphrase",
+                                            "csrf_token": token.group(1), "next": "/agent"}).status_code == 303
+    page = staff.get("/ops/notifications", params={"status": "delivered", "channel": row.channel})
     assert page.status_code == 200 and row.to_address in page.text and f"/ops/notifications/{row.id}" in page.text
-    detail = httpx.get(f"{live_app.url}/ops/notifications/{row.id}").text
+    detail = staff.get(f"/ops/notifications/{row.id}").text
     for step in ("planned", "sent", "delivered"):
         assert f"<td>{step}</td>" in detail
     metrics = httpx.get(f"{live_app.url}/metrics").text
@@ -242,4 +254,5 @@ def test_operations_pages_and_metrics_show_what_happened(live_app: LiveApp) -> N
     assert total == delivered
     if cancelled:
         assert 'status="cancelled"' in metrics
-    assert httpx.get(f"{live_app.url}/ops/notifications/999999").status_code == 404
+    assert staff.get("/ops/notifications/999999").status_code == 404
+    staff.close()
