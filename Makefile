@@ -11,9 +11,11 @@ MODEL := $(shell $(PYTHON) bot/model_files.py)
 MODEL_CACHE ?= $(HOME)/.cache/doorstep/models
 WEBCHAT_JS := bot/web/static/vendor/webchat.js
 WEBCHAT_VERSION := 1.0.1
+LEAFLET_JS := bot/web/static/vendor/leaflet/leaflet.js
+LEAFLET_VERSION := 1.9.4
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help run test setup model db validate crossval bench lint clean eval-eta
+.PHONY: help run test setup model db validate crossval bench bench-notify lint clean screenshots eval-eta
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +56,16 @@ $(WEBCHAT_JS):
 	@tar -xzf var/npm/rasa-webchat-$(WEBCHAT_VERSION).tgz -C var/npm package/lib/index.js package/LICENSE
 	@cp var/npm/package/lib/index.js $@ && cp var/npm/package/LICENSE $(dir $@)webchat.LICENSE
 
+# The tracking page's map (Leaflet, BSD-2-Clause): from the npm registry at set-up, served by the web app.
+$(LEAFLET_JS):
+	@echo "==> map library leaflet@$(LEAFLET_VERSION)"
+	@mkdir -p $(dir $@) var/npm
+	@cd var/npm && npm pack --silent leaflet@$(LEAFLET_VERSION) >/dev/null
+	@rm -rf var/npm/leaflet && mkdir -p var/npm/leaflet
+	@tar -xzf var/npm/leaflet-$(LEAFLET_VERSION).tgz -C var/npm/leaflet package/dist/leaflet.js package/dist/leaflet.css package/dist/images package/LICENSE
+	@cp -r var/npm/leaflet/package/dist/. $(dir $@) && cp var/npm/leaflet/package/LICENSE $(dir $@)LICENSE
+	@rm -f $(dir $@)*.map
+
 # Browser tests drive Debian's chromium with Playwright (no browser download).
 $(CHROMIUM):
 	@echo "==> chromium (Debian) for the browser tests"
@@ -61,7 +73,7 @@ $(CHROMIUM):
 	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
 	else echo "error: browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
 
-setup: $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) db ## install both runtimes, train the model, set up the database
+setup: $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) db ## install both runtimes, train the model, set up the database
 
 model: $(MODEL) ## train the Rasa model if config, domain or data changed
 
@@ -74,11 +86,14 @@ run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
 	@echo "  Doorstep is starting. Open:"
 	@echo "    http://localhost:8000/            start page"
 	@echo "    http://localhost:8000/demo/phone  demo phone: text the bot as a customer"
+	@echo "    http://localhost:8000/demo/mailbox  the emails customers got"
+	@echo "    http://localhost:8000/ops/notifications  every message and its timeline"
+	@echo "    http://localhost:8000/agent       agent console (python -m bot agent create --email you@example.com)"
 	@echo "    http://localhost:8000/healthz     every component's health"
 	@echo ""
 	@$(VENV)/bin/honcho start -f Procfile
 
-test: $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(CHROMIUM) ## run the whole test suite (unit, Rasa data, end-to-end)
+test: $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) $(CHROMIUM) ## run the whole test suite (unit, Rasa data, end-to-end)
 	@$(RASA_VENV)/bin/rasa data validate --fail-on-warnings --quiet >/dev/null 2>var-validate.log || { cat var-validate.log; rm -f var-validate.log; exit 1; }; rm -f var-validate.log
 	@$(VENV)/bin/ruff check bot actions addons tests bench
 	@echo "==> dialogue test stories"
@@ -94,8 +109,15 @@ validate: $(RASA_READY) ## rasa data validate, failing on warnings
 crossval: $(RASA_READY) ## NLU cross-validation report into docs/nlu/crossval
 	@$(RASA_VENV)/bin/rasa test nlu --nlu data/nlu --cross-validation --folds 3 --out docs/nlu/crossval --no-plot
 
-bench: setup ## conversation throughput/latency vs a stock `rasa init` bot -> bench/results.json
+bench: setup ## conversation throughput/latency vs a stock `rasa init` bot, then the notification wave
 	@$(VENV)/bin/python -m bench.run
+	@$(VENV)/bin/python -m bench.notify_run
+
+bench-notify: $(APP_READY) ## the notification wave alone: 100,000 SMS through the twilio library -> bench/notify_results.json
+	@$(VENV)/bin/python -m bench.notify_run
+
+screenshots: setup $(CHROMIUM) ## README screenshots of the tracking page and console -> docs/screenshots
+	@PYTHONPATH=. $(VENV)/bin/python scripts/screenshots.py
 
 # Issue 6: the ETA engine measured on real courier data (LaDe-D Jilin, ../shared/data/lade-d-jilin/).
 eval-eta: $(APP_READY) ## ETA engine vs naive and gradient boosting on LaDe-D -> bench/eta_report.json

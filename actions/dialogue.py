@@ -11,6 +11,7 @@ from sqlalchemy import select
 from actions import texts
 from actions.context import context_for
 from actions.handoff import open_handoff
+from actions.rating import handle_rating
 from actions.runtime import off_loop, runtime
 from bot.clock import sim_now
 from bot.models import Return, Shipment
@@ -52,6 +53,9 @@ class Fallback(Action):
         return "action_fallback"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        rating = await handle_rating(dispatcher, tracker)  # "4" after "delivered, how did we do?"
+        if rating is not None:
+            return rating
         if _previous_turn_fell_back(tracker):
             dispatcher.utter_message(text="Sorry, I'm still not getting it. I'm passing you to a person, "
                                           "who will reply here.")

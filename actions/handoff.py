@@ -15,7 +15,7 @@ from bot.identity import verified_link
 
 REASONS = {"request": "asked for a person", "misunderstood": "the bot did not understand twice",
            "carrier_error": "a carrier call failed", "angry": "the customer is upset",
-           "verification": "could not verify identity"}
+           "verification": "could not verify identity", "low_rating": "rated the delivery low"}
 
 
 def summarise(tracker: Tracker, limit: int = 8) -> str:

@@ -5,9 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import ActionExecuted, EventType, SessionStarted, SlotSet
+from rasa_sdk.events import ActionExecuted, ConversationPaused, EventType, SessionStarted, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy import select
 
 from actions import texts
 from actions.runtime import channel_of, off_loop, runtime
@@ -19,7 +20,7 @@ from bot.identity import (
     shipment_by_tracking_and_postcode,
     verified_link,
 )
-from bot.models import Shipment
+from bot.models import Handoff, Shipment
 
 MAX_ATTEMPTS = 3
 
@@ -39,6 +40,14 @@ def _identify(channel: str, sender_id: str, link_token: str | None) -> tuple[boo
         return (link is not None, link.shipment_id if link else None)
 
 
+def _with_a_person(sender_id: str) -> bool:
+    """An agent has (or will take) this conversation: a new session must not wake the bot.
+    (Conversation ids are unique across channels: phone numbers, `web:…`, `rest:…`.)"""
+    with runtime().sessions() as session:
+        return session.scalar(select(Handoff.id).where(Handoff.sender_id == sender_id, Handoff.status != "closed")
+                              .limit(1)) is not None
+
+
 class ActionSessionStart(Action):
     """Starts a session with identity from the database: a known phone on signed SMS is verified."""
 
@@ -53,9 +62,28 @@ class ActionSessionStart(Action):
         metadata = tracker.get_slot("session_started_metadata") or {}
         verified, shipment_id = await off_loop(_identify, channel_of(tracker), tracker.sender_id,
                                                metadata.get("link_token"))
+        if shipment_id is None and verified:
+            shipment_id = notified_parcel(tracker.events)
         events += [SlotSet("verified", verified), SlotSet("shipment_id", str(shipment_id) if shipment_id else None)]
         events.append(ActionExecuted("action_listen"))
+        # A session start resets the tracker and with it the pause (Rasa's SessionStarted unpauses):
+        # while a handoff is open, pause again, or the bot would answer over the agent after an hour.
+        if await off_loop(_with_a_person, tracker.sender_id):
+            events.append(ConversationPaused())
         return events
+
+
+def notified_parcel(events: list[dict[str, Any]]) -> int | None:
+    """The parcel of the last message we sent on our own (a notification), if the customer has not
+    written since: their first words ("yes", "can it come tomorrow") are about that parcel. The
+    actions still only ever offer the customer's own parcels."""
+    for event in reversed(events):
+        if event.get("event") == "user":
+            return None
+        metadata = event.get("metadata") or {}
+        if event.get("event") == "bot" and str(metadata.get("notification_shipment_id", "")).isdigit():
+            return int(metadata["notification_shipment_id"])
+    return None
 
 
 class ValidateVerifyForm(FormValidationAction):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from functools import lru_cache
 from typing import Any, TypeVar
@@ -25,10 +26,18 @@ async def off_loop(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(func, *args, **kwargs)
 
 
+SMS_SENDER = re.compile(r"\+[1-9]\d{6,14}")
+
+
 def channel_of(tracker: Tracker) -> str:
     """The channel of the latest message, as our own channels set it (never the client)."""
     channel = tracker.get_latest_input_channel()
     if channel:
         return channel
     metadata = tracker.get_slot("session_started_metadata") or {}
-    return str(metadata.get("channel") or "")
+    if metadata.get("channel"):
+        return str(metadata["channel"])
+    # A session started by us, not by a message (a notification recorded before the customer wrote):
+    # our web and REST channels namespace their senders ("web:", "rest:"), so a bare E.164 number is
+    # an SMS conversation, and only the token-holding app can start one.
+    return "twilio" if SMS_SENDER.fullmatch(tracker.sender_id or "") else ""

@@ -14,3 +14,6 @@ HANDOFF = ("I've passed this to our team with what we've said so far. "
            "A person will reply here, usually within 15 minutes (8:00-20:00).")
 ASK_TRACKING_NUMBER = "First I need to check it's your parcel. What's the tracking number? It starts with DS."
 BAD_TRACKING_NUMBER = "That doesn't look like a tracking number. It's DS followed by 10 digits, e.g. DS1234567890."
+RATING_THANKS = "Thank you for rating your delivery! Reply any time if you need anything."
+RATING_LOW = ("Sorry it wasn't good. I've asked a person from our team to look into it: "
+              "they will reply here, usually within 15 minutes (8:00-20:00).")

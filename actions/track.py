@@ -14,6 +14,7 @@ from actions import texts
 from actions.dialogue import ReturnStatus
 from actions.handoff import open_handoff
 from actions.identity import MAX_ATTEMPTS
+from actions.rating import handle_rating
 from actions.runtime import channel_of, off_loop, runtime
 from bot.carriers import CarrierError
 from bot.clock import sim_now
@@ -130,6 +131,9 @@ class ActionTrack(Action):
         return "action_track"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        rating = await handle_rating(dispatcher, tracker)  # "4" after "delivered, how did we do?"
+        if rating is not None:
+            return rating
         return await _run_track(dispatcher, tracker)
 
 

@@ -166,7 +166,9 @@ class SignedTwilioInput(InputChannel):
                 return response.text("", status=204)
             body = (form.get("Body") or "").strip()
             opt_out_type = (form.get("OptOutType") or "").upper()
-            text = OPT_OUT_TYPES.get(opt_out_type) or KEYWORDS.get(body.upper().strip(".! ")) or body
+            # A leading "/" would make Rasa read the text as an intent ("/restart" even wakes a paused
+            # conversation): customers' words are words.
+            text = OPT_OUT_TYPES.get(opt_out_type) or KEYWORDS.get(body.upper().strip(".! ")) or body.lstrip("/")
             metadata = {
                 "text": body,
                 "channel": "twilio",

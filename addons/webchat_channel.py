@@ -29,6 +29,10 @@ PREFIX = "web:"
 SESSION_ID = re.compile(r"^[A-Za-z0-9_-]{8,64}$")
 MAX_TEXT = 1000
 MAX_TOKEN = 512
+# Intents the pages may send as "/intent" (the widget's greeting and the tracking page's topic
+# buttons). Any other leading "/" is dropped: "/restart" would otherwise wake a paused conversation.
+PAGE_INTENTS = {"/greet", "/reschedule_delivery", "/redirect_to_locker", "/delivery_instructions",
+                "/start_return", "/talk_to_human"}
 
 
 class WebChatInput(SocketIOInput):
@@ -73,6 +77,9 @@ class WebChatInput(SocketIOInput):
             text = data.get("message")
             if not isinstance(text, str) or not text.strip():
                 return
+            text = text.strip()
+            if text.startswith("/") and text not in PAGE_INTENTS:
+                text = text.lstrip("/") or "?"
             message = UserMessage(
                 text[:MAX_TEXT], SocketIOOutput(sio, self.bot_message_evt), PREFIX + session_id,
                 input_channel=self.name(), metadata=self._metadata(data),

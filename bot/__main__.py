@@ -5,8 +5,12 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from typing import TYPE_CHECKING
 
 from bot.settings import ConfigError, load_settings
+
+if TYPE_CHECKING:
+    from bot.runtime import Runtime
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -25,6 +29,13 @@ def _parser() -> argparse.ArgumentParser:
     launch = sub.add_parser("launch", help="start one process of the stack")
     launch.add_argument("process", choices=["rasa", "actions", "web", "scheduler"])
     sub.add_parser("scheduler", help="run the scheduler in the foreground")
+    # issue 5: support agents for the console
+    agent = sub.add_parser("agent", help="support agents for the console")
+    agent_sub = agent.add_subparsers(dest="agent_command", required=True)
+    create = agent_sub.add_parser("create", help="create an agent (password from DOORSTEP_AGENT_PASSWORD or a prompt)")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", default="")
+    create.add_argument("--role", choices=["agent", "supervisor"], default="agent")
     return parser
 
 
@@ -76,6 +87,8 @@ def main(argv: list[str] | None = None) -> int:
                     else session.scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all())
             print(json.dumps([as_dict(m) for m in rows if m.direction == "outbound"], indent=2))
         return 0
+    if args.command == "agent":
+        return _create_agent(runtime, args)
     if args.command == "sms":
         from bot.identity import normalise_phone
         from bot.sms_sim import SimulatorDisabled, send_as_customer
@@ -96,6 +109,29 @@ def main(argv: list[str] | None = None) -> int:
             print(reply)
         return 0
     return 1
+
+
+def _create_agent(runtime: Runtime, args: argparse.Namespace) -> int:
+    import getpass
+    import os
+
+    from bot.agents import AgentError, create_agent
+    from bot.db import transaction
+
+    password = os.environ.get("DOORSTEP_AGENT_PASSWORD")
+    if password is None:
+        password = getpass.getpass("Password: ")
+        if getpass.getpass("Again: ") != password:
+            print("the passwords differ", file=sys.stderr)
+            return 2
+    try:
+        with transaction(runtime.sessions) as session:
+            agent = create_agent(session, email=args.email, name=args.name, password=password, role=args.role)
+            print(f"agent {agent.id} created: {agent.email} ({agent.role})")
+    except AgentError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -6,6 +6,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.models import AuditLog, Consent, utcnow
+from bot.notify.planner import cancel_for_customer_channel
 
 
 def set_opt_out(session: Session, *, customer_id: int, channel: str, opted_out: bool, source: str) -> bool:
@@ -21,6 +22,8 @@ def set_opt_out(session: Session, *, customer_id: int, channel: str, opted_out: 
     consent.opted_out, consent.source, consent.changed_at = opted_out, source, utcnow()
     session.add(AuditLog(actor=f"customer:{customer_id}", action="opt_out" if opted_out else "opt_in",
                          entity="consent", entity_id=f"{customer_id}:{channel}", detail={"source": source}))
+    if opted_out:  # what was planned on that channel will not go; the planner re-plans on another one
+        cancel_for_customer_channel(session, customer_id, channel, utcnow(), f"opted out ({source})")
     session.flush()
     return True
 

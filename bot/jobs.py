@@ -34,3 +34,14 @@ def sandbox_tick() -> int:
     if report.applied:
         logger.info("sandbox %s: %d shipment updates", report.now.isoformat(timespec="minutes"), len(report.applied))
     return len(report.applied)
+
+
+def notify_tick() -> str:
+    """Plan and send notifications (see bot.notify.service)."""
+    from bot.notify.service import run_pass_sync
+
+    report = run_pass_sync(_runtime())
+    counts = dict(report.dispatch.counts)
+    if report.planned or counts:
+        logger.info("notifications: planned %d, %s", report.planned, counts)
+    return f"planned={report.planned} {counts}"

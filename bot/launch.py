@@ -61,7 +61,9 @@ def command(process: str, settings: Settings) -> tuple[list[str], dict[str, str]
         return [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)], {}
     if process == "web":
         return [python, "-m", "uvicorn", "bot.web.app:create_app", "--factory", "--host", settings.web_host,
-                "--port", str(settings.web_port), "--no-access-log"], {}
+                "--port", str(settings.web_port), "--no-access-log",
+                # live streams (console, tracking) never end by themselves: don't wait on them at stop
+                "--timeout-graceful-shutdown", "3"], {}
     if process == "scheduler":
         return [python, "-m", "bot", "scheduler"], {}
     raise SystemExit(f"unknown process {process!r}; one of {', '.join(PROCESSES)}")

@@ -17,6 +17,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    Index,
     Integer,
     String,
     Text,
@@ -267,6 +268,7 @@ class Return(Base):
 
 class Notification(Base):
     __tablename__ = "notifications"
+    __table_args__ = (Index("ix_notifications_status_due_at", "status", "due_at"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
@@ -283,9 +285,36 @@ class Notification(Base):
     status: Mapped[str] = mapped_column(String(24), default="planned")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     error: Mapped[str | None] = mapped_column(Text)
-    due_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     sent_at: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Dispatch (issue 4): the rendered message is kept so a retry or a reconciliation sends and
+    # matches exactly the same text; a claim marks who is sending it and since when.
+    subject: Mapped[str | None] = mapped_column(String(200))
+    html: Mapped[str | None] = mapped_column(Text)
+    context: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None]
+    delivered_at: Mapped[datetime | None]
+    recorded_at: Mapped[datetime | None]  # when the customer's Rasa conversation got it
+
+    events: Mapped[list[NotificationEvent]] = relationship(
+        back_populates="notification", order_by="NotificationEvent.id"
+    )
+
+
+class NotificationEvent(Base):
+    """One step of a message's timeline: planned, deferred, sent, delivered, failed, cancelled…"""
+
+    __tablename__ = "notification_events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    notification_id: Mapped[int] = mapped_column(ForeignKey("notifications.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    status: Mapped[str] = mapped_column(String(24))
+    detail: Mapped[str | None] = mapped_column(Text)
+
+    notification: Mapped[Notification] = relationship(back_populates="events")
 
 
 class OutboxMessage(Base):
@@ -303,6 +332,8 @@ class OutboxMessage(Base):
     body: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(24), default="delivered")
     created_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    html: Mapped[str | None] = mapped_column(Text)
+    meta: Mapped[dict[str, Any]] = mapped_column(default=dict)  # status callback, custom args
 
 
 class ConversationLink(Base):
@@ -379,6 +410,38 @@ class Heartbeat(Base):
 
     component: Mapped[str] = mapped_column(String(32), primary_key=True)
     beat_at: Mapped[datetime]
+
+
+# -- issue 7: carrier adapters ------------------------------------------------------------------
+
+
+class CarrierRef(Base):
+    """A shipment's id at its carrier (a UPS "1Z…", an Onfleet task id), when it is not our tracking number."""
+
+    __tablename__ = "carrier_refs"
+    __table_args__ = (UniqueConstraint("carrier", "external_id"),)
+
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), primary_key=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    external_id: Mapped[str] = mapped_column(String(80))
+
+
+# --- issue 5: agent console -------------------------------------------------------------------
+
+
+class AgentSession(Base):
+    """A logged-in agent: the cookie carries the signed id; logout or expiry ends it here."""
+
+    __tablename__ = "agent_sessions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # random, never guessable
+    agent_id: Mapped[int] = mapped_column(ForeignKey("agents.id"), index=True)
+    csrf_token: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime]
+
+    agent: Mapped[Agent] = relationship()
 
 
 # --- Issue 6: ETA engine ---------------------------------------------------------------------------------------------

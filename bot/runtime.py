@@ -23,7 +23,7 @@ class Runtime:
     def build(cls, settings: Settings) -> Runtime:
         engine = make_engine(settings.database_url)
         sessions = make_session_factory(engine)
-        carriers = build_carriers(sessions, sandbox_faults=settings.sandbox_faults)
+        carriers = build_carriers(sessions, sandbox_faults=settings.sandbox_faults, settings=settings)
         return cls(settings=settings, engine=engine, sessions=sessions, carriers=carriers)
 
     def carrier(self, name: str) -> Carrier:

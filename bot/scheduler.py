@@ -29,6 +29,8 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
     if settings.carrier == "sandbox":
         scheduler.add_job("bot.jobs:sandbox_tick", "interval", seconds=settings.sandbox_tick_seconds,
                           id="sandbox_tick", replace_existing=True)
+    scheduler.add_job("bot.jobs:notify_tick", "interval", seconds=settings.notify_tick_seconds, id="notify_tick",
+                      replace_existing=True)
     return scheduler
 
 

@@ -23,6 +23,7 @@ LOCAL_SECRETS = {
     "link_secret": "local-link-secret",
     "carrier_webhook_secret": "local-carrier-secret",
     "outbox_auth_token": "local-outbox-token",
+    "session_secret": "local-session-secret",
 }
 
 
@@ -61,11 +62,22 @@ class Settings(BaseSettings):
     outbox_account_sid: str = "ACoutbox0000000000000000000000000"
     outbox_auth_token: str = LOCAL_SECRETS["outbox_auth_token"]
     outbox_from_number: str = "+4930901820"
+    # Numbers the outbox accepts but reports "undelivered" (error 30003), to see the email fallback.
+    outbox_undeliverable: str = ""
 
     # Email (SendGrid or the outbox)
     email_provider: Literal["outbox", "sendgrid"] = "outbox"
     sendgrid_api_key: str = ""
+    # The "Signed Event Webhook" verification key (base64 DER, from SendGrid's Mail Settings).
+    sendgrid_webhook_public_key: str = ""
     email_from: str = "updates@doorstep.example"
+
+    # Notifications (rules are data: config/notifications.yml or your copy)
+    notification_rules: str = ""
+    notify_tick_seconds: float = 2.0
+    notify_batch: int = 500
+    notify_concurrency: int = 32
+    notify_claim_lease_seconds: float = 60.0  # a claim older than this is presumed dead and reconciled
 
     # Carrier
     carrier: Literal["sandbox"] = "sandbox"
@@ -77,9 +89,47 @@ class Settings(BaseSettings):
     # test that a carrier failure changes nothing and hands the customer to a person.
     sandbox_faults: str = ""
 
+    # Real carrier adapters (issue 7), besides the sandbox: each shipment's `carrier` names its adapter.
+    carriers: str = ""  # comma-separated: karrio, onfleet, rest
+    carrier_timeout_seconds: float = 10.0
+    carrier_retry_attempts: int = 3  # idempotent calls only (reads), with exponential backoff
+    carrier_breaker_failures: int = 5  # failures in a row before a carrier counts as down
+    carrier_breaker_cool_off_seconds: float = 60.0
+    carrier_time_zone: str = "Europe/Berlin"  # for day-level ETAs and the windows offered for Onfleet
+    karrio_carriers: str = ""  # comma-separated karrio carrier names: ups, fedex, dhl_express
+    karrio_test_mode: bool = False  # the carriers' own sandbox servers
+    karrio_ups_client_id: str = ""
+    karrio_ups_client_secret: str = ""
+    karrio_ups_account_number: str = ""
+    karrio_ups_server_url: str = ""  # override (a proxy or a local test server); empty = karrio's
+    karrio_fedex_api_key: str = ""
+    karrio_fedex_secret_key: str = ""
+    karrio_fedex_account_number: str = ""
+    karrio_fedex_server_url: str = ""
+    karrio_dhl_express_site_id: str = ""
+    karrio_dhl_express_password: str = ""
+    karrio_dhl_express_account_number: str = ""
+    karrio_dhl_express_server_url: str = ""
+    onfleet_api_key: str = ""
+    onfleet_webhook_secret: str = ""  # hex, from the Onfleet dashboard (API & Webhooks)
+    onfleet_api_url: str = "https://onfleet.com/api/v2"
+    rest_carrier_name: str = "rest"  # the `carrier` value of shipments served by the REST adapter
+    rest_carrier_base_url: str = ""
+    rest_carrier_api_key: str = ""
+    rest_carrier_webhook_secret: str = ""
+    rest_carrier_capabilities: str = "track,windows,reschedule,redirect,lockers,instructions,change_address,returns"
+
     # Links and tokens
     link_secret: str = LOCAL_SECRETS["link_secret"]
     link_max_age_days: int = 14
+
+    # Tracking page and agent console (issue 5)
+    session_secret: str = LOCAL_SECRETS["session_secret"]  # signs agent session cookies
+    agent_session_hours: float = 8.0  # an agent session ends this long after login
+    agent_idle_minutes: float = 60.0  # ... or after this long without a request
+    map_tile_url: str = ""  # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
+    map_tile_attribution: str = ""
+    lookup_attempts_per_hour: int = 10  # tracking number + postcode lookups per client address
 
     @model_validator(mode="after")
     def _check_switched_on_providers(self) -> Settings:
@@ -93,19 +143,30 @@ class Settings(BaseSettings):
                 )
             if not self.twilio_account_sid.startswith("AC"):
                 raise ValueError("TWILIO_ACCOUNT_SID must start with AC")
-        if self.email_provider == "sendgrid" and not self.sendgrid_api_key:
-            raise ValueError("SENDGRID_API_KEY is required when EMAIL_PROVIDER=sendgrid")
+        if self.email_provider == "sendgrid":
+            for name in ("sendgrid_api_key", "sendgrid_webhook_public_key"):
+                if not getattr(self, name):
+                    raise ValueError(f"{name.upper()} is required when EMAIL_PROVIDER=sendgrid")
         if self.environment == "production":
             for name, local_value in LOCAL_SECRETS.items():
                 if getattr(self, name) == local_value:
                     raise ValueError(f"{name.upper()} must be set (not the local default) when ENVIRONMENT=production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("DATABASE_URL must be a server database when ENVIRONMENT=production")
+        _check_carriers(self)
         if self.sandbox_speed <= 0:
             raise ValueError("SANDBOX_SPEED must be positive")
         return self
 
     # Derived values: one place decides them.
+    @property
+    def enabled_carrier_adapters(self) -> set[str]:
+        return {name.strip().lower() for name in self.carriers.split(",") if name.strip()}
+
+    @property
+    def karrio_names(self) -> list[str]:
+        return [name.strip().lower() for name in self.karrio_carriers.split(",") if name.strip()]
+
     @property
     def outbox_enabled(self) -> bool:
         """The demo phone, `bot sms` and the outbox pages exist only while the outbox is the SMS provider."""
@@ -135,6 +196,68 @@ class Settings(BaseSettings):
         if self.sms_provider == "twilio":
             return "https://api.twilio.com"
         return f"{self.web_internal_url}/outbox/twilio"
+
+    @property
+    def twilio_status_callback_url(self) -> str:
+        """Where Twilio reports each message's status; its signature is computed over this URL."""
+        return f"{self.public_base_url.rstrip('/')}/webhooks/twilio/status"
+
+    @property
+    def email_api_key(self) -> str:
+        return self.sendgrid_api_key if self.email_provider == "sendgrid" else self.outbox_auth_token
+
+    @property
+    def sendgrid_api_base(self) -> str:
+        if self.email_provider == "sendgrid":
+            return "https://api.sendgrid.com"
+        return f"{self.web_internal_url}/outbox/sendgrid"
+
+    @property
+    def email_webhook_public_key(self) -> str:
+        """SendGrid's key, or the outbox's own (derived from its token) that signs its events."""
+        if self.email_provider == "sendgrid":
+            return self.sendgrid_webhook_public_key
+        from bot.notify.signing import outbox_public_key
+
+        return outbox_public_key(self.outbox_auth_token)
+
+
+KARRIO_REQUIRED = {
+    "ups": ("karrio_ups_client_id", "karrio_ups_client_secret"),
+    "fedex": ("karrio_fedex_api_key", "karrio_fedex_secret_key"),
+    "dhl_express": ("karrio_dhl_express_site_id", "karrio_dhl_express_password"),
+}
+ADAPTERS = ("karrio", "onfleet", "rest")
+
+
+def _check_carriers(settings: Settings) -> None:
+    """Issue 7: an adapter switched on must have its settings (one line naming the variable)."""
+    enabled = settings.enabled_carrier_adapters
+    for name in enabled - set(ADAPTERS):
+        raise ValueError(f"CARRIERS: unknown adapter {name!r} (known: {', '.join(ADAPTERS)})")
+    if "karrio" in enabled:
+        if not settings.karrio_names:
+            raise ValueError("KARRIO_CARRIERS is required when CARRIERS includes karrio")
+        for carrier in settings.karrio_names:
+            if carrier not in KARRIO_REQUIRED:
+                raise ValueError(f"KARRIO_CARRIERS: {carrier!r} is not supported (supported: {', '.join(KARRIO_REQUIRED)})")
+            for name in KARRIO_REQUIRED[carrier]:
+                if not getattr(settings, name):
+                    raise ValueError(f"{name.upper()} is required when KARRIO_CARRIERS includes {carrier}")
+    if "onfleet" in enabled:
+        for name in ("onfleet_api_key", "onfleet_webhook_secret"):
+            if not getattr(settings, name):
+                raise ValueError(f"{name.upper()} is required when CARRIERS includes onfleet")
+        try:
+            bytes.fromhex(settings.onfleet_webhook_secret)
+        except ValueError:
+            raise ValueError("ONFLEET_WEBHOOK_SECRET must be the hex secret from the Onfleet dashboard") from None
+    if "rest" in enabled:
+        for name in ("rest_carrier_base_url", "rest_carrier_api_key", "rest_carrier_webhook_secret"):
+            if not getattr(settings, name):
+                raise ValueError(f"{name.upper()} is required when CARRIERS includes rest")
+    if settings.carrier_timeout_seconds <= 0:
+        raise ValueError("CARRIER_TIMEOUT_SECONDS must be positive")
 
 
 def load_settings() -> Settings:

@@ -5,19 +5,59 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.carriers.base import Carrier
-from bot.carriers.errors import CarrierError, ChangeRefused, UnknownShipment, UnsupportedOperation
+from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, UnknownShipment, UnsupportedOperation
 from bot.carriers.models import Capability, CarrierEvent, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
+from bot.settings import Settings
 
 
-def build_carriers(session_factory: sessionmaker[Session], *, sandbox_faults: str = "") -> dict[str, Carrier]:
+def build_carriers(session_factory: sessionmaker[Session], *, sandbox_faults: str = "",
+                   settings: Settings | None = None) -> dict[str, Carrier]:
     """Every adapter this deployment can talk to, by the name stored on each shipment."""
     from bot.carriers.sandbox import SandboxCarrier
 
     faults = frozenset(t.strip() for t in sandbox_faults.split(",") if t.strip())
-    return {"sandbox": SandboxCarrier(session_factory, faults=faults)}
+    carriers: dict[str, Carrier] = {"sandbox": SandboxCarrier(session_factory, faults=faults)}
+    if settings is not None:
+        carriers.update(build_remote_carriers(session_factory, settings))
+    return carriers
+
+
+def build_remote_carriers(session_factory: sessionmaker[Session], settings: Settings) -> dict[str, Carrier]:
+    """The real adapters switched on in settings (CARRIERS=karrio,onfleet,rest); each with its own breaker."""
+    from bot.carriers.resilience import Robustness
+
+    robustness = Robustness(timeout=settings.carrier_timeout_seconds, attempts=settings.carrier_retry_attempts,
+                            failures=settings.carrier_breaker_failures,
+                            cool_off=settings.carrier_breaker_cool_off_seconds)
+    enabled = settings.enabled_carrier_adapters
+    carriers: dict[str, Carrier] = {}
+    if "karrio" in enabled:
+        from bot.carriers.karrio_adapter import KarrioCarrier
+
+        for name in settings.karrio_names:
+            prefix = f"karrio_{name}_"
+            credentials = {field.removeprefix(prefix): getattr(settings, field) for field in type(settings).model_fields
+                           if field.startswith(prefix) and field != f"{prefix}server_url"}
+            carriers[name] = KarrioCarrier(
+                session_factory, carrier=name, credentials=credentials, server_url=getattr(settings, f"{prefix}server_url"),
+                test_mode=settings.karrio_test_mode, time_zone=settings.carrier_time_zone, robustness=robustness)
+    if "onfleet" in enabled:
+        from bot.carriers.onfleet import OnfleetCarrier
+
+        carriers["onfleet"] = OnfleetCarrier(session_factory, api_key=settings.onfleet_api_key,
+                                             api_url=settings.onfleet_api_url, time_zone=settings.carrier_time_zone,
+                                             robustness=robustness)
+    if "rest" in enabled:
+        from bot.carriers.rest import RestCarrier
+
+        capabilities = frozenset(Capability(c.strip()) for c in settings.rest_carrier_capabilities.split(",") if c.strip())
+        carriers[settings.rest_carrier_name] = RestCarrier(
+            session_factory, name=settings.rest_carrier_name, base_url=settings.rest_carrier_base_url,
+            api_key=settings.rest_carrier_api_key, capabilities=capabilities, robustness=robustness)
+    return carriers
 
 
 __all__ = [
-    "Capability", "Carrier", "CarrierError", "CarrierEvent", "ChangeRefused", "LockerOption", "ReturnLabel",
+    "Capability", "Carrier", "CarrierError", "CarrierEvent", "CarrierUnavailable", "ChangeRefused", "LockerOption", "ReturnLabel",
     "TimeWindow", "TrackingInfo", "UnknownShipment", "UnsupportedOperation", "build_carriers",
 ]

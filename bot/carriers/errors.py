@@ -23,3 +23,10 @@ class ChangeRefused(CarrierError):
 
 class UnknownShipment(CarrierError):
     """No shipment with that tracking number at this carrier."""
+
+
+class CarrierUnavailable(CarrierError):
+    """The carrier did not answer (timeout, 5xx, 429, connection) or its circuit is open: say so at once."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, retryable=True)

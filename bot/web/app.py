@@ -8,7 +8,19 @@ from fastapi.staticfiles import StaticFiles
 
 from bot.runtime import Runtime
 from bot.settings import ROOT, Settings, get_settings
-from bot.web import chat, demo, health, tracking, webhooks
+from bot.web import (
+    carrier_webhooks,
+    chat,
+    console,
+    dashboard,
+    delivery_status,
+    demo,
+    health,
+    mailbox,
+    notifications_ops,
+    tracking,
+    webhooks,
+)
 from bot.web.pages import render
 
 
@@ -19,8 +31,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(tracking.router)
     app.include_router(webhooks.router)
+    app.include_router(carrier_webhooks.router)  # issue 7: Onfleet, generic REST
     app.include_router(demo.router)
     app.include_router(chat.router)
+    app.include_router(delivery_status.router)
+    app.include_router(mailbox.router)
+    app.include_router(notifications_ops.router)
+    # issue 5: agent console and operations dashboard (tracking pages above)
+    app.include_router(console.router)
+    app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=ROOT / "bot" / "web" / "static"), name="static")
 
     @app.get("/", response_class=HTMLResponse)

@@ -10,14 +10,16 @@ import binascii
 import secrets
 from typing import Annotated
 
-from fastapi import APIRouter, Form, Header, Request
+import httpx
+from fastapi import APIRouter, BackgroundTasks, Form, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
+from twilio.request_validator import RequestValidator
 
 from bot.demo_report import demo_report
 from bot.identity import normalise_phone
-from bot.models import Customer, utcnow
+from bot.models import Customer, OutboxMessage
 from bot.outbox import as_dict, conversation, is_sms_opted_out, record
 from bot.sms_sim import send_as_customer
 from bot.web.deps import OutboxOnly, RuntimeDep, SessionDep, SettingsDep
@@ -46,9 +48,57 @@ def _basic_auth_ok(header: str | None, sid: str, token: str) -> bool:
     return secrets.compare_digest(user, sid) and secrets.compare_digest(password, token)
 
 
+def _message_json(m: OutboxMessage, account_sid: str, status: str) -> dict[str, object]:
+    """A message resource as Twilio's API returns it."""
+    created = m.created_at.strftime("%a, %d %b %Y %H:%M:%S +0000")
+    return {
+        "sid": m.sid, "account_sid": account_sid, "to": m.to_address, "from": m.from_address,
+        "messaging_service_sid": None, "body": m.body, "status": status,
+        "num_segments": str(max(1, -(-len(m.body) // 153))), "num_media": "0",
+        "direction": "outbound-api", "api_version": "2010-04-01", "price": None, "price_unit": "USD",
+        "error_code": None, "error_message": None, "date_created": created, "date_updated": created,
+        "date_sent": created, "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{m.sid}.json",
+        "subresource_uris": {},
+    }
+
+
+async def _report_status(callback: str, token: str, params: dict[str, str], statuses: list[str]) -> None:
+    """Post Twilio-style status callbacks, signed as Twilio signs them (demo and tests)."""
+    validator = RequestValidator(token)
+    async with httpx.AsyncClient(timeout=5.0) as client:
+        for status in statuses:
+            form = {**params, "MessageStatus": status, "SmsStatus": status}
+            if status == "undelivered":
+                form["ErrorCode"] = "30003"
+            try:
+                await client.post(callback, data=form, headers={"X-Twilio-Signature": validator.compute_signature(callback, form)})
+            except httpx.HTTPError:
+                return
+
+
+@router.get("/outbox/twilio/2010-04-01/Accounts/{account_sid}/Messages.json")
+def list_messages(account_sid: str, request: Request, session: SessionDep, settings: SettingsDep,
+                  authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
+    """Twilio's message list, filtered by To (what a dispatcher asks after a crash)."""
+    if account_sid != settings.outbox_account_sid or not _basic_auth_ok(
+        authorization, settings.outbox_account_sid, settings.outbox_auth_token
+    ):
+        return _twilio_error(401, 20003, "Authenticate")
+    to = request.query_params.get("To")
+    page_size = min(int(request.query_params.get("PageSize", "50") or 50), 1000)
+    query = select(OutboxMessage).where(OutboxMessage.channel == "sms", OutboxMessage.direction == "outbound")
+    if to:
+        query = query.where(OutboxMessage.to_address == to)
+    rows = session.scalars(query.order_by(OutboxMessage.id.desc()).limit(page_size)).all()
+    uri = f"/2010-04-01/Accounts/{account_sid}/Messages.json?PageSize={page_size}&Page=0"
+    return JSONResponse({"messages": [_message_json(m, account_sid, m.status) for m in rows], "end": len(rows) - 1,
+                         "first_page_uri": uri, "next_page_uri": None, "page": 0, "page_size": page_size,
+                         "previous_page_uri": None, "start": 0, "uri": uri})
+
+
 @router.post("/outbox/twilio/2010-04-01/Accounts/{account_sid}/Messages.json")
 async def create_message(
-    account_sid: str, request: Request, session: SessionDep, settings: SettingsDep,
+    account_sid: str, request: Request, session: SessionDep, settings: SettingsDep, background: BackgroundTasks,
     authorization: Annotated[str | None, Header()] = None,
 ) -> JSONResponse:
     if account_sid != settings.outbox_account_sid or not _basic_auth_ok(
@@ -68,24 +118,23 @@ async def create_message(
         return _twilio_error(400, 21617, "The concatenated message body exceeds the 1600 character limit.")
     if is_sms_opted_out(session, to):
         return _twilio_error(400, 21610, "Attempt to send to unsubscribed recipient")
+    undeliverable = to in {n.strip() for n in settings.outbox_undeliverable.split(",") if n.strip()}
     message = record(session, channel="sms", to=to, sender=settings.outbox_from_number, body=body)
+    message.status = "undelivered" if undeliverable else "delivered"
+    callback = str(form.get("StatusCallback") or "")
+    if callback:
+        message.meta = {"status_callback": callback}
     session.commit()
-    now = utcnow().strftime("%a, %d %b %Y %H:%M:%S +0000")
-    return JSONResponse(
-        {"sid": message.sid, "account_sid": account_sid, "to": to, "from": settings.outbox_from_number,
-         "messaging_service_sid": form.get("MessagingServiceSid"), "body": body, "status": "queued",
-         "num_segments": str(max(1, -(-len(body) // 153))), "num_media": "0", "direction": "outbound-api",
-         "api_version": "2010-04-01", "price": None, "price_unit": "USD", "error_code": None,
-         "error_message": None, "date_created": now, "date_updated": now, "date_sent": None,
-         "uri": f"/2010-04-01/Accounts/{account_sid}/Messages/{message.sid}.json", "subresource_uris": {}},
-        status_code=201,
-    )
+    if callback:
+        params = {"MessageSid": message.sid, "SmsSid": message.sid, "AccountSid": account_sid, "To": to,
+                  "From": settings.outbox_from_number, "ApiVersion": "2010-04-01"}
+        background.add_task(_report_status, callback, settings.outbox_auth_token, params,
+                            ["sent", "undelivered" if undeliverable else "delivered"])
+    return JSONResponse(_message_json(message, account_sid, "queued"), status_code=201)
 
 
 @router.get("/api/outbox")
 def outbox_json(session: SessionDep, to: str | None = None, after: int = 0) -> JSONResponse:
-    from bot.models import OutboxMessage
-
     if to:
         rows = conversation(session, to, after_id=after)
     else:

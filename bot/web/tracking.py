@@ -1,33 +1,122 @@
-"""The tracking page behind the link in every message: `/t/<signed shipment token>`."""
+"""The tracking page behind the link in every message: `/t/<signed shipment token>`.
+
+`/t/<token>/live` answers the same facts as JSON for the page to poll (authorised by the same token).
+A bad or expired token gets a friendly page with a lookup by tracking number + postcode, which answers
+the same for an unknown number and a wrong postcode and is rate-limited per client address.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.carriers import CarrierError
 from bot.clock import sim_now
-from bot.identity import read_link_token
-from bot.models import Shipment
-from bot.status_text import describe
+from bot.i18n import best_locale, locale_of, translator
+from bot.identity import (
+    make_link_token,
+    normalise_postcode,
+    normalise_tracking_number,
+    read_link_token,
+    shipment_by_tracking_and_postcode,
+)
+from bot.models import Depot, Shipment
+from bot.runtime import Runtime
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.pages import render
+from bot.web.ratelimit import RateLimiter
+from bot.web.tracking_view import live_view
 
 router = APIRouter()
+NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+TOPICS = {"reschedule": "/reschedule_delivery", "locker": "/redirect_to_locker",
+          "instructions": "/delivery_instructions", "return": "/start_return", "person": "/talk_to_human"}
+
+
+def _shipment(runtime: Runtime, session: Session, token: str) -> Shipment | None:
+    settings = runtime.settings
+    shipment_id = read_link_token(settings.link_secret, token, max_age_days=settings.link_max_age_days)
+    return session.get(Shipment, shipment_id) if shipment_id is not None else None
+
+
+def _view(runtime: Runtime, session: Session, shipment: Shipment, locale: str) -> dict[str, Any]:
+    info = runtime.carrier(shipment.carrier).track(shipment.tracking_number)
+    depot = session.scalar(select(Depot).order_by(Depot.id))
+    return live_view(shipment, info, now=sim_now(session), locale=locale, depot=depot)
+
+
+def _invalid(request: Request, *, status_code: int, unavailable: bool = False, message: str | None = None,
+             number: str = ""):  # type: ignore[no-untyped-def]
+    locale = best_locale(request.headers.get("accept-language"))
+    response = render("tracking_invalid.html", status_code=status_code, t=translator(locale), lang=locale,
+                      unavailable=unavailable, message=message, number=number)
+    response.headers.update(NO_STORE)
+    return response
+
+
+def _limiter(request: Request) -> RateLimiter:
+    app = request.app
+    if not hasattr(app.state, "lookup_limiter"):
+        app.state.lookup_limiter = RateLimiter(app.state.runtime.settings.lookup_attempts_per_hour, 3600)
+    return app.state.lookup_limiter  # type: ignore[no-any-return]
 
 
 @router.get("/t/{token}")
-def tracking_page(token: str, runtime: RuntimeDep, session: SessionDep):  # type: ignore[no-untyped-def]
-    settings = runtime.settings
-    shipment_id = read_link_token(settings.link_secret, token, max_age_days=settings.link_max_age_days)
-    shipment = session.get(Shipment, shipment_id) if shipment_id is not None else None
+def tracking_page(token: str, request: Request, runtime: RuntimeDep, session: SessionDep,
+                  lang: str | None = None):  # type: ignore[no-untyped-def]
+    shipment = _shipment(runtime, session, token)
     if shipment is None:
-        return render("tracking_invalid.html", status_code=404)
+        return _invalid(request, status_code=404)
+    locale = locale_of(lang or shipment.customer.locale)
     try:
-        info = runtime.carrier(shipment.carrier).track(shipment.tracking_number)
+        view = _view(runtime, session, shipment, locale)
     except CarrierError:
-        return render("tracking_invalid.html", status_code=503, unavailable=True)
-    now = sim_now(session)
-    summary = describe(shipment, info, now=now, tz=shipment.customer.time_zone, link="").removesuffix(" Track: ")
-    events = [e for e in shipment.events if e.applied]
-    return render("tracking.html", shipment=shipment, info=info, summary=summary, events=events,
-                  tz=shipment.customer.time_zone, token=token)
+        return _invalid(request, status_code=503, unavailable=True)
+    settings = runtime.settings
+    response = render(
+        "tracking.html", t=translator(locale), lang=locale, shipment=shipment, view=view, token=token,
+        socket_url=settings.rasa_public_url, tile_url=settings.map_tile_url,
+        tile_attribution=settings.map_tile_attribution, topics=TOPICS,
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.get("/t/{token}/live")
+def tracking_live(token: str, runtime: RuntimeDep, session: SessionDep, lang: str | None = None) -> JSONResponse:
+    shipment = _shipment(runtime, session, token)
+    if shipment is None:
+        return JSONResponse({"detail": "link not valid"}, status_code=404, headers=NO_STORE)
+    try:
+        view = _view(runtime, session, shipment, locale_of(lang or shipment.customer.locale))
+    except CarrierError:
+        return JSONResponse({"detail": "tracking unavailable"}, status_code=503, headers=NO_STORE)
+    return JSONResponse(view, headers=NO_STORE)
+
+
+@router.post("/t/lookup")
+async def tracking_lookup(
+    request: Request, runtime: RuntimeDep,
+    tracking_number: Annotated[str, Form(max_length=40)] = "", postcode: Annotated[str, Form(max_length=12)] = "",
+):  # type: ignore[no-untyped-def]
+    t = translator(best_locale(request.headers.get("accept-language")))
+    client = request.client.host if request.client else "unknown"
+    if not _limiter(request).allow(client):
+        return _invalid(request, status_code=429, message=t("lookup.limited"))
+    number, code = normalise_tracking_number(tracking_number), normalise_postcode(postcode)
+
+    def find() -> int | None:
+        with runtime.sessions() as session:
+            shipment = shipment_by_tracking_and_postcode(session, number or "", code or "")
+            return shipment.id if shipment is not None else None
+
+    shipment_id = await run_in_threadpool(find)
+    if shipment_id is None:  # one answer for unknown number, wrong postcode and bad format
+        return _invalid(request, status_code=200, message=t("lookup.nomatch"), number=number or "")
+    token = make_link_token(runtime.settings.link_secret, shipment_id)
+    return RedirectResponse(f"/t/{token}", status_code=303, headers=NO_STORE)

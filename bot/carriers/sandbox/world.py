@@ -122,7 +122,7 @@ def _customer(rng: random.Random, index: int) -> Customer:
         name=f"{first} {last}",
         phone=f"+49151{20000000 + index + 1:08d}",
         email=f"{first.lower()}.{last.lower()}{index + 1}@example.com",
-        locale="de" if index % 4 == 3 else "en",
+        locale="de" if index % 4 == 3 else "nl" if index % 9 == 4 else "en",
         time_zone="Europe/London" if visitor else TZ.key,
         preferred_channels=["sms", "email"] if index % 5 else ["email"],
         accessibility_needs="Wheelchair user: please allow extra time at the door" if index % 17 == 5 else None,

@@ -1,0 +1,61 @@
+"""The answer to a "delivered, how did we do? Reply 1 to 5" message: a number straight after that
+message is a rating of that delivery. It is kept (audit log), thanked for, and a low one opens a
+handoff so that a person follows up. Anything else is an ordinary message."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from rasa_sdk import Tracker
+from rasa_sdk.events import EventType
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions import texts
+from actions.handoff import open_handoff
+from actions.runtime import off_loop, runtime
+from bot.db import transaction
+from bot.models import AuditLog
+from bot.notify.rules import cached_rules
+
+SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5|stars?|sterne?|sterren)?\s*[.!]?\s*$", re.IGNORECASE)
+
+
+def rated_delivery(tracker: Tracker) -> tuple[int, int] | None:
+    """(score, shipment id) when the latest message answers a delivered notification with 1-5."""
+    match = SCORE.match(str(tracker.latest_message.get("text") or ""))
+    if match is None:
+        return None
+    seen_user = False
+    for event in reversed(tracker.events):
+        kind = event.get("event")
+        if kind == "user":
+            if seen_user:
+                return None  # the customer said something else in between
+            seen_user = True
+            continue
+        if kind == "bot":
+            metadata: dict[str, Any] = event.get("metadata") or {}
+            if metadata.get("notification") == "delivered" and str(metadata.get("notification_shipment_id", "")).isdigit():
+                return int(match.group(1)), int(metadata["notification_shipment_id"])
+            return None
+    return None
+
+
+def _record(sender_id: str, shipment_id: int, score: int) -> None:
+    with transaction(runtime().sessions) as session:
+        session.add(AuditLog(actor=f"customer:sms:{sender_id}", action="delivery_rating", entity="shipment",
+                             entity_id=str(shipment_id), detail={"score": score}))
+
+
+async def handle_rating(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
+    rated = rated_delivery(tracker)
+    if rated is None:
+        return None
+    score, shipment_id = rated
+    await off_loop(_record, tracker.sender_id, shipment_id, score)
+    if score < cached_rules(runtime().settings.notification_rules).rating_handoff_below:
+        dispatcher.utter_message(text=texts.RATING_LOW)
+        return await open_handoff(tracker, reason="low_rating", shipment_id=shipment_id)
+    dispatcher.utter_message(text=texts.RATING_THANKS)
+    return []

@@ -1,0 +1,135 @@
+"""Customer-facing strings of the tracking page and the console's messages to customers, per locale.
+
+English is complete; another locale falls back to English for a key it lacks.
+"""
+
+from __future__ import annotations
+
+LOCALES = ("en", "de")
+
+STRINGS: dict[str, dict[str, str]] = {
+    "en": {
+        "title": "Parcel {number}",
+        "status.label_created": "Label created", "status.in_transit": "On its way to us",
+        "status.at_depot": "At the depot", "status.out_for_delivery": "Out for delivery",
+        "status.failed_attempt": "We missed you", "status.at_locker": "Ready at the locker",
+        "status.delivered": "Delivered", "status.returned": "Returned to sender",
+        "step.label_created": "Label created", "step.in_transit": "In transit", "step.at_depot": "At the depot",
+        "step.out_for_delivery": "Out for delivery", "step.delivered": "Delivered",
+        "headline.out_for_delivery": "Out for delivery: {window}", "headline.on_way": "On its way: {window}",
+        "headline.on_way_locker": "On its way to the {locker} locker: {window}",
+        "headline.failed": "We missed you. Next try {window}", "headline.failed_no_window": "We missed you; we'll try again.",
+        "headline.at_locker": "Ready at the {locker} locker", "headline.delivered": "Delivered {day} at {time}",
+        "headline.delivered_plain": "Delivered", "headline.returned": "Went back to the sender",
+        "headline.label_created": "The sender has made the label; we don't have it yet.",
+        "headline.on_way_plain": "On its way",
+        "today": "today", "tomorrow": "tomorrow", "yesterday": "yesterday",
+        "eta": "Delivery window", "eta.none": "No window yet", "stops_away": "{n} stops away",
+        "stops_away.one": "1 stop away", "stops_away.next": "You're next",
+        "map": "Map", "map.label": "Map: the driver's position, the route and where your parcel goes",
+        "map.driver": "Driver", "map.destination": "Your address", "map.locker": "Locker", "map.depot": "Depot",
+        "map.waiting": "The map shows the driver once your parcel is out for delivery.",
+        "timeline": "Progress", "history": "History", "history.none": "No updates yet.",
+        "proof": "Delivered", "proof.where": "Where it was left", "proof.locker": "Locker",
+        "proof.code": "Pickup code", "proof.at": "When",
+        "actions": "Change your delivery", "action.reschedule": "Another day or time",
+        "action.locker": "Send it to a locker", "action.instructions": "Leave instructions",
+        "action.return": "Return an item", "action.person": "Talk to a person",
+        "actions.none": "Nothing to change: your parcel is with the driver or has arrived.",
+        "chat": "Chat with us", "chat.hint": "Ask anything about this parcel, or pick a change above.",
+        "chat.input": "Type a message…",
+        "updated": "Updated {time}", "live": "This page updates by itself.",
+        "language": "Language",
+        "invalid.title": "Find your parcel",
+        "invalid.text": "This tracking link is not valid or has expired. Enter your tracking number and the "
+                        "delivery postcode to see your parcel.",
+        "invalid.unavailable": "Tracking is unavailable for a moment. Please try again shortly.",
+        "lookup.number": "Tracking number", "lookup.postcode": "Delivery postcode", "lookup.submit": "Find my parcel",
+        "lookup.nomatch": "We couldn't find a parcel with that tracking number and postcode. Check both and try again.",
+        "lookup.limited": "Too many attempts. Please wait a while and try again.",
+        "lookup.number.help": "Starts with DS, on your message or receipt",
+        "agent.back": "You're back with the Doorstep assistant. Ask me anything about your delivery.",
+        "change.reschedule": "Done: parcel …{short} now comes {window}.",
+        "change.locker": "Done: parcel …{short} goes to the {locker} locker ({address}). "
+                         "You'll get the pickup code when it's there.",
+        "change.return": "Return {rma} booked. {how}",
+        "change.return.locker": "At the {locker} locker, scan code {code} and put the parcel in.",
+        "change.return.label": "The label ({code}) is on its way to your email.",
+    },
+    "de": {
+        "title": "Paket {number}",
+        "status.label_created": "Label erstellt", "status.in_transit": "Auf dem Weg zu uns",
+        "status.at_depot": "Im Depot", "status.out_for_delivery": "In Zustellung",
+        "status.failed_attempt": "Wir haben Sie nicht angetroffen", "status.at_locker": "Abholbereit an der Packstation",
+        "status.delivered": "Zugestellt", "status.returned": "Zurück an den Absender",
+        "step.label_created": "Label erstellt", "step.in_transit": "Unterwegs", "step.at_depot": "Im Depot",
+        "step.out_for_delivery": "In Zustellung", "step.delivered": "Zugestellt",
+        "headline.out_for_delivery": "In Zustellung: {window}", "headline.on_way": "Unterwegs: {window}",
+        "headline.on_way_locker": "Unterwegs zur Packstation {locker}: {window}",
+        "headline.failed": "Wir haben Sie nicht angetroffen. Nächster Versuch {window}",
+        "headline.failed_no_window": "Wir haben Sie nicht angetroffen; wir versuchen es erneut.",
+        "headline.at_locker": "Abholbereit an der Packstation {locker}", "headline.delivered": "Zugestellt {day} um {time}",
+        "headline.delivered_plain": "Zugestellt", "headline.returned": "Zurück an den Absender",
+        "headline.label_created": "Der Absender hat das Label erstellt; das Paket ist noch nicht bei uns.",
+        "headline.on_way_plain": "Unterwegs",
+        "today": "heute", "tomorrow": "morgen", "yesterday": "gestern",
+        "eta": "Zustellfenster", "eta.none": "Noch kein Zeitfenster", "stops_away": "noch {n} Stopps",
+        "stops_away.one": "noch 1 Stopp", "stops_away.next": "Sie sind als Nächstes dran",
+        "map": "Karte", "map.label": "Karte: Position des Fahrers, Route und Zieladresse Ihres Pakets",
+        "map.driver": "Fahrer", "map.destination": "Ihre Adresse", "map.locker": "Packstation", "map.depot": "Depot",
+        "map.waiting": "Die Karte zeigt den Fahrer, sobald Ihr Paket in Zustellung ist.",
+        "timeline": "Fortschritt", "history": "Verlauf", "history.none": "Noch keine Neuigkeiten.",
+        "proof": "Zugestellt", "proof.where": "Abgelegt", "proof.locker": "Packstation",
+        "proof.code": "Abholcode", "proof.at": "Wann",
+        "actions": "Zustellung ändern", "action.reschedule": "Anderer Tag oder andere Zeit",
+        "action.locker": "An eine Packstation", "action.instructions": "Hinweis für den Fahrer",
+        "action.return": "Artikel zurücksenden", "action.person": "Mit einer Person sprechen",
+        "actions.none": "Nichts zu ändern: Ihr Paket ist beim Fahrer oder schon angekommen.",
+        "chat": "Chat", "chat.hint": "Fragen Sie alles zu diesem Paket oder wählen Sie oben eine Änderung.",
+        "chat.input": "Nachricht schreiben…",
+        "updated": "Aktualisiert {time}", "live": "Diese Seite aktualisiert sich von selbst.",
+        "language": "Sprache",
+        "invalid.title": "Paket finden",
+        "invalid.text": "Dieser Link ist ungültig oder abgelaufen. Geben Sie Sendungsnummer und Postleitzahl der "
+                        "Lieferadresse ein, um Ihr Paket zu sehen.",
+        "invalid.unavailable": "Die Sendungsverfolgung ist gerade nicht erreichbar. Bitte versuchen Sie es gleich noch einmal.",
+        "lookup.number": "Sendungsnummer", "lookup.postcode": "Postleitzahl der Lieferadresse",
+        "lookup.submit": "Paket finden",
+        "lookup.nomatch": "Wir haben kein Paket mit dieser Sendungsnummer und Postleitzahl gefunden. Bitte prüfen Sie beides.",
+        "lookup.limited": "Zu viele Versuche. Bitte warten Sie etwas und versuchen Sie es dann erneut.",
+        "lookup.number.help": "Beginnt mit DS, steht in Ihrer Nachricht oder auf dem Beleg",
+        "agent.back": "Sie schreiben wieder mit dem Doorstep-Assistenten. Fragen Sie mich alles zu Ihrer Lieferung.",
+        "change.reschedule": "Erledigt: Paket …{short} kommt jetzt {window}.",
+        "change.locker": "Erledigt: Paket …{short} geht an die Packstation {locker} ({address}). "
+                         "Den Abholcode bekommen Sie, sobald es dort ist.",
+        "change.return": "Rücksendung {rma} ist gebucht. {how}",
+        "change.return.locker": "Scannen Sie an der Packstation {locker} den Code {code} und legen Sie das Paket hinein.",
+        "change.return.label": "Das Label ({code}) kommt per E-Mail.",
+    },
+}
+
+
+def locale_of(raw: str | None) -> str:
+    """'de-DE' → 'de'; anything unknown → 'en'."""
+    code = (raw or "en").split("-", 1)[0].split("_", 1)[0].lower()
+    return code if code in LOCALES else "en"
+
+
+def translator(locale: str):  # type: ignore[no-untyped-def]
+    """t(key, **values) in this locale, falling back to English."""
+    table, fallback = STRINGS[locale_of(locale)], STRINGS["en"]
+
+    def t(key: str, **values: object) -> str:
+        text = table.get(key) or fallback.get(key) or key
+        return text.format(**values) if values else text
+
+    return t
+
+
+def best_locale(accept_language: str | None) -> str:
+    """The first supported language in an Accept-Language header."""
+    for part in (accept_language or "").split(","):
+        code = locale_of(part.split(";", 1)[0].strip())
+        if part.strip() and code in LOCALES and part.strip().lower().startswith(code):
+            return code
+    return "en"

@@ -1,0 +1,284 @@
+"""Sending what is due, exactly once.
+
+One pass (`Dispatcher.run_once`):
+1. Claim due messages with one conditional UPDATE (planned → sending, stamped with this worker): two
+   dispatchers racing claim disjoint sets, so a message is never handed to a provider twice.
+2. Decide each one from the state as it is now: opted out → blocked (and the next channel is
+   planned); no longer true → skipped; in the customer's quiet hours → deferred to their morning;
+   over the daily cap → suppressed; else rendered (once: a retry sends the same text).
+3. Send concurrently; record each result: sent, retried later with backoff (timeouts, 429, 5xx), or
+   failed for good (invalid or unsubscribed number), which plans the fallback channel.
+A dispatcher killed between the provider's answer and step 3 leaves messages in `sending`; the next
+pass reconciles them with the provider (Twilio's message list: was this text sent to this number
+since the claim?) before sending anything again, so a crash neither loses nor repeats a message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy.orm import Session, selectinload, sessionmaker
+
+from bot.models import Locker, Notification, NotificationEvent, Shipment, utcnow
+from bot.notify.planner import Situation, plan_fallback, situations, still_wanted
+from bot.notify.providers import EmailSender, PermanentFailure, Sent, SmsSender, TransientFailure
+from bot.notify.render import context_for, render
+from bot.notify.rules import Rules
+from bot.settings import Settings
+
+logger = logging.getLogger("doorstep.notify")
+SENT_STATES = ("sent", "delivered")
+
+
+@dataclass
+class DispatchReport:
+    counts: Counter[str] = field(default_factory=Counter)
+
+    def __getitem__(self, key: str) -> int:
+        return self.counts[key]
+
+
+def worker_name() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def in_quiet_hours(moment: datetime, tz: str, start: int, end: int) -> datetime | None:
+    """If `moment` falls in the quiet hours [start, end) local, the instant they end; else None."""
+    local = moment.astimezone(ZoneInfo(tz))
+    quiet = (start <= local.hour or local.hour < end) if start > end else (start <= local.hour < end)
+    if not quiet or start == end:
+        return None
+    wake = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if wake <= local:
+        wake += timedelta(days=1)
+    return wake
+
+
+def _event(session: Session, row: Notification, status: str, at: datetime, detail: str | None = None) -> None:
+    session.add(NotificationEvent(notification_id=row.id, at=at, status=status, detail=detail))
+
+
+@dataclass
+class _Job:
+    id: int
+    channel: str
+    to: str
+    body: str
+    subject: str
+    html: str
+    key: str
+
+
+class Dispatcher:
+    def __init__(self, sessions: sessionmaker[Session], settings: Settings, rules: Rules, *, sms: SmsSender,
+                 email: EmailSender, speed: float = 1.0, worker: str | None = None,
+                 after_send: Callable[[list[int]], Awaitable[None]] | None = None) -> None:
+        self.sessions, self.settings, self.rules = sessions, settings, rules
+        self.sms, self.email, self.speed = sms, email, speed
+        self.worker = worker or worker_name()
+        self.after_send = after_send
+        self.concurrency = asyncio.Semaphore(settings.notify_concurrency)
+
+    # -- 0. messages a dead dispatcher left in "sending" ------------------------------------------
+    async def recover(self, now: datetime, report: DispatchReport) -> None:
+        stale_before = utcnow() - timedelta(seconds=self.settings.notify_claim_lease_seconds)
+        with self.sessions() as session:
+            rows = session.scalars(
+                select(Notification).where(Notification.status == "sending", Notification.claimed_at < stale_before)
+                .limit(self.settings.notify_batch)
+            ).all()
+            found: dict[int, str | None] = {}
+            for row in rows:
+                if row.channel == "sms" and row.body:
+                    try:
+                        found[row.id] = await self.sms.find_sent(row.to_address, row.body, row.claimed_at or now)
+                    except (TransientFailure, PermanentFailure) as exc:
+                        logger.warning("cannot reconcile notification %s yet: %s", row.id, exc)
+                        continue
+                else:  # email: SendGrid has no message search without an add-on; its events reconcile
+                    found[row.id] = None
+            for row in rows:
+                if row.id not in found:
+                    continue
+                if found[row.id]:
+                    row.status, row.provider, row.provider_id = "sent", self.sms.name, found[row.id]
+                    row.sent_at = row.sent_at or now
+                    _event(session, row, "sent", now, "reconciled: the provider had it")
+                    report.counts["reconciled_sent"] += 1
+                else:
+                    row.status, row.claimed_by, row.claimed_at = "planned", None, None
+                    _event(session, row, "planned", now, "reconciled: not at the provider, will send")
+                    report.counts["reconciled_resend"] += 1
+            session.commit()
+
+    # -- 1. claim ---------------------------------------------------------------------------------
+    def claim(self, now: datetime) -> list[int]:
+        with self.sessions() as session:
+            due = select(Notification.id).where(Notification.status == "planned", Notification.due_at <= now) \
+                .order_by(Notification.due_at, Notification.id).limit(self.settings.notify_batch)
+            ids = list(session.scalars(due))
+            if not ids:
+                return []
+            claimed = list(session.scalars(
+                update(Notification).where(Notification.id.in_(ids), Notification.status == "planned")
+                .values(status="sending", claimed_by=self.worker, claimed_at=utcnow())
+                .returning(Notification.id)
+            ))
+            session.commit()
+            return claimed
+
+    # -- 2. decide --------------------------------------------------------------------------------
+    def decide(self, ids: list[int], now: datetime, report: DispatchReport) -> list[_Job]:
+        jobs: list[_Job] = []
+        with self.sessions() as session:
+            rows = session.scalars(select(Notification).where(Notification.id.in_(ids))).all()
+            shipment_ids = {r.shipment_id for r in rows if r.shipment_id}
+            shipments = {s.id: s for s in session.scalars(
+                select(Shipment).where(Shipment.id.in_(shipment_ids))
+                .options(selectinload(Shipment.customer), selectinload(Shipment.returns))
+            )}
+            where = situations(session, list(shipments.values()), now)
+            sent_today = self._sent_today(session, {r.customer_id for r in rows}, now)
+            lockers = {locker.id: locker for locker in session.scalars(select(Locker))} if any(
+                s.locker_id for s in shipments.values()) else {}
+            for row in rows:
+                shipment = shipments.get(row.shipment_id or -1)
+                if shipment is None:
+                    self._finish(session, row, "skipped", now, "shipment gone", report)
+                    continue
+                situation = where.get(shipment.id, Situation())
+                customer = shipment.customer
+                if row.channel in situation.opted_out:
+                    self._finish(session, row, "blocked", now, f"customer opted out of {row.channel}", report)
+                    self._plan_fallback(session, row, now, report)
+                    continue
+                if not still_wanted(row, shipment, now, self.rules, situation):
+                    self._finish(session, row, "skipped", now, "no longer true", report)
+                    continue
+                wake = in_quiet_hours(now, customer.time_zone, customer.quiet_hours_start, customer.quiet_hours_end)
+                if wake is not None:
+                    row.status, row.due_at, row.claimed_by, row.claimed_at = "planned", wake, None, None
+                    _event(session, row, "deferred", now, f"quiet hours until {wake.isoformat()}")
+                    report.counts["deferred"] += 1
+                    continue
+                rule = self.rules.rule(row.trigger)
+                if rule is not None and not rule.essential:
+                    if sent_today[customer.id] >= self.rules.frequency_cap_per_day:
+                        self._finish(session, row, "suppressed", now, "daily frequency cap", report)
+                        continue
+                    sent_today[customer.id] += 1
+                if not row.body:
+                    ret = next((r for r in shipment.returns if r.id == row.context.get("return_id")), None)
+                    ctx = context_for(row, shipment, now=now, settings=self.settings,
+                                      locker=lockers.get(shipment.locker_id or -1), ret=ret)
+                    out = render(row.template, row.locale, ctx)
+                    row.body = out.sms if row.channel == "sms" else out.text
+                    row.subject, row.html = out.subject, out.html if row.channel == "email" else None
+                row.attempts += 1
+                jobs.append(_Job(row.id, row.channel, row.to_address, row.body, row.subject or "", row.html or "",
+                                 row.dedupe_key))
+            session.commit()
+        return jobs
+
+    def _sent_today(self, session: Session, customer_ids: set[int], now: datetime) -> Counter[int]:
+        """Non-essential messages already sent to each customer in the last day (the cap's count)."""
+        essential = [name for name, rule in self.rules.triggers.items() if rule.essential]
+        rows = session.execute(
+            select(Notification.customer_id, func.count()).where(
+                Notification.customer_id.in_(customer_ids), Notification.status.in_(SENT_STATES),
+                Notification.sent_at >= now - timedelta(days=1), Notification.trigger.notin_(essential),
+            ).group_by(Notification.customer_id)
+        ).all()
+        return Counter({customer_id: count for customer_id, count in rows})
+
+    def _finish(self, session: Session, row: Notification, status: str, now: datetime, why: str,
+                report: DispatchReport) -> None:
+        row.status, row.error, row.claimed_by, row.claimed_at = status, why, None, None
+        _event(session, row, status, now, why)
+        report.counts[status] += 1
+
+    def _plan_fallback(self, session: Session, row: Notification, now: datetime, report: DispatchReport) -> None:
+        if plan_fallback(session, row, self.rules, now, f"fallback after {row.channel}: {row.error}") is not None:
+            report.counts["fallback"] += 1
+
+    # -- 3. send and record -----------------------------------------------------------------------
+    async def _send(self, job: _Job) -> Sent | Exception:
+        async with self.concurrency:
+            try:
+                if job.channel == "sms":
+                    # The callback names our record, so a status that arrives before we stored the
+                    # provider's id still finds its message.
+                    callback = f"{self.settings.twilio_status_callback_url}?n={job.id}"
+                    return await self.sms.send(job.to, job.body, callback)
+                return await self.email.send(job.to, job.subject, job.body, job.html,
+                                             {"notification_id": str(job.id), "dedupe_key": job.key})
+            except (TransientFailure, PermanentFailure) as exc:
+                return exc
+
+    def record(self, jobs: list[_Job], results: list[Sent | Exception], now: datetime, report: DispatchReport) -> list[int]:
+        """Store every result of one batch: the sent ones in bulk, the rare failures one by one."""
+        sent = [(job, result) for job, result in zip(jobs, results, strict=True) if isinstance(result, Sent)]
+        failed = {job.id: result for job, result in zip(jobs, results, strict=True) if not isinstance(result, Sent)}
+        with self.sessions() as session:
+            if sent:
+                table = Notification.__table__
+                # Only a message still "sending" becomes "sent": a status callback may have been faster.
+                session.execute(
+                    update(table).where(table.c.id == bindparam("nid"), table.c.status == "sending")
+                    .values(status="sent"), [{"nid": job.id} for job, _ in sent])
+                session.execute(
+                    update(table).where(table.c.id == bindparam("nid")).values(
+                        provider=bindparam("p"), provider_id=bindparam("pid"), sent_at=now, error=None,
+                        claimed_by=None, claimed_at=None),
+                    [{"nid": job.id, "p": result.provider, "pid": result.provider_id} for job, result in sent])
+                session.execute(insert(NotificationEvent), [
+                    {"notification_id": job.id, "at": now, "status": "sent",
+                     "detail": f"{result.provider} {result.provider_id}"} for job, result in sent])
+                report.counts["sent"] += len(sent)
+            if failed:
+                for row in session.scalars(select(Notification).where(Notification.id.in_(failed))):
+                    self._failed(session, row, failed[row.id], now, report)
+            session.commit()
+        return [job.id for job, _ in sent]
+
+    def _failed(self, session: Session, row: Notification, error: Exception, now: datetime,
+                report: DispatchReport) -> None:
+        if isinstance(error, TransientFailure) and row.attempts < self.rules.max_attempts:
+            wait = timedelta(seconds=self.rules.retry_base_seconds * 2 ** (row.attempts - 1) * self.speed)
+            row.status, row.due_at, row.error, row.claimed_by, row.claimed_at = (
+                "planned", now + wait, str(error), None, None)
+            _event(session, row, "retry", now, f"{error}; next try {row.due_at.isoformat()}")
+            report.counts["retry"] += 1
+        else:
+            self._finish(session, row, "failed", now, str(error), report)
+            self._plan_fallback(session, row, now, report)
+
+    async def run_once(self, now: datetime) -> DispatchReport:
+        report = DispatchReport()
+        await self.recover(now, report)
+        while True:
+            ids = self.claim(now)
+            if not ids:
+                break
+            report.counts["claimed"] += len(ids)
+            jobs = self.decide(ids, now, report)
+            if jobs:
+                results = await asyncio.gather(*(self._send(job) for job in jobs))
+                sent = self.record(jobs, list(results), now, report)
+                if sent and self.after_send is not None:
+                    await self.after_send(sent)
+            if len(ids) < self.settings.notify_batch:
+                break
+        return report
+
+
+__all__ = ["DispatchReport", "Dispatcher", "in_quiet_hours"]

@@ -1,0 +1,288 @@
+"""What messages a shipment's state calls for, derived again whenever the state changes.
+
+`wanted` is a pure function of a shipment (and its customer, returns and route position) at an
+instant: it says which messages should exist, each with a dedupe key that names the fact it
+announces ("delayed, slipped 20+ minutes, on the 24th"). `sync_plans` makes the database agree:
+new keys are planned (the unique key makes a second planner a no-op), planned messages whose fact
+is no longer true are cancelled. The dispatcher asks `wanted` again just before sending, so a
+message deferred by quiet hours is not sent if it stopped being true in the meantime.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import insert, select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from bot.models import Consent, Customer, Notification, NotificationEvent, Route, Shipment, ShipmentStatus, Stop
+from bot.notify.rules import Rules
+
+# Event messages are only worth sending while fresh: a world built with history must not announce
+# yesterday's deliveries, and a message deferred for a day is news no more.
+FRESH_FOR = timedelta(hours=6)
+BEFORE_DELIVERY = (ShipmentStatus.LABEL_CREATED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.AT_DEPOT)
+
+
+@dataclass(frozen=True)
+class Wanted:
+    trigger: str
+    variant: str
+    due_at: datetime
+    channel: str
+    facts: dict[str, object] = field(default_factory=dict)
+    return_id: int | None = None
+
+    def fact_key(self, shipment_id: int) -> str:
+        """The fact announced, whatever the channel: a fallback email shares it with the failed SMS."""
+        return f"{shipment_id}:{self.trigger}:{self.variant}"
+
+    def dedupe_key(self, shipment_id: int) -> str:
+        return f"{self.fact_key(shipment_id)}:{self.channel}"
+
+
+def fact_of(dedupe_key: str) -> str:
+    return dedupe_key.rsplit(":", 1)[0]
+
+
+@dataclass(frozen=True)
+class Situation:
+    """What the planner needs beyond the shipment row: who may be messaged, and the route position."""
+
+    opted_out: frozenset[str] = frozenset()
+    stops_before: int | None = None  # incomplete stops before this one on today's route
+
+
+def _fresh(moment: datetime | None, now: datetime) -> bool:
+    return moment is not None and now - moment <= FRESH_FOR
+
+
+def _channel(rules: Rules, trigger: str, customer: Customer, situation: Situation) -> str | None:
+    """The first of the trigger's channels the customer chose, can be reached on and has not left."""
+    rule = rules.rule(trigger)
+    if rule is None:
+        return None
+    for channel in rule.channels:
+        address = customer.phone if channel == "sms" else customer.email
+        if channel in (customer.preferred_channels or []) and address and channel not in situation.opted_out:
+            return channel
+    return None
+
+
+def fallback_channel(rules: Rules, trigger: str, customer: Customer, situation: Situation, failed: str) -> str | None:
+    """The next channel after one that failed for good (an SMS to an unreachable number → email):
+    the trigger's later channels first, then any other the customer can be reached on."""
+    rule = rules.rule(trigger)
+    if rule is None:
+        return None
+    later = rule.channels[rule.channels.index(failed) + 1:] if failed in rule.channels else []
+    for channel in [*later, *(c for c in ("email", "sms") if c not in later and c != failed)]:
+        address = customer.phone if channel == "sms" else customer.email
+        if address and channel not in situation.opted_out:
+            return channel
+    return None
+
+
+Event = tuple[str, str, datetime, dict[str, object], int | None]
+
+
+def _events(shipment: Shipment, now: datetime, rules: Rules, situation: Situation) -> Iterable[Event]:
+    """(trigger, variant, due_at, facts, return id) for each message the state calls for."""
+    status, at = shipment.status_enum, shipment.status_at
+    tz = ZoneInfo(shipment.customer.time_zone)
+    if status in (ShipmentStatus.IN_TRANSIT, ShipmentStatus.AT_DEPOT) and _fresh(at, now):
+        yield "shipped", "", at or now, {}, None
+    if status in BEFORE_DELIVERY and shipment.promised_start is not None:
+        day = shipment.promised_start.astimezone(tz).date()
+        day_start = datetime.combine(day, datetime.min.time(), tz)
+        if now < day_start:
+            due = datetime.combine(day - timedelta(days=1), rules.day_before_at, tz)
+            window = shipment.promised_start.astimezone(tz).strftime("%H%M")
+            yield "day_before", f"{day.isoformat()}:{window}", due, {"day": day.isoformat()}, None
+    if status == ShipmentStatus.OUT_FOR_DELIVERY and at is not None:
+        day = at.astimezone(tz).date().isoformat()
+        if _fresh(at, now):
+            yield "out_for_delivery", day, at, {}, None
+        if situation.stops_before is not None and situation.stops_before < rules.stops_away:
+            yield "stops_away", day, now, {"stops_before": situation.stops_before}, None
+    if status in (ShipmentStatus.AT_DEPOT, ShipmentStatus.OUT_FOR_DELIVERY) and shipment.eta_end and shipment.promised_end:
+        slip = (shipment.eta_end - shipment.promised_end).total_seconds() / 60
+        if slip >= rules.delay_threshold_minutes:
+            step = int(slip // rules.delay_threshold_minutes)
+            day = shipment.eta_end.astimezone(tz).date().isoformat()
+            yield "delayed", f"{day}:{step}", now, {"slip_minutes": int(slip)}, None
+    if status == ShipmentStatus.FAILED_ATTEMPT and _fresh(at, now):
+        yield "failed_attempt", at.astimezone(tz).date().isoformat() if at else "", at or now, {}, None
+    if status == ShipmentStatus.DELIVERED and _fresh(shipment.delivered_at, now):
+        yield "delivered", "", shipment.delivered_at or now, {}, None
+    if status == ShipmentStatus.AT_LOCKER and at is not None:
+        deadline = at + timedelta(days=rules.locker_hold_days)
+        if _fresh(at, now):
+            yield "at_locker", "", at, {"deadline": deadline.isoformat()}, None
+        if now < deadline:
+            due = deadline - timedelta(hours=rules.locker_reminder_hours_before)
+            yield "locker_reminder", "", due, {"deadline": deadline.isoformat()}, None
+    for ret in shipment.returns:
+        if ret.status == "created" and ret.label_code and now - ret.created_at <= timedelta(days=1):
+            yield "return_label", ret.rma, ret.created_at, {"rma": ret.rma}, ret.id
+        if ret.status == "created" and ret.method in ("locker", "label"):
+            due = ret.created_at + timedelta(days=rules.return_dropoff_reminder_days)
+            yield "return_dropoff_reminder", ret.rma, due, {"rma": ret.rma}, ret.id
+        if ret.status == "received":
+            yield "return_received", ret.rma, now, {"rma": ret.rma}, ret.id
+
+
+def wanted(shipment: Shipment, now: datetime, rules: Rules, situation: Situation) -> list[Wanted]:
+    """Every message the shipment's state calls for at `now`, each on its channel."""
+    result = []
+    for trigger, variant, due_at, facts, return_id in _events(shipment, now, rules, situation):
+        channel = _channel(rules, trigger, shipment.customer, situation)
+        if channel is not None:
+            result.append(Wanted(trigger, variant, due_at, channel, facts, return_id))
+    return result
+
+
+def situations(session: Session, shipments: list[Shipment], now: datetime) -> dict[int, Situation]:
+    """Opt-outs and route positions for many shipments in two queries."""
+    customer_ids = {s.customer_id for s in shipments}
+    opted: dict[int, set[str]] = {}
+    for customer_id, channel in session.execute(
+        select(Consent.customer_id, Consent.channel).where(Consent.customer_id.in_(customer_ids), Consent.opted_out)
+    ):
+        opted.setdefault(customer_id, set()).add(channel)
+    out_ids = [s.id for s in shipments if s.status == ShipmentStatus.OUT_FOR_DELIVERY]
+    before: dict[int, int] = {}
+    if out_ids:
+        rows = session.execute(
+            select(Stop.route_id, Stop.sequence, Stop.shipment_id)
+            .join(Route).where(Route.status == "active", Stop.completed_at.is_(None))
+            .where(Stop.route_id.in_(select(Stop.route_id).where(Stop.shipment_id.in_(out_ids))))
+        ).all()
+        by_route: dict[int, list[tuple[int, int]]] = {}
+        for route_id, sequence, shipment_id in rows:
+            by_route.setdefault(route_id, []).append((sequence, shipment_id))
+        for stops in by_route.values():
+            stops.sort()
+            for index, (_, shipment_id) in enumerate(stops):
+                before[shipment_id] = index
+    return {
+        s.id: Situation(frozenset(opted.get(s.customer_id, ())), before.get(s.id)) for s in shipments
+    }
+
+
+def load_shipments(session: Session, ids: Iterable[int]) -> list[Shipment]:
+    return list(session.scalars(
+        select(Shipment).where(Shipment.id.in_(list(ids)))
+        .options(selectinload(Shipment.customer), selectinload(Shipment.returns))
+    ).all())
+
+
+def sync_plans(session: Session, shipments: list[Shipment], now: datetime, rules: Rules) -> int:
+    """Plan what is wanted and not yet planned; cancel planned messages no longer true. Returns new plans."""
+    if not shipments:
+        return 0
+    where = situations(session, shipments, now)
+    wants: dict[str, tuple[Shipment, Wanted]] = {}
+    for shipment in shipments:
+        for want in wanted(shipment, now, rules, where[shipment.id]):
+            wants[want.dedupe_key(shipment.id)] = (shipment, want)
+    facts = {fact_of(key) for key in wants}
+    existing = {
+        n.dedupe_key: n for n in session.scalars(
+            select(Notification).where(Notification.shipment_id.in_([s.id for s in shipments]),
+                                       Notification.status.in_(("planned", "cancelled")))
+        )
+    }
+    known = set(session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(list(wants)))))
+    new_rows: list[dict[str, object]] = []
+    for key, (shipment, want) in wants.items():
+        if key in known:
+            row = existing.get(key)
+            if row is not None and row.status == "cancelled":  # true again (e.g. a window moved back)
+                row.status, row.due_at, row.error = "planned", want.due_at, None
+                session.add(NotificationEvent(notification=row, at=now, status="planned", detail="true again"))
+            continue
+        customer = shipment.customer
+        new_rows.append({
+            "customer_id": customer.id, "shipment_id": shipment.id, "trigger": want.trigger, "channel": want.channel,
+            "template": want.trigger, "locale": customer.locale,
+            "to_address": customer.phone if want.channel == "sms" else customer.email,
+            "dedupe_key": key, "due_at": want.due_at, "status": "planned", "body": "", "attempts": 0,
+            "context": {**want.facts, "return_id": want.return_id} if want.return_id else dict(want.facts),
+            "created_at": now,
+        })
+    created = _insert_new(session, new_rows, now)
+    for key, row in existing.items():
+        if row.status == "planned" and fact_of(key) not in facts:
+            row.status, row.error = "cancelled", "no longer true"
+            session.add(NotificationEvent(notification=row, at=now, status="cancelled", detail="no longer true"))
+    session.flush()
+    return created
+
+
+def _insert_new(session: Session, rows: list[dict[str, object]], now: datetime) -> int:
+    """Insert plans in bulk; a key another planner inserted meanwhile is skipped by the database
+    (ON CONFLICT DO NOTHING on the unique dedupe key), so two planners never make two messages."""
+    if not rows:
+        return 0
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    statement = insert_fn(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    inserted = session.execute(statement.returning(Notification.id, Notification.due_at), rows).all()
+    if inserted:
+        session.execute(insert(NotificationEvent), [
+            {"notification_id": notification_id, "at": now, "status": "planned", "detail": f"due {due_at.isoformat()}"}
+            for notification_id, due_at in inserted
+        ])
+    return len(inserted)
+
+
+def still_wanted(notification: Notification, shipment: Shipment, now: datetime,
+                 rules: Rules, situation: Situation) -> bool:
+    """Is the fact this message announces still true now (asked just before sending)?"""
+    facts = {w.fact_key(shipment.id) for w in wanted(shipment, now, rules, situation)}
+    return fact_of(notification.dedupe_key) in facts
+
+
+def cancel_for_customer_channel(session: Session, customer_id: int, channel: str, now: datetime, reason: str) -> int:
+    """An opt-out cancels what was planned on that channel (the planner re-plans on another one)."""
+    rows = session.scalars(
+        select(Notification).where(Notification.customer_id == customer_id, Notification.channel == channel,
+                                   Notification.status == "planned")
+    ).all()
+    for row in rows:
+        row.status, row.error = "cancelled", reason
+        session.add(NotificationEvent(notification=row, at=now, status="cancelled", detail=reason))
+    session.flush()
+    return len(rows)
+
+
+
+def plan_fallback(session: Session, row: Notification, rules: Rules, now: datetime, why: str) -> Notification | None:
+    """Plan the same message on the next channel after `row` failed for good (an SMS to a dead
+    number → email), unless there is none or it exists already."""
+    shipment = session.get(Shipment, row.shipment_id) if row.shipment_id else None
+    if shipment is None:
+        return None
+    situation = situations(session, [shipment], now)[shipment.id]
+    channel = fallback_channel(rules, row.trigger, shipment.customer, situation, row.channel)
+    if channel is None:
+        return None
+    key = f"{fact_of(row.dedupe_key)}:{channel}"
+    if session.scalar(select(Notification.id).where(Notification.dedupe_key == key)) is not None:
+        return None
+    fallback = Notification(
+        customer_id=row.customer_id, shipment_id=row.shipment_id, trigger=row.trigger, channel=channel,
+        template=row.template, locale=row.locale, dedupe_key=key, due_at=now, status="planned",
+        to_address=shipment.customer.phone if channel == "sms" else shipment.customer.email,
+        context={**row.context, "fallback_of": row.id}, created_at=now,
+    )
+    session.add(fallback)
+    session.flush()
+    session.add(NotificationEvent(notification_id=fallback.id, at=now, status="planned", detail=why))
+    return fallback

@@ -1,0 +1,139 @@
+"""Messages from templates: `templates/notifications/<locale>/<trigger>.j2`, one file per trigger and
+locale with three blocks (`subject`, `sms`, `email`); the HTML part of an email wraps its text in one
+layout. Dates and times are formatted by Babel for the customer's locale and time zone.
+
+Every value that comes from data is cut to a known maximum here (`limit`), so the SMS length test over
+worst-case data holds for whatever the database holds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_time
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+
+from bot.identity import make_link_token
+from bot.models import Locker, Notification, Return, Shipment
+from bot.settings import ROOT, Settings
+
+TEMPLATES = ROOT / "templates" / "notifications"
+LOCALES = ("en", "de", "nl")
+DEFAULT_LOCALE = "en"
+RELATIVE_DAYS = {"en": ("today", "tomorrow"), "de": ("heute", "morgen"), "nl": ("vandaag", "morgen")}
+# Longest value a template ever sees for each kind of data (the SMS length test uses these).
+LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_address": 40,
+          "pickup_code": 8, "rma": 14, "address": 40}
+
+
+@dataclass(frozen=True)
+class Rendered:
+    subject: str
+    sms: str
+    text: str
+    html: str
+
+
+def limit(kind: str, value: str | None) -> str:
+    value = (value or "").strip()
+    cap = LIMITS[kind]
+    return value if len(value) <= cap else value[: cap - 1].rstrip() + "."
+
+
+def locale_of(locale: str | None) -> str:
+    base = (locale or DEFAULT_LOCALE).split("_")[0].split("-")[0].lower()
+    return base if base in LOCALES else DEFAULT_LOCALE
+
+
+class Clock:
+    """Babel formatting for one customer: their locale, their time zone, their 'today'."""
+
+    def __init__(self, locale: str, tz: str, now: datetime) -> None:
+        self.locale, self.zone, self.now = locale, ZoneInfo(tz), now
+
+    def time(self, moment: datetime | None) -> str:
+        return format_time(moment.astimezone(self.zone), "HH:mm", locale=self.locale) if moment else ""
+
+    def day(self, moment: datetime | None) -> str:
+        if moment is None:
+            return ""
+        day = moment.astimezone(self.zone).date()
+        offset = (day - self.now.astimezone(self.zone).date()).days
+        if offset in (0, 1):
+            return RELATIVE_DAYS[self.locale][offset]
+        return format_date(day, "EEE d MMM", locale=self.locale).replace(".", "")
+
+    def window(self, start: datetime | None, end: datetime | None) -> str:
+        if start is None or end is None:
+            return ""
+        return f"{self.day(start)} {self.time(start)}-{self.time(end)}"
+
+
+@lru_cache(maxsize=1)
+def environment() -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, autoescape=select_autoescape(["html"]),
+        trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
+    )
+    return env
+
+
+def _block(template: Any, name: str, context: dict[str, Any]) -> str:
+    render = template.blocks.get(name)
+    if render is None:
+        return ""
+    text = "".join(render(template.new_context(context)))
+    lines = [" ".join(line.split()) for line in text.strip().splitlines()]
+    return "\n".join(lines).strip()
+
+
+def render(trigger: str, locale: str, context: dict[str, Any]) -> Rendered:
+    env = environment()
+    template = env.get_template(f"{locale_of(locale)}/{trigger}.j2")
+    text = _block(template, "email", context)
+    html = env.get_template("layout.html.j2").render(paragraphs=[p for p in text.split("\n\n") if p],
+                                                    link=context["link"], lang=locale_of(locale))
+    return Rendered(subject=_block(template, "subject", context), sms=_block(template, "sms", context),
+                    text=text, html=html)
+
+
+def tracking_link(settings: Settings, shipment_id: int) -> str:
+    return f"{settings.public_base_url.rstrip('/')}/t/{make_link_token(settings.link_secret, shipment_id)}"
+
+
+def context_for(notification: Notification, shipment: Shipment, *, now: datetime, settings: Settings,
+                locker: Locker | None = None, ret: Return | None = None) -> dict[str, Any]:
+    """Everything a template may use, from the shipment as it is now."""
+    customer = shipment.customer
+    locale = locale_of(customer.locale)
+    clock = Clock(locale, customer.time_zone, now)
+    facts = notification.context or {}
+    deadline = datetime.fromisoformat(str(facts["deadline"])) if facts.get("deadline") else None
+    window_start = shipment.eta_start or shipment.promised_start
+    window_end = shipment.eta_end or shipment.promised_end
+    if notification.trigger == "out_for_delivery" and window_start and window_end is None:
+        window_end = window_start + timedelta(hours=1)
+    return {
+        "first_name": limit("first_name", customer.name.split()[0] if customer.name else ""),
+        "tracking_number": limit("tracking_number", shipment.tracking_number),
+        "link": tracking_link(settings, shipment.id),
+        "window": clock.window(window_start, window_end),
+        "promised": clock.window(shipment.promised_start, shipment.promised_end),
+        "day": clock.day(shipment.promised_start),
+        "stops_before": int(facts.get("stops_before", 0) or 0),
+        "locker_name": limit("locker_name", locker.name if locker else ""),
+        "locker_address": limit("locker_address", locker.address if locker else ""),
+        "pickup_code": limit("pickup_code", shipment.locker_pickup_code),
+        "deadline": f"{clock.day(deadline)} {clock.time(deadline)}" if deadline else "",
+        "left_at": limit("address", shipment.instructions),
+        "address": limit("address", shipment.address_line),
+        "rma": limit("rma", ret.rma if ret else facts.get("rma")),
+        "return_method": ret.method if ret else "",
+        "label_code": (ret.label_code or "") if ret else "",
+        "pickup": clock.window(ret.pickup_start, ret.pickup_end) if ret else "",
+        "rating_handoff_below": 3,
+    }

@@ -1,0 +1,62 @@
+"""Notification rules: data (config/notifications.yml), validated once at start."""
+
+from __future__ import annotations
+
+from datetime import time
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from bot.settings import ROOT
+
+Channel = Literal["sms", "email"]
+TRIGGERS = (
+    "shipped", "day_before", "out_for_delivery", "stops_away", "delayed", "failed_attempt", "delivered",
+    "at_locker", "locker_reminder", "return_label", "return_dropoff_reminder", "return_received",
+)
+DEFAULT_RULES = ROOT / "config" / "notifications.yml"
+
+
+class TriggerRule(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    channels: list[Channel] = Field(min_length=1)
+    essential: bool = False
+
+
+class Rules(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    frequency_cap_per_day: int = Field(ge=1)
+    stops_away: int = Field(ge=1)
+    delay_threshold_minutes: int = Field(ge=1)
+    day_before_at: time
+    locker_hold_days: int = Field(ge=1)
+    locker_reminder_hours_before: int = Field(ge=1)
+    return_dropoff_reminder_days: int = Field(ge=1)
+    rating_handoff_below: int = Field(ge=1, le=5)
+    max_attempts: int = Field(ge=1)
+    retry_base_seconds: float = Field(gt=0)
+    triggers: dict[str, TriggerRule]
+
+    def rule(self, trigger: str) -> TriggerRule | None:
+        rule = self.triggers.get(trigger)
+        return rule if rule is not None and rule.enabled else None
+
+    def model_post_init(self, _context: object) -> None:
+        unknown = set(self.triggers) - set(TRIGGERS)
+        if unknown:
+            raise ValueError(f"unknown trigger(s) {sorted(unknown)}; known: {', '.join(TRIGGERS)}")
+
+
+def load_rules(path: Path | str | None = None) -> Rules:
+    return Rules.model_validate(yaml.safe_load(Path(path or DEFAULT_RULES).read_text()))
+
+
+@lru_cache(maxsize=4)
+def cached_rules(path: str = "") -> Rules:
+    return load_rules(path or None)

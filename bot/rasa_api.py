@@ -1,0 +1,104 @@
+"""Rasa's HTTP API as the web app uses it: read a conversation, speak into it as an agent, resume the bot.
+
+Messages go out through Rasa's tracker events API with `execute_side_effects=true` and the
+conversation's own `output_channel` (`twilio` sends the SMS through Twilio or the outbox; `socketio`
+pushes to the customer's open web chat), so an agent's words take the same path as the bot's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bot.settings import Settings
+
+# Our channels (addons/) by the name Rasa knows them; anything else only lands in the tracker.
+OUTPUT_CHANNELS = {"twilio": "twilio", "socketio": "socketio"}
+
+
+class RasaUnavailable(RuntimeError):
+    """Rasa did not answer or refused: nothing was delivered."""
+
+
+class RasaAPI:
+    def __init__(self, settings: Settings, *, timeout: float = 10.0) -> None:
+        self._base = settings.rasa_url.rstrip("/")
+        self._token = settings.rasa_token
+        self._timeout = timeout
+
+    def _url(self, conversation_id: str, tail: str) -> str:
+        # Rasa (Sanic) does not unquote path parameters: ids go as they are ("+49…", "web:…"); only
+        # characters that would change the URL's meaning are escaped.
+        return f"{self._base}/conversations/{quote(conversation_id, safe='+:@')}/{tail}"
+
+    async def _request(self, method: str, url: str, **kwargs: Any) -> Any:
+        params = {"token": self._token, **kwargs.pop("params", {})}
+        try:
+            async with httpx.AsyncClient(timeout=self._timeout) as client:
+                response = await client.request(method, url, params=params, **kwargs)
+        except httpx.HTTPError as exc:
+            raise RasaUnavailable(f"rasa unreachable: {type(exc).__name__}") from None
+        if response.status_code >= 300:
+            raise RasaUnavailable(f"rasa answered {response.status_code}")
+        return response.json()
+
+    async def events(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Every event of the conversation (all sessions), oldest first."""
+        tracker = await self._request("GET", self._url(conversation_id, "tracker"), params={"include_events": "ALL"})
+        return list(tracker.get("events") or [])
+
+    async def say(self, conversation_id: str, channel: str, text: str, *, agent: str | None = None) -> None:
+        """Append a bot message and deliver it on the conversation's channel."""
+        await self.append(conversation_id, channel, [_bot_event(text, agent)])
+
+    async def resume(self, conversation_id: str, channel: str, text: str) -> None:
+        """The bot takes the conversation back (ConversationResumed) and tells the customer so."""
+        # The handoff action paused the conversation before Rasa's `action_listen`: add it, so the
+        # next message is predicted from a listening state (else the policies see no rule and fall back).
+        await self.append(conversation_id, channel, [{"event": "resume"}, _bot_event(text, None),
+                                                     {"event": "action", "name": "action_listen"}])
+
+    async def append(self, conversation_id: str, channel: str, events: list[dict[str, Any]]) -> None:
+        params = {"execute_side_effects": "true", "include_events": "NONE"}
+        if channel in OUTPUT_CHANNELS:
+            params["output_channel"] = OUTPUT_CHANNELS[channel]
+        await self._request("POST", self._url(conversation_id, "tracker/events"), params=params, json=events)
+
+
+def _bot_event(text: str, agent: str | None) -> dict[str, Any]:
+    return {"event": "bot", "text": text, "metadata": {"agent": agent} if agent else {}}
+
+
+def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """What was said, in order: customer, bot and agent lines with their time."""
+    lines = []
+    paused = False
+    for event in events:
+        kind = event.get("event")
+        if kind == "pause":
+            paused = True
+        elif kind in ("resume", "restart", "session_started"):
+            paused = False
+        if kind == "user" and event.get("text"):
+            intent = (event.get("parse_data") or {}).get("intent", {}).get("name")
+            lines.append({"who": "customer", "text": event["text"], "at": event.get("timestamp"),
+                          "intent": intent, "during_handoff": paused})
+        elif kind == "bot" and event.get("text"):
+            agent = (event.get("metadata") or {}).get("agent")
+            lines.append({"who": "agent" if agent else "bot", "text": event["text"], "at": event.get("timestamp"),
+                          "agent": agent})
+    return lines
+
+
+def bot_attempts(events: list[dict[str, Any]]) -> list[str]:
+    """The actions and forms the bot ran (not listening), to show what it already tried."""
+    skip = {"action_listen", "action_session_start", "action_extract_slots", None}
+    tried: list[str] = []
+    for event in events:
+        if event.get("event") == "action" and event.get("name") not in skip:
+            name = str(event.get("name"))
+            if not tried or tried[-1] != name:
+                tried.append(name)
+    return tried

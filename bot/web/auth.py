@@ -1,0 +1,115 @@
+"""Agent login for the console and every page behind it (`require_agent`, `require_supervisor`).
+
+The session cookie holds only a random session id, signed with the app's session secret; the session
+itself (agent, CSRF token, expiry) lives in the database, so logout and expiry really end it. Every
+state-changing request must carry the session's CSRF token (form field `csrf_token` or header
+`X-CSRF-Token`). Without a session a page answers 303 to the login form, anything else 401.
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import Depends, HTTPException, Request, Response
+from itsdangerous import BadSignature, Signer
+from sqlalchemy.orm import Session
+
+from bot.agents import SessionPolicy, current_session
+from bot.models import Agent
+from bot.settings import Settings
+from bot.web.deps import SessionDep
+
+COOKIE = "doorstep_agent"
+CSRF_FIELD = "csrf_token"
+CSRF_HEADER = "X-CSRF-Token"
+SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+
+
+@dataclass(frozen=True)
+class AgentContext:
+    agent: Agent
+    session_id: str
+    csrf_token: str
+
+    @property
+    def is_supervisor(self) -> bool:
+        return self.agent.role == "supervisor"
+
+
+def policy(settings: Settings) -> SessionPolicy:
+    return SessionPolicy(lifetime=timedelta(hours=settings.agent_session_hours),
+                         idle=timedelta(minutes=settings.agent_idle_minutes))
+
+
+def _signer(settings: Settings) -> Signer:
+    return Signer(settings.session_secret, salt="agent-session")
+
+
+def set_session_cookie(response: Response, settings: Settings, session_id: str) -> None:
+    response.set_cookie(
+        COOKIE, _signer(settings).sign(session_id).decode(), max_age=int(settings.agent_session_hours * 3600),
+        httponly=True, samesite="strict", secure=settings.public_base_url.startswith("https://"), path="/",
+    )
+
+
+def clear_session_cookie(response: Response, settings: Settings) -> None:
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict",
+                           secure=settings.public_base_url.startswith("https://"))
+
+
+def session_id_from(request: Request, settings: Settings) -> str | None:
+    raw = request.cookies.get(COOKIE)
+    if not raw or len(raw) > 200:
+        return None
+    try:
+        return _signer(settings).unsign(raw).decode()
+    except BadSignature:
+        return None
+
+
+def _refuse(request: Request) -> HTTPException:
+    if request.method in SAFE_METHODS and "text/event-stream" not in request.headers.get("accept", ""):
+        target = quote(request.url.path, safe="/")
+        return HTTPException(status_code=303, headers={"Location": f"/agent/login?next={target}"})
+    return HTTPException(status_code=401, detail="login required")
+
+
+def load_agent(request: Request, db: Session) -> AgentContext | None:
+    settings: Settings = request.app.state.runtime.settings
+    session_id = session_id_from(request, settings)
+    if session_id is None:
+        return None
+    row = current_session(db, session_id, policy(settings))
+    if row is None:
+        db.commit()  # an expired session was removed
+        return None
+    db.commit()
+    return AgentContext(agent=row.agent, session_id=row.id, csrf_token=row.csrf_token)
+
+
+async def require_agent(request: Request, db: SessionDep) -> AgentContext:
+    """A logged-in agent; for POST/PUT/PATCH/DELETE also a matching CSRF token."""
+    context = load_agent(request, db)
+    if context is None:
+        raise _refuse(request)
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER)
+        if sent is None and "form" in request.headers.get("content-type", ""):
+            sent = str((await request.form()).get(CSRF_FIELD) or "")
+        if not sent or not secrets.compare_digest(sent, context.csrf_token):
+            raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
+    return context
+
+
+async def require_supervisor(context: Annotated[AgentContext, Depends(require_agent)]) -> AgentContext:
+    if not context.is_supervisor:
+        raise HTTPException(status_code=403, detail="supervisors only")
+    return context
+
+
+CurrentAgent = Annotated[AgentContext, Depends(require_agent)]
+Supervisor = Annotated[AgentContext, Depends(require_supervisor)]

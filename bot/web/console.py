@@ -1,0 +1,286 @@
+"""The agent console at /agent: login, the live queue, one conversation (claim, reply, changes, close).
+
+Every route but the login form needs a session (`CurrentAgent`); every POST also its CSRF token.
+Agent messages and the hand-back go through Rasa's tracker events API on the customer's own channel.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy.orm import Session
+
+from bot import handoff_desk as desk
+from bot.agents import authenticate, end_session, start_session
+from bot.clock import sim_now
+from bot.i18n import translator
+from bot.models import Agent, Customer, Handoff
+from bot.rasa_api import RasaAPI, RasaUnavailable, bot_attempts, transcript
+from bot.runtime import Runtime
+from bot.web.auth import CurrentAgent, clear_session_cookie, load_agent, policy, set_session_cookie
+from bot.web.console_changes import ChangeFailed, change_options, make_change
+from bot.web.deps import RuntimeDep, SessionDep
+from bot.web.pages import render
+from bot.web.ratelimit import RateLimiter
+from bot.web.streams import event_stream
+from bot.web.tracking_view import window_text
+
+router = APIRouter(prefix="/agent")
+LOGIN_CSRF_COOKIE = "doorstep_login_csrf"
+MAX_REPLY = 1600
+NO_STORE = {"Cache-Control": "no-store"}
+
+
+def _safe_next(target: str | None) -> str:
+    """Only our own console pages: never an open redirect."""
+    if target and target.startswith("/agent") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/agent"
+
+
+def _login_limiter(request: Request) -> RateLimiter:
+    if not hasattr(request.app.state, "login_limiter"):
+        request.app.state.login_limiter = RateLimiter(10, 900)  # 10 tries per 15 minutes per address+email
+    return request.app.state.login_limiter  # type: ignore[no-any-return]
+
+
+def _login_page(request: Request, error: str | None, next_url: str, status_code: int = 200) -> Response:
+    """The form; its CSRF token is also in a cookie only our pages can set (double submit)."""
+    current = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    token = current if 20 <= len(current) <= 64 and current.replace("-", "").replace("_", "").isalnum() \
+        else secrets.token_urlsafe(24)
+    response = render("agent_login.html", status_code=status_code, error=error, csrf_token=token, next=next_url)
+    response.set_cookie(LOGIN_CSRF_COOKIE, token, httponly=True, samesite="strict", path="/agent", max_age=3600)
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.get("/login")
+def login_form(request: Request, session: SessionDep, next: str | None = None) -> Response:
+    if load_agent(request, session) is not None:
+        return RedirectResponse(_safe_next(next), status_code=303)
+    return _login_page(request, None, _safe_next(next))
+
+
+@router.post("/login")
+def login(
+    request: Request, runtime: RuntimeDep, session: SessionDep,
+    email: Annotated[str, Form(max_length=254)], password: Annotated[str, Form(max_length=200)],
+    csrf_token: Annotated[str, Form(max_length=100)] = "", next: Annotated[str, Form(max_length=300)] = "/agent",
+) -> Response:
+    expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
+    if not expected or not csrf_token or not secrets.compare_digest(expected, csrf_token):
+        raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
+    client = request.client.host if request.client else "unknown"
+    if not _login_limiter(request).allow(f"{client}|{email.strip().lower()}"):
+        return _login_page(request, "Too many attempts. Wait a few minutes and try again.", _safe_next(next), 429)
+    agent = authenticate(session, email=email, password=password)
+    if agent is None:
+        return _login_page(request, "Wrong email or password.", _safe_next(next), 401)
+    row = start_session(session, agent, policy(runtime.settings))
+    desk.audit(session, agent, "agent.login", "-")
+    session.commit()
+    response = RedirectResponse(_safe_next(next), status_code=303)
+    set_session_cookie(response, runtime.settings, row.id)
+    response.delete_cookie(LOGIN_CSRF_COOKIE, path="/agent")
+    return response
+
+
+@router.post("/logout")
+def logout(me: CurrentAgent, runtime: RuntimeDep, session: SessionDep) -> Response:
+    end_session(session, me.session_id)
+    desk.audit(session, me.agent, "agent.logout", "-")
+    session.commit()
+    response = RedirectResponse("/agent/login", status_code=303)
+    clear_session_cookie(response, runtime.settings)
+    return response
+
+
+# -- the queue -------------------------------------------------------------------------------------
+
+@router.get("")
+def queue_page(me: CurrentAgent, session: SessionDep, msg: str | None = None) -> Response:
+    response = render("agent_queue.html", me=me, items=desk.queue(session), msg=msg)
+    response.headers.update(NO_STORE)
+    return response
+
+
+@router.get("/queue.json")
+def queue_json(me: CurrentAgent, session: SessionDep) -> JSONResponse:
+    return JSONResponse(desk.queue(session), headers=NO_STORE)
+
+
+def _still_in(runtime: Runtime, session_id: str) -> bool:
+    from bot.agents import current_session
+
+    with runtime.sessions() as db, db.begin():
+        return current_session(db, session_id, policy(runtime.settings)) is not None
+
+
+@router.get("/queue/stream")
+async def queue_stream(me: CurrentAgent, request: Request, runtime: RuntimeDep) -> Response:
+    """Server-sent events: the whole queue whenever it changes (and the waiting times every few seconds)."""
+
+    def snapshot() -> Any:
+        if not _still_in(runtime, me.session_id):
+            return None
+        with runtime.sessions() as db:
+            return desk.queue(db)
+
+    return event_stream(request, lambda: run_in_threadpool(snapshot), interval=1.0)
+
+
+# -- one conversation ------------------------------------------------------------------------------
+
+def _handoff(session: Session, handoff_id: int) -> Handoff:
+    handoff = session.get(Handoff, handoff_id)
+    if handoff is None:
+        raise HTTPException(status_code=404, detail="no such handoff")
+    return handoff
+
+
+def _mine(handoff: Handoff, agent: Agent) -> None:
+    if not desk.may_work_on(handoff, agent):
+        raise HTTPException(status_code=409, detail="claim this conversation first")
+
+
+@router.get("/handoffs/{handoff_id}")
+async def conversation_page(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
+                            msg: str | None = None) -> Response:
+    handoff = _handoff(session, handoff_id)
+    shipment = desk.parcel_for(session, handoff)
+    try:
+        events = await RasaAPI(runtime.settings).events(handoff.sender_id)
+        rasa_error = None
+    except RasaUnavailable as exc:
+        events, rasa_error = [], str(exc)
+    lines = transcript(events)
+    options = await run_in_threadpool(change_options, runtime, shipment.id) if shipment and \
+        desk.may_work_on(handoff, me.agent) else None
+    now = await run_in_threadpool(lambda: _sim_now(runtime))
+    response = render(
+        "agent_conversation.html", me=me, handoff=handoff, shipment=shipment, lines=lines,
+        customer=session.get(Customer, handoff.customer_id) if handoff.customer_id else None,
+        asked=[line["text"] for line in lines if line["who"] == "customer"][-5:], tried=bot_attempts(events),
+        rasa_error=rasa_error, mine=desk.may_work_on(handoff, me.agent), options=options, msg=msg,
+        channel=desk.CHANNEL_LABEL.get(handoff.channel, handoff.channel),
+        reason=desk.REASON_LABEL.get(handoff.reason, handoff.reason), now=now,
+        agent_name=(session.get(Agent, handoff.agent_id).name if handoff.agent_id else None),  # type: ignore[union-attr]
+        eta_text=window_text(shipment.eta_start, shipment.eta_end, now, shipment.customer.time_zone, translator("en"))
+        if shipment and shipment.eta_start and shipment.eta_end else None,
+    )
+    response.headers.update(NO_STORE)
+    return response
+
+
+def _sim_now(runtime: Runtime) -> Any:
+    with runtime.sessions() as db:
+        return sim_now(db)
+
+
+@router.get("/handoffs/{handoff_id}/stream")
+async def conversation_stream(handoff_id: int, me: CurrentAgent, request: Request, runtime: RuntimeDep,
+                              session: SessionDep) -> Response:
+    """Server-sent events: the transcript and the handoff's state whenever either changes."""
+    sender_id = _handoff(session, handoff_id).sender_id
+    rasa = RasaAPI(runtime.settings, timeout=5)
+
+    def state() -> dict[str, Any] | None:
+        if not _still_in(runtime, me.session_id):
+            return None
+        with runtime.sessions() as db:
+            handoff = db.get(Handoff, handoff_id)
+            return {"status": handoff.status, "agent_id": handoff.agent_id} if handoff else None
+
+    async def produce() -> Any:
+        handoff_state = await run_in_threadpool(state)
+        if handoff_state is None:
+            return None
+        try:
+            lines = transcript(await rasa.events(sender_id))
+        except RasaUnavailable:
+            lines = None
+        return {**handoff_state, "lines": lines}
+
+    return event_stream(request, produce, interval=1.0)
+
+
+@router.post("/handoffs/{handoff_id}/claim")
+def claim(handoff_id: int, me: CurrentAgent, session: SessionDep) -> Response:
+    _handoff(session, handoff_id)
+    won = desk.claim(session, handoff_id=handoff_id, agent=me.agent)
+    session.commit()
+    if not won:
+        return RedirectResponse("/agent?msg=taken", status_code=303)
+    return RedirectResponse(f"/agent/handoffs/{handoff_id}", status_code=303)
+
+
+@router.post("/handoffs/{handoff_id}/reply")
+async def reply(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
+                text: Annotated[str, Form(max_length=MAX_REPLY)]) -> Response:
+    handoff = _handoff(session, handoff_id)
+    _mine(handoff, me.agent)
+    text = text.strip()
+    if not text:
+        raise HTTPException(status_code=400, detail="empty reply")
+    try:
+        await RasaAPI(runtime.settings).say(handoff.sender_id, handoff.channel, f"{me.agent.name}: {text}",
+                                            agent=me.agent.name)
+    except RasaUnavailable as exc:
+        desk.audit(session, me.agent, "handoff.reply_failed", handoff_id, error=str(exc))
+        session.commit()
+        return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg=not-sent", status_code=303)
+    desk.audit(session, me.agent, "handoff.reply", handoff_id, length=len(text))
+    session.commit()
+    return RedirectResponse(f"/agent/handoffs/{handoff_id}", status_code=303)
+
+
+@router.post("/handoffs/{handoff_id}/change")
+async def change(handoff_id: int, request: Request, me: CurrentAgent, runtime: RuntimeDep,
+                 session: SessionDep) -> Response:
+    """A self-service change made for the customer (reschedule, locker, return), told to them on their channel."""
+    handoff = _handoff(session, handoff_id)
+    _mine(handoff, me.agent)
+    shipment = desk.parcel_for(session, handoff)
+    if shipment is None:
+        raise HTTPException(status_code=409, detail="this conversation has no verified parcel")
+    form = {k: str(v)[:300] for k, v in (await request.form()).multi_items() if k != "csrf_token"}
+    items = [str(v)[:40] for v in (await request.form()).getlist("items")]
+    locale = shipment.customer.locale
+    try:
+        done = await run_in_threadpool(make_change, runtime, shipment.id, form, items, locale)
+    except ChangeFailed as failed:
+        desk.audit(session, me.agent, "handoff.change_refused", handoff_id, kind=form.get("kind"), reason=failed.reason)
+        session.commit()
+        return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg=refused", status_code=303)
+    desk.audit(session, me.agent, f"handoff.{done.kind}", handoff_id, shipment=shipment.id, **done.detail)
+    session.commit()
+    try:
+        await RasaAPI(runtime.settings).say(handoff.sender_id, handoff.channel, done.message, agent=me.agent.name)
+    except RasaUnavailable:
+        return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg=changed-not-told", status_code=303)
+    return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg=changed", status_code=303)
+
+
+@router.post("/handoffs/{handoff_id}/close")
+async def close(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
+                note: Annotated[str, Form(max_length=desk.MAX_NOTE)] = "") -> Response:
+    handoff = _handoff(session, handoff_id)
+    _mine(handoff, me.agent)
+    closed = desk.close(session, handoff_id=handoff_id, agent=me.agent, note=note.strip())
+    if closed is None:
+        raise HTTPException(status_code=409, detail="not yours to close")
+    session.commit()
+    customer = session.get(Customer, closed.customer_id) if closed.customer_id else None
+    locale = customer.locale if customer else "en"
+    try:
+        await RasaAPI(runtime.settings).resume(closed.sender_id, closed.channel, translator(locale)("agent.back"))
+    except RasaUnavailable as exc:
+        desk.reopen(session, handoff_id=handoff_id, agent=me.agent, reason=str(exc))
+        session.commit()
+        return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg=not-resumed", status_code=303)
+    return RedirectResponse("/agent?msg=closed", status_code=303)
