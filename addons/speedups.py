@@ -8,6 +8,11 @@ the same verdicts, a bad reply still raises `jsonschema.ValidationError` with Ra
 Also: Rasa opens a new aiohttp session, so a new TCP connection, for every call to the action
 server; here each endpoint keeps one session (and its connection pool) per event loop.
 
+And: turning a stored event back into an object looks its class up by walking every subclass of
+`Event` (`Event.resolve_by_type` → `all_subclasses`, with `inspect.isabstract` on each), for every
+event of every tracker read: about 5% of the server's CPU per turn (py-spy under `make bench`). Here
+the name → class table is built once, and rebuilt if a name is not in it (a class imported later).
+
 Imported from `addons/__init__.py`, so it applies whenever Rasa loads our channels. It uses
 jsonschema, which is Rasa's own dependency, exactly as Rasa does.
 """
@@ -21,6 +26,8 @@ from jsonschema import ValidationError
 from jsonschema.validators import validator_for
 from rasa.core.actions.action import RemoteAction
 from rasa.shared.constants import DOCS_BASE_URL
+from rasa.shared.core.events import Event
+from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
 
@@ -97,6 +104,30 @@ def _kept_session(self: EndpointConfig) -> Any:
     return _KeptSession(session)
 
 
+_event_classes: Dict[str, Any] = {}
+_resolve_by_type = Event.resolve_by_type
+
+
+def _event_class_table() -> Dict[str, Any]:
+    table: Dict[str, Any] = {}
+    for cls in all_subclasses(Event):  # the order Rasa's own lookup uses: the first match wins
+        table.setdefault(cls.type_name, cls)
+    return table
+
+
+def resolve_by_type(type_name: str, default: Any = None) -> Any:
+    """`Event.resolve_by_type` from a table: same answers, including its errors and defaults."""
+    cls = _event_classes.get(type_name)
+    if cls is None:
+        _event_classes.clear()
+        _event_classes.update(_event_class_table())
+        cls = _event_classes.get(type_name)
+    if cls is not None:
+        return cls
+    return _resolve_by_type(type_name, default)
+
+
 def install() -> None:
     RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
     EndpointConfig.session = _kept_session  # type: ignore[method-assign]
+    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]

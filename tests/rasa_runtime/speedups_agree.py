@@ -8,8 +8,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from jsonschema import ValidationError, validate
 from rasa.core.actions.action import RemoteAction
+from rasa.shared.core.events import Event
 
-from addons.speedups import check
+from addons.speedups import check, resolve_by_type
 
 SPEC = RemoteAction.action_response_format_spec()
 CASES = [
@@ -40,4 +41,29 @@ for reply in CASES:
     rasa, ours = accepted(lambda r: validate(r, SPEC), reply), accepted(check, reply)
     mismatches += rasa != ours
     print(f"rasa={rasa} ours={ours} {str(reply)[:70]}")
+# Event classes looked up by name: the same class as Rasa's own walk, the same error for an unknown name.
+original = Event.resolve_by_type
+names = ["user", "bot", "slot", "action", "session_started", "pause", "resume", "active_loop", "followup",
+         "restart", "rewind", "reminder", "cancel_reminder", "action_execution_rejected", "loop_interrupted",
+         "entities", "user_featurization", "export", "undo", "action_reverted", "agent", "form", "stories"]
+for name in names:
+    try:
+        theirs = original(name)
+    except ValueError:
+        theirs = ValueError
+    try:
+        ours = resolve_by_type(name)
+    except ValueError:
+        ours = ValueError
+    mismatches += theirs is not ours
+    print(f"resolve {name}: rasa={getattr(theirs, '__name__', theirs)} ours={getattr(ours, '__name__', ours)}")
+for name in ("nonsense", "topic"):
+    results = []
+    for resolver in (original, resolve_by_type):
+        try:
+            results.append(resolver(name))
+        except ValueError:
+            results.append(ValueError)
+    mismatches += results[0] is not results[1]
+    print(f"resolve {name}: rasa={results[0]} ours={results[1]}")
 sys.exit(1 if mismatches else 0)
