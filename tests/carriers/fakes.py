@@ -214,6 +214,8 @@ def build_app(fake: Fake) -> Starlette:
         if (stop := await faults(request)) is not None:
             return stop
         text = (await request.body()).decode()
+        if "ShipmentRequest" in text[:400]:
+            return dhl_shipment(text)
         numbers = [part.split("</AWBNumber>")[0] for part in text.split("<AWBNumber>")[1:]]
         awbs = []
         for number in numbers:
@@ -229,6 +231,28 @@ def build_app(fake: Fake) -> Starlette:
                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Response><ServiceHeader>'
                '<MessageTime>2026-11-24T08:00:00+01:00</MessageTime><MessageReference>ref</MessageReference>'
                f'<SiteID>site</SiteID></ServiceHeader></Response>{"".join(awbs)}</req:TrackingResponse>')
+        return Response(xml, media_type="application/xml")
+
+    def dhl_shipment(text: str) -> Response:
+        """XML-PI ShipmentRequest in, ShipmentResponse with AirwayBillNumber and a PDF LabelImage out."""
+        fake.shipments.append(("dhl_express", text))
+        header = ('<Response><ServiceHeader><MessageTime>2026-11-24T08:00:00+01:00</MessageTime>'
+                  '<MessageReference>ref</MessageReference><SiteID>site</SiteID></ServiceHeader>')
+        if fake.refuse_shipments:
+            xml = ('<?xml version="1.0" encoding="UTF-8"?><res:ShipmentValidateErrorResponse xmlns:res="http://www.dhl.com">'
+                   f'{header}<Status><ActionStatus>Error</ActionStatus><Condition><ConditionCode>PLT006</ConditionCode>'
+                   '<ConditionData>Shipper postcode is invalid for the country</ConditionData></Condition></Status>'
+                   '</Response></res:ShipmentValidateErrorResponse>')
+            return Response(xml, media_type="application/xml")
+        awb = f"{next(counter) + 4000000000:010d}"
+        xml = ('<?xml version="1.0" encoding="UTF-8"?><res:ShipmentResponse xmlns:res="http://www.dhl.com">'
+               f'{header}</Response><RegionCode>EU</RegionCode><Note><ActionNote>Success</ActionNote></Note>'
+               f'<AirwayBillNumber>{awb}</AirwayBillNumber><BillingCode>DSA</BillingCode><Currency>EUR</Currency>'
+               '<ShippingCharge>12.50</ShippingCharge><CountryCode>DE</CountryCode>'
+               f'<Pieces><Piece><PieceNumber>1</PieceNumber><DataIdentifier>J</DataIdentifier>'
+               f'<LicensePlate>JD01460000{awb}</LicensePlate></Piece></Pieces>'
+               f'<LabelImage><OutputFormat>PDF</OutputFormat><OutputImage>{label_image("PDF")}</OutputImage></LabelImage>'
+               '</res:ShipmentResponse>')
         return Response(xml, media_type="application/xml")
 
     # -- Onfleet -------------------------------------------------------------------------------

@@ -37,7 +37,7 @@ def skus(shipment: Shipment) -> list[str]:
     return [i["sku"] for i in shipment.items if i.get("returnable")][:1]
 
 
-@pytest.mark.parametrize("carrier", ["ups", "fedex"])
+@pytest.mark.parametrize("carrier", ["ups", "fedex", "dhl_express"])
 def test_a_return_label_is_created_and_recorded(world: Runtime, fake: Fake, carrier: str) -> None:
     parcel = returnable(world)
     switch(world, parcel.id, carrier)
@@ -53,6 +53,10 @@ def test_a_return_label_is_created_and_recorded(world: Runtime, fake: Fake, carr
         assert shipment["ReturnService"]["Code"] == "9"
         assert shipment["Shipper"]["Address"]["PostalCode"] == parcel.postcode
         assert shipment["ShipTo"]["Address"]["PostalCode"] == "10245"
+    elif carrier == "dhl_express":  # XML-PI: the customer is the shipper, the returns desk the consignee
+        shipper, consignee = body.split("<Shipper>")[1], body.split("<Consignee>")[1]
+        assert f"<PostalCode>{parcel.postcode}</PostalCode>" in shipper.split("</Shipper>")[0]
+        assert "<PostalCode>10245</PostalCode>" in consignee.split("</Consignee>")[0]
     else:
         requested = body["requestedShipment"]
         assert requested["shipmentSpecialServices"]["returnShipmentDetail"]["returnType"] == "PRINT_RETURN_LABEL"
@@ -65,7 +69,7 @@ def test_a_return_label_is_created_and_recorded(world: Runtime, fake: Fake, carr
         assert [a.actor for a in audit] == [f"carrier:{carrier}"]
 
 
-@pytest.mark.parametrize("carrier", ["ups", "fedex"])
+@pytest.mark.parametrize("carrier", ["ups", "fedex", "dhl_express"])
 def test_a_refused_label_changes_nothing(world: Runtime, fake: Fake, carrier: str) -> None:
     parcel = returnable(world)
     switch(world, parcel.id, carrier)
