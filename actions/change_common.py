@@ -12,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import Context, Parcel, context_for
 from actions.handoff import open_handoff
+from actions.runtime import runtime
 from bot.carriers import Capability, TimeWindow
 from bot.choices import CANCEL, option_number, pick_by_name
 
@@ -84,6 +85,49 @@ def spread(windows: list[TimeWindow], count: int, tz: str) -> list[TimeWindow]:
         position = turn[index % len(turn)]
         shown.append(day[position] if -len(day) <= position < len(day) else day[0])
     return shown[:count]
+
+
+# What each change needs from the carrier, what to say when it can't, and what the bot offers instead.
+NEEDS = {"reschedule": {Capability.WINDOWS, Capability.RESCHEDULE}, "locker": {Capability.REDIRECT, Capability.LOCKERS},
+         "instructions": {Capability.INSTRUCTIONS}, "address": {Capability.CHANGE_ADDRESS}, "return": {Capability.RETURNS}}
+CANNOT = {
+    "reschedule": "This carrier doesn't let me move deliveries.",
+    "locker": "This carrier has no lockers I can use.",
+    "instructions": "This carrier doesn't take delivery notes.",
+    "address": "This carrier doesn't let me send it to a neighbour or another address.",
+    "return": "This carrier doesn't let me book returns here.",
+}
+INSTEAD = {"reschedule": "move the delivery", "locker": "send it to a locker", "address": "leave it with a neighbour",
+           "instructions": "pass a note to the driver"}
+
+
+def can_do(capabilities: frozenset[Capability], kind: str) -> bool:
+    return NEEDS.get(kind, set()) <= capabilities
+
+
+def cannot_text(capabilities: frozenset[Capability], kind: str) -> str:
+    """What this carrier can't do, and what it can do instead (for a parcel on its way), then a person."""
+    instead = [text for other, text in INSTEAD.items() if other != kind and can_do(capabilities, other)]
+    if kind == "return" or not instead:
+        return CANNOT[kind] + AGENT
+    return f"{CANNOT[kind]} I can {' or '.join(instead[:2])} instead, or reply AGENT for a person."
+
+
+def carrier_cannot(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher) -> list[EventType] | None:
+    """Before the first question: say plainly when the parcel's carrier can't make this change at all."""
+    if kind not in NEEDS:
+        return None
+    capabilities = runtime().carrier(parcel.carrier).capabilities
+    if can_do(capabilities, kind):
+        return None
+    dispatcher.utter_message(text=cannot_text(capabilities, kind))
+    return end_form()
+
+
+def return_methods(parcel: Parcel) -> list[tuple[str, str]]:
+    """The return methods offered for this parcel: those its carrier does, in our usual order."""
+    offered = runtime().carrier(parcel.carrier).return_methods
+    return [(key, text) for key, text in RETURN_METHODS if key in offered]
 
 
 WITH_DRIVER_OR_DONE = {

@@ -6,20 +6,22 @@ import re
 from typing import Any
 
 from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.change_common import (
     CAPABILITY,
     MAX_TEXT,
-    RETURN_METHODS,
     SLOTS,
+    carrier_cannot,
     change_kind,
     context_and_parcel,
     decode_window,
     encode_window,
     pick_locker,
     prefilled,
+    return_methods,
     wants_cancel,
 )
 from actions.context import context_for
@@ -32,6 +34,20 @@ from bot.identity import normalise_tracking_number
 class ValidateChangeForm(FormValidationAction):
     def name(self) -> str:
         return "validate_change_form"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        """Validate, then, once the parcel is known and before any question about the change itself, check
+        that its carrier can make that change at all: if not, say so now and end the form."""
+        events = await super().run(dispatcher, tracker, domain)  # `tracker` now holds the validated slots
+        kind = change_kind(tracker)
+        if tracker.get_slot("change_blocked") or tracker.get_slot("change_cancelled") or kind not in CAPABILITY:
+            return events
+        ctx, parcel = await context_and_parcel(tracker)
+        if not ctx.verified or parcel is None:
+            return events
+        if (stop := carrier_cannot(kind, parcel, dispatcher)) is None:
+            return events
+        return [*[e for e in events if e.get("name") != "requested_slot"], *stop]
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
@@ -174,21 +190,31 @@ class ValidateChangeForm(FormValidationAction):
         if cancelled := await self._cancelled(tracker):
             return cancelled
         text = " ".join(str(value or "").split())
-        return {"return_reason": text[:200] if len(text) >= 2 else None}
+        if len(text) < 2:
+            return {"return_reason": None}
+        _, parcel = await context_and_parcel(tracker)
+        methods = return_methods(parcel) if parcel is not None else []
+        if len(methods) == 1:  # the carrier does one kind of return only: nothing to ask
+            return {"return_reason": text[:200], "return_method": methods[0][0]}
+        return {"return_reason": text[:200]}
 
     async def validate_return_method(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
         if cancelled := await self._cancelled(tracker):
             return cancelled
+        _, parcel = await context_and_parcel(tracker)
+        methods = [key for key, _ in return_methods(parcel)] if parcel is not None else []
         text = str(value or "").lower()
-        number = option_number(text, len(RETURN_METHODS))
+        number = option_number(text, len(methods))
         if number:
-            return {"return_method": RETURN_METHODS[number - 1][0]}
+            return {"return_method": methods[number - 1]}
         for key, words in (("locker", ("locker", "qr", "drop")), ("pickup", ("pick", "collect", "door")),
                            ("label", ("label", "email", "print", "shop"))):
-            if any(word in text for word in words):
+            if key in methods and any(word in text for word in words):
                 return {"return_method": key}
-        dispatcher.utter_message(text="Reply 1, 2 or 3.")
+        numbers = [str(n) for n in range(1, len(methods) + 1)]
+        dispatcher.utter_message(text=f"Reply {', '.join(numbers[:-1])} or {numbers[-1]}." if len(numbers) > 1
+                                 else "Reply 1.")
         return {"return_method": None}
 
     async def validate_return_option(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,

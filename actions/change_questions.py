@@ -11,12 +11,13 @@ from actions import texts
 from actions.change_common import (
     AGENT,
     MAX_OFFERED,
-    RETURN_METHODS,
+    carrier_cannot,
     carrier_down,
     change_kind,
     context_and_parcel,
     encode_window,
     end_form,
+    return_methods,
     spread,
     too_late,
 )
@@ -33,12 +34,16 @@ class AskParcel(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         ctx = await context_for(tracker)
-        candidates = ctx.eligible(change_kind(tracker))[:MAX_OFFERED]
+        kind = change_kind(tracker)
+        candidates = ctx.eligible(kind)[:MAX_OFFERED]
         if not candidates:
-            text = ("I can't see a delivered order that can still be returned." if change_kind(tracker) == "return"
+            text = ("I can't see a delivered order that can still be returned." if kind == "return"
                     else "I can't see a parcel on its way that I could change.")
             dispatcher.utter_message(text=text + AGENT)
             return end_form()
+        # Every parcel with one carrier: if it can't do this, say so before asking which parcel.
+        if len({p.carrier for p in candidates}) == 1 and (stop := carrier_cannot(kind, candidates[0], dispatcher)):
+            return stop
         offer(dispatcher, tracker, "Which parcel?", [p.label for p in candidates])
         return []
 
@@ -51,10 +56,9 @@ class AskWindowChoice(Action):
         ctx, parcel = await context_and_parcel(tracker)
         if parcel is None:
             return end_form()
+        if (stop := carrier_cannot("reschedule", parcel, dispatcher)) is not None:
+            return stop
         carrier = runtime().carrier(parcel.carrier)
-        if Capability.WINDOWS not in carrier.capabilities or Capability.RESCHEDULE not in carrier.capabilities:
-            dispatcher.utter_message(text="This carrier doesn't let me move deliveries." + AGENT)
-            return end_form()
         try:
             available = await off_loop(carrier.available_windows, parcel.tracking_number)
         except ChangeRefused as refused:
@@ -86,6 +90,8 @@ class AskLockerChoice(Action):
 async def _offer_lockers(dispatcher: CollectingDispatcher, tracker: Tracker, parcel: Parcel, question: str,
                          *, check_redirect: bool) -> list[EventType]:
     carrier = runtime().carrier(parcel.carrier)
+    if check_redirect and (stop := carrier_cannot("locker", parcel, dispatcher)) is not None:
+        return stop
     if Capability.LOCKERS not in carrier.capabilities:
         dispatcher.utter_message(text="This carrier has no lockers I can use." + AGENT)
         return end_form()
@@ -128,7 +134,13 @@ class AskReturnMethod(Action):
         return "action_ask_return_method"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        offer(dispatcher, tracker, "How do you want to send it back? All free.", [text for _, text in RETURN_METHODS])
+        _, parcel = await context_and_parcel(tracker)
+        if parcel is None:
+            return end_form()
+        methods = return_methods(parcel)
+        if not methods:
+            return carrier_cannot("return", parcel, dispatcher) or end_form()
+        offer(dispatcher, tracker, "How do you want to send it back? All free.", [text for _, text in methods])
         return []
 
 
@@ -164,6 +176,8 @@ class _AskText(Ask):
         if parcel is None:
             return end_form()
         if (stop := too_late(change_kind(tracker), parcel, dispatcher)) is not None:
+            return stop
+        if (stop := carrier_cannot(change_kind(tracker), parcel, dispatcher)) is not None:
             return stop
         return await super().run(dispatcher, tracker, domain)
 

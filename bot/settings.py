@@ -110,6 +110,14 @@ class Settings(BaseSettings):
     karrio_dhl_express_password: str = ""
     karrio_dhl_express_account_number: str = ""
     karrio_dhl_express_server_url: str = ""
+    # Where karrio return labels send parcels back to (the shop's returns desk).
+    karrio_return_name: str = "Doorstep Returns"
+    karrio_return_street: str = "Lagerstraße 1"
+    karrio_return_postcode: str = "10245"
+    karrio_return_city: str = "Berlin"
+    karrio_return_country: str = "DE"
+    karrio_return_phone: str = "+4930901820"
+    karrio_return_email: str = "returns@doorstep.example"
     onfleet_api_key: str = ""
     onfleet_webhook_secret: str = ""  # hex, from the Onfleet dashboard (API & Webhooks)
     onfleet_api_url: str = "https://onfleet.com/api/v2"

@@ -6,7 +6,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.carriers.base import Carrier
 from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, UnknownShipment, UnsupportedOperation
-from bot.carriers.models import Capability, CarrierEvent, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
+from bot.carriers.models import RETURN_METHODS, Capability, CarrierEvent, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.settings import Settings
 
 
@@ -32,7 +32,12 @@ def build_remote_carriers(session_factory: sessionmaker[Session], settings: Sett
     enabled = settings.enabled_carrier_adapters
     carriers: dict[str, Carrier] = {}
     if "karrio" in enabled:
-        from bot.carriers.karrio_adapter import KarrioCarrier
+        from bot.carriers.karrio_adapter import KarrioCarrier, ReturnAddress
+
+        return_to = ReturnAddress(name=settings.karrio_return_name, street=settings.karrio_return_street,
+                                  postcode=settings.karrio_return_postcode, city=settings.karrio_return_city,
+                                  country=settings.karrio_return_country, phone=settings.karrio_return_phone,
+                                  email=settings.karrio_return_email)
 
         for name in settings.karrio_names:
             prefix = f"karrio_{name}_"
@@ -40,7 +45,8 @@ def build_remote_carriers(session_factory: sessionmaker[Session], settings: Sett
                            if field.startswith(prefix) and field != f"{prefix}server_url"}
             carriers[name] = KarrioCarrier(
                 session_factory, carrier=name, credentials=credentials, server_url=getattr(settings, f"{prefix}server_url"),
-                test_mode=settings.karrio_test_mode, time_zone=settings.carrier_time_zone, robustness=robustness)
+                test_mode=settings.karrio_test_mode, time_zone=settings.carrier_time_zone, robustness=robustness,
+                return_to=return_to)
     if "onfleet" in enabled:
         from bot.carriers.onfleet import OnfleetCarrier
 
@@ -58,6 +64,6 @@ def build_remote_carriers(session_factory: sessionmaker[Session], settings: Sett
 
 
 __all__ = [
-    "Capability", "Carrier", "CarrierError", "CarrierEvent", "CarrierUnavailable", "ChangeRefused", "LockerOption", "ReturnLabel",
-    "TimeWindow", "TrackingInfo", "UnknownShipment", "UnsupportedOperation", "build_carriers",
+    "RETURN_METHODS", "Capability", "Carrier", "CarrierError", "CarrierEvent", "CarrierUnavailable", "ChangeRefused",
+    "LockerOption", "ReturnLabel", "TimeWindow", "TrackingInfo", "UnknownShipment", "UnsupportedOperation", "build_carriers",
 ]

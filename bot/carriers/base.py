@@ -10,6 +10,7 @@ from bot.carriers.models import Capability, LockerOption, ReturnLabel, TimeWindo
 class Carrier(Protocol):
     name: str
     capabilities: frozenset[Capability]
+    return_methods: frozenset[str]  # of RETURN_METHODS, when RETURNS is a capability: the bot offers only these
 
     def track(self, tracking_number: str) -> TrackingInfo: ...
 

@@ -1,10 +1,16 @@
-"""Parcel carriers (UPS, FedEx, DHL Express) through the karrio SDK: tracking, with karrio's statuses mapped to ours.
+"""Parcel carriers (UPS, FedEx, DHL Express) through the karrio SDK: tracking (karrio's statuses mapped to ours) and return labels.
 
 One adapter per karrio carrier, named like it ("ups", "fedex", "dhl_express"), so a shipment's
 `carrier` picks it. Its id at the carrier (a UPS "1Z…") is its `carrier_refs` row. Tracking is a
 poll: what karrio returns is fed through the same ingestion as webhooks (idempotent on an id made
 from the carrier's event, never backwards, unknown statuses kept). These carriers don't let us move
-or redirect a delivery, so the capability flags offer tracking only and the bot says so.
+or redirect a delivery, so the capability flags offer tracking and returns only, and the bot says so.
+
+A return is a karrio return shipment (`Shipment.create` with `is_return`: UPS ReturnService, FedEx
+returnShipmentDetail, DHL Express's return option), from the customer's address to the shop's returns
+desk: the carrier's label, emailed, dropped at any of its shops. Only that method ("label"): karrio
+lists no pickup windows and these carriers have no lockers of ours. Creating a shipment is not
+idempotent, so it is never retried; our Return row is written only once the carrier answered with one.
 
 karrio speaks HTTP through urllib without a timeout, and reports failures as messages (or loses them
 in its worker threads). So every adapter installs one urllib opener that gives requests without a
@@ -17,11 +23,13 @@ from __future__ import annotations
 import hashlib
 import http.client
 import logging
+import secrets
 import threading
 import urllib.request
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, time
 from typing import Any
 from urllib.parse import urlsplit
@@ -30,11 +38,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.carriers import local
-from bot.carriers.errors import CarrierError, CarrierUnavailable, UnknownShipment, UnsupportedOperation
+from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, UnknownShipment, UnsupportedOperation
 from bot.carriers.inbound import UNKNOWN, ingest_or_keep
 from bot.carriers.models import Capability, CarrierEvent, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.resilience import DEFAULT_ROBUSTNESS, Robustness
 from bot.db import transaction
+from bot.models import Return, ShipmentStatus
 
 logger = logging.getLogger("doorstep.carriers.karrio")
 
@@ -52,6 +61,9 @@ STATUS_MAP = {
     "return_to_sender": "returned",
 }
 DAY_START, DAY_END = time(8), time(20)  # a day-level estimate shown as that day's delivery hours
+RETURN_SERVICES = {"ups": "ups_standard", "fedex": "fedex_regional_economy", "dhl_express": "dhl_express_domestic"}
+RETURN_OPTIONS = {"ups": {"ups_return_service": "ups_print_return_label"}}  # UPS PRL: a label, not 3 pickup tries
+RETURN_PARCEL = {"weight": 1.0, "weight_unit": "KG", "length": 30, "width": 20, "height": 15, "dimension_unit": "CM"}
 NOT_FOUND_WORDS = ("not found", "no tracking", "invalid tracking", "cannot be found", "no shipment", "unknown")
 
 
@@ -137,13 +149,28 @@ def _watching(netloc: str) -> Iterator[_Seen]:
 
 
 # -- the adapter -----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ReturnAddress:
+    """The shop's returns desk: where return labels send parcels."""
+
+    name: str = "Doorstep Returns"
+    street: str = "Lagerstraße 1"
+    postcode: str = "10245"
+    city: str = "Berlin"
+    country: str = "DE"
+    phone: str = "+4930901820"
+    email: str = "returns@doorstep.example"
+
+
 class KarrioCarrier:
-    capabilities = frozenset({Capability.TRACK})
+    capabilities = frozenset({Capability.TRACK, Capability.RETURNS})
+    return_methods = frozenset({"label"})
 
     def __init__(self, session_factory: sessionmaker[Session], *, carrier: str, credentials: dict[str, Any],
                  server_url: str = "", test_mode: bool = False, time_zone: str = "Europe/Berlin",
-                 robustness: Robustness = DEFAULT_ROBUSTNESS) -> None:
+                 robustness: Robustness = DEFAULT_ROBUSTNESS, return_to: ReturnAddress | None = None) -> None:
         self.name = carrier
+        self._return_to = return_to or ReturnAddress()
         self._sessions = session_factory
         self._tz = ZoneInfo(time_zone)
         self._guard = robustness.guard(carrier)
@@ -261,8 +288,67 @@ class KarrioCarrier:
     def pickup_windows(self, tracking_number: str) -> list[TimeWindow]:
         raise self._unsupported("return pickups")
 
+    # -- returns: a karrio return shipment, its label emailed ----------------------------------
     def create_return(
         self, tracking_number: str, *, items: list[str], reason: str, method: str,
         locker_code: str | None = None, pickup: TimeWindow | None = None,
     ) -> ReturnLabel:
-        raise self._unsupported("returns")
+        if method not in self.return_methods:
+            raise ChangeRefused("This carrier only does returns with a label, dropped at one of its shops.")
+        rma = f"R{secrets.randbelow(10**8):08d}"
+        request = self._return_request(tracking_number, items, rma)
+        details = self._guard.call(lambda: self._ship(request), idempotent=False)
+        document = str(details.docs.label or "").replace("\n", "") if details.docs else ""
+        label = ReturnLabel(rma=rma, method="label", label_code=str(details.tracking_number),
+                            document=document or None, document_format=str(details.label_type or "PDF"))
+
+        def apply(session: Session, shipment: Any) -> None:
+            session.add(Return(shipment_id=shipment.id, rma=rma, items=sorted(items), reason=reason[:200],
+                               method="label", label_code=label.label_code[:64]))
+
+        local.record_change(self._sessions, self.name, tracking_number, "create_return", apply,
+                            {"rma": rma, "method": "label", "carrier_tracking_number": label.label_code})
+        return label
+
+    def _return_request(self, tracking_number: str, items: list[str], rma: str) -> dict[str, Any]:
+        """karrio's ShipmentRequest in outbound orientation (shop → customer); `is_return` swaps the ends."""
+        with self._sessions() as session:
+            shipment = local.shipment_of(session, self.name, tracking_number)
+            if shipment.status_enum != ShipmentStatus.DELIVERED:
+                raise ChangeRefused("A return can be booked once the parcel has been delivered.")
+            returnable = {item["sku"]: item for item in shipment.items if item.get("returnable")}
+            if not items or not set(items) <= set(returnable):
+                raise ChangeRefused("Those items can't be returned.")
+            customer = {"person_name": shipment.customer.name, "address_line1": shipment.address_line,
+                        "postal_code": shipment.postcode, "city": shipment.city, "country_code": "DE",
+                        "phone_number": shipment.customer.phone, "email": shipment.customer.email,
+                        "residential": True}
+            description = ", ".join(str(returnable[sku]["name"]) for sku in items)[:35]
+        shop = self._return_to
+        return {
+            "shipper": {"company_name": shop.name, "person_name": shop.name, "address_line1": shop.street,
+                        "postal_code": shop.postcode, "city": shop.city, "country_code": shop.country,
+                        "phone_number": shop.phone, "email": shop.email},
+            "recipient": customer,
+            "parcels": [{**RETURN_PARCEL, "description": description, "reference_number": rma}],
+            "service": RETURN_SERVICES.get(self.name, ""),
+            "is_return": True,
+            "reference": rma,
+            "label_type": "PDF",
+            "options": RETURN_OPTIONS.get(self.name, {}),
+            "payment": {"paid_by": "sender"},  # our account pays the return (the carriers bill the account holder)
+        }
+
+    def _ship(self, request: dict[str, Any]) -> Any:
+        karrio = _sdk()
+        with _watching(self._netloc) as seen:
+            details, messages = karrio.Shipment.create(request).from_(self._gateway).parse()
+            with seen.lock:
+                failures = list(seen.failures)
+        if details is not None and details.tracking_number:
+            return details
+        text = "; ".join(f"{m.code}: {m.message}" for m in messages or [])
+        if failures:
+            raise CarrierUnavailable(f"{self.name}: {', '.join(failures[:3])}")
+        logger.warning("%s refused a return label: %s", self.name, text[:300] or "no message")
+        raise ChangeRefused("The carrier couldn't create a return label for this parcel.")

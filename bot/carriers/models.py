@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+RETURN_METHODS = frozenset({"locker", "pickup", "label"})  # drop at a locker (QR), carrier pickup, label by email
+
 
 class Capability(enum.StrEnum):
     TRACK = "track"
@@ -59,6 +61,8 @@ class ReturnLabel:
     label_code: str
     pickup: TimeWindow | None = None
     locker_name: str | None = None
+    document: str | None = None  # the label itself, base64, where the carrier returns one
+    document_format: str | None = None  # PDF, ZPL, PNG…
 
 
 @dataclass(frozen=True)

@@ -55,6 +55,7 @@ class OnfleetCarrier:
     name = "onfleet"
     capabilities = frozenset({Capability.TRACK, Capability.WINDOWS, Capability.RESCHEDULE, Capability.REDIRECT,
                               Capability.LOCKERS, Capability.INSTRUCTIONS, Capability.CHANGE_ADDRESS})
+    return_methods: frozenset[str] = frozenset()
 
     def __init__(self, session_factory: sessionmaker[Session], *, api_key: str, api_url: str, time_zone: str,
                  robustness: Robustness = DEFAULT_ROBUSTNESS) -> None:

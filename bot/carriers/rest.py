@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.carriers import local
 from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, UnknownShipment
 from bot.carriers.inbound import known
-from bot.carriers.models import Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
+from bot.carriers.models import RETURN_METHODS, Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.resilience import DEFAULT_ROBUSTNESS, Robustness
 from bot.models import Locker, Shipment
 
@@ -32,6 +32,7 @@ class RestCarrier:
                  transport: httpx.BaseTransport | None = None) -> None:
         self.name = name
         self.capabilities = capabilities
+        self.return_methods = RETURN_METHODS if Capability.RETURNS in capabilities else frozenset()
         self._sessions = session_factory
         self._guard = robustness.guard(name)
         self._http = httpx.Client(

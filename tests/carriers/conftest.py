@@ -44,7 +44,7 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, carrier_url: str) -> 
         "DATABASE_URL": url, "CARRIERS": "karrio,onfleet,rest", "KARRIO_CARRIERS": "ups,fedex,dhl_express",
         "CARRIER_TIMEOUT_SECONDS": str(TIMEOUT), "CARRIER_RETRY_ATTEMPTS": "2", "CARRIER_BREAKER_FAILURES": "3",
         "CARRIER_BREAKER_COOL_OFF_SECONDS": "60",
-        "KARRIO_UPS_CLIENT_ID": "ups-client", "KARRIO_UPS_CLIENT_SECRET": "ups-secret",
+        "KARRIO_UPS_CLIENT_ID": "ups-client", "KARRIO_UPS_CLIENT_SECRET": "ups-secret", "KARRIO_UPS_ACCOUNT_NUMBER": "A1B2C3",
         "KARRIO_UPS_SERVER_URL": f"{carrier_url}/ups",
         "KARRIO_FEDEX_API_KEY": "fedex-key", "KARRIO_FEDEX_SECRET_KEY": "fedex-secret",
         "KARRIO_FEDEX_ACCOUNT_NUMBER": "510087020", "KARRIO_FEDEX_SERVER_URL": f"{carrier_url}/fedex",

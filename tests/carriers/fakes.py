@@ -7,6 +7,8 @@ path prefix answer slowly, with a 5xx, a 429 or a 4xx body, to see timeouts, ret
 from __future__ import annotations
 
 import asyncio
+import base64
+import io
 import itertools
 import threading
 import time
@@ -39,6 +41,9 @@ class Fake:
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     bodies: list[tuple[str, str, Any]] = field(default_factory=list)  # (method, path, JSON body) of changes
     slow_seconds: float = 2.0
+    shipments: list[tuple[str, Any]] = field(default_factory=list)  # (carrier, request body) of labels created
+    refuse_shipments: bool = False  # UPS/FedEx/DHL answer a shipment request with their address error
+
 
     def count(self, prefix: str) -> int:
         return sum(1 for _, path in self.calls if path.startswith(prefix))
@@ -60,6 +65,17 @@ def _onfleet_error(status: int, code: int, name: str, message: str) -> JSONRespo
 
 def _rest_error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def label_image(fmt: str) -> str:
+    """A small real label image (GIF as UPS sends, PDF as FedEx and DHL do), base64."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (400, 600), "white")
+    ImageDraw.Draw(image).text((20, 20), "RETURN LABEL", fill="black")
+    buffer = io.BytesIO()
+    image.save(buffer, fmt)
+    return base64.b64encode(buffer.getvalue()).decode()
 
 
 ONFLEET_HEADERS = {"X-RateLimit-Limit": "20", "X-RateLimit-Remaining": "19"}
@@ -111,6 +127,35 @@ def build_app(fake: Fake) -> Starlette:
             return _ups_error(404, "TW0001", "Tracking Information Not Found")
         return JSONResponse({"trackResponse": {"shipment": [{"inquiryNumber": number, "package": [package]}]}})
 
+    async def ups_ship(request: Request) -> Response:
+        """Shipping API v2409: a ShipmentRequest in, ShipmentResults with a GIF label out."""
+        if (stop := await faults(request)) is not None:
+            return stop
+        if not request.headers.get("authorization", "").startswith("Bearer ups-token-"):
+            return _ups_error(401, "250002", "Invalid Authentication Information.")
+        body = await request.json()
+        fake.shipments.append(("ups", body))
+        shipment = body["ShipmentRequest"]["Shipment"]
+        if fake.refuse_shipments:
+            return _ups_error(400, "120802", "Address Validation Error on ShipFrom address")
+        if not shipment.get("Shipper", {}).get("ShipperNumber"):
+            return _ups_error(400, "120100", "Missing or invalid shipper number")
+        number = f"1Z999AA1{next(counter):010d}"
+        return JSONResponse({"ShipmentResponse": {
+            "Response": {"ResponseStatus": {"Code": "1", "Description": "Success"},
+                         "TransactionReference": body["ShipmentRequest"]["Request"]["TransactionReference"]},
+            "ShipmentResults": {
+                "ShipmentCharges": {"TransportationCharges": {"CurrencyCode": "EUR", "MonetaryValue": "9.80"},
+                                    "ServiceOptionsCharges": {"CurrencyCode": "EUR", "MonetaryValue": "0.00"},
+                                    "TotalCharges": {"CurrencyCode": "EUR", "MonetaryValue": "9.80"}},
+                "BillingWeight": {"UnitOfMeasurement": {"Code": "KGS", "Description": "Kilograms"}, "Weight": "1.0"},
+                "ShipmentIdentificationNumber": number,
+                "PackageResults": [{"TrackingNumber": number, "ServiceOptionsCharges": {
+                    "CurrencyCode": "EUR", "MonetaryValue": "0.00"},
+                    "ShippingLabel": {"ImageFormat": {"Code": "GIF", "Description": "GIF"},
+                                      "GraphicImage": label_image("GIF")}}],
+            }}})
+
     # -- FedEx ---------------------------------------------------------------------------------
     async def fedex_token(request: Request) -> Response:
         if (stop := await faults(request)) is not None:
@@ -136,11 +181,41 @@ def build_app(fake: Fake) -> Starlette:
             results.append({"trackingNumber": number, "trackResults": [result]})
         return JSONResponse({"transactionId": "tx-1", "output": {"completeTrackResults": results}})
 
+    async def fedex_ship(request: Request) -> Response:
+        """Ship API: requestedShipment in, transactionShipments with an encoded PDF label out."""
+        if (stop := await faults(request)) is not None:
+            return stop
+        if not request.headers.get("authorization", "").startswith("Bearer fedex-token-"):
+            return _fedex_error(401, "NOT.AUTHORIZED.ERROR", "The given client credentials were not valid.")
+        body = await request.json()
+        fake.shipments.append(("fedex", body))
+        if fake.refuse_shipments:
+            return _fedex_error(400, "SHIPPER.POSTALSTATE.MISMATCH",
+                                "The postal code and state/province code entered are not valid for the shipper.")
+        if not body.get("accountNumber", {}).get("value"):
+            return _fedex_error(400, "ACCOUNT.NUMBER.MISMATCH", "The account number in the request is invalid.")
+        number = f"7949{next(counter):08d}"
+        service = body["requestedShipment"].get("serviceType", "FEDEX_REGIONAL_ECONOMY")
+        piece = {"masterTrackingNumber": number, "trackingNumber": number, "serviceCategory": "EXPRESS",
+                 "trackingIdType": "FEDEX", "deliveryDatestamp": "2026-11-26",
+                 "packageDocuments": [{"contentType": "LABEL", "copiesToPrint": 1, "docType": "PDF",
+                                       "encodedLabel": label_image("PDF")}],
+                 "customerReferences": [], "additionalChargesDiscount": 0.0}
+        return JSONResponse({"transactionId": "tx-ship-1", "output": {"transactionShipments": [{
+            "serviceType": service, "shipDatestamp": "2026-11-24", "serviceCategory": "EXPRESS",
+            "shipmentDocuments": [], "pieceResponses": [piece], "serviceName": "FedEx Regional Economy",
+            "masterTrackingNumber": number, "alerts": [],
+            "completedShipmentDetail": {"usDomestic": False, "carrierCode": "FDXE", "masterTrackingId": {
+                "trackingIdType": "FEDEX", "formId": "0201", "trackingNumber": number}},
+        }]}})
+
     # -- DHL Express XML-PI --------------------------------------------------------------------
     async def dhl_servlet(request: Request) -> Response:
         if (stop := await faults(request)) is not None:
             return stop
         text = (await request.body()).decode()
+        if "ShipmentRequest" in text[:400]:
+            return dhl_shipment(text)
         numbers = [part.split("</AWBNumber>")[0] for part in text.split("<AWBNumber>")[1:]]
         awbs = []
         for number in numbers:
@@ -156,6 +231,28 @@ def build_app(fake: Fake) -> Starlette:
                'xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance"><Response><ServiceHeader>'
                '<MessageTime>2026-11-24T08:00:00+01:00</MessageTime><MessageReference>ref</MessageReference>'
                f'<SiteID>site</SiteID></ServiceHeader></Response>{"".join(awbs)}</req:TrackingResponse>')
+        return Response(xml, media_type="application/xml")
+
+    def dhl_shipment(text: str) -> Response:
+        """XML-PI ShipmentRequest in, ShipmentResponse with AirwayBillNumber and a PDF LabelImage out."""
+        fake.shipments.append(("dhl_express", text))
+        header = ('<Response><ServiceHeader><MessageTime>2026-11-24T08:00:00+01:00</MessageTime>'
+                  '<MessageReference>ref</MessageReference><SiteID>site</SiteID></ServiceHeader>')
+        if fake.refuse_shipments:
+            xml = ('<?xml version="1.0" encoding="UTF-8"?><res:ShipmentValidateErrorResponse xmlns:res="http://www.dhl.com">'
+                   f'{header}<Status><ActionStatus>Error</ActionStatus><Condition><ConditionCode>PLT006</ConditionCode>'
+                   '<ConditionData>Shipper postcode is invalid for the country</ConditionData></Condition></Status>'
+                   '</Response></res:ShipmentValidateErrorResponse>')
+            return Response(xml, media_type="application/xml")
+        awb = f"{next(counter) + 4000000000:010d}"
+        xml = ('<?xml version="1.0" encoding="UTF-8"?><res:ShipmentResponse xmlns:res="http://www.dhl.com">'
+               f'{header}</Response><RegionCode>EU</RegionCode><Note><ActionNote>Success</ActionNote></Note>'
+               f'<AirwayBillNumber>{awb}</AirwayBillNumber><BillingCode>DSA</BillingCode><Currency>EUR</Currency>'
+               '<ShippingCharge>12.50</ShippingCharge><CountryCode>DE</CountryCode>'
+               f'<Pieces><Piece><PieceNumber>1</PieceNumber><DataIdentifier>J</DataIdentifier>'
+               f'<LicensePlate>JD01460000{awb}</LicensePlate></Piece></Pieces>'
+               f'<LabelImage><OutputFormat>PDF</OutputFormat><OutputImage>{label_image("PDF")}</OutputImage></LabelImage>'
+               '</res:ShipmentResponse>')
         return Response(xml, media_type="application/xml")
 
     # -- Onfleet -------------------------------------------------------------------------------
@@ -256,8 +353,10 @@ def build_app(fake: Fake) -> Starlette:
     routes = [
         Route("/ups/security/v1/oauth/token", ups_token, methods=["POST"]),
         Route("/ups/api/track/v1/details/{number}", ups_track, methods=["GET"]),
+        Route("/ups/api/shipments/v2409/ship", ups_ship, methods=["POST"]),
         Route("/fedex/oauth/token", fedex_token, methods=["POST"]),
         Route("/fedex/track/v1/trackingnumbers", fedex_track, methods=["POST"]),
+        Route("/fedex/ship/v1/shipments", fedex_ship, methods=["POST"]),
         Route("/dhl/XMLShippingServlet", dhl_servlet, methods=["POST"]),
         Route("/onfleet/api/v2/tasks/metadata", onfleet_match, methods=["POST"]),
         Route("/onfleet/api/v2/tasks/{task_id}", onfleet_task, methods=["GET", "PUT"]),

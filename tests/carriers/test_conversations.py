@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
+import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.change_questions import AskWindowChoice
-from actions.changes import CommitChange
+from actions.change_form import ValidateChangeForm
+from actions.change_questions import AskReturnMethod, AskWindowChoice
+from actions.changes import AskConfirmChange, CommitChange
 from actions.track import ActionTrack
+from bot.carriers import Capability
 from bot.models import Shipment
 from bot.runtime import Runtime
 from tests.actions.conftest import tracker
@@ -16,6 +20,7 @@ from tests.actions.test_actions import first_customer_with
 from tests.carriers.conftest import switch
 from tests.carriers.fakes import Fake
 from tests.carriers.test_karrio import UPS_NUMBER, ups_package
+from tests.carriers.test_karrio_returns import returnable, returns_of
 from tests.carriers.test_onfleet import TASK_ID, onfleet_task
 
 
@@ -59,3 +64,75 @@ def test_track_and_reschedule_on_every_adapter(world: Runtime, fake: Fake) -> No
             assert said[1] == "This carrier doesn't let me move deliveries. Reply AGENT for a person."
         else:
             assert said[-1].startswith("Done: parcel"), (carrier, said)
+
+
+# -- capabilities checked before the first question; karrio returns by label ---------------------
+DOMAIN = yaml.safe_load((Path(__file__).parents[2] / "domain.yml").read_text())
+
+
+def validate(world: Runtime, phone: str, slots: dict, answers: dict | None = None) -> tuple[dict, list[str]]:
+    """Run the change form's validation as Rasa does before asking: `answers` are this turn's slot candidates."""
+    base = tracker("tracker_sms", sender_id=phone)
+    events = [*base.events, *[{"event": "slot", "name": k, "value": v} for k, v in (answers or {}).items()]]
+    state = tracker("tracker_sms", sender_id=phone, slots={**slots, **(answers or {})}, events=events)
+    d = CollectingDispatcher()
+    result = asyncio.run(ValidateChangeForm().run(d, state, DOMAIN))
+    return {e["name"]: e["value"] for e in result if e.get("event") == "slot"}, [m["text"] for m in d.messages]
+
+
+def test_a_carrier_without_notes_says_so_before_any_question(world: Runtime) -> None:
+    customer, parcel = first_customer_with(world, "in_transit")
+    start = {"pending_request": "instructions", "shipment_id": str(parcel.id), "requested_slot": None}
+    switch(world, parcel.id, "ups")
+    slots, said = validate(world, customer.phone, start)
+    assert said == ["This carrier doesn't take delivery notes. Reply AGENT for a person."]
+    assert slots["change_blocked"] is True and slots["requested_slot"] is None
+    switch(world, parcel.id, "rest")  # a carrier that can do other things: the bot says which
+    world.carrier("rest").capabilities = frozenset(  # type: ignore[misc]
+        {Capability.TRACK, Capability.WINDOWS, Capability.RESCHEDULE, Capability.CHANGE_ADDRESS})
+    slots, said = validate(world, customer.phone, start)
+    assert said == ["This carrier doesn't take delivery notes. I can move the delivery or leave it with a neighbour "
+                    "instead, or reply AGENT for a person."]
+    assert slots["change_blocked"] is True
+    d = CollectingDispatcher()  # the form then ends quietly: nothing asked, nothing "left as it was"
+    asyncio.run(CommitChange().run(d, tracker("tracker_sms", sender_id=customer.phone, slots={**start, **slots}), {}))
+    assert d.messages == []
+    switch(world, parcel.id, "onfleet")  # Onfleet takes notes: the form goes on to ask for them
+    slots, said = validate(world, customer.phone, start)
+    assert said == [] and slots.get("requested_slot") == "instructions_text" and not slots.get("change_blocked")
+
+
+def test_a_carrier_without_returns_says_so_before_any_question(world: Runtime) -> None:
+    parcel = returnable(world)
+    switch(world, parcel.id, "onfleet")
+    with world.sessions() as session:
+        phone = session.get(Shipment, parcel.id).customer.phone
+    start = {"pending_request": "return", "shipment_id": str(parcel.id), "requested_slot": None}
+    slots, said = validate(world, phone, start)
+    assert said == ["This carrier doesn't let me book returns here. Reply AGENT for a person."]
+    assert slots["change_blocked"] is True and "return_reason" not in slots and "return_items" not in slots
+
+
+def test_a_karrio_customer_books_a_return_by_label(world: Runtime, fake: Fake) -> None:
+    parcel = returnable(world)
+    switch(world, parcel.id, "ups")
+    with world.sessions() as session:
+        phone = session.get(Shipment, parcel.id).customer.phone
+    sku = next(i["sku"] for i in parcel.items if i.get("returnable"))
+    slots = {"pending_request": "return", "shipment_id": str(parcel.id), "return_items": sku}
+    d = CollectingDispatcher()  # asked anyway, UPS offers the one method it has
+    asyncio.run(AskReturnMethod().run(d, tracker("tracker_sms", sender_id=phone, slots=slots), {}))
+    assert d.messages[0]["text"].splitlines()[1:] == ["1. Label by email, drop at any shop"]
+    validated, said = validate(world, phone, {**slots, "requested_slot": "return_reason"}, {"return_reason": "too small"})
+    assert said == [] and validated["return_method"] == "label" and validated["requested_slot"] == "confirm_change"
+    slots = {**slots, "return_reason": "too small", "return_method": "label"}
+    d = CollectingDispatcher()
+    asyncio.run(AskConfirmChange().run(d, tracker("tracker_sms", sender_id=phone, slots=slots), {}))
+    assert d.messages[0]["text"].endswith("by an email label? Reply YES or NO.")
+    d = CollectingDispatcher()
+    asyncio.run(CommitChange().run(d, tracker("tracker_sms", sender_id=phone, slots={**slots, "confirm_change": True}),
+                                   {}))
+    (ups_call,) = fake.shipments
+    (row,) = returns_of(world, parcel.id)
+    assert ups_call[0] == "ups" and row.method == "label" and row.label_code.startswith("1Z")
+    assert d.messages[0]["text"] == (f"Return {row.rma} booked. The label ({row.label_code}) is on its way to your email.")

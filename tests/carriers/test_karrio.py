@@ -66,9 +66,10 @@ def events_of(world: Runtime, shipment_id: int) -> list[ShipmentEvent]:
                                     .order_by(ShipmentEvent.occurred_at)))
 
 
-def test_karrio_offers_tracking_only(world: Runtime) -> None:
+def test_karrio_offers_tracking_and_label_returns_only(world: Runtime) -> None:
     for name in ("ups", "fedex", "dhl_express"):
-        assert world.carrier(name).capabilities == frozenset({Capability.TRACK})
+        assert world.carrier(name).capabilities == frozenset({Capability.TRACK, Capability.RETURNS})
+        assert world.carrier(name).return_methods == frozenset({"label"})
 
 
 def test_ups_delivered_is_ingested_once(world: Runtime, fake: Fake) -> None:

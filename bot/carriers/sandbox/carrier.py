@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.carriers.errors import CarrierError, ChangeRefused, UnknownShipment
-from bot.carriers.models import Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
+from bot.carriers.models import RETURN_METHODS, Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.sandbox.simulator import LOCKER_LEAD
 from bot.carriers.sandbox.world import AREAS
 from bot.clock import sim_now
@@ -39,6 +39,7 @@ WITH_DRIVER = {ShipmentStatus.OUT_FOR_DELIVERY}
 class SandboxCarrier:
     name = "sandbox"
     capabilities = frozenset(Capability)
+    return_methods = RETURN_METHODS
 
     def __init__(self, session_factory: sessionmaker[Session], *, faults: frozenset[str] = frozenset()) -> None:
         self._sessions = session_factory
