@@ -146,7 +146,9 @@ def main() -> None:
           f"duplicates {stats['duplicates']}, lost {result['lost']}")
     if profiler:
         out = io.StringIO()
-        pstats.Stats(profiler, stream=out).sort_stats("tottime").print_stats(25)
+        stats = pstats.Stats(profiler, stream=out)
+        stats.sort_stats("cumulative").print_stats(r"bot/notify/|twilio/http/async|jinja2/environment.py:\d+\(render", 18)
+        stats.sort_stats("tottime").print_stats(15)
         print(out.getvalue())
     (BENCH / "notify_results.json").write_text(json.dumps(result, indent=2) + "\n")
     runtime.engine.dispose()
