@@ -36,6 +36,9 @@ def build_scheduler(settings: Settings) -> BlockingScheduler:
 
 def run(settings: Settings) -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # Our own lines say what each pass did; the libraries' per-request and per-run lines are noise.
+    for noisy in ("twilio", "httpx", "apscheduler.executors.default"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
     from bot.jobs import heartbeat
 
     heartbeat()
