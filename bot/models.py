@@ -262,6 +262,9 @@ class Return(Base):
     pickup_start: Mapped[datetime | None]
     pickup_end: Mapped[datetime | None]
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # The carrier's printable label (base64), where it returns one: attached to the label email.
+    label_document: Mapped[str | None] = mapped_column(Text)
+    label_format: Mapped[str | None] = mapped_column(String(16))
 
     shipment: Mapped[Shipment] = relationship(back_populates="returns")
 

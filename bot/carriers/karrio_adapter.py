@@ -304,7 +304,8 @@ class KarrioCarrier:
 
         def apply(session: Session, shipment: Any) -> None:
             session.add(Return(shipment_id=shipment.id, rma=rma, items=sorted(items), reason=reason[:200],
-                               method="label", label_code=label.label_code[:64]))
+                               method="label", label_code=label.label_code[:64], label_document=label.document,
+                               label_format=(label.document_format or "PDF")[:16] if label.document else None))
 
         local.record_change(self._sessions, self.name, tracking_number, "create_return", apply,
                             {"rma": rma, "method": "label", "carrier_tracking_number": label.label_code})

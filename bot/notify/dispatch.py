@@ -28,9 +28,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
-from bot.models import Locker, Notification, NotificationEvent, Shipment, utcnow
+from bot.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
 from bot.notify.planner import Situation, plan_fallback, situations, still_wanted
-from bot.notify.providers import EmailSender, PermanentFailure, Sent, SmsSender, TransientFailure
+from bot.notify.providers import Attachment, EmailSender, PermanentFailure, Sent, SmsSender, TransientFailure
 from bot.notify.render import context_for, render
 from bot.notify.rules import Rules
 from bot.settings import Settings
@@ -76,6 +76,19 @@ class _Job:
     subject: str
     html: str
     key: str
+    attachments: tuple[Attachment, ...] = ()
+
+
+LABEL_TYPES = {"PDF": "application/pdf", "PNG": "image/png", "GIF": "image/gif", "ZPL": "application/zpl"}
+
+
+def label_attachment(ret: Return | None) -> tuple[Attachment, ...]:
+    """A return's printable label, for the email that announces it."""
+    if ret is None or not ret.label_document:
+        return ()
+    kind = (ret.label_format or "PDF").upper()
+    return (Attachment(f"return-label-{ret.rma}.{kind.lower()}", ret.label_document,
+                       LABEL_TYPES.get(kind, "application/octet-stream")),)
 
 
 class Dispatcher:
@@ -184,8 +197,10 @@ class Dispatcher:
                     row.body = out.sms if row.channel == "sms" else out.text
                     row.subject, row.html = out.subject, out.html if row.channel == "email" else None
                 row.attempts += 1
+                ret = next((r for r in shipment.returns if r.id == row.context.get("return_id")), None)
+                attachments = label_attachment(ret) if row.channel == "email" and row.trigger == "return_label" else ()
                 jobs.append(_Job(row.id, row.channel, row.to_address, row.body, row.subject or "", row.html or "",
-                                 row.dedupe_key))
+                                 row.dedupe_key, attachments))
             session.commit()
         return jobs
 
@@ -220,7 +235,7 @@ class Dispatcher:
                     callback = f"{self.settings.twilio_status_callback_url}?n={job.id}"
                     return await self.sms.send(job.to, job.body, callback)
                 return await self.email.send(job.to, job.subject, job.body, job.html,
-                                             {"notification_id": str(job.id), "dedupe_key": job.key})
+                                             {"notification_id": str(job.id), "dedupe_key": job.key}, job.attachments)
             except (TransientFailure, PermanentFailure) as exc:
                 return exc
 

@@ -16,7 +16,8 @@ from typing import Any, Protocol
 import aiohttp
 from python_http_client.exceptions import HTTPError as SendGridHTTPError
 from sendgrid import SendGridAPIClient
-from sendgrid.helpers.mail import Content, CustomArg, From, Mail, To
+from sendgrid.helpers.mail import Attachment as SendGridAttachment
+from sendgrid.helpers.mail import Content, CustomArg, Disposition, FileContent, FileName, FileType, From, Mail, To
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
@@ -48,6 +49,13 @@ class PermanentFailure(Exception):
 
 
 @dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_base64: str
+    mime_type: str
+
+
+@dataclass(frozen=True)
 class Sent:
     provider: str
     provider_id: str
@@ -66,7 +74,8 @@ class SmsSender(Protocol):
 class EmailSender(Protocol):
     name: str
 
-    async def send(self, to: str, subject: str, text: str, html: str, custom_args: dict[str, str]) -> Sent: ...
+    async def send(self, to: str, subject: str, text: str, html: str, custom_args: dict[str, str],
+                   attachments: tuple[Attachment, ...] = ()) -> Sent: ...
 
     async def close(self) -> None: ...
 
@@ -129,12 +138,16 @@ class SendGridEmail:
         self.name, self.from_email = name, from_email
         self.client = SendGridAPIClient(api_key=api_key, host=host)
 
-    def _send(self, to: str, subject: str, text: str, html: str, custom_args: dict[str, str]) -> Sent:
+    def _send(self, to: str, subject: str, text: str, html: str, custom_args: dict[str, str],
+              attachments: tuple[Attachment, ...]) -> Sent:
         mail = Mail(from_email=From(self.from_email, "Doorstep"), to_emails=To(to), subject=subject)
         mail.add_content(Content("text/plain", text))
         mail.add_content(Content("text/html", html))
         for key, value in custom_args.items():
             mail.add_custom_arg(CustomArg(key, value))
+        for item in attachments:
+            mail.add_attachment(SendGridAttachment(FileContent(item.content_base64), FileName(item.filename),
+                                                   FileType(item.mime_type), Disposition("attachment")))
         try:
             response = self.client.send(mail)
         except SendGridHTTPError as exc:
@@ -148,8 +161,9 @@ class SendGridEmail:
         message_id = response.headers.get("X-Message-Id") if response.headers else None
         return Sent(self.name, str(message_id or ""))
 
-    async def send(self, to: str, subject: str, text: str, html: str, custom_args: dict[str, str]) -> Sent:
-        return await asyncio.to_thread(self._send, to, subject, text, html, custom_args)
+    async def send(self, to: str, subject: str, text: str, html: str, custom_args: dict[str, str],
+                   attachments: tuple[Attachment, ...] = ()) -> Sent:
+        return await asyncio.to_thread(self._send, to, subject, text, html, custom_args, attachments)
 
     async def close(self) -> None:
         return None

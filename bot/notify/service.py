@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 
 from bot.clock import sim_now
-from bot.models import Shipment, ShipmentStatus
+from bot.models import Return, Shipment, ShipmentStatus
 from bot.notify.conversation import ConversationRecorder
 from bot.notify.dispatch import Dispatcher, DispatchReport
 from bot.notify.planner import FRESH_FOR, load_shipments, sync_plans
@@ -19,6 +19,7 @@ from bot.notify.rules import Rules, cached_rules
 from bot.runtime import Runtime
 
 FINAL = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
+RETURNS_FOR = timedelta(days=30)
 
 
 def now_for(runtime: Runtime) -> datetime:
@@ -30,8 +31,11 @@ def now_for(runtime: Runtime) -> datetime:
 def plan_all(runtime: Runtime, now: datetime, rules: Rules) -> int:
     """Re-derive plans for every shipment whose messages can still change."""
     with runtime.sessions() as session:
+        open_returns = select(Return.shipment_id).where(Return.status.in_(("created", "received")),
+                                                        Return.created_at >= now - RETURNS_FOR)
         ids = list(session.scalars(select(Shipment.id).where(or_(
             Shipment.status.notin_(FINAL), Shipment.status_at >= now - FRESH_FOR - timedelta(hours=1),
+            Shipment.id.in_(open_returns),  # a delivered parcel's return has its own messages
         ))))
         created = 0
         for start in range(0, len(ids), 500):

@@ -6,6 +6,8 @@ once real SendGrid is configured.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 import secrets
 import time
@@ -81,9 +83,20 @@ async def mail_send(request: Request, session: SessionDep, settings: SettingsDep
         return _errors(400, "The subject and content are required.", "subject")
     message_id = secrets.token_urlsafe(16)
     custom_args = {k: str(v) for k, v in (mail.get("custom_args") or {}).items()}
+    attachments = []
+    for item in mail.get("attachments") or []:
+        if not isinstance(item, dict) or not item.get("content") or not item.get("filename"):
+            return _errors(400, "The attachment content and filename are required.", "attachments")
+        try:
+            size = len(base64.b64decode(str(item["content"]), validate=True))
+        except (binascii.Error, ValueError):
+            return _errors(400, "The attachment content must be base64 encoded.", "attachments.content")
+        attachments.append({"filename": str(item["filename"])[:120], "type": str(item.get("type") or ""),
+                            "bytes": size})
     message = record(session, channel="email", to=to, sender=sender, body=contents.get("text/plain", ""),
                      subject=str(mail["subject"])[:200], sid=f"SG{message_id}"[:40])
-    message.html, message.meta = contents.get("text/html"), {"custom_args": custom_args, "message_id": message_id}
+    message.html = contents.get("text/html")
+    message.meta = {"custom_args": custom_args, "message_id": message_id, "attachments": attachments}
     session.commit()
     now = int(time.time())
     base = {"email": to, "timestamp": now, "sg_message_id": f"{message_id}.outbox", **custom_args}

@@ -45,7 +45,8 @@ class MailRecorder:
     def __init__(self) -> None:
         self.sent: Counter[tuple[str, str]] = Counter()
 
-    async def send(self, to: str, subject: str, text: str, html: str, custom_args: dict[str, str]) -> Sent:
+    async def send(self, to: str, subject: str, text: str, html: str, custom_args: dict[str, str],
+                   attachments: tuple[object, ...] = ()) -> Sent:
         self.sent[(to, text)] += 1
         return Sent(self.name, f"mail-{sum(self.sent.values())}")
 

@@ -4,6 +4,7 @@ back with signed statuses) and against a fake Twilio API that fails on cue."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import re
 from collections import Counter
 from datetime import timedelta
@@ -15,7 +16,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.agents import create_agent
 from bot.consent import set_opt_out
-from bot.models import Customer, Notification, NotificationEvent, OutboxMessage, Shipment, ShipmentStatus
+from bot.models import Customer, Notification, NotificationEvent, OutboxMessage, Return, Shipment, ShipmentStatus
 from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.rules import load_rules
 from bot.notify.service import run_pass
@@ -256,3 +257,26 @@ def test_operations_pages_and_metrics_show_what_happened(live_app: LiveApp) -> N
         assert 'status="cancelled"' in metrics
     assert staff.get("/ops/notifications/999999").status_code == 404
     staff.close()
+
+
+def test_a_return_label_email_carries_the_label(live_app: LiveApp) -> None:
+    rt = live_app.runtime
+    label = base64.b64encode(b"%PDF-1.4 a return label").decode()
+    with rt.sessions() as session:
+        shipment = session.scalars(select(Shipment).where(Shipment.status == ShipmentStatus.DELIVERED)
+                                   .order_by(Shipment.id)).first()
+        assert shipment is not None
+        email = shipment.customer.email
+        session.add(Return(shipment_id=shipment.id, rma="R12345678", items=["SKU-1"], reason="too small",
+                           method="label", status="created", label_code="1Z999AA10123456784",
+                           label_document=label, label_format="PDF", created_at=berlin(9, 0)))
+        session.commit()
+    asyncio.run(run_pass(rt, berlin(9, 0)))
+    with rt.sessions() as session:
+        mail = session.scalar(select(OutboxMessage).where(OutboxMessage.to_address == email,
+                                                          OutboxMessage.body.contains("1Z999AA10123456784")))
+        assert mail is not None and "attached" in mail.body
+        assert mail.meta["attachments"] == [{"filename": "return-label-R12345678.pdf", "type": "application/pdf",
+                                             "bytes": len(b"%PDF-1.4 a return label")}]
+    page = httpx.get(f"{live_app.url}/demo/mailbox", params={"to": email}).text
+    assert "return-label-R12345678.pdf" in page
