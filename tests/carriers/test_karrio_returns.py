@@ -63,6 +63,7 @@ def test_a_return_label_is_created_and_recorded(world: Runtime, fake: Fake, carr
         assert requested["shipper"]["address"]["postalCode"] == parcel.postcode
     (row,) = returns_of(world, parcel.id)
     assert (row.rma, row.method, row.label_code, row.items) == (label.rma, "label", label.label_code, skus(parcel))
+    assert row.label_document == label.document and row.label_format  # kept for the label email
     with world.sessions() as session:
         audit = session.scalars(select(AuditLog).where(AuditLog.action == "create_return",
                                                        AuditLog.entity_id == str(parcel.id))).all()
