@@ -5,7 +5,7 @@ English is complete; another locale falls back to English for a key it lacks.
 
 from __future__ import annotations
 
-LOCALES = ("en", "de")
+LOCALES = ("en", "de", "nl")
 
 STRINGS: dict[str, dict[str, str]] = {
     "en": {
@@ -105,6 +105,56 @@ STRINGS: dict[str, dict[str, str]] = {
         "change.return": "Rücksendung {rma} ist gebucht. {how}",
         "change.return.locker": "Scannen Sie an der Packstation {locker} den Code {code} und legen Sie das Paket hinein.",
         "change.return.label": "Das Label ({code}) kommt per E-Mail.",
+    },
+    "nl": {
+        "title": "Pakket {number}",
+        "status.label_created": "Label gemaakt", "status.in_transit": "Onderweg naar ons",
+        "status.at_depot": "In het depot", "status.out_for_delivery": "Wordt bezorgd",
+        "status.failed_attempt": "We hebben je gemist", "status.at_locker": "Klaar in de pakketkluis",
+        "status.delivered": "Bezorgd", "status.returned": "Terug naar de afzender",
+        "step.label_created": "Label gemaakt", "step.in_transit": "Onderweg", "step.at_depot": "In het depot",
+        "step.out_for_delivery": "Wordt bezorgd", "step.delivered": "Bezorgd",
+        "headline.out_for_delivery": "Wordt bezorgd: {window}", "headline.on_way": "Onderweg: {window}",
+        "headline.on_way_locker": "Onderweg naar pakketkluis {locker}: {window}",
+        "headline.failed": "We hebben je gemist. Volgende poging {window}",
+        "headline.failed_no_window": "We hebben je gemist; we proberen het opnieuw.",
+        "headline.at_locker": "Klaar in pakketkluis {locker}", "headline.delivered": "Bezorgd {day} om {time}",
+        "headline.delivered_plain": "Bezorgd", "headline.returned": "Terug naar de afzender",
+        "headline.label_created": "De afzender heeft het label gemaakt; het pakket is nog niet bij ons.",
+        "headline.on_way_plain": "Onderweg",
+        "today": "vandaag", "tomorrow": "morgen", "yesterday": "gisteren",
+        "eta": "Bezorgvenster", "eta.none": "Nog geen tijdvenster", "stops_away": "nog {n} stops",
+        "stops_away.one": "nog 1 stop", "stops_away.next": "Jij bent de volgende",
+        "map": "Kaart", "map.label": "Kaart: waar de bezorger is, de route en waar je pakket heen gaat",
+        "map.driver": "Bezorger", "map.destination": "Jouw adres", "map.locker": "Pakketkluis", "map.depot": "Depot",
+        "map.waiting": "De kaart toont de bezorger zodra je pakket wordt bezorgd.",
+        "timeline": "Voortgang", "history": "Geschiedenis", "history.none": "Nog geen updates.",
+        "proof": "Bezorgd", "proof.where": "Waar het ligt", "proof.locker": "Pakketkluis",
+        "proof.code": "Ophaalcode", "proof.at": "Wanneer",
+        "actions": "Bezorging wijzigen", "action.reschedule": "Andere dag of tijd",
+        "action.locker": "Naar een pakketkluis", "action.instructions": "Notitie voor de bezorger",
+        "action.return": "Artikel retourneren", "action.person": "Met een medewerker praten",
+        "actions.none": "Niets te wijzigen: je pakket is bij de bezorger of al aangekomen.",
+        "chat": "Chat met ons", "chat.hint": "Vraag alles over dit pakket, of kies hierboven een wijziging.",
+        "chat.input": "Typ een bericht…",
+        "updated": "Bijgewerkt {time}", "live": "Deze pagina werkt zichzelf bij.",
+        "language": "Taal",
+        "invalid.title": "Vind je pakket",
+        "invalid.text": "Deze link is ongeldig of verlopen. Vul je trackingnummer en de postcode van het "
+                        "bezorgadres in om je pakket te zien.",
+        "invalid.unavailable": "Tracking is even niet beschikbaar. Probeer het zo nog eens.",
+        "lookup.number": "Trackingnummer", "lookup.postcode": "Postcode van het bezorgadres",
+        "lookup.submit": "Vind mijn pakket",
+        "lookup.nomatch": "We vonden geen pakket met dit trackingnummer en deze postcode. Controleer beide.",
+        "lookup.limited": "Te veel pogingen. Wacht even en probeer het dan opnieuw.",
+        "lookup.number.help": "Begint met DS, staat in je bericht of op je bon",
+        "agent.back": "Je praat weer met de Doorstep-assistent. Vraag me alles over je bezorging.",
+        "change.reschedule": "Klaar: pakket …{short} komt nu {window}.",
+        "change.locker": "Klaar: pakket …{short} gaat naar pakketkluis {locker} ({address}). "
+                         "Je krijgt de ophaalcode zodra het er ligt.",
+        "change.return": "Retour {rma} is geboekt. {how}",
+        "change.return.locker": "Scan bij pakketkluis {locker} de code {code} en leg het pakket erin.",
+        "change.return.label": "Het label ({code}) komt per e-mail.",
     },
 }
 

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.carriers.sandbox.world import build_world
 from bot.identity import make_link_token
-from bot.models import Shipment
+from bot.models import Customer, Shipment
 from bot.runtime import Runtime
 from tests.conftest import T0
 from tests.test_web import LiveServer
@@ -63,6 +63,14 @@ def test_the_page_is_in_the_customers_language_with_map_chat_and_actions(live: L
     assert "/static/vendor/webchat.js" in page.text and 'data-payload="/reschedule_delivery"' in page.text
     assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
     assert httpx.get(f"{live.url}/static/tracking.js").status_code == 200
+    # Without ?lang the page speaks the customer's own language, Dutch included.
+    with world.sessions() as session:
+        dutch = session.scalars(select(Shipment).join(Customer).where(Customer.locale == "nl")
+                                .order_by(Shipment.id)).first()
+        assert dutch is not None
+        dutch_token = make_link_token(world.settings.link_secret, dutch.id)
+    page = httpx.get(f"{live.url}/t/{dutch_token}")
+    assert '<html lang="nl">' in page.text and "Bezorgvenster" in page.text and "Zustellfenster" not in page.text
 
 
 def test_a_forged_link_gets_a_friendly_lookup_page_that_leaks_nothing(live: LiveServer, world: Runtime) -> None:
