@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from actions import texts
+from actions.notified import notification_of
 from actions.runtime import channel_of, off_loop, runtime
 from bot.identity import (
     link_conversation,
@@ -80,9 +81,9 @@ def notified_parcel(events: list[dict[str, Any]]) -> int | None:
     for event in reversed(events):
         if event.get("event") == "user":
             return None
-        metadata = event.get("metadata") or {}
-        if event.get("event") == "bot" and str(metadata.get("notification_shipment_id", "")).isdigit():
-            return int(metadata["notification_shipment_id"])
+        notified = notification_of(event)
+        if notified is not None:
+            return notified.shipment_id
     return None
 
 

@@ -5,7 +5,6 @@ handoff so that a person follows up. Anything else is an ordinary message."""
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType
@@ -13,6 +12,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
 from actions.handoff import open_handoff
+from actions.notified import notification_of
 from actions.runtime import off_loop, runtime
 from bot.db import transaction
 from bot.models import AuditLog
@@ -35,9 +35,9 @@ def rated_delivery(tracker: Tracker) -> tuple[int, int] | None:
             seen_user = True
             continue
         if kind == "bot":
-            metadata: dict[str, Any] = event.get("metadata") or {}
-            if metadata.get("notification") == "delivered" and str(metadata.get("notification_shipment_id", "")).isdigit():
-                return int(match.group(1)), int(metadata["notification_shipment_id"])
+            notified = notification_of(event)
+            if notified is not None and notified.trigger == "delivered":
+                return int(match.group(1)), notified.shipment_id
             return None
     return None
 

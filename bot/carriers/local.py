@@ -76,6 +76,16 @@ def record_change(sessions: sessionmaker[Session], carrier: str, tracking_number
                              entity_id=str(shipment.id), detail=detail))
 
 
+def record_address_change(sessions: sessionmaker[Session], carrier: str, tracking_number: str, *,
+                          address_line: str, postcode: str) -> None:
+    """The carrier took the new address: ours follows (for adapters that send parcels anywhere)."""
+
+    def apply(session: Session, shipment: Shipment) -> None:
+        shipment.address_line, shipment.postcode = address_line, postcode
+
+    record_change(sessions, carrier, tracking_number, "change_address", apply, {"postcode": postcode})
+
+
 def nearby_lockers(sessions: sessionmaker[Session], carrier: str, tracking_number: str, limit: int) -> list[LockerOption]:
     """Our locker network (the `lockers` table), nearest first: for carriers that deliver to any address."""
     with sessions() as session:

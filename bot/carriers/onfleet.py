@@ -193,11 +193,8 @@ class OnfleetCarrier:
     def change_address(self, tracking_number: str, *, address_line: str, postcode: str) -> None:
         task = self._changeable_task(tracking_number, "change the address of")
         self._update(task, {"destination": {"address": {"unparsed": f"{address_line}, {postcode}"}}})
-
-        def apply(session: Session, shipment: Shipment) -> None:
-            shipment.address_line, shipment.postcode = address_line, postcode
-
-        local.record_change(self._sessions, self.name, tracking_number, "change_address", apply, {"postcode": postcode})
+        local.record_address_change(self._sessions, self.name, tracking_number, address_line=address_line,
+                                    postcode=postcode)
 
     def create_return(
         self, tracking_number: str, *, items: list[str], reason: str, method: str,

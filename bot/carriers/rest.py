@@ -128,11 +128,8 @@ class RestCarrier:
     def change_address(self, tracking_number: str, *, address_line: str, postcode: str) -> None:
         self._request("POST", self._path(tracking_number, "/redirect"), _accepted,
                       json={"type": "address", "address_line": address_line, "postcode": postcode})
-
-        def apply(session: Session, shipment: Shipment) -> None:
-            shipment.address_line, shipment.postcode = address_line, postcode
-
-        local.record_change(self._sessions, self.name, tracking_number, "change_address", apply, {"postcode": postcode})
+        local.record_address_change(self._sessions, self.name, tracking_number, address_line=address_line,
+                                    postcode=postcode)
 
     def create_return(
         self, tracking_number: str, *, items: list[str], reason: str, method: str,

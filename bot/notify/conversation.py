@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 import httpx
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.models import Notification, utcnow
@@ -39,44 +39,52 @@ class ConversationRecorder:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, client: httpx.AsyncClient | None = None) -> None:
         self.sessions, self.settings = sessions, settings
         self.client = client or httpx.AsyncClient(timeout=5.0)
+        self._started: set[str] = set()
 
     async def record(self, notification_ids: list[int]) -> int:
         """Record these sent notifications (SMS only); returns how many Rasa took."""
-        with self.sessions() as session:
+        with self.sessions() as session:  # read, then let go: the action server writes meanwhile
             rows = session.scalars(
                 select(Notification).where(Notification.id.in_(notification_ids), Notification.channel == "sms",
                                            Notification.recorded_at.is_(None), Notification.shipment_id.is_not(None))
             ).all()
-            done = 0
-            for row in rows:
-                # Rasa's router does not unquote path parameters: an E.164 number goes as it is.
-                base = f"{self.settings.rasa_url}/conversations/{quote(row.to_address, safe='+')}"
-                token = {"token": self.settings.rasa_token}
-                try:
-                    await self._ensure_session(base, token)
-                    # No output_channel: the message went out already; this only records it.
-                    response = await self.client.post(f"{base}/tracker/events", json=tracker_events(row),
-                                                      params={**token, "include_events": "NONE"})
-                except httpx.HTTPError as exc:
-                    logger.info("Rasa not reachable to record notification %s: %r", row.id, exc)
-                    break
-                if response.status_code == 200:
-                    row.recorded_at = utcnow()
-                    done += 1
-                else:
-                    logger.warning("Rasa refused notification %s: %s %s", row.id, response.status_code,
-                                   response.text[:200])
-            session.commit()
-            return done
+            pending = [(row.id, row.to_address, tracker_events(row)) for row in rows]
+        recorded: list[int] = []
+        token = {"token": self.settings.rasa_token}
+        for notification_id, phone, events in pending:
+            # Rasa's router does not unquote path parameters: an E.164 number goes as it is.
+            base = f"{self.settings.rasa_url}/conversations/{quote(phone, safe='+')}"
+            try:
+                await self._ensure_session(base, token)
+                # No output_channel: the message went out already; this only records it.
+                response = await self.client.post(f"{base}/tracker/events", json=events,
+                                                  params={**token, "include_events": "NONE"})
+            except httpx.HTTPError as exc:
+                logger.info("Rasa not reachable to record notification %s: %r", notification_id, exc)
+                break
+            if response.status_code == 200:
+                recorded.append(notification_id)
+            else:
+                logger.warning("Rasa refused notification %s: %s %s", notification_id, response.status_code,
+                               response.text[:200])
+        if recorded:
+            with self.sessions() as session:
+                session.execute(update(Notification).where(Notification.id.in_(recorded)).values(recorded_at=utcnow()))
+                session.commit()
+        return len(recorded)
 
     async def _ensure_session(self, base: str, token: dict[str, str]) -> None:
         """A conversation that never started gets its session started first (our session-start
-        action identifies the phone): events appended to an empty tracker would skip it."""
+        action identifies the phone): events appended to an empty tracker would skip it. Asked
+        once per conversation for the life of this recorder (one pass)."""
+        if base in self._started:
+            return
         tracker = await self.client.get(f"{base}/tracker", params={**token, "include_events": "ALL"})
         tracker.raise_for_status()
         if not any(e.get("event") == "session_started" for e in tracker.json().get("events") or []):
             started = await self.client.post(f"{base}/execute", json={"name": "action_session_start"}, params=token)
             started.raise_for_status()
+        self._started.add(base)
 
     async def record_pending(self, now: datetime) -> int:
         """Catch up after Rasa was down: recent SMS not yet in their conversation."""

@@ -161,8 +161,9 @@ class Dispatcher:
             )}
             where = situations(session, list(shipments.values()), now)
             sent_today = self._sent_today(session, {r.customer_id for r in rows}, now)
-            lockers = {locker.id: locker for locker in session.scalars(select(Locker))} if any(
-                s.locker_id for s in shipments.values()) else {}
+            locker_ids = {s.locker_id for s in shipments.values() if s.locker_id}
+            lockers = {locker.id: locker for locker in session.scalars(
+                select(Locker).where(Locker.id.in_(locker_ids)))} if locker_ids else {}
             for row in rows:
                 shipment = shipments.get(row.shipment_id or -1)
                 if shipment is None:
@@ -189,15 +190,14 @@ class Dispatcher:
                         self._finish(session, row, "suppressed", now, "daily frequency cap", report)
                         continue
                     sent_today[customer.id] += 1
+                ret = next((r for r in shipment.returns if r.id == row.context.get("return_id")), None)
                 if not row.body:
-                    ret = next((r for r in shipment.returns if r.id == row.context.get("return_id")), None)
                     ctx = context_for(row, shipment, now=now, settings=self.settings,
                                       locker=lockers.get(shipment.locker_id or -1), ret=ret)
                     out = render(row.template, row.locale, ctx)
                     row.body = out.sms if row.channel == "sms" else out.text
                     row.subject, row.html = out.subject, out.html if row.channel == "email" else None
                 row.attempts += 1
-                ret = next((r for r in shipment.returns if r.id == row.context.get("return_id")), None)
                 attachments = label_attachment(ret) if row.channel == "email" and row.trigger == "return_label" else ()
                 jobs.append(_Job(row.id, row.channel, row.to_address, row.body, row.subject or "", row.html or "",
                                  row.dedupe_key, attachments))

@@ -135,5 +135,4 @@ def context_for(notification: Notification, shipment: Shipment, *, now: datetime
         "return_method": ret.method if ret else "",
         "label_code": (ret.label_code or "") if ret else "",
         "pickup": clock.window(ret.pickup_start, ret.pickup_end) if ret else "",
-        "rating_handoff_below": 3,
     }

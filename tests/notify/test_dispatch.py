@@ -38,6 +38,13 @@ def statuses(runtime: Runtime) -> Counter[str]:
         return Counter(dict(session.execute(select(Notification.status, func.count()).group_by(Notification.status)).all()))
 
 
+def morning_sent_and_delivered(rt: Runtime) -> None:
+    """The sandbox morning until 10:00, its messages sent, and the first delivery reports back."""
+    run_until(rt, berlin(10, 0))
+    asyncio.run(run_pass(rt, berlin(10, 0)))
+    wait_for(lambda: statuses(rt)["delivered"] > 0)
+
+
 def test_a_morning_of_messages_goes_out_once_and_comes_back_delivered(live_app: LiveApp) -> None:
     rt = live_app.runtime
     run_until(rt, berlin(10, 0))
@@ -58,9 +65,7 @@ def test_a_morning_of_messages_goes_out_once_and_comes_back_delivered(live_app: 
 
 def test_forged_status_reports_get_403_and_change_nothing(live_app: LiveApp) -> None:
     rt = live_app.runtime
-    run_until(rt, berlin(10, 0))
-    asyncio.run(run_pass(rt, berlin(10, 0)))
-    wait_for(lambda: statuses(rt)["delivered"] > 0)
+    morning_sent_and_delivered(rt)
     with rt.sessions() as session:
         row = session.scalars(select(Notification).where(Notification.channel == "sms")).first()
         assert row is not None
@@ -226,9 +231,7 @@ def test_an_opted_out_channel_gets_nothing(live_app: LiveApp) -> None:
 
 def test_operations_pages_and_metrics_show_what_happened(live_app: LiveApp) -> None:
     rt = live_app.runtime
-    run_until(rt, berlin(10, 0))
-    asyncio.run(run_pass(rt, berlin(10, 0)))
-    wait_for(lambda: statuses(rt)["delivered"] > 0)
+    morning_sent_and_delivered(rt)
     with rt.sessions() as session:
         row = session.scalars(select(Notification).where(Notification.status == "delivered")).first()
         assert row is not None
