@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from rasa_sdk import FormValidationAction, Tracker
+from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
@@ -24,11 +24,55 @@ from actions.change_common import (
     return_methods,
     wants_cancel,
 )
+from actions.change_questions import (
+    AskAddress,
+    AskInstructions,
+    AskLockerChoice,
+    AskParcel,
+    AskReturnItems,
+    AskReturnMethod,
+    AskReturnOption,
+    AskWindowChoice,
+)
+from actions.changes import AskConfirmChange
 from actions.context import context_for
 from actions.runtime import off_loop, runtime
 from bot.carriers import CarrierError
 from bot.choices import INSTRUCTION_WORDS, option_number, parse_address_answer, parse_when, pick_by_name, pick_window
 from bot.identity import normalise_tracking_number
+
+# The form's questions that need the database or the carrier, asked by the validation action right
+# after validating (Rasa finds no `action_ask_<slot>` in the domain for these slots, so it asks nothing
+# itself): one call to the action server per turn instead of two. Rasa still asks the plain ones
+# (`utter_ask_<slot>` responses).
+QUESTIONS: dict[str, Action] = {
+    question.name().removeprefix("action_ask_"): question
+    for question in (AskParcel(), AskWindowChoice(), AskLockerChoice(), AskInstructions(), AskAddress(),
+                     AskReturnItems(), AskReturnMethod(), AskReturnOption(), AskConfirmChange())
+}
+
+
+def _not_an_answer(tracker: Tracker) -> bool:
+    """The form asked a question and the customer's message, straight before this call, filled no slot.
+
+    Rasa then rejects the form for that message (FormAction.validate: nothing extracted, nothing
+    validated) so other rules can answer it ("when is it coming now?"), and asks again when the form
+    resumes. Its check counts any slot set by this call, so a question asked here (which sets
+    `offered`) would stop the rejection: in this case the question waits for the resume.
+    """
+    if not tracker.get_slot("requested_slot") or tracker.slots_to_validate():
+        return False
+    if (tracker.active_loop or {}).get("name") != "change_form":
+        return False
+    since_user = []
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            break
+        since_user.append(event)
+    # Straight after the message: only its featurization, slots and the form's own execution (Rasa's
+    # temporary tracker adds the last two).
+    return all(e.get("event") in ("slot", "user_featurization")
+               or (e.get("event") == "action" and e.get("name") == "change_form") for e in since_user)
 
 
 class ValidateChangeForm(FormValidationAction):
@@ -36,18 +80,36 @@ class ValidateChangeForm(FormValidationAction):
         return "validate_change_form"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        """Validate, then, once the parcel is known and before any question about the change itself, check
-        that its carrier can make that change at all: if not, say so now and end the form."""
+        """Validate; check that the parcel's carrier can make the change at all (if not, say so now and end
+        the form); then ask the next question here, in the same call (see QUESTIONS)."""
+        digression = _not_an_answer(tracker)
         events = await super().run(dispatcher, tracker, domain)  # `tracker` now holds the validated slots
+        if (stop := await self._carrier_cannot(dispatcher, tracker)) is not None:
+            return [*[e for e in events if e.get("name") != "requested_slot"], *stop]
+        if digression and not any(e.get("event") == "slot" and e.get("name") != "requested_slot" for e in events):
+            return events  # Rasa rejects the form for this message; asking would set a slot and prevent that
+        return [*events, *await self._ask_next(dispatcher, tracker, domain, events)]
+
+    @staticmethod
+    async def _carrier_cannot(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
+        """Once the parcel is known, before any question about the change itself."""
         kind = change_kind(tracker)
         if tracker.get_slot("change_blocked") or tracker.get_slot("change_cancelled") or kind not in CAPABILITY:
-            return events
+            return None
         ctx, parcel = await context_and_parcel(tracker)
         if not ctx.verified or parcel is None:
-            return events
-        if (stop := carrier_cannot(kind, parcel, dispatcher)) is None:
-            return events
-        return [*[e for e in events if e.get("name") != "requested_slot"], *stop]
+            return None
+        return carrier_cannot(kind, parcel, dispatcher)
+
+    @staticmethod
+    async def _ask_next(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
+                        events: list[EventType]) -> list[EventType]:
+        requested = [e.get("value") for e in events if e.get("event") == "slot" and e.get("name") == "requested_slot"]
+        question = QUESTIONS.get(requested[-1]) if requested else None
+        if question is None:
+            return []
+        tracker.slots["requested_slot"] = requested[-1]  # as Rasa's own tracker would hold it when asking
+        return await question.run(dispatcher, tracker, domain)
 
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:

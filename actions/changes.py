@@ -26,7 +26,7 @@ from actions.change_common import (
     end_form,
     too_late,
 )
-from actions.context import Context, Parcel
+from actions.context import Context, Parcel, forget_context
 from actions.runtime import off_loop, runtime
 from bot.carriers import CarrierError, ChangeRefused
 from bot.timefmt import window as window_text
@@ -105,6 +105,7 @@ class CommitChange(Action):
         kind = change_kind(tracker)
         try:
             text = await off_loop(_commit, kind, tracker.current_slot_values(), parcel, ctx)
+            forget_context(tracker)
         except ChangeRefused as refused:
             dispatcher.utter_message(text=f"Sorry, that didn't work: {refused.reason} Nothing was changed." + AGENT)
             return _reset()

@@ -85,8 +85,28 @@ def load_context(channel: str, sender_id: str) -> Context:
         return Context(True, customer.id, customer.name, customer.time_zone, now, [_parcel(s) for s in shipments])
 
 
+_MEMO = "_doorstep_context"
+
+
 async def context_for(tracker: Tracker) -> Context:
-    return await off_loop(load_context, channel_of(tracker), tracker.sender_id)
+    """The conversation's context, read from the database once per action call.
+
+    A form's validation needs it in several places (its required slots, each slot's check, the
+    carrier's capabilities), and each read is several queries. rasa-sdk builds a new `Tracker` for
+    every call, so the memo on it lives exactly one call; `forget_context` after a write that
+    changes what it holds (verification, a committed change).
+    """
+    key = (channel_of(tracker), tracker.sender_id)
+    memo = tracker.__dict__.get(_MEMO)
+    if memo is not None and memo[0] == key:
+        return memo[1]
+    ctx = await off_loop(load_context, *key)
+    tracker.__dict__[_MEMO] = (key, ctx)
+    return ctx
+
+
+def forget_context(tracker: Tracker) -> None:
+    tracker.__dict__.pop(_MEMO, None)
 
 
 def is_sms(tracker: Tracker) -> bool:

@@ -11,6 +11,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from actions import texts
+from actions.context import forget_context
 from actions.notified import notification_of
 from actions.runtime import channel_of, off_loop, runtime
 from bot.identity import (
@@ -112,6 +113,7 @@ class ValidateVerifyForm(FormValidationAction):
             return {"postcode": None}
         tracking_number = tracker.get_slot("tracking_number")
         shipment_id = await off_loop(self._verify, channel_of(tracker), tracker.sender_id, tracking_number, postcode)
+        forget_context(tracker)  # the conversation may be verified now
         if shipment_id is None:
             attempts = (tracker.get_slot("verify_attempts") or 0) + 1
             if attempts < MAX_ATTEMPTS:

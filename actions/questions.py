@@ -1,4 +1,9 @@
-"""The forms' plain questions (texts in actions/texts.py)."""
+"""A form's question asked by an action (texts in actions/texts.py).
+
+Plain questions that need nothing from the database (the tracking number, the postcode, the return
+reason) are domain responses (`utter_ask_<slot>`): Rasa says them itself, without a call to the
+action server. An action asks only where it must check something first (see change_questions.py).
+"""
 
 from __future__ import annotations
 
@@ -6,8 +11,6 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
-
-from actions import texts
 
 
 class Ask(Action):
@@ -22,15 +25,3 @@ class Ask(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         dispatcher.utter_message(text=self.text)
         return []
-
-
-class AskTrackingNumber(Ask):
-    slot, text = "tracking_number", texts.ASK_TRACKING_NUMBER
-
-
-class AskPostcode(Ask):
-    slot, text = "postcode", texts.ASK_POSTCODE
-
-
-class AskReturnReason(Ask):
-    slot, text = "return_reason", texts.ASK_RETURN_REASON

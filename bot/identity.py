@@ -8,6 +8,8 @@ import re
 import phonenumbers
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.models import FINAL_STATUSES, ConversationLink, Customer, Shipment, ShipmentStatus, utcnow
@@ -55,12 +57,21 @@ def shipment_by_tracking_and_postcode(session: Session, tracking_number: str, po
 
 def link_conversation(session: Session, *, channel: str, sender_id: str, customer_id: int,
                       shipment_id: int | None) -> ConversationLink:
+    """Record who the conversation is. Two calls for one new sender at once (a customer's first text
+    while a notification opens the same conversation) both get the one row: the insert is
+    ON CONFLICT DO NOTHING on (channel, sender_id), then the row is read and set."""
+    dialect = session.get_bind().dialect.name
+    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
+    now = utcnow()
+    session.execute(insert_fn(ConversationLink).values(channel=channel, sender_id=sender_id, verified=False,
+                                                       created_at=now)
+                    .on_conflict_do_nothing(index_elements=["channel", "sender_id"]))
     link = session.scalar(
         select(ConversationLink).where(ConversationLink.channel == channel, ConversationLink.sender_id == sender_id)
-    ) or ConversationLink(channel=channel, sender_id=sender_id)
+    )
+    assert link is not None
     link.customer_id, link.shipment_id = customer_id, shipment_id
-    link.verified, link.verified_at = True, utcnow()
-    session.add(link)
+    link.verified, link.verified_at = True, now
     session.flush()
     return link
 

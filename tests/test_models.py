@@ -72,3 +72,46 @@ def test_notification_dedupe_key_is_unique(runtime: Runtime) -> None:
         session.add(planned(session, owner))
     with pytest.raises(IntegrityError), runtime.sessions() as session, session.begin():
         session.add(planned(session, owner))
+
+
+def test_two_first_contacts_of_one_sender_at_once_share_one_link(runtime: Runtime) -> None:
+    """A customer's first text and a notification opening the same conversation verify it together:
+    both find no link, both insert one at the same moment; neither fails on the unique (channel,
+    sender_id), and there is one verified link."""
+    import threading
+
+    from sqlalchemy import event
+
+    from bot.identity import link_conversation
+    from bot.models import ConversationLink
+
+    with runtime.sessions() as session, session.begin():
+        owner = factories.customer(session)
+    barrier, errors, waited = threading.Barrier(2), [], threading.local()
+
+    def insert_together(conn, cursor, statement: str, *args: object) -> None:
+        if statement.lstrip().upper().startswith("INSERT INTO CONVERSATION_LINKS") and not getattr(waited, "done", False):
+            waited.done = True
+            barrier.wait(timeout=10)
+
+    def first_contact() -> None:
+        try:
+            with runtime.sessions() as session, session.begin():
+                link_conversation(session, channel="twilio", sender_id=owner.phone, customer_id=owner.id,
+                                  shipment_id=None)
+        except Exception as exc:
+            errors.append(exc)
+
+    event.listen(runtime.engine, "before_cursor_execute", insert_together)
+    try:
+        threads = [threading.Thread(target=first_contact) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        event.remove(runtime.engine, "before_cursor_execute", insert_together)
+    assert errors == []
+    with runtime.sessions() as session:
+        links = session.scalars(select(ConversationLink).where(ConversationLink.sender_id == owner.phone)).all()
+    assert len(links) == 1 and links[0].verified and links[0].customer_id == owner.id

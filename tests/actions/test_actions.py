@@ -140,3 +140,17 @@ def test_a_committed_change_cancels_the_planned_window_messages(world: Runtime) 
     with world.sessions() as session:
         states = dict(session.execute(select(Notification.trigger, Notification.status)).all())
     assert states == {"day_before": "cancelled", "delivered": "planned", "out_for_delivery": "sent"}
+
+
+def test_the_forms_plain_questions_are_domain_responses_with_the_actions_words() -> None:
+    """Rasa asks these itself (no action server call); the actions quote the same words."""
+    import yaml
+
+    from bot.settings import ROOT
+
+    domain = yaml.safe_load((ROOT / "domain.yml").read_text())
+    responses, actions = domain["responses"], set(domain["actions"])
+    for slot, text in (("tracking_number", texts.ASK_TRACKING_NUMBER), ("postcode", texts.ASK_POSTCODE),
+                       ("return_reason", texts.ASK_RETURN_REASON)):
+        assert responses[f"utter_ask_{slot}"] == [{"text": text}]
+        assert f"action_ask_{slot}" not in actions  # it would be asked first, by a remote call

@@ -8,6 +8,7 @@ from pathlib import Path
 import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
+from actions import texts
 from actions.change_form import ValidateChangeForm
 from actions.change_questions import AskReturnMethod, AskWindowChoice
 from actions.changes import AskConfirmChange, CommitChange
@@ -97,9 +98,10 @@ def test_a_carrier_without_notes_says_so_before_any_question(world: Runtime) -> 
     d = CollectingDispatcher()  # the form then ends quietly: nothing asked, nothing "left as it was"
     asyncio.run(CommitChange().run(d, tracker("tracker_sms", sender_id=customer.phone, slots={**start, **slots}), {}))
     assert d.messages == []
-    switch(world, parcel.id, "onfleet")  # Onfleet takes notes: the form goes on to ask for them
+    switch(world, parcel.id, "onfleet")  # Onfleet takes notes: the form goes on to ask for them, in the same call
     slots, said = validate(world, customer.phone, start)
-    assert said == [] and slots.get("requested_slot") == "instructions_text" and not slots.get("change_blocked")
+    assert said == [texts.ASK_INSTRUCTIONS]
+    assert slots.get("requested_slot") == "instructions_text" and not slots.get("change_blocked")
 
 
 def test_a_carrier_without_returns_says_so_before_any_question(world: Runtime) -> None:
@@ -124,7 +126,8 @@ def test_a_karrio_customer_books_a_return_by_label(world: Runtime, fake: Fake) -
     asyncio.run(AskReturnMethod().run(d, tracker("tracker_sms", sender_id=phone, slots=slots), {}))
     assert d.messages[0]["text"].splitlines()[1:] == ["1. Label by email, drop at any shop"]
     validated, said = validate(world, phone, {**slots, "requested_slot": "return_reason"}, {"return_reason": "too small"})
-    assert said == [] and validated["return_method"] == "label" and validated["requested_slot"] == "confirm_change"
+    assert validated["return_method"] == "label" and validated["requested_slot"] == "confirm_change"
+    assert len(said) == 1 and said[0].endswith("by an email label? Reply YES or NO.")  # asked in the same call
     slots = {**slots, "return_reason": "too small", "return_method": "label"}
     d = CollectingDispatcher()
     asyncio.run(AskConfirmChange().run(d, tracker("tracker_sms", sender_id=phone, slots=slots), {}))
