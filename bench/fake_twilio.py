@@ -43,7 +43,8 @@ class FakeTwilio:
         self.hang_seconds, self.delay_seconds = hang_seconds, delay_seconds
 
     def fail_next(self, *faults: str) -> None:
-        """Answer the next requests with these, in order: "500", "429", "hang"."""
+        """Answer the next requests with these, in order: "500", "429", "hang" (then 500), "slow" (the
+        message is accepted and stored, the answer comes only after `hang_seconds`)."""
         self.faults.extend(faults)
 
     @property
@@ -89,7 +90,8 @@ class FakeTwilio:
                          "previous_page_uri": None, "first_page_uri": expected, "uri": expected, "start": 0,
                          "end": max(len(found) - 1, 0)}
         self.attempts += 1
-        if self.faults:
+        slow = bool(self.faults) and self.faults[0] == "slow"
+        if self.faults and not slow:
             fault = self.faults.popleft()
             if fault == "hang":
                 await asyncio.sleep(self.hang_seconds)
@@ -111,6 +113,9 @@ class FakeTwilio:
                    "uri": f"{expected[:-5]}/{sid}.json", "subresource_uris": {}}
         self.received[(to, text)] += 1
         self.messages.append(message)
+        if slow:
+            self.faults.popleft()
+            await asyncio.sleep(self.hang_seconds)  # stored, but the client gives up waiting
         return 201, message
 
 

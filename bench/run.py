@@ -112,8 +112,12 @@ STOCK_SCRIPTS: list[Script] = [
 ]
 
 
-def our_conversations(parcels: list[Parcel]) -> Iterator[Script]:
-    for parcel, script in itertools.cycle(itertools.product(parcels, OUR_SCRIPTS)):
+def our_conversations(parcels: list[Parcel], sender: int = 0, senders: int = 1) -> Iterator[Script]:
+    """Sender `sender` of `senders` talks about its own share of the parcels, so no parcel is in two
+    conversations at once (two people moving one delivery at the same moment is not a load pattern;
+    the loser would rightly hear "that window is no longer available")."""
+    own = parcels[sender::senders] or parcels
+    for parcel, script in itertools.cycle(itertools.product(own, OUR_SCRIPTS)):
         yield script(parcel)
 
 
@@ -136,7 +140,8 @@ class Bot:
     model: str
     notes: str
 
-    def conversations(self) -> Iterator[Script]:
+    def conversations(self, sender: int, senders: int) -> Iterator[Script]:
+        """The scripts sender number `sender` of `senders` runs, back to back."""
         raise NotImplementedError
 
     def stop(self) -> None:
@@ -181,8 +186,8 @@ class OurBot(Bot):
             raise StartFailed("the demo world has no parcel on its way")
         return parcels
 
-    def conversations(self) -> Iterator[Script]:
-        return our_conversations(self.parcels)
+    def conversations(self, sender: int, senders: int) -> Iterator[Script]:
+        return our_conversations(self.parcels, sender, senders)
 
     def stop(self) -> None:
         self.stack.stop()
@@ -239,7 +244,7 @@ class StockBot(Bot):
             time.sleep(0.3)
         raise StartFailed(f"stock rasa not ready after {timeout}s")
 
-    def conversations(self) -> Iterator[Script]:
+    def conversations(self, sender: int, senders: int) -> Iterator[Script]:
         return itertools.cycle(STOCK_SCRIPTS)
 
     def stop(self) -> None:
@@ -360,12 +365,12 @@ async def sender_loop(client: httpx.AsyncClient, url: str, scripts: Iterator[Scr
 
 async def load(bot: Bot, concurrency: int, seconds: float) -> Tally:
     tally = Tally()
-    scripts = bot.conversations()
     end = time.monotonic() + seconds
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
     async with httpx.AsyncClient(timeout=30, limits=limits) as client:
-        await asyncio.gather(*(sender_loop(client, f"{bot.url}/webhooks/rest/webhook", scripts, end, tally)
-                               for _ in range(concurrency)))
+        await asyncio.gather(*(sender_loop(client, f"{bot.url}/webhooks/rest/webhook",
+                                           bot.conversations(sender, concurrency), end, tally)
+                               for sender in range(concurrency)))
     return tally
 
 

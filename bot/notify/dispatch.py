@@ -6,8 +6,10 @@ One pass (`Dispatcher.run_once`):
 2. Decide each one from the state as it is now: opted out → blocked (and the next channel is
    planned); no longer true → skipped; in the customer's quiet hours → deferred to their morning;
    over the daily cap → suppressed; else rendered (once: a retry sends the same text).
-3. Send concurrently; record each result: sent, retried later with backoff (timeouts, 429, 5xx), or
-   failed for good (invalid or unsubscribed number), which plans the fallback channel.
+3. Send concurrently; record each result: sent, retried later with backoff (429, 5xx, a refused
+   connection), left to reconciliation when the provider may have it (a timeout or a connection
+   dropped after the request went out: see below), or failed for good (invalid or unsubscribed
+   number), which plans the fallback channel.
 A dispatcher killed between the provider's answer and step 3 leaves messages in `sending`; the next
 pass reconciles them with the provider (Twilio's message list: was this text sent to this number
 since the claim?) before sending anything again, so a crash neither loses nor repeats a message.
@@ -267,6 +269,14 @@ class Dispatcher:
 
     def _failed(self, session: Session, row: Notification, error: Exception, now: datetime,
                 report: DispatchReport) -> None:
+        if isinstance(error, TransientFailure) and error.maybe_sent and row.attempts < self.rules.max_attempts:
+            # The provider may have it (a timeout after the request went out): not sent again blindly.
+            # It stays "sending" under its claim, and once the claim's lease ends `recover` asks the
+            # provider, as for a dispatcher that died mid-send: found -> sent, not found -> planned.
+            row.error = str(error)
+            _event(session, row, "unknown", now, f"{error}; reconciled with the provider before any resend")
+            report.counts["unknown"] += 1
+            return
         if isinstance(error, TransientFailure) and row.attempts < self.rules.max_attempts:
             wait = timedelta(seconds=self.rules.retry_base_seconds * 2 ** (row.attempts - 1) * self.speed)
             row.status, row.due_at, row.error, row.claimed_by, row.claimed_at = (

@@ -9,6 +9,7 @@ Failures come back classified: `TransientFailure` (timeouts, 429, 5xx: retry lat
 from __future__ import annotations
 
 import asyncio
+import socket
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -37,7 +38,24 @@ TWILIO_PERMANENT = {
 
 
 class TransientFailure(Exception):
-    """Try again later: the provider was slow, busy or broken."""
+    """Try again later: the provider was slow, busy or broken.
+
+    `maybe_sent`: the request may have reached the provider before it failed (a timeout waiting for
+    the answer, a connection dropped mid-request). Sending again blindly could send the message
+    twice, so the dispatcher reconciles such a message with the provider first.
+    """
+
+    def __init__(self, message: str, *, maybe_sent: bool = False) -> None:
+        super().__init__(message)
+        self.maybe_sent = maybe_sent
+
+
+def _never_arrived(exc: BaseException) -> bool:
+    """A failure to connect at all (refused, no route, no such host): the provider has nothing."""
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return True
+    reason = getattr(exc, "reason", None)  # urllib's URLError wraps the socket error
+    return isinstance(reason, ConnectionRefusedError | socket.gaierror) or isinstance(exc, ConnectionRefusedError)
 
 
 class PermanentFailure(Exception):
@@ -93,8 +111,10 @@ class TwilioSms:
 
     def __init__(self, *, account_sid: str, auth_token: str, api_base: str, from_number: str = "",
                  messaging_service_sid: str = "", name: str = "twilio", timeout: float = 10.0) -> None:
-        self.name = name
+        self.name, self.timeout = name, timeout
         self.from_number, self.messaging_service_sid = from_number, messaging_service_sid
+        # The SDK's async client keeps its `timeout` but does not apply it (aiohttp's default is 5
+        # minutes): every call here runs under `asyncio.timeout(self.timeout)` instead.
         self._http = AsyncTwilioHttpClient(timeout=timeout)
         self.client = Client(account_sid, auth_token, http_client=self._http)
         self.client.api.base_url = api_base
@@ -107,17 +127,20 @@ class TwilioSms:
         if status_callback:
             sender["status_callback"] = status_callback
         try:
-            message = await self.client.messages.create_async(to=to, body=body, **sender)
+            async with asyncio.timeout(self.timeout):
+                message = await self.client.messages.create_async(to=to, body=body, **sender)
         except TwilioRestException as exc:
             raise _classify_twilio(exc) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise TransientFailure(f"twilio unreachable: {exc!r}") from exc
+            raise TransientFailure(f"twilio unreachable: {exc!r}", maybe_sent=not _never_arrived(exc)) from exc
         return Sent(self.name, str(message.sid))
 
     async def find_sent(self, to: str, body: str, since: datetime) -> str | None:
         """A message with this body to this number since `since`: did a send we lost track of go out?"""
         try:
-            messages = await self.client.messages.list_async(to=to, date_sent_after=since - timedelta(days=1), limit=200)
+            async with asyncio.timeout(self.timeout):
+                messages = await self.client.messages.list_async(to=to, date_sent_after=since - timedelta(days=1),
+                                                                 limit=200)
         except TwilioRestException as exc:
             raise _classify_twilio(exc) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
@@ -157,7 +180,7 @@ class SendGridEmail:
                 raise TransientFailure(f"sendgrid {status}: {detail!r}") from exc
             raise PermanentFailure(f"sendgrid {status}: {detail!r}", status) from exc
         except OSError as exc:  # urllib's URLError, timeouts, refused connections
-            raise TransientFailure(f"sendgrid unreachable: {exc!r}") from exc
+            raise TransientFailure(f"sendgrid unreachable: {exc!r}", maybe_sent=not _never_arrived(exc)) from exc
         message_id = response.headers.get("X-Message-Id") if response.headers else None
         return Sent(self.name, str(message_id or ""))
 

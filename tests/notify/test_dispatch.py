@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import re
+import time
 from collections import Counter
 from datetime import timedelta
 
@@ -139,12 +140,14 @@ def test_a_provider_outage_loses_nothing_and_sends_nothing_twice(live_app: LiveA
     run_until(rt, berlin(10, 0))
     created = plan(rt, berlin(10, 0))
     mail = MailRecorder()
+    rt.settings.notify_claim_lease_seconds = 0.5  # a send that timed out is reconciled on a later pass
     with fake_twilio(hang_seconds=3) as (fake, base):
         fake.fail_next("500", "429", "hang", "500", "500", "hang", "429")
         now = berlin(10, 0)
         for _ in range(12):
             dispatch(rt, now, base, mail, timeout=1.0)
             now += timedelta(minutes=30)
+            time.sleep(0.2)
         assert fake.duplicates == 0
         with rt.sessions() as session:
             rows = session.scalars(select(Notification).where(Notification.channel == "sms")).all()
@@ -154,6 +157,29 @@ def test_a_provider_outage_loses_nothing_and_sends_nothing_twice(live_app: LiveA
         assert len(sent) == len(fake.received) and created > 0
         due = [n for n in rows if n.due_at <= berlin(12, 0)]
         assert all(n.status in ("sent", "cancelled", "skipped") for n in due), Counter(n.status for n in due)
+
+
+def test_a_timeout_after_twilio_took_the_message_does_not_send_it_again(live_app: LiveApp) -> None:
+    """The request reached Twilio, the answer did not come back in time: the message may be out. It
+    is not resent blindly; once its claim lapses it is looked up in Twilio's list and found."""
+    rt = live_app.runtime
+    run_until(rt, berlin(10, 0))
+    assert plan(rt, berlin(10, 0)) > 0
+    mail = MailRecorder()
+    rt.settings.notify_claim_lease_seconds = 0.5
+    with fake_twilio(hang_seconds=3) as (fake, base):
+        fake.fail_next("slow")
+        first = dispatch(rt, berlin(10, 0), base, mail, timeout=1.0)
+        assert first.counts["unknown"] == 1 and fake.duplicates == 0, first.counts
+        with rt.sessions() as session:
+            (open_row,) = session.scalars(select(Notification).where(Notification.status == "sending")).all()
+        time.sleep(1.0)  # the claim's lease ends
+        second = dispatch(rt, berlin(10, 5), base, mail, timeout=1.0)
+        assert second.counts["reconciled_sent"] == 1 and second.counts["reconciled_resend"] == 0
+        assert fake.duplicates == 0 and fake.received[(open_row.to_address, open_row.body)] == 1
+        with rt.sessions() as session:
+            row = session.get(Notification, open_row.id)
+            assert row is not None and row.status == "sent" and row.provider_id
 
 
 def test_a_refused_number_is_not_retried_and_gets_email_instead(live_app: LiveApp) -> None:
