@@ -23,6 +23,16 @@ tenth of the server's CPU per turn, for graphs of 8 to 15 nodes that can only ru
 in one process anyway. Here the subgraph is computed once per set of targets and the nodes are
 called in dependency order: the same nodes, the same inputs, the same outputs.
 
+And three more, each found by py-spy under `make bench`:
+- Each prediction asks the tracker for its past states three times (the memoization policy, the rule
+  policy with text and with intent), and each time every event is replayed: here the states are kept
+  on the tracker until its events change, and each caller gets its own copy (callers edit them).
+- Every tracker copies every slot with `copy.copy`, the generic (reduce-protocol) way: here slots
+  copy themselves the same way, shallowly, directly (`Slot.__copy__`).
+- The logistic regression classifier stacks a message's sparse features with an empty dense matrix
+  (two scipy constructions per message); with one message and no dense features it takes the
+  sparse features as they are.
+
 Imported from `addons/__init__.py`, so it applies whenever Rasa loads our channels. It uses
 jsonschema, which is Rasa's own dependency, exactly as Rasa does.
 """
@@ -32,6 +42,8 @@ from functools import lru_cache
 from typing import Any, Dict, List, Tuple
 
 import aiohttp
+import numpy as np
+import scipy.sparse
 import ujson
 from jsonschema import ValidationError
 from jsonschema.validators import validator_for
@@ -39,8 +51,12 @@ from rasa.core.actions.action import RemoteAction
 from rasa.core.constants import DEFAULT_REQUEST_TIMEOUT
 from rasa.engine.exceptions import GraphRunError
 from rasa.engine.runner.dask import DaskGraphRunner
+from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
+from rasa.shared.core.slots import Slot
+from rasa.shared.core.trackers import DialogueStateTracker
+from rasa.shared.nlu.constants import TEXT
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
 
@@ -190,8 +206,72 @@ def run_graph(self: DaskGraphRunner, inputs: Dict[str, Any] | None = None,
         raise GraphRunError("Error running runner.") from e
 
 
+_past_states = DialogueStateTracker.past_states
+
+
+def past_states(self: DialogueStateTracker, domain: Any, omit_unset_slots: bool = False,
+                ignore_rule_only_turns: bool = False, rule_only_data: Dict[str, Any] | None = None) -> List[Any]:
+    """`DialogueStateTracker.past_states`, computed once per (arguments, events so far)."""
+    events = self.events
+    version = (len(events), id(events[-1]) if events else None)
+    memo = self.__dict__.get("_doorstep_states")
+    if memo is None or memo[0] != version:
+        memo = self.__dict__["_doorstep_states"] = (version, {})
+    key = (id(domain), omit_unset_slots, ignore_rule_only_turns, id(rule_only_data) if rule_only_data else None)
+    states = memo[1].get(key)
+    if states is None:
+        states = memo[1][key] = _past_states(self, domain, omit_unset_slots, ignore_rule_only_turns, rule_only_data)
+    # A state is {"user": {...}, "prev_action": {...}, "slots": {name: tuple}, ...}: two levels deep.
+    return [{part: dict(value) if isinstance(value, dict) else value for part, value in state.items()}
+            for state in states]
+
+
+def copy_slot(self: Slot) -> Slot:
+    """What `copy.copy` does for a plain object, without the reduce protocol."""
+    clone = object.__new__(type(self))
+    clone.__dict__.update(self.__dict__)
+    return clone
+
+
+_create_X = LogisticRegressionClassifier._create_X
+
+
+def create_x(self: LogisticRegressionClassifier, messages: List[Any]) -> Any:
+    """`LogisticRegressionClassifier._create_X`: one message with only sparse features as they are."""
+    if len(messages) == 1:
+        sparse = messages[0].get_sparse_features(attribute=TEXT)[1]
+        dense = messages[0].get_dense_features(attribute=TEXT)[1]
+        if sparse is not None and dense is None:
+            return scipy.sparse.csr_matrix(sparse.features, dtype=np.float64)
+    return _create_X(self, messages)
+
+
+# What install() replaced, by "Class.attribute": the agreement tests run Rasa's own against ours.
+originals: Dict[str, Any] = {}
+
+
+def _replace(cls: Any, name: str, value: Any) -> None:
+    originals.setdefault(f"{cls.__name__}.{name}", cls.__dict__.get(name))
+    setattr(cls, name, value)
+
+
 def install() -> None:
-    RemoteAction._validate_action_result = _validate_action_result  # type: ignore[method-assign]
-    EndpointConfig.session = _kept_session  # type: ignore[method-assign]
-    Event.resolve_by_type = staticmethod(resolve_by_type)  # type: ignore[method-assign]
-    DaskGraphRunner.run = run_graph  # type: ignore[method-assign]
+    _replace(RemoteAction, "_validate_action_result", _validate_action_result)
+    _replace(EndpointConfig, "session", _kept_session)
+    _replace(Event, "resolve_by_type", staticmethod(resolve_by_type))
+    _replace(DaskGraphRunner, "run", run_graph)
+    _replace(DialogueStateTracker, "past_states", past_states)
+    _replace(Slot, "__copy__", copy_slot)  # Slot has none of its own: None in `originals`
+    _replace(LogisticRegressionClassifier, "_create_X", create_x)
+
+
+def restore() -> None:
+    """Rasa's own behaviour again (for the agreement tests)."""
+    for qualified, value in originals.items():
+        cls_name, name = qualified.split(".", 1)
+        cls = next(c for c in (RemoteAction, EndpointConfig, Event, DaskGraphRunner, DialogueStateTracker, Slot,
+                               LogisticRegressionClassifier) if c.__name__ == cls_name)
+        if value is None:
+            delattr(cls, name)
+        else:
+            setattr(cls, name, value)
