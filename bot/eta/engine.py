@@ -44,6 +44,8 @@ N_BANDS = LAST_BAND_HOUR - FIRST_BAND_HOUR + 1
 NEAR_KM, FAR_KM = 2.0, 10.0  # legs are linear in km up to NEAR_KM, then flatter, and capped
 LOG_CLIP = 1.5  # one leg moves a pace by at most e^1.5 in log terms
 MEDIAN = int(np.argmin(np.abs(LEVELS - 0.5)))
+AHEAD_EDGES = np.array([2, 4, 8])  # stops ahead: 1, 2-3, 4-7, 8+ (one long leg vs. a sum of legs)
+N_AHEAD = len(AHEAD_EDGES) + 1  # + one column pooled over stops ahead
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,12 @@ def _prior_residuals() -> NDArray[np.float64]:
     z = np.array([NormalDist().inv_cdf(level) for level in LEVELS])
     centres = np.append((HORIZON_EDGES[:-1] + HORIZON_EDGES[1:]) / 2, HORIZON_EDGES[-1])
     spread = (5.0 + 0.25 * centres)[:, None] * z[None, :]
-    return np.repeat(spread[:, None, :], 2, axis=1)  # (horizon bucket, at a stop / between stops, level)
+    # (horizon bucket, at a stop / between stops, stops-ahead bucket or pooled, level)
+    return np.repeat(np.repeat(spread[:, None, None, :], 2, axis=1), N_AHEAD + 1, axis=2)
+
+
+def ahead_bucket(ahead: NDArray[np.int64] | None) -> NDArray[np.int64] | int:
+    return N_AHEAD if ahead is None else np.digitize(ahead, AHEAD_EDGES)
 
 
 @dataclass
@@ -257,7 +264,7 @@ class EtaEngine:
             early, late = history[history["day"] < cut_day], history[history["day"] >= cut_day]
             tables = self._fit_tables(_days(early))
             self._profiles, self._usual = profiles(early)
-            residuals, horizons, between, xs, days = [], [], [], [], []
+            residuals, horizons, between, aheads, xs, days = [], [], [], [], [], []
             for number, day in enumerate(_days(late)):
                 if len(day.arrived) < 2:
                     continue
@@ -267,20 +274,21 @@ class EtaEngine:
                 residuals.append((day.arrived[None, :] - raw)[mask])
                 horizons.append((raw - now[:, None])[mask])
                 between.append(np.broadcast_to((now > day.arrived[cuts - 1])[:, None], raw.shape)[mask])
+                aheads.append((np.arange(raw.shape[1])[None, :] - cuts[:, None] + 1)[mask])
                 if self.config.stage:
                     xs.append(self._stage_features(day, raw, now, cuts)[0])
                     days.append(np.full(int(mask.sum()), number))
             if residuals:
-                residual, horizon, state = (np.concatenate(a) for a in (residuals, horizons, between))
-                self._residuals = self._fit_residuals(residual, horizon, state)
+                residual, horizon, state, ahead = (np.concatenate(a) for a in (residuals, horizons, between, aheads))
+                self._residuals = self._fit_residuals(residual, horizon, state, ahead)
                 if self.config.stage and len(residual) >= self.config.stage_min_rows:
-                    self._fit_stage(np.concatenate(xs), residual, horizon, state, np.concatenate(days))
+                    self._fit_stage(np.concatenate(xs), residual, horizon, state, ahead, np.concatenate(days))
         self._tables = self._fit_tables(_days(history))
         self._profiles, self._usual = profiles(history)
         return self
 
     def _fit_stage(self, x: NDArray[np.float64], residual: NDArray[np.float64], horizon: NDArray[np.float64],
-                   between: NDArray[np.bool_], day: NDArray[np.int64]) -> None:
+                   between: NDArray[np.bool_], ahead: NDArray[np.int64], day: NDArray[np.int64]) -> None:
         """Fit the day-shape stage on held-out rows; the residual quantiles come from its out-of-fold errors.
 
         Two folds by courier-day: each half is corrected by a stage fitted on the other half, so the
@@ -289,7 +297,7 @@ class EtaEngine:
         cfg = self.config
         rng = np.random.default_rng(0)
         keep = np.sort(rng.choice(len(x), size=min(len(x), cfg.stage_max_rows), replace=False))
-        x, residual, horizon, between, day = x[keep], residual[keep], horizon[keep], between[keep], day[keep]
+        x, residual, horizon, between, ahead, day = (a[keep] for a in (x, residual, horizon, between, ahead, day))
         fold = day % 2 == 1
         # The stage learns log(actual horizon / raw horizon): a correction in proportion to how far ahead.
         base = np.maximum(horizon, 1.0)
@@ -300,7 +308,7 @@ class EtaEngine:
                 return
             model = Stage(cfg.stage_iter).fit(x[~part], target[~part])
             corrected[part] = base[part] * np.exp(model.predict(x[part])) - horizon[part]
-        self._residuals = self._fit_residuals(residual - corrected, horizon + corrected, between)
+        self._residuals = self._fit_residuals(residual - corrected, horizon + corrected, between, ahead)
         self._stage = Stage(cfg.stage_iter).fit(x, target)
 
     def _stage_features(self, day: _Day, raw: NDArray[np.float64], now: NDArray[np.float64], cuts: NDArray[np.int64]
@@ -375,11 +383,14 @@ class EtaEngine:
         return tables
 
     @staticmethod
-    def _fit_residuals(residuals: NDArray[np.float64], horizons: NDArray[np.float64], between: NDArray[np.bool_]
-                       ) -> NDArray[np.float64]:
-        """Residual quantiles by horizon bucket, apart for predictions made at a stop and between stops."""
+    def _fit_residuals(residuals: NDArray[np.float64], horizons: NDArray[np.float64], between: NDArray[np.bool_],
+                       ahead: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Residual quantiles by horizon bucket, apart for predictions made at a stop and between stops,
+        and by stops ahead (one leg, which may be a break, spreads unlike a sum of legs); a cell with
+        fewer than 50 residuals takes the coarser one."""
         table = _prior_residuals()
         bucket = np.clip(np.digitize(horizons, HORIZON_EDGES) - 1, 0, len(HORIZON_EDGES) - 1)
+        group = np.digitize(ahead, AHEAD_EDGES)
         for b in range(len(HORIZON_EDGES)):
             sample = residuals[bucket == b]
             if sample.size >= 50:
@@ -388,6 +399,10 @@ class EtaEngine:
                 cell = residuals[(bucket == b) & (between == bool(state))]
                 if cell.size >= 50:
                     table[b, state] = np.quantile(cell, LEVELS)
+                for g in range(N_AHEAD):
+                    finer = residuals[(bucket == b) & (between == bool(state)) & (group == g)]
+                    if finer.size >= 50:
+                        table[b, state, g] = np.quantile(finer, LEVELS)
         return table
 
     # -- predicting ----------------------------------------------------------------------------
@@ -447,13 +462,16 @@ class EtaEngine:
         return now + np.maximum(remaining, 1.0)
 
     def distribution(self, raw: NDArray[np.float64], now: NDArray[np.float64],
-                     between: NDArray[np.bool_] | bool = False) -> NDArray[np.float64]:
-        """Arrival quantiles at `LEVELS` for raw arrivals (any shape; `now` and `between`, whether the
-        driver is between stops rather than just done with one, broadcastable): shape + (levels,)."""
+                     between: NDArray[np.bool_] | bool = False, ahead: NDArray[np.int64] | None = None
+                     ) -> NDArray[np.float64]:
+        """Arrival quantiles at `LEVELS` for raw arrivals (any shape; `now`, `between` (whether the
+        driver is between stops rather than just done with one) and `ahead` (stops ahead, the stop itself
+        included; None: pooled), broadcastable): shape + (levels,)."""
         horizon = np.nan_to_num(raw - now)
         bucket = np.clip(np.digitize(horizon, HORIZON_EDGES) - 1, 0, len(HORIZON_EDGES) - 1)
         state = np.broadcast_to(np.asarray(between, dtype=np.int64), bucket.shape)
-        values = raw[..., None] + self._residuals[bucket, state]
+        group = np.broadcast_to(ahead_bucket(ahead), bucket.shape)
+        values = raw[..., None] + self._residuals[bucket, state, group]
         floor = np.asarray(now, float)[..., None] + 1.0 + LEVELS * 1e-3  # arrivals lie after now
         return np.maximum(values, floor)
 
@@ -471,7 +489,8 @@ class EtaEngine:
         raw, now_arr = self._raw(self._tables, day, cut_arr, now_arr)
         raw = self._corrected(day, raw, now_arr, cut_arr)
         between = (now_arr > day.arrived[cut_arr - 1])[:, None]
-        return cut_arr, now_arr, self.distribution(raw, now_arr[:, None], between)
+        ahead = np.arange(raw.shape[1])[None, :] - cut_arr[:, None] + 1
+        return cut_arr, now_arr, self.distribution(raw, now_arr[:, None], between, np.maximum(ahead, 1))
 
     def predict(self, state: RouteState) -> list[StopEta]:
         """Point ETA, quantiles and the best window for every remaining stop of `state`."""
@@ -491,7 +510,8 @@ class EtaEngine:
         cut = np.array([len(done)])
         raw, now = self._raw(self._tables, day, cut, np.array([float(state.now)]))
         raw = self._corrected(day, raw, now, cut)
-        quantiles = self.distribution(raw[0, len(done):], float(state.now), bool(state.now > day.arrived[len(done) - 1]))
+        quantiles = self.distribution(raw[0, len(done):], float(state.now), bool(state.now > day.arrived[len(done) - 1]),
+                                      np.arange(1, len(state.remaining) + 1))
         lo, hi = (int(np.argmin(np.abs(LEVELS - q))) for q in (self.config.q_low, self.config.q_high))
         out = []
         for stop, values in zip(state.remaining, quantiles, strict=True):
