@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bot.eta.engine import MEDIAN, DoneStop, EtaConfig, EtaEngine, PlannedStop, RouteState
+from bot.eta.engine import LEVELS, MEDIAN, DoneStop, EtaConfig, EtaEngine, PlannedStop, RouteState
 from bot.eta.stage import FEATURES, features, profiles
 from tests.eta.synth import stop_frame
 
@@ -95,3 +95,19 @@ def test_features_read_only_the_done_stops_and_the_scans_made_by_now() -> None:
     assert row["since_last"] == 5.0 and row["elapsed"] == 25.0 and row["ahead"] == 1 and row["not_accepted"] == 1.0
     assert dict(zip(FEATURES, x[1], strict=True))["not_accepted_before"] == 1.0
     assert usual.stops == 1.5 and usual.end == 520.0  # medians over the courier's days
+
+
+def test_the_staged_quantiles_are_calibrated_on_later_days(data: pd.DataFrame) -> None:
+    engine = EtaEngine(SMALL).fit(data[data["day"] < 32])
+    i10, i90 = (int(np.argmin(np.abs(LEVELS - level))) for level in (0.1, 0.9))
+    below10 = below90 = total = 0
+    for _, day in data[data["day"] >= 32].groupby(["courier", "day"]):
+        cuts, _, q = engine.predict_day(day)
+        t = day["arrived"].to_numpy()
+        for row, cut in enumerate(cuts):
+            assert np.all(np.diff(q[row, cut:], axis=1) >= 0)
+            below10 += int((t[cut:] <= q[row, cut:, i10]).sum())
+            below90 += int((t[cut:] <= q[row, cut:, i90]).sum())
+            total += len(t) - cut
+    assert below10 / total == pytest.approx(0.1, abs=0.07)
+    assert below90 / total == pytest.approx(0.9, abs=0.07)
