@@ -91,10 +91,11 @@ class Stage:
                                                    min_samples_leaf=40, random_state=seed)
 
     def fit(self, x: NDArray[np.float64], y: NDArray[np.float64]) -> Stage:
-        self.model.fit(x, y)
+        self.columns = ~np.isnan(x).all(axis=0)  # e.g. no acceptance scans in this history: leave them out
+        self.model.fit(x[:, self.columns], y)
         return self
 
     def predict(self, x: NDArray[np.float64]) -> NDArray[np.float64]:
         if len(x) == 0:
             return np.zeros(0)
-        return self.model.predict(x)
+        return self.model.predict(x[:, self.columns])

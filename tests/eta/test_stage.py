@@ -111,3 +111,11 @@ def test_the_staged_quantiles_are_calibrated_on_later_days(data: pd.DataFrame) -
             total += len(t) - cut
     assert below10 / total == pytest.approx(0.1, abs=0.07)
     assert below90 / total == pytest.approx(0.9, abs=0.07)
+
+
+def test_without_acceptance_scans_the_stage_still_learns_the_day(data: pd.DataFrame) -> None:
+    plain = data.drop(columns="accepted")  # e.g. the sandbox's history: no scans at all
+    train, test = plain[plain["day"] < 32], plain[plain["day"] >= 32]
+    engine = EtaEngine(SMALL).fit(train)
+    assert engine._stage is not None
+    assert _mae_at(engine, test, 4) <= 1.05 * _mae_at(EtaEngine(EtaConfig(stage=False)).fit(train), test, 4)
