@@ -16,9 +16,15 @@ The raw arrival of each remaining stop is the last completed stop's time plus th
 sequence (the hour of each leg follows the predicted clock; not-before times are respected). Between
 stops, the next arrival is the median of the current leg given how long it has already lasted (a
 leg running long is likely a long one). Calibration turns raw arrivals into a distribution:
-residuals (actual - raw) of a held-out tail of the history, by raw horizon and by whether the
-prediction is made at a stop or between stops, give the quantiles; the point ETA is raw + the median
-residual (the MAE-optimal choice).
+residuals (actual - raw) of a held-out tail of the history, by raw horizon, by whether the
+prediction is made at a stop or between stops and by stops ahead, give the quantiles; the point ETA
+is raw + the median residual (the MAE-optimal choice).
+
+The day's shape (breaks, a second load at the depot, the end-of-shift drift, couriers whose day ends
+late) is what the chained legs miss: once the held-out tail is large enough, a second stage
+(`bot.eta.stage`, gradient boosting) learns log(actual horizon / raw horizon) there from what is known
+at the moment, and moves the raw arrivals by it; the residual quantiles are then those of its
+out-of-fold errors (two folds by courier-day).
 """
 
 from __future__ import annotations

@@ -2,8 +2,9 @@
 
 The chained legs describe the typical leg; what they miss is the day's shape: the long gaps that come
 at certain hours or after so many stops (lunch, a second load at the depot, the end-of-shift drift),
-and couriers whose day usually ends late. Gradient boosting (absolute error, so a median) learns the
-residual (actual arrival - chained-legs arrival) from what is known at the moment of the prediction:
+and couriers whose day usually ends late. Gradient boosting (absolute error, so a median) learns
+log(actual horizon / chained-legs horizon), a correction in proportion to how far ahead, from what is
+known at the moment of the prediction:
 
 - the chained-legs horizon and the predicted clock time, the clock now, the minutes since the day's
   first stop and since the last one, stops done, stops ahead and left, the stop's place in the plan;
@@ -82,7 +83,7 @@ def features(raw: NDArray[np.float64], now: NDArray[np.float64], cuts: NDArray[n
 
 
 class Stage:
-    """Residual model: median of (actual - raw) given `FEATURES`."""
+    """The stage's model: a conditional median given `FEATURES` (the engine fits it to the log horizon ratio)."""
 
     def __init__(self, max_iter: int = 150, seed: int = 0) -> None:
         from sklearn.ensemble import HistGradientBoostingRegressor
