@@ -58,10 +58,13 @@ def load_lade(path: Path = DATA) -> pd.DataFrame:
     raw = pd.read_parquet(path)
     day = pd.to_datetime("2022" + raw["ds"].astype(str).str.zfill(4), format="%Y%m%d")
     arrived = pd.to_datetime("2022-" + raw["delivery_time"], format="%Y-%m-%d %H:%M:%S")
+    accepted = pd.to_datetime("2022-" + raw["accept_time"], format="%Y-%m-%d %H:%M:%S", errors="coerce") \
+        if "accept_time" in raw.columns else pd.Series(pd.NaT, index=raw.index)
     frame = pd.DataFrame({
         "courier": raw["courier_id"].astype(np.int64), "day": (day - day.min()).dt.days.astype(np.int64),
         "lat": raw["lat"].astype(float), "lng": raw["lng"].astype(float), "area": raw["aoi_id"].astype(np.int64),
         "area_type": raw["aoi_type"].astype(np.int64), "parcels": 1, "arrived": (arrived - day).dt.total_seconds() / 60,
+        "accepted": (accepted - day).dt.total_seconds() / 60,  # acceptance scan at the depot; see the engine's stage
         "order_id": raw["order_id"],
     })
     frame = frame.sort_values(["courier", "day", "arrived", "order_id"], kind="stable")

@@ -13,6 +13,8 @@ Public API (everything in minutes since the local midnight of the service day, f
                                      origin=(depot_lat, depot_lng), departs_at=480.0))
         # -> list[StopEta(stop_id, point, q_low, q_high, window_start, window_end, window_probability,
         #                 quantiles)], one per remaining stop, in plan order
+        # PlannedStop(..., on_board=True/False) tells whether a parcel has been picked up at the depot
+        # (an acceptance scan); the history's optional `accepted` column (minutes) is the same scan.
 
     decision = engine.keeper.decide(current_window_or_None, LEVELS, eta.quantiles, now)
         # -> WindowDecision(window, moved, probability): keep the promise unless it has become clearly

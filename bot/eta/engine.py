@@ -16,9 +16,15 @@ The raw arrival of each remaining stop is the last completed stop's time plus th
 sequence (the hour of each leg follows the predicted clock; not-before times are respected). Between
 stops, the next arrival is the median of the current leg given how long it has already lasted (a
 leg running long is likely a long one). Calibration turns raw arrivals into a distribution:
-residuals (actual - raw) of a held-out tail of the history, by raw horizon and by whether the
-prediction is made at a stop or between stops, give the quantiles; the point ETA is raw + the median
-residual (the MAE-optimal choice).
+residuals (actual - raw) of a held-out tail of the history, by raw horizon, by whether the
+prediction is made at a stop or between stops and by stops ahead, give the quantiles; the point ETA
+is raw + the median residual (the MAE-optimal choice).
+
+The day's shape (breaks, a second load at the depot, the end-of-shift drift, couriers whose day ends
+late) is what the chained legs miss: once the held-out tail is large enough, a second stage
+(`bot.eta.stage`, gradient boosting) learns log(actual horizon / raw horizon) there from what is known
+at the moment, and moves the raw arrivals by it; the residual quantiles are then those of its
+out-of-fold errors (two folds by courier-day).
 """
 
 from __future__ import annotations
@@ -32,6 +38,8 @@ import pandas as pd
 from numpy.typing import NDArray
 
 from bot.eta.distance import leg_km
+from bot.eta.stage import Profile, Stage, profiles
+from bot.eta.stage import features as stage_features
 from bot.eta.windows import Window, WindowKeeper, best_window
 
 STOP_COLUMNS = ("courier", "day", "seq", "lat", "lng", "area", "area_type", "parcels", "arrived")
@@ -42,6 +50,8 @@ N_BANDS = LAST_BAND_HOUR - FIRST_BAND_HOUR + 1
 NEAR_KM, FAR_KM = 2.0, 10.0  # legs are linear in km up to NEAR_KM, then flatter, and capped
 LOG_CLIP = 1.5  # one leg moves a pace by at most e^1.5 in log terms
 MEDIAN = int(np.argmin(np.abs(LEVELS - 0.5)))
+AHEAD_EDGES = np.array([2, 4, 8])  # stops ahead: 1, 2-3, 4-7, 8+ (one long leg vs. a sum of legs)
+N_AHEAD = len(AHEAD_EDGES) + 1  # + one column pooled over stops ahead
 
 
 @dataclass(frozen=True)
@@ -61,6 +71,11 @@ class EtaConfig:
     q_low: float = 0.1
     q_high: float = 0.9
     tick_minutes: float = 15.0  # position events between stops, as calibration assumes them
+    stage: bool = True  # learn the day's shape on top of the chained legs (bot.eta.stage)
+    stage_min_rows: int = 5000  # held-out (moment, stop) rows needed before the stage is used
+    stage_max_rows: int = 80000  # rows the stage is trained on at most (a fixed random subset)
+    stage_iter: int = 150
+    use_accepted: bool = True  # read acceptance scans (`accepted` column / PlannedStop.on_board) if given
 
 
 @dataclass(frozen=True)
@@ -74,6 +89,7 @@ class PlannedStop:
     area_type: int = 0
     parcels: int = 1
     not_before: float | None = None  # booked slot start: the driver waits rather than come earlier
+    on_board: bool | None = None  # accepted (picked up) already; False: still at the depot; None: unknown
 
 
 @dataclass(frozen=True)
@@ -182,7 +198,12 @@ def _prior_residuals() -> NDArray[np.float64]:
     z = np.array([NormalDist().inv_cdf(level) for level in LEVELS])
     centres = np.append((HORIZON_EDGES[:-1] + HORIZON_EDGES[1:]) / 2, HORIZON_EDGES[-1])
     spread = (5.0 + 0.25 * centres)[:, None] * z[None, :]
-    return np.repeat(spread[:, None, :], 2, axis=1)  # (horizon bucket, at a stop / between stops, level)
+    # (horizon bucket, at a stop / between stops, stops-ahead bucket or pooled, level)
+    return np.repeat(np.repeat(spread[:, None, None, :], 2, axis=1), N_AHEAD + 1, axis=2)
+
+
+def ahead_bucket(ahead: NDArray[np.int64] | None) -> NDArray[np.int64] | int:
+    return N_AHEAD if ahead is None else np.digitize(ahead, AHEAD_EDGES)
 
 
 @dataclass
@@ -197,6 +218,7 @@ class _Day:
     parcels: NDArray[np.float64]
     arrived: NDArray[np.float64]
     not_before: NDArray[np.float64] | None = None
+    accepted: NDArray[np.float64] | None = None  # acceptance scan time; NaN unknown
 
 
 def _days(frame: pd.DataFrame) -> list[_Day]:
@@ -208,9 +230,11 @@ def _days(frame: pd.DataFrame) -> list[_Day]:
                                   | (frame["day"].to_numpy()[1:] != frame["day"].to_numpy()[:-1])])
     bounds = np.r_[starts, len(frame)]
     couriers = frame["courier"].to_numpy()
+    accepted = frame["accepted"].to_numpy(dtype=float) if "accepted" in frame.columns else None
     for a, b in itertools.pairwise(bounds):
         out.append(_Day(couriers[a], columns[0][a:b].astype(float), columns[1][a:b].astype(float), codes[a:b],
-                        columns[2][a:b].astype(np.int64), columns[3][a:b].astype(float), columns[4][a:b].astype(float)))
+                        columns[2][a:b].astype(np.int64), columns[3][a:b].astype(float), columns[4][a:b].astype(float),
+                        accepted=None if accepted is None else accepted[a:b]))
     return out
 
 
@@ -225,6 +249,9 @@ class EtaEngine:
         self.config = config or EtaConfig()
         self._tables = _prior_tables()
         self._residuals = _prior_residuals()
+        self._stage: Stage | None = None
+        self._profiles: dict[Hashable, Profile] = {}
+        self._usual = Profile(480.0, 1020.0, 20.0, 15.0)
         self.keeper = keeper_for(self.config)
 
     # -- fitting -------------------------------------------------------------------------------
@@ -242,8 +269,9 @@ class EtaEngine:
             cut_day = day_keys[-hold]
             early, late = history[history["day"] < cut_day], history[history["day"] >= cut_day]
             tables = self._fit_tables(_days(early))
-            residuals, horizons, between = [], [], []
-            for day in _days(late):
+            self._profiles, self._usual = profiles(early)
+            residuals, horizons, between, aheads, xs, days = [], [], [], [], [], []
+            for number, day in enumerate(_days(late)):
                 if len(day.arrived) < 2:
                     continue
                 cuts, moments = recompute_moments(day.arrived, self.config.tick_minutes)
@@ -252,10 +280,61 @@ class EtaEngine:
                 residuals.append((day.arrived[None, :] - raw)[mask])
                 horizons.append((raw - now[:, None])[mask])
                 between.append(np.broadcast_to((now > day.arrived[cuts - 1])[:, None], raw.shape)[mask])
+                aheads.append((np.arange(raw.shape[1])[None, :] - cuts[:, None] + 1)[mask])
+                if self.config.stage:
+                    xs.append(self._stage_features(day, raw, now, cuts)[0])
+                    days.append(np.full(int(mask.sum()), number))
             if residuals:
-                self._residuals = self._fit_residuals(*(np.concatenate(a) for a in (residuals, horizons, between)))
+                residual, horizon, state, ahead = (np.concatenate(a) for a in (residuals, horizons, between, aheads))
+                self._residuals = self._fit_residuals(residual, horizon, state, ahead)
+                if self.config.stage and len(residual) >= self.config.stage_min_rows:
+                    self._fit_stage(np.concatenate(xs), residual, horizon, state, ahead, np.concatenate(days))
         self._tables = self._fit_tables(_days(history))
+        self._profiles, self._usual = profiles(history)
         return self
+
+    def _fit_stage(self, x: NDArray[np.float64], residual: NDArray[np.float64], horizon: NDArray[np.float64],
+                   between: NDArray[np.bool_], ahead: NDArray[np.int64], day: NDArray[np.int64]) -> None:
+        """Fit the day-shape stage on held-out rows; the residual quantiles come from its out-of-fold errors.
+
+        Two folds by courier-day: each half is corrected by a stage fitted on the other half, so the
+        quantiles describe the error of a stage that has not seen the day, as in use.
+        """
+        cfg = self.config
+        rng = np.random.default_rng(0)
+        keep = np.sort(rng.choice(len(x), size=min(len(x), cfg.stage_max_rows), replace=False))
+        x, residual, horizon, between, ahead, day = (a[keep] for a in (x, residual, horizon, between, ahead, day))
+        fold = day % 2 == 1
+        # The stage learns log(actual horizon / raw horizon): a correction in proportion to how far ahead.
+        base = np.maximum(horizon, 1.0)
+        target = np.log(np.maximum(horizon + residual, 1.0) / base)
+        corrected = np.empty_like(residual)
+        for part in (fold, ~fold):
+            if part.all() or not part.any():
+                return
+            model = Stage(cfg.stage_iter).fit(x[~part], target[~part])
+            corrected[part] = base[part] * np.exp(model.predict(x[part])) - horizon[part]
+        self._residuals = self._fit_residuals(residual - corrected, horizon + corrected, between, ahead)
+        self._stage = Stage(cfg.stage_iter).fit(x, target)
+
+    def _stage_features(self, day: _Day, raw: NDArray[np.float64], now: NDArray[np.float64], cuts: NDArray[np.int64]
+                        ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+        accepted = day.accepted if self.config.use_accepted else None
+        return stage_features(raw, now, cuts, day.arrived, accepted, self._profiles.get(day.courier, self._usual))
+
+    def _corrected(self, day: _Day, raw: NDArray[np.float64], now: NDArray[np.float64], cuts: NDArray[np.int64]
+                   ) -> NDArray[np.float64]:
+        """Raw arrivals moved by the day-shape stage (unchanged without one), never before now or a not-before time."""
+        if self._stage is None:
+            return raw
+        x, mask = self._stage_features(day, raw, now, cuts)
+        out = raw.copy()
+        base = np.maximum(raw[mask] - np.broadcast_to(now[:, None], raw.shape)[mask], 1.0)
+        out[mask] = np.broadcast_to(now[:, None], raw.shape)[mask] + base * np.exp(self._stage.predict(x))
+        out = np.maximum(out, now[:, None] + 1.0)
+        if day.not_before is not None:
+            out = np.fmax(out, day.not_before[None, :])
+        return np.where(mask, out, np.nan)
 
     def _fit_tables(self, days: list[_Day]) -> _Tables:
         cfg = self.config
@@ -310,11 +389,14 @@ class EtaEngine:
         return tables
 
     @staticmethod
-    def _fit_residuals(residuals: NDArray[np.float64], horizons: NDArray[np.float64], between: NDArray[np.bool_]
-                       ) -> NDArray[np.float64]:
-        """Residual quantiles by horizon bucket, apart for predictions made at a stop and between stops."""
+    def _fit_residuals(residuals: NDArray[np.float64], horizons: NDArray[np.float64], between: NDArray[np.bool_],
+                       ahead: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Residual quantiles by horizon bucket, apart for predictions made at a stop and between stops,
+        and by stops ahead (one leg, which may be a break, spreads unlike a sum of legs); a cell with
+        fewer than 50 residuals takes the coarser one."""
         table = _prior_residuals()
         bucket = np.clip(np.digitize(horizons, HORIZON_EDGES) - 1, 0, len(HORIZON_EDGES) - 1)
+        group = np.digitize(ahead, AHEAD_EDGES)
         for b in range(len(HORIZON_EDGES)):
             sample = residuals[bucket == b]
             if sample.size >= 50:
@@ -323,6 +405,10 @@ class EtaEngine:
                 cell = residuals[(bucket == b) & (between == bool(state))]
                 if cell.size >= 50:
                     table[b, state] = np.quantile(cell, LEVELS)
+                for g in range(N_AHEAD):
+                    finer = residuals[(bucket == b) & (between == bool(state)) & (group == g)]
+                    if finer.size >= 50:
+                        table[b, state, g] = np.quantile(finer, LEVELS)
         return table
 
     # -- predicting ----------------------------------------------------------------------------
@@ -382,13 +468,16 @@ class EtaEngine:
         return now + np.maximum(remaining, 1.0)
 
     def distribution(self, raw: NDArray[np.float64], now: NDArray[np.float64],
-                     between: NDArray[np.bool_] | bool = False) -> NDArray[np.float64]:
-        """Arrival quantiles at `LEVELS` for raw arrivals (any shape; `now` and `between`, whether the
-        driver is between stops rather than just done with one, broadcastable): shape + (levels,)."""
+                     between: NDArray[np.bool_] | bool = False, ahead: NDArray[np.int64] | None = None
+                     ) -> NDArray[np.float64]:
+        """Arrival quantiles at `LEVELS` for raw arrivals (any shape; `now`, `between` (whether the
+        driver is between stops rather than just done with one) and `ahead` (stops ahead, the stop itself
+        included; None: pooled), broadcastable): shape + (levels,)."""
         horizon = np.nan_to_num(raw - now)
         bucket = np.clip(np.digitize(horizon, HORIZON_EDGES) - 1, 0, len(HORIZON_EDGES) - 1)
         state = np.broadcast_to(np.asarray(between, dtype=np.int64), bucket.shape)
-        values = raw[..., None] + self._residuals[bucket, state]
+        group = np.broadcast_to(ahead_bucket(ahead), bucket.shape)
+        values = raw[..., None] + self._residuals[bucket, state, group]
         floor = np.asarray(now, float)[..., None] + 1.0 + LEVELS * 1e-3  # arrivals lie after now
         return np.maximum(values, floor)
 
@@ -404,8 +493,10 @@ class EtaEngine:
         cut_arr = np.arange(1, len(day.arrived)) if cuts is None else np.asarray(cuts, dtype=np.int64)
         now_arr = day.arrived[cut_arr - 1] if now is None else np.asarray(now, dtype=float)
         raw, now_arr = self._raw(self._tables, day, cut_arr, now_arr)
+        raw = self._corrected(day, raw, now_arr, cut_arr)
         between = (now_arr > day.arrived[cut_arr - 1])[:, None]
-        return cut_arr, now_arr, self.distribution(raw, now_arr[:, None], between)
+        ahead = np.arange(raw.shape[1])[None, :] - cut_arr[:, None] + 1
+        return cut_arr, now_arr, self.distribution(raw, now_arr[:, None], between, np.maximum(ahead, 1))
 
     def predict(self, state: RouteState) -> list[StopEta]:
         """Point ETA, quantiles and the best window for every remaining stop of `state`."""
@@ -420,10 +511,13 @@ class EtaEngine:
         day = _Day(state.courier, np.array([s.lat for s in stops]), np.array([s.lng for s in stops]), areas,
                    np.array([s.area_type for s in stops], dtype=np.int64), np.array([s.parcels for s in stops], dtype=float),
                    np.array([s.arrived for s in done] + [np.nan] * len(state.remaining)),
-                   np.array([np.nan] * len(done) + [np.nan if s.not_before is None else s.not_before for s in state.remaining]))
+                   np.array([np.nan] * len(done) + [np.nan if s.not_before is None else s.not_before for s in state.remaining]),
+                   accepted=np.array([-np.inf] * len(done) + [_accepted(s.on_board) for s in state.remaining]))
         cut = np.array([len(done)])
-        raw, _now = self._raw(self._tables, day, cut, np.array([float(state.now)]))
-        quantiles = self.distribution(raw[0, len(done):], float(state.now), bool(state.now > day.arrived[len(done) - 1]))
+        raw, now = self._raw(self._tables, day, cut, np.array([float(state.now)]))
+        raw = self._corrected(day, raw, now, cut)
+        quantiles = self.distribution(raw[0, len(done):], float(state.now), bool(state.now > day.arrived[len(done) - 1]),
+                                      np.arange(1, len(state.remaining) + 1))
         lo, hi = (int(np.argmin(np.abs(LEVELS - q))) for q in (self.config.q_low, self.config.q_high))
         out = []
         for stop, values in zip(state.remaining, quantiles, strict=True):
@@ -432,3 +526,8 @@ class EtaEngine:
             out.append(StopEta(stop.stop_id, float(values[MEDIAN]), float(values[lo]), float(values[hi]),
                                window.start, window.end, mass, values))
         return out
+
+
+def _accepted(on_board: bool | None) -> float:
+    """A remaining stop's acceptance as the stage reads it: long ago (on board), never yet, or unknown."""
+    return np.nan if on_board is None else (-np.inf if on_board else np.inf)
