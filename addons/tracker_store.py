@@ -5,6 +5,11 @@ the Rasa server's CPU per turn in `make bench`. For one Rasa process (the embedd
 store answers from memory and writes each saved tracker to SQLite from a background thread, so a
 restart loses at most the last moment. Several Rasa replicas need a shared store instead: set
 RASA_TRACKER_URL to PostgreSQL (Rasa's SQL store) and add a Redis lock store.
+
+It also keeps each conversation's events as objects, as they were saved: a tracker is rebuilt from
+them (as Rasa rebuilds one from its JSON) without parsing the JSON and re-creating every event first,
+about a tenth of the server's CPU per turn at 20 concurrent conversations (py-spy, `make bench`). The
+JSON is still what is persisted, and what is read back after a restart or an eviction.
 """
 
 import atexit
@@ -19,7 +24,9 @@ from typing import Any, Iterable, Tuple
 
 from rasa.core.brokers.broker import EventBroker
 from rasa.core.tracker_store import InMemoryTrackerStore
+from rasa.shared.core.conversation import Dialogue
 from rasa.shared.core.domain import Domain
+from rasa.shared.core.events import Event
 from rasa.shared.core.trackers import DialogueStateTracker
 
 logger = logging.getLogger(__name__)
@@ -36,6 +43,7 @@ class LocalTrackerStore(InMemoryTrackerStore):
             raise ValueError(f"LocalTrackerStore needs url: sqlite:///<path>, got {host!r}")
         super().__init__(domain, event_broker)
         self.store: "OrderedDict[str, str]" = OrderedDict()
+        self.saved_events: "dict[str, list[Event]]" = {}  # the events behind self.store[sender_id]
         self.path = Path(host.split("///", 1)[1])
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._connect() as db:
@@ -74,10 +82,21 @@ class LocalTrackerStore(InMemoryTrackerStore):
 
     async def save(self, tracker: DialogueStateTracker) -> None:
         await super().save(tracker)
+        self.saved_events[tracker.sender_id] = list(tracker.events)
         self.store.move_to_end(tracker.sender_id)
         self._pending.put((tracker.sender_id, self.store[tracker.sender_id]))
         while len(self.store) > MAX_IN_MEMORY:
-            self.store.popitem(last=False)
+            evicted, _ = self.store.popitem(last=False)
+            self.saved_events.pop(evicted, None)
+
+    def deserialise_tracker(self, sender_id: str, serialised_tracker: str | bytes) -> DialogueStateTracker | None:
+        """The tracker as saved: from the saved events when we have them, else from the JSON."""
+        events = self.saved_events.get(sender_id)
+        if events is None:
+            return super().deserialise_tracker(sender_id, serialised_tracker)
+        tracker = self.init_tracker(sender_id)
+        tracker.recreate_from_dialogue(Dialogue(sender_id, list(events)))
+        return tracker
 
     def _load(self, sender_id: str) -> None:
         if sender_id in self.store:

@@ -55,6 +55,12 @@ MAX_RSS_MB = 800.0  # 0.8 GB (10^9 bytes), the Rasa server and its children
 class Turn:
     text: str
     expect: str
+    # Another reply that is right too: under load a window can fill up between the offer and the
+    # "yes" (its capacity is shared by every parcel), and the bot rightly says so and changes nothing.
+    or_else: str | None = None
+
+    def answered_by(self, reply: str) -> bool:
+        return self.expect in reply or (self.or_else is not None and self.or_else in reply)
 
 
 Script = list[Turn]
@@ -83,7 +89,7 @@ def reschedule_parcel(parcel: Parcel) -> Script:
         Turn(parcel.tracking_number, "postcode"),
         Turn(parcel.postcode, "When should parcel"),
         Turn("2", "Move parcel"),
-        Turn("yes", "Done"),
+        Turn("yes", "Done", or_else="no longer available. Nothing was changed."),
     ]
 
 
@@ -347,7 +353,7 @@ async def talk(client: httpx.AsyncClient, url: str, script: Script, end: float, 
             raise Deadline
         tally.latencies_ms.append((finished - started) * 1000)
         tally.by_step.setdefault(number, []).append((finished - started) * 1000)
-        if turn.expect not in reply:
+        if not turn.answered_by(reply):
             tally.turns_wrong += 1
             tally.conversations_failed += 1
             if len(tally.failures) < 5:

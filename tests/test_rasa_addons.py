@@ -30,3 +30,12 @@ def test_with_our_speedups_rasa_parses_and_predicts_as_without() -> None:
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
     assert len(lines) == 36 and all(line.startswith("same=True") for line in lines)
     assert {line.split("intent=")[1].split()[0] for line in lines} >= {"greet", "track_package", "inform", "opt_out"}
+
+
+def test_the_tracker_store_rebuilds_from_saved_events_what_it_would_from_json() -> None:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
+    result = subprocess.run([str(RASA_PYTHON), str(ROOT / "tests" / "rasa_runtime" / "tracker_store_agrees.py")],
+                            capture_output=True, text=True, env=env, timeout=300)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("same=")]
+    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    assert len(lines) == 5 and all(line.startswith("same=True") for line in lines)
