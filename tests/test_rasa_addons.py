@@ -1,4 +1,5 @@
-"""Our Rasa-runtime add-ons, checked in the Rasa runtime itself (Python 3.10, .venv-rasa)."""
+"""Our Rasa-runtime add-ons, checked in the Rasa runtime itself (Python 3.10, .venv-rasa): each script
+runs Rasa's own code and ours on the same input and prints one line per case."""
 
 from __future__ import annotations
 
@@ -10,12 +11,17 @@ from bot.settings import ROOT
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
 
-def test_the_fast_action_reply_check_agrees_with_rasas_schema_validation() -> None:
+def run_in_rasa(script: str, *args: str, prefix: str) -> list[str]:
+    """Run tests/rasa_runtime/<script> in the Rasa runtime; its lines starting with `prefix`."""
     env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
-    result = subprocess.run([str(RASA_PYTHON), str(ROOT / "tests" / "rasa_runtime" / "speedups_agree.py")],
-                            capture_output=True, text=True, env=env, timeout=300)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("rasa=")]
+    result = subprocess.run([str(RASA_PYTHON), str(ROOT / "tests" / "rasa_runtime" / script), *args],
+                            capture_output=True, text=True, env=env, timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    return [line for line in result.stdout.splitlines() if line.startswith(prefix)]
+
+
+def test_the_fast_action_reply_check_agrees_with_rasas_schema_validation() -> None:
+    lines = run_in_rasa("speedups_agree.py", prefix="rasa=")
     assert len(lines) == 9
     assert any("rasa=False ours=False" in line for line in lines)  # invalid replies are still refused
 
@@ -23,19 +29,11 @@ def test_the_fast_action_reply_check_agrees_with_rasas_schema_validation() -> No
 def test_with_our_speedups_rasa_parses_and_predicts_as_without() -> None:
     from bot.model_files import model_path
 
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
-    result = subprocess.run([str(RASA_PYTHON), str(ROOT / "tests" / "rasa_runtime" / "graph_runner_agrees.py"),
-                             str(model_path())], capture_output=True, text=True, env=env, timeout=600)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("same=")]
-    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    lines = run_in_rasa("graph_runner_agrees.py", str(model_path()), prefix="same=")
     assert len(lines) == 36 and all(line.startswith("same=True") for line in lines)
     assert {line.split("intent=")[1].split()[0] for line in lines} >= {"greet", "track_package", "inform", "opt_out"}
 
 
 def test_the_tracker_store_rebuilds_from_saved_events_what_it_would_from_json() -> None:
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "SQLALCHEMY_SILENCE_UBER_WARNING": "1"}
-    result = subprocess.run([str(RASA_PYTHON), str(ROOT / "tests" / "rasa_runtime" / "tracker_store_agrees.py")],
-                            capture_output=True, text=True, env=env, timeout=300)
-    lines = [line for line in result.stdout.splitlines() if line.startswith("same=")]
-    assert result.returncode == 0, result.stdout + result.stderr[-2000:]
+    lines = run_in_rasa("tracker_store_agrees.py", prefix="same=")
     assert len(lines) == 5 and all(line.startswith("same=True") for line in lines)

@@ -36,6 +36,10 @@ def _advance(session: Any, row: Notification, status: str, at: datetime, detail:
     if RANK.get(status, -1) <= RANK.get(row.status, 0):
         return False
     row.status = status
+    if RANK[status] >= RANK["sent"] and row.sent_at is None:
+        # The provider has it before the dispatcher recorded its own answer (a fast callback, or a
+        # dispatcher stopped in between): it was sent, and is no longer "in flight".
+        row.sent_at = at
     if status == "delivered":
         row.delivered_at = at
     if status in ("undelivered", "failed", "bounced", "dropped"):

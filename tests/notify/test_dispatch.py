@@ -86,6 +86,28 @@ def test_forged_status_reports_get_403_and_change_nothing(live_app: LiveApp) -> 
         assert session.get(Notification, row_id).status == "delivered"  # type: ignore[union-attr]
 
 
+def test_a_status_report_before_the_dispatcher_recorded_the_send_marks_it_sent(live_app: LiveApp) -> None:
+    """Twilio's callback can beat the dispatcher's own record (or the dispatcher stops in between):
+    the message is then sent, with a time, not left without one."""
+    rt = live_app.runtime
+    run_until(rt, berlin(10, 0))
+    assert plan(rt, berlin(10, 0)) > 0
+    with rt.sessions() as session:
+        row = session.scalars(select(Notification).where(Notification.channel == "sms")).first()
+        assert row is not None
+        row.status = "sending"  # claimed and handed to Twilio; the dispatcher has not recorded it yet
+        session.commit()
+        row_id = row.id
+    url = f"{rt.settings.twilio_status_callback_url}?n={row_id}"
+    form = {"MessageSid": "SM" + "0" * 32, "MessageStatus": "sent"}
+    signature = RequestValidator(rt.settings.sms_auth_token).compute_signature(url, form)
+    assert httpx.post(url, data=form, headers={"X-Twilio-Signature": signature}).status_code == 204
+    with rt.sessions() as session:
+        row = session.get(Notification, row_id)
+        assert row is not None and row.status == "sent" and row.sent_at is not None
+        assert row.provider_id == form["MessageSid"]
+
+
 def test_an_sms_that_cannot_be_delivered_falls_back_to_email(live_app: LiveApp) -> None:
     rt = live_app.runtime
     run_until(rt, berlin(9, 0))
