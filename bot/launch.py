@@ -42,6 +42,7 @@ def rasa_env(settings: Settings) -> dict[str, str]:
         "TF_INTER_OP_PARALLELISM_THREADS": "1",
         "PYTHONPATH": str(ROOT),
         "RASA_TELEMETRY_ENABLED": "false",
+        "RASA_MAX_CONCURRENT_TURNS": str(settings.rasa_max_concurrent_turns),
     }
 
 

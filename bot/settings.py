@@ -11,7 +11,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -51,6 +51,8 @@ class Settings(BaseSettings):
     web_internal_url: str = "http://127.0.0.1:8000"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     rasa_token: str = LOCAL_SECRETS["rasa_token"]
+    # Turns one Rasa process works on at once; the rest wait in arrival order (addons/speedups.py).
+    rasa_max_concurrent_turns: int = Field(default=4, ge=1, le=256)
 
     # SMS (Twilio or the local outbox, which speaks Twilio's REST API)
     sms_provider: Literal["outbox", "twilio"] = "outbox"

@@ -26,6 +26,11 @@ def test_the_fast_action_reply_check_agrees_with_rasas_schema_validation() -> No
     assert any("rasa=False ours=False" in line for line in lines)  # invalid replies are still refused
 
 
+def test_rasa_works_on_a_few_turns_at_once_and_queues_the_rest_in_order() -> None:
+    (line,) = run_in_rasa("speedups_agree.py", prefix="admission")
+    assert line == "admission peak=3 in_order=True ok=True"
+
+
 def test_with_our_speedups_rasa_parses_and_predicts_as_without() -> None:
     from bot.model_files import model_path
 

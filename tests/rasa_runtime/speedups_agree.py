@@ -70,4 +70,30 @@ for name in ("nonsense", "topic"):
             results.append(ValueError)
     mismatches += results[0] is not results[1]
     print(f"resolve {name}: rasa={results[0]} ours={results[1]}")
+# Admission: at most RASA_MAX_CONCURRENT_TURNS turns at once, begun in the order they arrived.
+import asyncio  # noqa: E402
+import os  # noqa: E402
+
+os.environ["RASA_MAX_CONCURRENT_TURNS"] = "3"
+begun, running, peak = [], [0], [0]
+
+
+async def a_turn(agent: object, message: int) -> int:
+    begun.append(message)
+    running[0] += 1
+    peak[0] = max(peak[0], running[0])
+    await asyncio.sleep(0.01)
+    running[0] -= 1
+    return message
+
+
+async def twelve_at_once() -> list:
+    speedups._handle_message = a_turn
+    return await asyncio.gather(*(speedups.handle_message(None, n) for n in range(12)))
+
+
+answers = asyncio.run(twelve_at_once())
+admitted = peak[0] == 3 and begun == list(range(12)) and answers == list(range(12))
+mismatches += not admitted
+print(f"admission peak={peak[0]} in_order={begun == list(range(12))} ok={admitted}")
 sys.exit(1 if mismatches else 0)
