@@ -1,7 +1,8 @@
 """Conversation throughput and latency of our bot against a stock `rasa init` bot, in one run.
 
 `make bench` (or `.venv/bin/python -m bench.run [--duration S] [--warmup S] [--concurrency 1 20]`) starts
-each bot for real, has N concurrent senders talk to it over the REST channel for a fixed time, checks
+both bots for real, then measures them level by level one right after the other (so a change in the
+machine's speed hits both alike): N concurrent senders talk to a bot over the REST channel for a fixed time, checks
 every reply for an expected substring, samples the Rasa server's RSS, prints a table with the ratios
 ours/stock and the goals, and writes bench/results.json. It exits 0 whatever the figures, 1 if a bot
 could not be started.
@@ -426,22 +427,31 @@ async def measure(bot: Bot, concurrency: int, warmup: float, duration: float) ->
     }
 
 
-def run_bot(make: type[Bot], levels: list[int], warmup: float, duration: float) -> dict[str, Any]:
-    print(f"==> starting {make.name}", flush=True)
+def run_bots(makes: list[type[Bot]], levels: list[int], warmup: float, duration: float) -> dict[str, dict[str, Any]]:
+    """Start every bot, then measure them level by level, one bot right after the other, so that a
+    change in the machine's speed during the run (it happens on shared hosts) hits both alike."""
+    results: dict[str, dict[str, Any]] = {}
+    running: list[Bot] = []
     try:
-        bot = make()
-    except StartFailed as exc:
-        print(f"    could not start: {exc}", file=sys.stderr, flush=True)
-        return {"error": str(exc)}
-    try:
-        result: dict[str, Any] = {"model": bot.model, "notes": bot.notes, "idle_rss_mb": round(rss_mb(bot.pid), 1),
-                                  "runs": {}}
+        for make in makes:
+            print(f"==> starting {make.name}", flush=True)
+            try:
+                bot = make()
+            except StartFailed as exc:
+                print(f"    could not start: {exc}", file=sys.stderr, flush=True)
+                results[make.name] = {"error": str(exc)}
+                continue
+            running.append(bot)
+            results[bot.name] = {"model": bot.model, "notes": bot.notes, "idle_rss_mb": round(rss_mb(bot.pid), 1),
+                                 "runs": {}}
         for level in levels:
-            print(f"    {bot.name}: {level} concurrent, {warmup:g} s warm-up + {duration:g} s", flush=True)
-            result["runs"][str(level)] = asyncio.run(measure(bot, level, warmup, duration))
-        return result
+            for bot in running:
+                print(f"    {bot.name}: {level} concurrent, {warmup:g} s warm-up + {duration:g} s", flush=True)
+                results[bot.name]["runs"][str(level)] = asyncio.run(measure(bot, level, warmup, duration))
+        return results
     finally:
-        bot.stop()
+        for bot in running:
+            bot.stop()
 
 
 # --- Report ---------------------------------------------------------------------------------------
@@ -509,9 +519,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"note: load average is {load_before:.2f} before starting: other processes compete for the "
               f"{os.cpu_count()} CPUs and lower the figures", flush=True)
 
-    bots: dict[str, dict[str, Any]] = {}
-    for make in (OurBot, StockBot):
-        bots[make.name] = run_bot(make, args.concurrency, args.warmup, args.duration)
+    bots = run_bots([OurBot, StockBot], args.concurrency, args.warmup, args.duration)
 
     ratios = {str(level): ratio(bots["ours"], bots["stock"], level) for level in args.concurrency}
     checks = goals(bots["ours"], ratios, max(args.concurrency))
