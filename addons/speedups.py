@@ -290,12 +290,12 @@ async def handle_message(self: Agent, message: Any) -> Any:
         return await _handle_message(self, message)
 
 
-# What install() replaced, by "Class.attribute": the agreement tests run Rasa's own against ours.
-originals: Dict[str, Any] = {}
+# What install() replaced, by (class, attribute): the agreement tests run Rasa's own against ours.
+originals: Dict[Tuple[Any, str], Any] = {}
 
 
 def _replace(cls: Any, name: str, value: Any) -> None:
-    originals.setdefault(f"{cls.__name__}.{name}", cls.__dict__.get(name))
+    originals.setdefault((cls, name), cls.__dict__.get(name))
     setattr(cls, name, value)
 
 
@@ -315,10 +315,7 @@ def install() -> None:
 
 def restore() -> None:
     """Rasa's own behaviour again (for the agreement tests)."""
-    for qualified, value in originals.items():
-        cls_name, name = qualified.split(".", 1)
-        cls = next(c for c in (RemoteAction, EndpointConfig, Event, DaskGraphRunner, DialogueStateTracker, Slot, Agent,
-                               LogisticRegressionClassifier) if c.__name__ == cls_name)
+    for (cls, name), value in originals.items():
         if value is None:
             delattr(cls, name)
         else:

@@ -8,6 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import Insert as PostgresqlInsert
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import Insert as SqliteInsert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, sessionmaker
 
 
@@ -40,3 +44,10 @@ def transaction(factory: sessionmaker[Session]) -> Iterator[Session]:
     """A session that commits on success and rolls back on any error."""
     with factory() as session, session.begin():
         yield session
+
+
+def insert_or_skip(session: Session, table: Any, index_elements: list[str]) -> PostgresqlInsert | SqliteInsert:
+    """INSERT … ON CONFLICT (index_elements) DO NOTHING in the session's dialect: a row another
+    writer inserted meanwhile is skipped by the database instead of failing the transaction."""
+    insert_fn = postgresql_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return insert_fn(table).on_conflict_do_nothing(index_elements=index_elements)

@@ -8,10 +8,9 @@ import re
 import phonenumbers
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from bot.db import insert_or_skip
 from bot.models import FINAL_STATUSES, ConversationLink, Customer, Shipment, ShipmentStatus, utcnow
 
 TRACKING_NUMBER = re.compile(r"^DS\d{10}$")
@@ -60,12 +59,9 @@ def link_conversation(session: Session, *, channel: str, sender_id: str, custome
     """Record who the conversation is. Two calls for one new sender at once (a customer's first text
     while a notification opens the same conversation) both get the one row: the insert is
     ON CONFLICT DO NOTHING on (channel, sender_id), then the row is read and set."""
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
     now = utcnow()
-    session.execute(insert_fn(ConversationLink).values(channel=channel, sender_id=sender_id, verified=False,
-                                                       created_at=now)
-                    .on_conflict_do_nothing(index_elements=["channel", "sender_id"]))
+    session.execute(insert_or_skip(session, ConversationLink, ["channel", "sender_id"])
+                    .values(channel=channel, sender_id=sender_id, verified=False, created_at=now))
     link = session.scalar(
         select(ConversationLink).where(ConversationLink.channel == channel, ConversationLink.sender_id == sender_id)
     )

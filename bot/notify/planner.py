@@ -16,10 +16,9 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import insert, select
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
+from bot.db import insert_or_skip
 from bot.models import Consent, Customer, Notification, NotificationEvent, Route, Shipment, ShipmentStatus, Stop
 from bot.notify.rules import Rules
 
@@ -230,9 +229,7 @@ def _insert_new(session: Session, rows: list[dict[str, object]], now: datetime) 
     (ON CONFLICT DO NOTHING on the unique dedupe key), so two planners never make two messages."""
     if not rows:
         return 0
-    dialect = session.get_bind().dialect.name
-    insert_fn = postgresql_insert if dialect == "postgresql" else sqlite_insert
-    statement = insert_fn(Notification).on_conflict_do_nothing(index_elements=["dedupe_key"])
+    statement = insert_or_skip(session, Notification, ["dedupe_key"])
     inserted = session.execute(statement.returning(Notification.id, Notification.due_at), rows).all()
     if inserted:
         session.execute(insert(NotificationEvent), [
