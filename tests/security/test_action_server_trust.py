@@ -158,7 +158,7 @@ def test_a_forged_commit_for_an_unverified_conversation_changes_nothing(actions:
 
 
 def test_a_verified_customer_naming_another_customers_parcel_cannot_change_it(actions: Stack, world: Runtime) -> None:
-    customer, own, _, other = two_customers(world)
+    customer, _, _, other = two_customers(world)
     before = instructions_of(world, other.id)
     response = post(actions, attacker_call("action_commit_change", customer.phone, commit_instructions(other.id),
                                            text="yes"), with_secret(actions))
@@ -237,3 +237,15 @@ def test_rasa_is_started_on_loopback_by_default(monkeypatch: pytest.MonkeyPatch)
     argv, env = command("rasa", settings)
     assert argv[argv.index("--interface") + 1] == "127.0.0.1"
     assert env["ACTION_SERVER_SECRET"] == settings.action_server_secret
+
+
+def test_production_refuses_to_start_without_its_own_action_server_secret(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(Path(__file__).parent)  # no .env
+    production = {"environment": "production", "database_url": "postgresql+psycopg://u:p@db/doorstep",
+                  "rasa_token": "r" * 20, "link_secret": "l" * 20, "carrier_webhook_secret": "c" * 20,
+                  "outbox_auth_token": "o" * 20, "session_secret": "s" * 20}
+    with pytest.raises(ValueError, match="ACTION_SERVER_SECRET"):
+        Settings(_env_file=None, **production)  # type: ignore[call-arg]
+    with pytest.raises(ValueError, match="at least 16"):
+        Settings(_env_file=None, action_server_secret="short", **production)  # type: ignore[call-arg]
+    assert Settings(_env_file=None, action_server_secret="a" * 32, **production).action_server_secret == "a" * 32  # type: ignore[call-arg]
