@@ -39,14 +39,16 @@ def local_action_server_secret() -> str:
     except FileNotFoundError:
         pass
     VAR_DIR.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(secrets.token_urlsafe(32))
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:  # another process made it first
-        return path.read_text().strip()
-    value = secrets.token_urlsafe(32)
-    with os.fdopen(fd, "w") as out:
-        out.write(value)
-    return value
+        os.link(draft, path)  # appears whole; when another process was first, theirs is kept
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
 
 
 class ConfigError(RuntimeError):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import socket
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -22,7 +23,7 @@ from bot.devstack import Stack
 from bot.launch import command
 from bot.models import AuditLog, Customer, Handoff, Shipment
 from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.settings import LOCAL_SECRETS, Settings, local_action_server_secret
 
 
 @pytest.fixture(scope="module")
@@ -249,3 +250,17 @@ def test_production_refuses_to_start_without_its_own_action_server_secret(monkey
     with pytest.raises(ValueError, match="at least 16"):
         Settings(_env_file=None, action_server_secret="short", **production)  # type: ignore[call-arg]
     assert Settings(_env_file=None, action_server_secret="a" * 32, **production).action_server_secret == "a" * 32  # type: ignore[call-arg]
+
+
+def test_the_local_secret_is_made_once_and_shared_by_processes_starting_together(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Locally, with no ACTION_SERVER_SECRET, rasa and actions start at once and must agree."""
+    monkeypatch.setattr("bot.settings.VAR_DIR", tmp_path)
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        made = set(pool.map(lambda _: local_action_server_secret(), range(32)))
+    (secret,) = made
+    assert len(secret) >= 32 and secret not in LOCAL_SECRETS.values()
+    stored = tmp_path / "action-server.secret"
+    assert stored.read_text() == secret and stored.stat().st_mode & 0o077 == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["action-server.secret"]  # no drafts left behind
