@@ -9,7 +9,6 @@ not grant to that conversation.
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +23,7 @@ from bot.launch import command
 from bot.models import AuditLog, Customer, Handoff, Shipment
 from bot.runtime import Runtime
 from bot.settings import LOCAL_SECRETS, Settings, local_action_server_secret
+from tests.security.listening_ports import listening_hosts
 
 
 @pytest.fixture(scope="module")
@@ -203,27 +203,6 @@ def test_the_own_conversation_still_gets_its_own_parcel(actions: Stack, world: R
 
 
 # -- where the internal servers listen ------------------------------------------------------------
-
-
-def listening_hosts(port: int) -> set[str]:
-    """Local addresses with a listening TCP socket on `port` (Linux /proc/net/tcp and tcp6)."""
-    hosts = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        try:
-            lines = Path(table).read_text().splitlines()[1:]
-        except FileNotFoundError:
-            continue
-        for line in lines:
-            fields = line.split()
-            address, state = fields[1], fields[3]
-            host_hex, port_hex = address.rsplit(":", 1)
-            if state == "0A" and int(port_hex, 16) == port:  # 0A: LISTEN
-                if len(host_hex) == 8:
-                    hosts.add(socket.inet_ntop(socket.AF_INET, bytes.fromhex(host_hex)[::-1]))
-                else:
-                    raw = bytes.fromhex(host_hex)
-                    hosts.add(socket.inet_ntop(socket.AF_INET6, b"".join(raw[i:i + 4][::-1] for i in range(0, 16, 4))))
-    return hosts
 
 
 def test_the_action_server_listens_on_loopback_by_default(actions: Stack) -> None:

@@ -25,6 +25,7 @@ from bot.models import Customer
 from bot.outbox import conversation
 from bot.runtime import Runtime
 from bot.sms_sim import send_as_customer
+from tests.security.listening_ports import listening_hosts
 
 pytestmark = pytest.mark.e2e
 
@@ -127,3 +128,9 @@ def test_a_frozen_action_server_gets_each_conversation_one_useful_reply(stack: S
     _, replies = timed_sms(runtime, newcomer, "where is my parcel")
     assert len(replies) == 1 and SORRY not in replies[0] and "tracking number" not in replies[0], replies
     assert "/t/" in replies[0] or "parcels on the way" in replies[0], replies
+
+
+def test_rasa_and_the_action_server_listen_on_loopback_only(stack: Stack) -> None:
+    settings = stack.settings
+    assert listening_hosts(settings.rasa_port) == {"127.0.0.1"}
+    assert listening_hosts(settings.actions_port) == {"127.0.0.1"}
