@@ -4,7 +4,8 @@ Rasa 3.6 waits up to `DEFAULT_REQUEST_TIMEOUT` (300 s, fixed) for every call to 
 and while it waits the turn keeps its place among the few worked on at once (speedups.handle_message),
 so one frozen action server froze every conversation, unrelated ones too. Here:
 
-- A call gets ACTION_TIMEOUT_SECONDS (setting `action_timeout_seconds`, default 5). After
+- A call gets ACTION_TIMEOUT_SECONDS (setting `action_timeout_seconds`, default 12: longer than
+  one carrier call, so a change the carrier is still making is not abandoned half-way). After
   RELEASE_AFTER seconds of waiting the turn gives its place back to the others and takes it again
   when the answer comes: a greeting answered by a domain response never waits behind stuck calls.
 - A call that timed out or could not connect opens a breaker: for ACTION_COOL_OFF_SECONDS the
@@ -52,7 +53,7 @@ class ActionServerUnavailable(RasaException):
 
 
 def timeout_seconds() -> float:
-    return float(os.environ.get("ACTION_TIMEOUT_SECONDS", "5"))
+    return float(os.environ.get("ACTION_TIMEOUT_SECONDS", "12"))
 
 
 def cool_off_seconds() -> float:

@@ -81,8 +81,9 @@ class Settings(BaseSettings):
     # Rasa sends it with every action call (Authorization: Bearer …); the action server refuses calls without it.
     action_server_secret: str = Field(default_factory=local_action_server_secret, min_length=16)
     # How long Rasa waits for one action call before telling the customer it can't check right now
-    # (addons/action_guard.py); after a failed call, calls fail fast for the cool-off.
-    action_timeout_seconds: float = Field(default=5.0, gt=0, le=300)
+    # (addons/action_guard.py); after a failed call, calls fail fast for the cool-off. Longer than
+    # one carrier call, so a change the carrier is still making is not abandoned half-way.
+    action_timeout_seconds: float = Field(default=12.0, gt=0, le=300)
     action_cool_off_seconds: float = Field(default=10.0, ge=0, le=600)
     # Turns one Rasa process works on at once; the rest wait in arrival order (addons/speedups.py).
     rasa_max_concurrent_turns: int = Field(default=4, ge=1, le=256)
@@ -199,6 +200,8 @@ class Settings(BaseSettings):
             if "action_server_secret" not in self.model_fields_set:
                 raise ValueError("ACTION_SERVER_SECRET must be set when ENVIRONMENT=production")
         _check_carriers(self)
+        if self.action_timeout_seconds <= self.carrier_timeout_seconds:
+            raise ValueError("ACTION_TIMEOUT_SECONDS must be longer than CARRIER_TIMEOUT_SECONDS")
         if self.sandbox_speed <= 0:
             raise ValueError("SANDBOX_SPEED must be positive")
         return self
