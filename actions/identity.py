@@ -97,8 +97,9 @@ class ValidateVerifyForm(FormValidationAction):
         if (tracker.get_slot("verify_attempts") or 0) >= MAX_ATTEMPTS:
             return []  # give up: the form ends and action_after_verification offers a person
         if (await context_for(tracker)).verified:
-            return []  # the database knows who this is (e.g. a signed phone whose session began while
-            # the action server was down, so Rasa's own session start left `verified` unset)
+            # The database knows who this is: nothing to ask. (A signed phone whose session began while
+            # the action server was down: Rasa's own session start left the `verified` slot unset.)
+            return []
         return domain_slots
 
     async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
