@@ -11,7 +11,7 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from actions import texts
-from actions.context import forget_context
+from actions.context import context_for, forget_context
 from actions.notified import notification_of
 from actions.runtime import channel_of, off_loop, runtime
 from bot.identity import (
@@ -96,7 +96,17 @@ class ValidateVerifyForm(FormValidationAction):
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         if (tracker.get_slot("verify_attempts") or 0) >= MAX_ATTEMPTS:
             return []  # give up: the form ends and action_after_verification offers a person
+        if (await context_for(tracker)).verified:
+            # The database knows who this is: nothing to ask. (A signed phone whose session began while
+            # the action server was down: Rasa's own session start left the `verified` slot unset.)
+            return []
         return domain_slots
+
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> list[EventType]:
+        if (await context_for(tracker)).verified:
+            return [SlotSet("verified", True)]
+        return await super().get_validation_events(dispatcher, tracker, domain)
 
     def validate_tracking_number(self, value: Any, dispatcher: CollectingDispatcher,
                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:

@@ -7,6 +7,8 @@ one fails at start with one line that names the variable (`ConfigError`), not a 
 
 from __future__ import annotations
 
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -25,6 +27,28 @@ LOCAL_SECRETS = {
     "outbox_auth_token": "local-outbox-token",
     "session_secret": "local-session-secret",
 }
+
+
+def local_action_server_secret() -> str:
+    """The action server's secret when none is set (local only): random, made once per checkout and
+    kept in `var/` (mode 0600), so every process of this checkout agrees on it and nobody who only
+    reads the code knows it. Production must set ACTION_SERVER_SECRET."""
+    path = VAR_DIR / "action-server.secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(secrets.token_urlsafe(32))
+    try:
+        os.link(draft, path)  # appears whole; when another process was first, theirs is kept
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
 
 
 class ConfigError(RuntimeError):
@@ -51,6 +75,16 @@ class Settings(BaseSettings):
     web_internal_url: str = "http://127.0.0.1:8000"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     rasa_token: str = LOCAL_SECRETS["rasa_token"]
+    # Interfaces the internal HTTP servers listen on (loopback: reachable from this machine only).
+    rasa_host: str = "127.0.0.1"
+    actions_host: str = "127.0.0.1"
+    # Rasa sends it with every action call (Authorization: Bearer …); the action server refuses calls without it.
+    action_server_secret: str = Field(default_factory=local_action_server_secret, min_length=16)
+    # How long Rasa waits for one action call before telling the customer it can't check right now
+    # (addons/action_guard.py); after a failed call, calls fail fast for the cool-off. Longer than
+    # one carrier call, so a change the carrier is still making is not abandoned half-way.
+    action_timeout_seconds: float = Field(default=12.0, gt=0, le=300)
+    action_cool_off_seconds: float = Field(default=10.0, ge=0, le=600)
     # Turns one Rasa process works on at once; the rest wait in arrival order (addons/speedups.py).
     rasa_max_concurrent_turns: int = Field(default=4, ge=1, le=256)
 
@@ -163,7 +197,11 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name.upper()} must be set (not the local default) when ENVIRONMENT=production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("DATABASE_URL must be a server database when ENVIRONMENT=production")
+            if "action_server_secret" not in self.model_fields_set:
+                raise ValueError("ACTION_SERVER_SECRET must be set when ENVIRONMENT=production")
         _check_carriers(self)
+        if self.action_timeout_seconds <= self.carrier_timeout_seconds:
+            raise ValueError("ACTION_TIMEOUT_SECONDS must be longer than CARRIER_TIMEOUT_SECONDS")
         if self.sandbox_speed <= 0:
             raise ValueError("SANDBOX_SPEED must be positive")
         return self
