@@ -14,6 +14,7 @@ Times are business time (`bot.clock.sim_now`), the clock the actions and the not
 
 from __future__ import annotations
 
+import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -53,6 +54,18 @@ class VerifyPolicy:
         """How long the n-th lock in a row lasts: doubling, capped."""
         doublings = min(max(lock_number - 1, 0), 30)
         return min(self.first_lock * (2**doublings), self.max_lock)
+
+
+def address_client(address: object) -> str | None:
+    """The client key of a network address ("ip:203.0.113.9"); IPv6 addresses count by their /64,
+    which one client usually holds whole. None for anything that is not an address."""
+    try:
+        ip = ipaddress.ip_address(address) if isinstance(address, str) else None
+    except ValueError:
+        return None
+    if ip is None:
+        return None
+    return f"ip:{ipaddress.ip_network(f'{ip}/64', strict=False) if ip.version == 6 else ip}"
 
 
 @dataclass(frozen=True)

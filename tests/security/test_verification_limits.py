@@ -113,3 +113,27 @@ def test_a_run_of_locks_is_one_run_for_the_warning(runtime: Runtime) -> None:
         at = at + POLICY.lock_for(lock + 1) + timedelta(seconds=1)
     with runtime.sessions() as session:
         assert lock_runs(session, [number]) == {number: T0}
+
+
+def test_the_customer_is_warned_once_per_run_of_locks(runtime: Runtime) -> None:
+    from sqlalchemy import select
+
+    from bot.models import Notification
+    from bot.notify.render import render
+    from bot.notify.rules import cached_rules
+    from bot.notify.service import plan_all
+
+    parcel_id, number = _parcel(runtime)
+    rules = cached_rules("")
+    at = T0
+    for lock in range(3):  # three locks in a row, planned after each
+        for n in range(3):
+            _try(runtime, number, WRONG[n], f"ip:10.3.0.{lock}", at=at)
+        plan_all(runtime, at + timedelta(seconds=1), rules)
+        at = at + POLICY.lock_for(lock + 1) + timedelta(seconds=1)
+    with runtime.sessions() as session:
+        warnings = session.scalars(select(Notification).where(Notification.trigger == "verify_warning")).all()
+        assert [(w.shipment_id, w.channel, w.due_at) for w in warnings] == [(parcel_id, "sms", T0)]
+    sms = render("verify_warning", "en", {"tracking_number": number, "link": "https://x.example/t/1",
+                                          "first_name": "Ann"}).sms
+    assert number in sms and "AGENT" in sms and "Nothing was changed" in sms
