@@ -7,6 +7,8 @@ one fails at start with one line that names the variable (`ConfigError`), not a 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -152,6 +154,8 @@ class Settings(BaseSettings):
     chat_burst: int = Field(default=10, ge=1)
     # Origins whose pages may open web chat (comma-separated); empty: PUBLIC_BASE_URL (and 127.0.0.1 for localhost).
     webchat_allowed_origins: str = ""
+    # Proxies in front of Rasa whose X-Forwarded-For it may believe (0: none; the peer is the client).
+    rasa_proxies_count: int = Field(default=0, ge=0)
 
     @model_validator(mode="after")
     def _check_switched_on_providers(self) -> Settings:
@@ -197,6 +201,11 @@ class Settings(BaseSettings):
             return configured
         base = self.public_base_url.rstrip("/")
         return list(dict.fromkeys([base, base.replace("localhost", "127.0.0.1")]))
+
+    @property
+    def webchat_session_key(self) -> str:
+        """Signs the web chat session ids Rasa issues (derived: Rasa never sees LINK_SECRET itself)."""
+        return hmac.new(self.link_secret.encode(), b"webchat-session", hashlib.sha256).hexdigest()
 
     @property
     def outbox_enabled(self) -> bool:
