@@ -6,7 +6,7 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from bot.models import VerificationLimit
+from bot.models import Shipment, VerificationLimit
 from bot.runtime import Runtime
 from bot.verify_limits import VerifyPolicy, lock_runs, verify
 from tests import factories
@@ -137,3 +137,33 @@ def test_the_customer_is_warned_once_per_run_of_locks(runtime: Runtime) -> None:
     sms = render("verify_warning", "en", {"tracking_number": number, "link": "https://x.example/t/1",
                                           "first_name": "Ann"}).sms
     assert number in sms and "AGENT" in sms and "Nothing was changed" in sms
+
+
+def test_the_tracking_pages_lookup_shares_the_limits_with_the_bot(sqlite_runtime: Runtime) -> None:
+    """Three wrong lookups on the tracking page lock the number for the bot too, and a number the
+    bot's guessers locked answers the page's lookup like a wrong postcode, the right one included."""
+    import httpx
+
+    from bot.carriers.sandbox.world import build_world
+    from bot.clock import sim_now
+    from tests.test_web import LiveServer
+
+    with sqlite_runtime.sessions() as session, session.begin():
+        build_world(session, seed=7, speed=30, now=T0)
+    with sqlite_runtime.sessions() as session:
+        parcels = session.query(Shipment).filter(Shipment.status == "in_transit").order_by(Shipment.id).limit(2).all()
+        (first, first_postcode), (second, second_postcode) = [(p.tracking_number, p.postcode) for p in parcels]
+    with LiveServer(sqlite_runtime.settings) as server:
+        lookup = f"{server.url}/t/lookup"
+        for postcode in WRONG[:3]:
+            assert httpx.post(lookup, data={"tracking_number": first, "postcode": postcode}).status_code == 200
+        refused = httpx.post(lookup, data={"tracking_number": first, "postcode": first_postcode})
+        assert refused.status_code == 200 and "/t/" not in refused.headers.get("location", "")
+        with sqlite_runtime.sessions() as session, session.begin():
+            assert verify(session, tracking_number=first, postcode=first_postcode, clients=["rest:someone"],
+                          now=sim_now(session), policy=POLICY) is None
+            for postcode in WRONG[:3]:  # the bot's guessers lock the second number
+                verify(session, tracking_number=second, postcode=postcode, clients=["ip:192.0.2.50"],
+                       now=sim_now(session), policy=POLICY)
+        locked = httpx.post(lookup, data={"tracking_number": second, "postcode": second_postcode})
+        assert locked.status_code == 200 and locked.text == refused.text.replace(first, second)
