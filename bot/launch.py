@@ -46,6 +46,12 @@ def rasa_env(settings: Settings) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "RASA_TELEMETRY_ENABLED": "false",
         "RASA_MAX_CONCURRENT_TURNS": str(settings.rasa_max_concurrent_turns),
+        # REST and web chat channels (addons/): per-client message limits, web chat origins and sessions.
+        "CHAT_MESSAGES_PER_MINUTE": str(settings.chat_messages_per_minute),
+        "CHAT_BURST": str(settings.chat_burst),
+        "WEBCHAT_ALLOWED_ORIGINS": ",".join(settings.webchat_origins),
+        "WEBCHAT_SESSION_KEY": settings.webchat_session_key,
+        **({"SANIC_PROXIES_COUNT": str(settings.rasa_proxies_count)} if settings.rasa_proxies_count else {}),
     }
 
 

@@ -7,6 +7,8 @@ one fails at start with one line that names the variable (`ConfigError`), not a 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import os
 import secrets
 from functools import lru_cache
@@ -175,6 +177,20 @@ class Settings(BaseSettings):
     map_tile_attribution: str = ""
     lookup_attempts_per_hour: int = 10  # tracking number + postcode lookups per client address
 
+    # Issue 12: tracking number + postcode guesses, across conversations and processes (bot/verify_limits.py).
+    verify_failures_per_tracking_number: int = Field(default=3, ge=1)  # wrong pairs, then a lock
+    verify_failures_per_client: int = Field(default=10, ge=1)  # wrong pairs from one client, then a lock
+    verify_first_lock_minutes: float = Field(default=15.0, gt=0)  # each further lock lasts twice as long
+    verify_max_lock_hours: float = Field(default=24.0, gt=0)
+    verify_forget_after_hours: float = Field(default=48.0, gt=0)  # no failure this long: counts start over
+    # REST and web chat messages per client (token bucket in the Rasa channels): sustained rate, burst.
+    chat_messages_per_minute: float = Field(default=20.0, gt=0)
+    chat_burst: int = Field(default=10, ge=1)
+    # Origins whose pages may open web chat (comma-separated); empty: PUBLIC_BASE_URL (and 127.0.0.1 for localhost).
+    webchat_allowed_origins: str = ""
+    # Proxies in front of Rasa whose X-Forwarded-For it may believe (0: none; the peer is the client).
+    rasa_proxies_count: int = Field(default=0, ge=0)
+
     @model_validator(mode="after")
     def _check_switched_on_providers(self) -> Settings:
         if self.sms_provider == "twilio":
@@ -214,6 +230,20 @@ class Settings(BaseSettings):
     @property
     def karrio_names(self) -> list[str]:
         return [name.strip().lower() for name in self.karrio_carriers.split(",") if name.strip()]
+
+    @property
+    def webchat_origins(self) -> list[str]:
+        """Origins allowed to open a web chat socket: as configured, or the web app's own."""
+        configured = [o.strip().rstrip("/") for o in self.webchat_allowed_origins.split(",") if o.strip()]
+        if configured:
+            return configured
+        base = self.public_base_url.rstrip("/")
+        return list(dict.fromkeys([base, base.replace("localhost", "127.0.0.1")]))
+
+    @property
+    def webchat_session_key(self) -> str:
+        """Signs the web chat session ids Rasa issues (derived: Rasa never sees LINK_SECRET itself)."""
+        return hmac.new(self.link_secret.encode(), b"webchat-session", hashlib.sha256).hexdigest()
 
     @property
     def outbox_enabled(self) -> bool:

@@ -21,11 +21,14 @@ from sqlalchemy.orm import Session, selectinload
 from bot.db import insert_or_skip
 from bot.models import Consent, Customer, Notification, NotificationEvent, Route, Shipment, ShipmentStatus, Stop
 from bot.notify.rules import Rules
+from bot.verify_limits import lock_runs
 
 # Event messages are only worth sending while fresh: a world built with history must not announce
 # yesterday's deliveries, and a message deferred for a day is news no more.
 FRESH_FOR = timedelta(hours=6)
 BEFORE_DELIVERY = (ShipmentStatus.LABEL_CREATED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.AT_DEPOT)
+# A warning about postcode guessing is worth sending for a day (quiet hours may defer it overnight).
+WARN_FOR = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -55,6 +58,7 @@ class Situation:
 
     opted_out: frozenset[str] = frozenset()
     stops_before: int | None = None  # incomplete stops before this one on today's route
+    verify_locked_at: datetime | None = None  # its tracking number's checks were locked then (guessing)
 
 
 def _fresh(moment: datetime | None, now: datetime) -> bool:
@@ -126,6 +130,9 @@ def _events(shipment: Shipment, now: datetime, rules: Rules, situation: Situatio
         if now < deadline:
             due = deadline - timedelta(hours=rules.locker_reminder_hours_before)
             yield "locker_reminder", "", due, {"deadline": deadline.isoformat()}, None
+    if situation.verify_locked_at is not None and now - situation.verify_locked_at <= WARN_FOR:
+        locked_at = situation.verify_locked_at  # one warning per run of locks, not per guess
+        yield "verify_warning", locked_at.strftime("%Y%m%dT%H%M%S"), locked_at, {}, None
     for ret in shipment.returns:
         if ret.status == "created" and ret.label_code and now - ret.created_at <= timedelta(days=1):
             yield "return_label", ret.rma, ret.created_at, {"rma": ret.rma}, ret.id
@@ -169,8 +176,10 @@ def situations(session: Session, shipments: list[Shipment], now: datetime) -> di
             stops.sort()
             for index, (_, shipment_id) in enumerate(stops):
                 before[shipment_id] = index
+    locked = lock_runs(session, [s.tracking_number for s in shipments])
     return {
-        s.id: Situation(frozenset(opted.get(s.customer_id, ())), before.get(s.id)) for s in shipments
+        s.id: Situation(frozenset(opted.get(s.customer_id, ())), before.get(s.id), locked.get(s.tracking_number))
+        for s in shipments
     }
 
 
