@@ -72,6 +72,8 @@ class Settings(BaseSettings):
     sendgrid_api_key: str = ""
     # The "Signed Event Webhook" verification key (base64 DER, from SendGrid's Mail Settings).
     sendgrid_webhook_public_key: str = ""
+    # Signed events older than this (by their signed timestamp) are refused as replays (403).
+    sendgrid_event_max_age_seconds: int = Field(default=600, ge=60)
     email_from: str = "updates@doorstep.example"
 
     # Notifications (rules are data: config/notifications.yml or your copy)
