@@ -165,6 +165,10 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name.upper()} must be set (not the local default) when ENVIRONMENT=production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("DATABASE_URL must be a server database when ENVIRONMENT=production")
+            for name in ("sms_provider", "email_provider"):
+                if getattr(self, name) == "outbox":
+                    raise ValueError(f"{name.upper()}=outbox is the local demo's and is refused when ENVIRONMENT=production"
+                                     f" (set {name.upper()}={'twilio' if name == 'sms_provider' else 'sendgrid'})")
         _check_carriers(self)
         if self.sandbox_speed <= 0:
             raise ValueError("SANDBOX_SPEED must be positive")
@@ -181,8 +185,16 @@ class Settings(BaseSettings):
 
     @property
     def outbox_enabled(self) -> bool:
-        """The demo phone, `bot sms` and the outbox pages exist only while the outbox is the SMS provider."""
+        """The outbox answers Twilio's API (for the dispatcher and Rasa) while it is the SMS provider."""
         return self.sms_provider == "outbox"
+
+    @property
+    def demo_enabled(self) -> bool:
+        """The demo pages (phone, mailbox, /api/demo, /api/outbox, `bot sms`) show every customer's messages
+        without a login: they exist only when the whole deployment is the demo (local, outbox SMS and
+        email, the sandbox carrier alone)."""
+        return (self.environment == "local" and self.sms_provider == "outbox" and self.email_provider == "outbox"
+                and self.carrier == "sandbox" and not self.enabled_carrier_adapters)
 
     @property
     def sms_account_sid(self) -> str:
