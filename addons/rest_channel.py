@@ -3,16 +3,22 @@
 The built-in one lets the client choose `input_channel` and `metadata` and uses the client's
 `sender` as the conversation id, so a REST client could pose as an SMS sender ("+49…", channel
 "twilio") and land in that phone's verified conversation. Here the channel is always `rest`, the
-metadata is ours, and conversation ids live in their own `rest:` namespace.
+metadata is ours, and conversation ids live in their own `rest:` namespace. A sender with characters
+that Rasa's HTTP API cannot address as they are (Rasa does not unquote ids in paths: `/`, `<`, space, `%`…)
+gets 400, so no conversation exists that an agent could not read or answer.
 """
 
+import re
 import uuid
 from typing import Any, Dict
 
 from rasa.core.channels.rest import RestInput
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
 PREFIX = "rest:"
+# The same alphabet bot/rasa_api.py sends in paths as it is.
+SENDER = re.compile(r"^[A-Za-z0-9._:@+-]{1,100}$")
 
 
 class ScopedRestInput(RestInput):
@@ -24,6 +30,8 @@ class ScopedRestInput(RestInput):
         sender = req.json.get("sender") if req.json else None
         if not sender or not isinstance(sender, str) or len(sender) > 100:
             return f"{PREFIX}anonymous-{uuid.uuid4().hex}"  # never the shared "default" conversation
+        if not SENDER.match(sender):
+            raise InvalidUsage("sender may contain only letters, digits and . _ : @ + -")
         return sender if sender.startswith(PREFIX) else PREFIX + sender
 
     def _extract_input_channel(self, req: Request) -> str:
