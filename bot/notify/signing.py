@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -46,8 +47,9 @@ def verify_event_webhook(public_key: str, body: str, signature: str, timestamp: 
         return False
 
 
-def timestamp_is_fresh(timestamp: str, *, now: float, max_age_seconds: float) -> bool:
-    """The signed timestamp (unix seconds) is recent: a replayed old event is refused even if signed."""
+def timestamp_is_fresh(timestamp: str, *, max_age_seconds: float, now: float | None = None) -> bool:
+    """The signed timestamp (unix seconds, real time) is recent: a replayed old event is refused even if signed."""
     if not timestamp.isdigit() or len(timestamp) > 12:
         return False
+    now = time.time() if now is None else now
     return now - max_age_seconds <= int(timestamp) <= now + MAX_EVENT_CLOCK_SKEW_SECONDS
