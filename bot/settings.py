@@ -165,13 +165,13 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name.upper()} must be set (not the local default) when ENVIRONMENT=production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("DATABASE_URL must be a server database when ENVIRONMENT=production")
-            for name in ("sms_provider", "email_provider"):
-                if getattr(self, name) == "outbox":
-                    raise ValueError(f"{name.upper()}=outbox is the local demo's and is refused when ENVIRONMENT=production"
-                                     f" (set {name.upper()}={'twilio' if name == 'sms_provider' else 'sendgrid'})")
         _check_carriers(self)
         if self.sandbox_speed <= 0:
             raise ValueError("SANDBOX_SPEED must be positive")
+        for name in ("sms_provider", "email_provider"):
+            if self.environment == "production" and getattr(self, name) == "outbox":
+                raise ValueError(f"{name.upper()}=outbox is the local demo's and is refused when ENVIRONMENT=production"
+                                 f" (set {name.upper()}={'twilio' if name == 'sms_provider' else 'sendgrid'})")
         return self
 
     # Derived values: one place decides them.
