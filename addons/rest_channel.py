@@ -3,9 +3,7 @@
 The built-in one lets the client choose `input_channel` and `metadata` and uses the client's
 `sender` as the conversation id, so a REST client could pose as an SMS sender ("+49…", channel
 "twilio") and land in that phone's verified conversation. Here the channel is always `rest`, the
-metadata is ours, and conversation ids live in their own `rest:` namespace. A sender with characters
-that Rasa's HTTP API cannot address as they are (Rasa does not unquote ids in paths: `/`, `<`, space, `%`…)
-gets 400, so no conversation exists that an agent could not read or answer.
+metadata is ours, and conversation ids live in their own `rest:` namespace.
 """
 
 import re
@@ -17,7 +15,9 @@ from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 
 PREFIX = "rest:"
-# The same alphabet bot/rasa_api.py sends in paths as it is.
+# A sender Rasa's HTTP API could not address as it is (Rasa does not unquote ids in paths: `/`, `<`,
+# space, `%`…) gets 400, so no conversation exists that an agent could not read or answer. The same
+# alphabet as bot/rasa_api.py's ADDRESSABLE_ID.
 SENDER = re.compile(r"^[A-Za-z0-9._:@+-]{1,100}$")
 
 
