@@ -210,7 +210,7 @@ class SignedTwilioInput(InputChannel):
 
 
 def _media_count(value: str | None) -> int:
-    return int(value) if value and value.isdigit() else 0
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 3 else 0
 
 
 async def _paused(request: Request, sender: str) -> bool:

@@ -49,7 +49,7 @@ def verify_event_webhook(public_key: str, body: str, signature: str, timestamp: 
 
 def timestamp_is_fresh(timestamp: str, *, max_age_seconds: float, now: float | None = None) -> bool:
     """The signed timestamp (unix seconds, real time) is recent: a replayed old event is refused even if signed."""
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
         return False
     now = time.time() if now is None else now
     return now - max_age_seconds <= int(timestamp) <= now + MAX_EVENT_CLOCK_SKEW_SECONDS

@@ -21,7 +21,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.carriers.sandbox.world import build_world
 from bot.models import Customer, Notification
-from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER
+from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, timestamp_is_fresh
 from bot.runtime import Runtime
 from tests.conftest import T0, make_settings
 from tests.test_web import LiveServer
@@ -94,6 +94,11 @@ def test_a_sendgrid_timestamp_that_is_not_a_number_is_refused(live: LiveServer, 
     headers.update({TIMESTAMP_HEADER: "1e9", SIGNATURE_HEADER: base64.b64encode(signature).decode()})
     assert httpx.post(f"{live.url}/webhooks/sendgrid/events", content=body, headers=headers).status_code == 403
     assert status_of(world, row_id) == "sent"
+
+
+@pytest.mark.parametrize("timestamp", ["\u00b2", "1e9", "-1", "9" * 40, ""])
+def test_a_timestamp_that_is_not_plain_unix_seconds_is_not_fresh(timestamp: str) -> None:
+    assert not timestamp_is_fresh(timestamp, max_age_seconds=600)
 
 
 def test_a_twilio_status_callback_with_blank_fields_is_checked_over_all_of_them(live: LiveServer, world: Runtime) -> None:

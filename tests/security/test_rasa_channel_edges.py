@@ -126,6 +126,13 @@ def test_a_tampered_or_partly_signed_mms_still_gets_403(runtime: Runtime) -> Non
     assert outbound_to(runtime, phone) == []
 
 
+def test_a_signed_mms_with_a_nonsense_media_count_is_no_server_error(runtime: Runtime) -> None:
+    phone = customers(runtime)[4].phone
+    for count in ("9" * 5000, "\u00b2", "-1"):
+        form = {**mms_form(runtime, phone), "NumMedia": count}
+        assert post_signed(runtime, form, form).status_code == 204, count
+
+
 def test_a_rest_sender_rasa_could_not_address_is_refused(runtime: Runtime) -> None:
     url = f"{runtime.settings.rasa_url}/webhooks/rest/webhook"
     refused = httpx.post(url, json={"sender": HOSTILE_SENDER, "message": "hello"}, timeout=30)
