@@ -9,18 +9,24 @@ by), and conversation ids live in their own `rest:` namespace. A leading "/" is 
 Each client address may send `burst` messages at once and then `messages_per_minute`; more get 429.
 """
 
+import re
 import uuid
 from typing import Any, Awaitable, Callable, Dict
 
 from rasa.core.channels.channel import InputChannel, UserMessage
 from rasa.core.channels.rest import RestInput
 from sanic import Blueprint, response
+from sanic.exceptions import InvalidUsage
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from addons.ratelimit import TokenBuckets, client_address
 
 PREFIX = "rest:"
+# A sender Rasa's HTTP API could not address as it is (Rasa does not unquote ids in paths: `/`, `<`,
+# space, `%`…) gets 400, so no conversation exists that an agent could not read or answer. The same
+# alphabet as bot/rasa_api.py's ADDRESSABLE_ID.
+SENDER = re.compile(r"^[A-Za-z0-9._:@+-]{1,100}$")
 
 
 class ScopedRestInput(RestInput):
@@ -39,6 +45,8 @@ class ScopedRestInput(RestInput):
         sender = req.json.get("sender") if isinstance(req.json, dict) else None
         if not sender or not isinstance(sender, str) or len(sender) > 100:
             return f"{PREFIX}anonymous-{uuid.uuid4().hex}"  # never the shared "default" conversation
+        if not SENDER.match(sender):
+            raise InvalidUsage("sender may contain only letters, digits and . _ : @ + -")
         return sender if sender.startswith(PREFIX) else PREFIX + sender
 
     def _extract_message(self, req: Request) -> str | None:

@@ -108,6 +108,8 @@ class Settings(BaseSettings):
     sendgrid_api_key: str = ""
     # The "Signed Event Webhook" verification key (base64 DER, from SendGrid's Mail Settings).
     sendgrid_webhook_public_key: str = ""
+    # Signed events older than this (by their signed timestamp) are refused as replays (403).
+    sendgrid_event_max_age_seconds: int = Field(default=600, ge=60)
     email_from: str = "updates@doorstep.example"
 
     # Notifications (rules are data: config/notifications.yml or your copy)
@@ -220,6 +222,10 @@ class Settings(BaseSettings):
             raise ValueError("ACTION_TIMEOUT_SECONDS must be longer than CARRIER_TIMEOUT_SECONDS")
         if self.sandbox_speed <= 0:
             raise ValueError("SANDBOX_SPEED must be positive")
+        for name in ("sms_provider", "email_provider"):
+            if self.environment == "production" and getattr(self, name) == "outbox":
+                raise ValueError(f"{name.upper()}=outbox is the local demo's and is refused when ENVIRONMENT=production"
+                                 f" (set {name.upper()}={'twilio' if name == 'sms_provider' else 'sendgrid'})")
         return self
 
     # Derived values: one place decides them.
@@ -247,8 +253,16 @@ class Settings(BaseSettings):
 
     @property
     def outbox_enabled(self) -> bool:
-        """The demo phone, `bot sms` and the outbox pages exist only while the outbox is the SMS provider."""
+        """The outbox answers Twilio's API (for the dispatcher and Rasa) while it is the SMS provider."""
         return self.sms_provider == "outbox"
+
+    @property
+    def demo_enabled(self) -> bool:
+        """The demo pages (phone, mailbox, /api/demo, /api/outbox, `bot sms`) show every customer's messages
+        without a login: they exist only when the whole deployment is the demo (local, outbox SMS and
+        email, the sandbox carrier alone)."""
+        return (self.environment == "local" and self.sms_provider == "outbox" and self.email_provider == "outbox"
+                and self.carrier == "sandbox" and not self.enabled_carrier_adapters)
 
     @property
     def sms_account_sid(self) -> str:

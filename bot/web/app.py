@@ -33,6 +33,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(webhooks.router)
     app.include_router(carrier_webhooks.router)  # issue 7: Onfleet, generic REST
     app.include_router(demo.router)
+    app.include_router(demo.twilio_api)
     app.include_router(chat.router)
     app.include_router(delivery_status.router)
     app.include_router(mailbox.router)
@@ -44,6 +45,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:
-        return render("index.html", outbox=request.app.state.runtime.settings.outbox_enabled)
+        return render("index.html", outbox=request.app.state.runtime.settings.demo_enabled)
 
     return app
