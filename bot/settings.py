@@ -61,6 +61,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", validate_default=True)
 
     environment: Literal["local", "production"] = "local"
+    # Where to report a vulnerability (mailto: or https:), published in /.well-known/security.txt.
+    security_contact: str = Field(default="", pattern=r"^$|^(mailto:|https://)\S+$")
 
     # Data
     database_url: str = f"sqlite:///{VAR_DIR / 'doorstep.db'}"

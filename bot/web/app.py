@@ -18,6 +18,7 @@ from bot.web import (
     health,
     mailbox,
     notifications_ops,
+    security_txt,
     tracking,
     webhooks,
 )
@@ -29,6 +30,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Doorstep", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.runtime = Runtime.build(settings)
     app.include_router(health.router)
+    app.include_router(security_txt.router)
     app.include_router(tracking.router)
     app.include_router(webhooks.router)
     app.include_router(carrier_webhooks.router)  # issue 7: Onfleet, generic REST
