@@ -6,7 +6,10 @@ PYTHON ?= python3
 VENV := .venv
 RASA_VENV := .venv-rasa
 APP_READY := $(VENV)/.installed
+APP_DEV_READY := $(VENV)/.installed-dev
 RASA_READY := $(RASA_VENV)/.installed
+UV_VERSION := 0.13.9
+UV := var/tools/bin/uv
 MODEL := $(shell $(PYTHON) bot/model_files.py)
 MODEL_CACHE ?= $(HOME)/.cache/doorstep/models
 WEBCHAT_JS := bot/web/static/vendor/webchat.js
@@ -20,17 +23,28 @@ CHROMIUM := /usr/bin/chromium
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(APP_READY): requirements.txt
+# The installer: uv, pinned, from PyPI into var/tools once. Without it the runtimes are installed with pip (slower).
+$(UV):
+	@echo "==> uv $(UV_VERSION) (installer)"
+	@$(PYTHON) -m pip install --quiet --disable-pip-version-check --no-compile --root-user-action=ignore \
+	  --target $(UV:/bin/uv=) uv==$(UV_VERSION) 2>&1 | { grep -v '^WARNING: Location' || true; }; \
+	  test -x $@ || echo "warning: could not install uv $(UV_VERSION) from PyPI: installing with pip instead" >&2
+
+# The app runtime: requirements.txt (web, actions, scheduler); requirements-dev.txt adds tests, benchmarks, linters.
+$(APP_READY): requirements.txt | $(UV)
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || { echo "error: the app runtime needs Python >= 3.11 as $(PYTHON)" >&2; exit 1; }
 	@echo "==> app runtime ($(VENV))"
-	@test -x $(VENV)/bin/python || $(PYTHON) -m venv $(VENV)
-	@set -o pipefail; $(VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements.txt 2>&1 | { grep -v '^WARNING: Location' || true; }
+	@scripts/install-venv $(UV) $(VENV) "$$($(PYTHON) -c 'import sys; print(sys.executable)')" requirements.txt
 	@touch $@
 
-$(RASA_READY): requirements-rasa.txt
+$(APP_DEV_READY): requirements-dev.txt $(APP_READY) | $(UV)
+	@echo "==> test, benchmark and lint tools ($(VENV))"
+	@scripts/install-venv $(UV) $(VENV) "$$($(PYTHON) -c 'import sys; print(sys.executable)')" requirements-dev.txt
+	@touch $@
+
+$(RASA_READY): requirements-rasa.txt | $(UV)
 	@echo "==> Rasa runtime ($(RASA_VENV))"
-	@py310=$$(scripts/find-python310) || exit 1; test -x $(RASA_VENV)/bin/python || $$py310 -m venv $(RASA_VENV)
-	@set -o pipefail; $(RASA_VENV)/bin/pip install --quiet --disable-pip-version-check -r requirements-rasa.txt 2>&1 | { grep -v -e '^WARNING: Location' -e 'DEPRECATION: ' || true; }
+	@py310=$$(scripts/find-python310) || exit 1; scripts/install-venv $(UV) $(RASA_VENV) $$py310 requirements-rasa.txt
 	@touch $@
 
 # The model is named by a hash of config, domain, data and the Rasa pins: it is trained only when one
@@ -73,7 +87,9 @@ $(CHROMIUM):
 	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
 	else echo "error: browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
 
-setup: $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) db ## install both runtimes, train the model, set up the database
+# Independent steps run side by side (the Rasa runtime and the model are the longest).
+setup: ## install both runtimes, train the model, set up the database
+	@$(MAKE) --no-print-directory -j4 $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) db
 
 model: $(MODEL) ## train the Rasa model if config, domain or data changed
 
@@ -93,9 +109,11 @@ run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
 	@echo ""
 	@$(VENV)/bin/honcho start -f Procfile
 
-test: $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) $(CHROMIUM) ## run the whole test suite (unit, Rasa data, end-to-end)
+test: ## run the whole test suite (types, unit, Rasa data, end-to-end)
+	@$(MAKE) --no-print-directory -j4 $(APP_DEV_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) $(CHROMIUM)
 	@$(RASA_VENV)/bin/rasa data validate --fail-on-warnings --quiet >/dev/null 2>var-validate.log || { cat var-validate.log; rm -f var-validate.log; exit 1; }; rm -f var-validate.log
 	@$(VENV)/bin/ruff check bot actions addons tests bench
+	@$(VENV)/bin/mypy bot actions
 	@echo "==> dialogue test stories"
 	@SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=3 $(RASA_VENV)/bin/rasa test core --model $(MODEL) \
 	  --stories tests/stories --fail-on-prediction-errors --out var/rasa-test --no-plot >var-stories.log 2>&1 \
@@ -109,22 +127,23 @@ validate: $(RASA_READY) ## rasa data validate, failing on warnings
 crossval: $(RASA_READY) ## NLU cross-validation report into docs/nlu/crossval
 	@$(RASA_VENV)/bin/rasa test nlu --nlu data/nlu --cross-validation --folds 3 --out docs/nlu/crossval --no-plot
 
-bench: setup ## conversation throughput/latency vs a stock `rasa init` bot, then the notification wave
+bench: setup $(APP_DEV_READY) ## conversation throughput/latency vs a stock `rasa init` bot, then the notification wave
 	@$(VENV)/bin/python -m bench.run
 	@$(VENV)/bin/python -m bench.notify_run
 
-bench-notify: $(APP_READY) ## the notification wave alone: 100,000 SMS through the twilio library -> bench/notify_results.json
+bench-notify: $(APP_DEV_READY) ## the notification wave alone: 100,000 SMS through the twilio library -> bench/notify_results.json
 	@$(VENV)/bin/python -m bench.notify_run
 
-screenshots: setup $(CHROMIUM) ## README screenshots of the tracking page and console -> docs/screenshots
+screenshots: setup $(APP_DEV_READY) $(CHROMIUM) ## README screenshots of the tracking page and console -> docs/screenshots
 	@PYTHONPATH=. $(VENV)/bin/python scripts/screenshots.py
 
 # Issue 6: the ETA engine measured on real courier data (LaDe-D Jilin, ../shared/data/lade-d-jilin/).
-eval-eta: $(APP_READY) ## ETA engine vs naive and gradient boosting on LaDe-D -> bench/eta_report.json
+eval-eta: $(APP_DEV_READY) ## ETA engine vs naive and gradient boosting on LaDe-D -> bench/eta_report.json
 	@$(VENV)/bin/python -m bench.eta_eval
 
-lint: $(APP_READY) ## ruff
+lint: $(APP_DEV_READY) ## ruff, and mypy on bot/ and actions/
 	@$(VENV)/bin/ruff check bot actions addons tests bench
+	@$(VENV)/bin/mypy bot actions
 
 clean: ## remove trained models and local data (keeps the venvs)
 	rm -rf models var
