@@ -9,6 +9,7 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
+from sqlalchemy.orm import Session
 
 from actions import texts
 from actions.dialogue import ReturnStatus
@@ -84,7 +85,7 @@ def track_answer(request: TrackRequest) -> TrackAnswer:
         return TrackAnswer(["\n".join(lines)], True, listed=[str(s.id) for s in shipments[:MAX_LISTED]])
 
 
-def _visible(session, customer_id: int, shipment_id: int | None) -> list[Shipment]:  # type: ignore[no-untyped-def]
+def _visible(session: Session, customer_id: int, shipment_id: int | None) -> list[Shipment]:
     """A web chat verified with one parcel's details sees that parcel; a phone sees all of theirs."""
     if shipment_id is not None:
         shipment = session.get(Shipment, shipment_id)
@@ -92,7 +93,7 @@ def _visible(session, customer_id: int, shipment_id: int | None) -> list[Shipmen
     return active_shipments(session, customer_id)
 
 
-def _own(session, customer: Customer, tracking_number: str) -> list[Shipment]:  # type: ignore[no-untyped-def]
+def _own(session: Session, customer: Customer, tracking_number: str) -> list[Shipment]:
     return [s for s in customer.shipments if s.tracking_number == tracking_number]
 
 

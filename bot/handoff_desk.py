@@ -64,7 +64,7 @@ def queue(session: Session, *, now: datetime | None = None) -> list[dict[str, An
         .outerjoin(Agent, Agent.id == Handoff.agent_id)
         .where(Handoff.status != "closed")
     ).all()
-    items = []
+    items: list[dict[str, Any]] = []
     for handoff, customer, agent in rows:
         shipment = parcel_for(session, handoff)
         items.append({

@@ -5,6 +5,8 @@ English is complete; another locale falls back to English for a key it lacks.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 LOCALES = ("en", "de", "nl")
 
 STRINGS: dict[str, dict[str, str]] = {
@@ -165,7 +167,7 @@ def locale_of(raw: str | None) -> str:
     return code if code in LOCALES else "en"
 
 
-def translator(locale: str):  # type: ignore[no-untyped-def]
+def translator(locale: str) -> Callable[..., str]:
     """t(key, **values) in this locale, falling back to English."""
     table, fallback = STRINGS[locale_of(locale)], STRINGS["en"]
 

@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import Select, or_, select, update
+from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.db import insert_or_skip
@@ -109,13 +109,13 @@ def lock_runs(session: Session, tracking_numbers: Sequence[str]) -> dict[str, da
     return {subject: first_locked_at for subject, first_locked_at in rows if first_locked_at is not None}
 
 
-def recently_locked(since: datetime) -> Select[tuple[str]]:
+def recently_locked(since: datetime) -> Select[str]:
     """Tracking numbers whose run of locks began at or after `since` (a subquery for the planner)."""
     return select(VerificationLimit.subject).where(VerificationLimit.scope == TRACKING,
                                                    VerificationLimit.first_locked_at >= since)
 
 
-def _where(counter: _Counter) -> list[object]:
+def _where(counter: _Counter) -> list[ColumnElement[bool]]:
     return [VerificationLimit.scope == counter.scope, VerificationLimit.subject == counter.subject]
 
 

@@ -210,6 +210,8 @@ def task_status(task: dict[str, Any]) -> str | None:
     if state == COMPLETED:
         success = (task.get("completionDetails") or {}).get("success")
         return "delivered" if success else "failed_attempt"
+    if not isinstance(state, int):
+        return None
     return {UNASSIGNED: "at_depot", ASSIGNED: "at_depot", ACTIVE: "out_for_delivery"}.get(state)
 
 

@@ -303,7 +303,8 @@ class EtaEngine:
         cfg = self.config
         rng = np.random.default_rng(0)
         keep = np.sort(rng.choice(len(x), size=min(len(x), cfg.stage_max_rows), replace=False))
-        x, residual, horizon, between, ahead, day = (a[keep] for a in (x, residual, horizon, between, ahead, day))
+        x, residual, horizon = x[keep], residual[keep], horizon[keep]
+        between, ahead, day = between[keep], ahead[keep], day[keep]
         fold = day % 2 == 1
         # The stage learns log(actual horizon / raw horizon): a correction in proportion to how far ahead.
         base = np.maximum(horizon, 1.0)
@@ -467,7 +468,7 @@ class EtaEngine:
         remaining = np.where(elapsed > 0, expected * np.maximum(target, ratio) - elapsed, 0.0)
         return now + np.maximum(remaining, 1.0)
 
-    def distribution(self, raw: NDArray[np.float64], now: NDArray[np.float64],
+    def distribution(self, raw: NDArray[np.float64], now: NDArray[np.float64] | float,
                      between: NDArray[np.bool_] | bool = False, ahead: NDArray[np.int64] | None = None
                      ) -> NDArray[np.float64]:
         """Arrival quantiles at `LEVELS` for raw arrivals (any shape; `now`, `between` (whether the
@@ -506,10 +507,10 @@ class EtaEngine:
         if not done:
             origin = state.origin or (state.remaining[0].lat, state.remaining[0].lng)
             done = [DoneStop(origin[0], origin[1], state.departs_at if state.departs_at is not None else state.now)]
-        stops = [*done, *state.remaining]
+        stops: list[DoneStop | PlannedStop] = [*done, *state.remaining]
         areas = pd.factorize(pd.Series([s.area for s in stops], dtype=object), use_na_sentinel=True)[0]
         day = _Day(state.courier, np.array([s.lat for s in stops]), np.array([s.lng for s in stops]), areas,
-                   np.array([s.area_type for s in stops], dtype=np.int64), np.array([s.parcels for s in stops], dtype=float),
+                   np.array([s.area_type for s in stops], dtype=np.int64), np.array([s.parcels for s in stops], dtype=np.float64),
                    np.array([s.arrived for s in done] + [np.nan] * len(state.remaining)),
                    np.array([np.nan] * len(done) + [np.nan if s.not_before is None else s.not_before for s in state.remaining]),
                    accepted=np.array([-np.inf] * len(done) + [_accepted(s.on_board) for s in state.remaining]))

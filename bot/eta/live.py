@@ -9,6 +9,7 @@ can tell a customer "your parcel is delayed, new window 14:15-15:15" from `Windo
 
 from __future__ import annotations
 
+from collections.abc import Hashable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -74,7 +75,7 @@ def fit_engine(session: Session, service_date: date, tz: ZoneInfo, config: EtaCo
     The history of earlier days rarely changes during a day, so a fit is reused while it is the same.
     """
     history = history_frame(session, service_date, tz)
-    key = (str(session.get_bind().url), service_date, str(tz), config, len(history), float(history["arrived"].sum()))
+    key = (str(session.get_bind().engine.url), service_date, str(tz), config, len(history), float(history["arrived"].sum()))
     if key not in _FITTED:
         engine = EtaEngine(config)
         _FITTED.clear()  # one day's engine at a time is all the simulator and the app need
@@ -90,11 +91,11 @@ def route_state(route: Route, depot: Depot, now: datetime, tz: ZoneInfo, *, plan
     ahead of it, and a driver running late stays late.
     """
     midnight = _midnight(route.service_date, tz)
-    visited = sorted((s for s in route.stops if s.completed_at is not None and s.outcome in VISITED and s.completed_at <= now),
-                     key=lambda s: s.completed_at)  # type: ignore[arg-type, return-value]
-    done = [DoneStop(s.shipment.lat, s.shipment.lng, _minutes(s.completed_at, midnight), area=s.shipment.postcode)
-            for s in visited]  # type: ignore[arg-type]
-    slip = max((visited[-1].completed_at - visited[-1].planned_at).total_seconds() / 60, 0.0) if visited else 0.0
+    visited = sorted(((s.completed_at, s) for s in route.stops
+                      if s.completed_at is not None and s.outcome in VISITED and s.completed_at <= now),
+                     key=lambda visit: visit[0])
+    done = [DoneStop(s.shipment.lat, s.shipment.lng, _minutes(at, midnight), area=s.shipment.postcode) for at, s in visited]
+    slip = max((visited[-1][0] - visited[-1][1].planned_at).total_seconds() / 60, 0.0) if visited else 0.0
     remaining = [PlannedStop(s.id, s.shipment.lat, s.shipment.lng, area=s.shipment.postcode,
                              not_before=_minutes(s.planned_at, midnight) + slip if plan_is_earliest else None)
                  for s in sorted(route.stops, key=lambda s: s.sequence) if _pending(s, now)]
@@ -119,13 +120,15 @@ def recompute_route(session: Session, route: Route, *, now: datetime, engine: Et
     state = route_state(route, depot, now, tz)
     if not state.remaining:
         return []
-    stops = {s.id: s for s in route.stops}
+    stops: dict[Hashable, Stop] = {s.id: s for s in route.stops}
     changes = []
     for eta in engine.predict(state):
         shipment = stops[eta.stop_id].shipment
-        current = None
+        current: Window | None = None
+        old: TimeWindow | None = None
         if shipment.eta_start is not None and shipment.eta_end is not None:
-            current = Window(_minutes(shipment.eta_start, midnight), _minutes(shipment.eta_end, midnight))
+            old = TimeWindow(shipment.eta_start, shipment.eta_end)
+            current = Window(_minutes(old.start, midnight), _minutes(old.end, midnight))
         if current is not None and abs(current.end - current.start - engine.keeper.width) > 0.5:
             decision = engine.keeper.decide(None, LEVELS, eta.quantiles, state.now)  # e.g. a booked 2-hour slot
         else:
@@ -133,7 +136,6 @@ def recompute_route(session: Session, route: Route, *, now: datetime, engine: Et
         if current is not None and decision.window == current:
             continue
         new = TimeWindow(_at(decision.window.start, midnight), _at(decision.window.end, midnight))
-        old = TimeWindow(shipment.eta_start, shipment.eta_end) if current is not None else None
         moved = current is not None
         shipment.eta_start, shipment.eta_end = new.start, new.end
         point = _at(eta.point, midnight)

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
@@ -248,6 +248,7 @@ class Dispatcher:
         with self.sessions() as session:
             if sent:
                 table = Notification.__table__
+                assert isinstance(table, Table)  # a declarative model's table (typed as any FromClause)
                 # Only a message still "sending" becomes "sent": a status callback may have been faster.
                 session.execute(
                     update(table).where(table.c.id == bindparam("nid"), table.c.status == "sending")

@@ -101,12 +101,12 @@ def _events(shipment: Shipment, now: datetime, rules: Rules, situation: Situatio
     if status in (ShipmentStatus.IN_TRANSIT, ShipmentStatus.AT_DEPOT) and _fresh(at, now):
         yield "shipped", "", at or now, {}, None
     if status in BEFORE_DELIVERY and shipment.promised_start is not None:
-        day = shipment.promised_start.astimezone(tz).date()
-        day_start = datetime.combine(day, datetime.min.time(), tz)
+        promised_day = shipment.promised_start.astimezone(tz).date()
+        day_start = datetime.combine(promised_day, datetime.min.time(), tz)
         if now < day_start:
-            due = datetime.combine(day - timedelta(days=1), rules.day_before_at, tz)
+            due = datetime.combine(promised_day - timedelta(days=1), rules.day_before_at, tz)
             window = shipment.promised_start.astimezone(tz).strftime("%H%M")
-            yield "day_before", f"{day.isoformat()}:{window}", due, {"day": day.isoformat()}, None
+            yield "day_before", f"{promised_day.isoformat()}:{window}", due, {"day": promised_day.isoformat()}, None
     if status == ShipmentStatus.OUT_FOR_DELIVERY and at is not None:
         day = at.astimezone(tz).date().isoformat()
         if _fresh(at, now):

@@ -16,7 +16,7 @@ router = APIRouter()
 
 
 @router.get("/chat")
-def chat_page(settings: SettingsDep, t: str | None = None):  # type: ignore[no-untyped-def]
+def chat_page(settings: SettingsDep, t: str | None = None):
     valid = t is not None and read_link_token(settings.link_secret, t, max_age_days=settings.link_max_age_days)
     return render("chat.html", socket_url=settings.rasa_public_url, token=t if valid else None,
                   expired=t is not None and not valid)

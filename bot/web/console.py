@@ -46,7 +46,7 @@ def _safe_next(target: str | None) -> str:
 def _login_limiter(request: Request) -> RateLimiter:
     if not hasattr(request.app.state, "login_limiter"):
         request.app.state.login_limiter = RateLimiter(10, 900)  # 10 tries per 15 minutes per address+email
-    return request.app.state.login_limiter  # type: ignore[no-any-return]
+    return request.app.state.login_limiter
 
 
 def _login_page(request: Request, error: str | None, next_url: str, status_code: int = 200) -> Response:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+from collections.abc import Sequence
 from typing import Annotated
 
 import httpx
@@ -137,6 +138,7 @@ async def create_message(
 
 @router.get("/api/outbox")
 def outbox_json(session: SessionDep, to: str | None = None, after: int = 0) -> JSONResponse:
+    rows: Sequence[OutboxMessage]
     if to:
         rows = conversation(session, to, after_id=after)
     else:
@@ -150,13 +152,13 @@ def demo_json(session: SessionDep) -> JSONResponse:
 
 
 @router.get("/demo/phone")
-def phone_index(session: SessionDep):  # type: ignore[no-untyped-def]
+def phone_index(session: SessionDep):
     customers = session.scalars(select(Customer).order_by(Customer.id)).all()
     return render("phone_index.html", customers=customers)
 
 
 @router.get("/demo/phone/{phone}")
-def phone(phone: str, session: SessionDep, settings: SettingsDep):  # type: ignore[no-untyped-def]
+def phone(phone: str, session: SessionDep, settings: SettingsDep):
     customer = session.scalar(select(Customer).where(Customer.phone == phone))
     messages = conversation(session, phone)
     return render("phone.html", phone=phone, customer=customer, messages=messages,
@@ -164,7 +166,7 @@ def phone(phone: str, session: SessionDep, settings: SettingsDep):  # type: igno
 
 
 @router.post("/demo/phone/{phone}")
-async def phone_send(phone: str, runtime: RuntimeDep, text: Annotated[str, Form(max_length=1600)]):  # type: ignore[no-untyped-def]
+async def phone_send(phone: str, runtime: RuntimeDep, text: Annotated[str, Form(max_length=1600)]):
     if normalise_phone(phone) != phone:
         return JSONResponse({"detail": "not an E.164 phone number"}, status_code=400)
     if text.strip():

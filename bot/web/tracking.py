@@ -51,7 +51,7 @@ def _view(runtime: Runtime, session: Session, shipment: Shipment, locale: str) -
 
 
 def _invalid(request: Request, *, status_code: int, unavailable: bool = False, message: str | None = None,
-             number: str = ""):  # type: ignore[no-untyped-def]
+             number: str = ""):
     locale = best_locale(request.headers.get("accept-language"))
     response = render("tracking_invalid.html", status_code=status_code, t=translator(locale), lang=locale,
                       unavailable=unavailable, message=message, number=number)
@@ -63,12 +63,12 @@ def _limiter(request: Request) -> RateLimiter:
     app = request.app
     if not hasattr(app.state, "lookup_limiter"):
         app.state.lookup_limiter = RateLimiter(app.state.runtime.settings.lookup_attempts_per_hour, 3600)
-    return app.state.lookup_limiter  # type: ignore[no-any-return]
+    return app.state.lookup_limiter
 
 
 @router.get("/t/{token}")
 def tracking_page(token: str, request: Request, runtime: RuntimeDep, session: SessionDep,
-                  lang: str | None = None):  # type: ignore[no-untyped-def]
+                  lang: str | None = None):
     shipment = _shipment(runtime, session, token)
     if shipment is None:
         return _invalid(request, status_code=404)
@@ -103,7 +103,7 @@ def tracking_live(token: str, runtime: RuntimeDep, session: SessionDep, lang: st
 async def tracking_lookup(
     request: Request, runtime: RuntimeDep,
     tracking_number: Annotated[str, Form(max_length=40)] = "", postcode: Annotated[str, Form(max_length=12)] = "",
-):  # type: ignore[no-untyped-def]
+):
     t = translator(best_locale(request.headers.get("accept-language")))
     client = request.client.host if request.client else "unknown"
     if not _limiter(request).allow(client):
