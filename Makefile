@@ -89,7 +89,7 @@ $(CHROMIUM):
 
 # Independent steps run side by side (the Rasa runtime and the model are the longest).
 setup: ## install both runtimes, train the model, set up the database
-	@$(MAKE) --no-print-directory -j4 $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) db
+	@$(MAKE) --no-print-directory -s -j4 $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) db
 
 model: $(MODEL) ## train the Rasa model if config, domain or data changed
 
@@ -110,7 +110,7 @@ run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
 	@$(VENV)/bin/honcho start -f Procfile
 
 test: ## run the whole test suite (types, unit, Rasa data, end-to-end)
-	@$(MAKE) --no-print-directory -j4 $(APP_DEV_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) $(CHROMIUM)
+	@$(MAKE) --no-print-directory -s -j4 $(APP_DEV_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) $(CHROMIUM)
 	@$(RASA_VENV)/bin/rasa data validate --fail-on-warnings --quiet >/dev/null 2>var-validate.log || { cat var-validate.log; rm -f var-validate.log; exit 1; }; rm -f var-validate.log
 	@$(VENV)/bin/ruff check bot actions addons tests bench
 	@$(VENV)/bin/mypy bot actions

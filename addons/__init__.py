@@ -1,7 +1,11 @@
 """Rasa runtime add-ons (custom channels). Import only rasa, sanic, twilio, Rasa's own dependencies
 and the standard library: this package runs in the Rasa runtime, not the app's."""
 
-from addons import action_guard, speedups
+from addons import rasa_version
+
+rasa_version.require_supported()  # before anything below imports or patches Rasa internals
+
+from addons import action_guard, speedups  # noqa: E402
 
 speedups.install()
 action_guard.install()

@@ -6,7 +6,8 @@ branch of the events schema's `oneOf` whose `event` constant it names, instead o
 the same verdicts, a bad reply still raises `jsonschema.ValidationError` with Rasa's message.
 
 Also: Rasa opens a new aiohttp session, so a new TCP connection, for every call to the action
-server; here each endpoint keeps one session (and its connection pool) per event loop.
+server; here one session (and its connection pool) is kept per event loop and per what a session
+carries from its endpoint (headers and credentials), and closed when the server stops.
 
 The same session serializes the request body (the whole tracker, 15-25 KB) with ujson, a Rasa
 dependency, about three times faster than the standard library's json.
@@ -52,7 +53,9 @@ jsonschema, which is Rasa's own dependency, exactly as Rasa does.
 
 import asyncio
 import gc
+import json
 import os
+import weakref
 from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, Dict, List, Tuple
@@ -72,11 +75,13 @@ from rasa.engine.runner.dask import DaskGraphRunner
 from rasa.nlu.classifiers.logistic_regression_classifier import LogisticRegressionClassifier
 from rasa.shared.constants import DOCS_BASE_URL
 from rasa.shared.core.events import Event
-from rasa.shared.core.slots import Slot
+from rasa.shared.core.slots import Slot as RasaSlot  # `Slot` below is a turn's place
 from rasa.shared.core.trackers import DialogueStateTracker
 from rasa.shared.nlu.constants import TEXT
 from rasa.shared.utils.common import all_subclasses
 from rasa.utils.endpoints import EndpointConfig
+
+from addons import rasa_version
 
 
 def _build(schema: Dict[str, Any]) -> Any:
@@ -145,7 +150,15 @@ def _new_session(endpoint: EndpointConfig) -> aiohttp.ClientSession:
                                  timeout=aiohttp.ClientTimeout(total=DEFAULT_REQUEST_TIMEOUT))
 
 
-_sessions: Dict[Tuple[int, int], aiohttp.ClientSession] = {}
+# Per event loop (a session belongs to the loop it was made on; a loop that is gone takes its entry
+# with it), per what a session carries from its endpoint.
+_sessions: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Dict[str, aiohttp.ClientSession]]" = \
+    weakref.WeakKeyDictionary()
+
+
+def session_key(endpoint: EndpointConfig) -> str:
+    """What a session takes from its endpoint: the headers and the credentials (URLs are per request)."""
+    return json.dumps([endpoint.headers, endpoint.basic_auth], sort_keys=True, default=str)
 
 
 def _kept_session(self: EndpointConfig) -> Any:
@@ -153,11 +166,18 @@ def _kept_session(self: EndpointConfig) -> Any:
         loop = asyncio.get_running_loop()
     except RuntimeError:
         return _new_session(self)
-    key = (id(loop), id(self))
-    session = _sessions.get(key)
+    sessions = _sessions.setdefault(loop, {})
+    key = session_key(self)
+    session = sessions.get(key)
     if session is None or session.closed:
-        session = _sessions[key] = _new_session(self)
+        session = sessions[key] = _new_session(self)
     return _KeptSession(session)
+
+
+async def close_sessions() -> None:
+    """Close the sessions kept for the running loop (when the server stops)."""
+    for session in _sessions.pop(asyncio.get_running_loop(), {}).values():
+        await session.close()
 
 
 _event_classes: Dict[str, Any] = {}
@@ -244,7 +264,7 @@ def past_states(self: DialogueStateTracker, domain: Any, omit_unset_slots: bool 
             for state in states]
 
 
-def copy_slot(self: Slot) -> Slot:
+def copy_slot(self: RasaSlot) -> RasaSlot:
     """What `copy.copy` does for a plain object, without the reduce protocol."""
     clone = object.__new__(type(self))
     clone.__dict__.update(self.__dict__)
@@ -266,6 +286,7 @@ def create_x(self: LogisticRegressionClassifier, messages: List[Any]) -> Any:
 
 
 _load_agent_on_start = rasa.core.run.load_agent_on_start
+_close_resources = rasa.core.run.close_resources
 
 
 async def load_agent_on_start(*args: Any, **kwargs: Any) -> Any:
@@ -276,8 +297,16 @@ async def load_agent_on_start(*args: Any, **kwargs: Any) -> Any:
     return agent
 
 
+async def close_resources(*args: Any, **kwargs: Any) -> None:
+    """Rasa's `close_resources` when the server stops, then the kept action-server sessions closed."""
+    try:
+        await _close_resources(*args, **kwargs)
+    finally:
+        await close_sessions()
+
+
 _handle_message = Agent.handle_message
-_turns: Dict[int, asyncio.Semaphore] = {}
+_turns: "weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Semaphore]" = weakref.WeakKeyDictionary()
 
 
 class Slot:
@@ -304,7 +333,7 @@ current_slot: ContextVar[Slot | None] = ContextVar("doorstep_turn_slot", default
 async def handle_message(self: Agent, message: Any) -> Any:
     """`Agent.handle_message`, at most RASA_MAX_CONCURRENT_TURNS turns at once, the others queued in
     arrival order (see the module docstring)."""
-    loop = id(asyncio.get_running_loop())
+    loop = asyncio.get_running_loop()
     turns = _turns.get(loop)
     if turns is None:
         turns = _turns[loop] = asyncio.Semaphore(max(1, int(os.environ.get("RASA_MAX_CONCURRENT_TURNS", "4"))))
@@ -318,13 +347,15 @@ async def handle_message(self: Agent, message: Any) -> Any:
         slot.give_back()
 
 
-# What install() replaced, by (class, attribute): the agreement tests run Rasa's own against ours.
+# What install() replaced, by (class or module, attribute): the agreement tests run Rasa's own
+# against ours, and restore() puts every one back.
 originals: Dict[Tuple[Any, str], Any] = {}
 
 
-def _replace(cls: Any, name: str, value: Any) -> None:
-    originals.setdefault((cls, name), cls.__dict__.get(name))
-    setattr(cls, name, value)
+def _replace(owner: Any, name: str, value: Any) -> None:
+    rasa_version.require_supported()
+    originals.setdefault((owner, name), owner.__dict__.get(name))
+    setattr(owner, name, value)
 
 
 def install() -> None:
@@ -333,18 +364,19 @@ def install() -> None:
     _replace(Event, "resolve_by_type", staticmethod(resolve_by_type))
     _replace(DaskGraphRunner, "run", run_graph)
     _replace(DialogueStateTracker, "past_states", past_states)
-    _replace(Slot, "__copy__", copy_slot)  # Slot has none of its own: None in `originals`
+    _replace(RasaSlot, "__copy__", copy_slot)  # Rasa's Slot has none of its own: None in `originals`
     _replace(LogisticRegressionClassifier, "_create_X", create_x)
     _replace(Agent, "handle_message", handle_message)
-    # `serve_application` looks the listener up by its module-level name after our channels (and so
-    # this module) are imported.
-    rasa.core.run.load_agent_on_start = load_agent_on_start
+    # `serve_application` looks these listeners up by their module-level names after our channels
+    # (and so this module) are imported.
+    _replace(rasa.core.run, "load_agent_on_start", load_agent_on_start)
+    _replace(rasa.core.run, "close_resources", close_resources)
 
 
 def restore() -> None:
-    """Rasa's own behaviour again (for the agreement tests)."""
-    for (cls, name), value in originals.items():
+    """Rasa's own behaviour again, every patch undone (for the agreement tests)."""
+    for (owner, name), value in originals.items():
         if value is None:
-            delattr(cls, name)
+            delattr(owner, name)
         else:
-            setattr(cls, name, value)
+            setattr(owner, name, value)

@@ -48,3 +48,31 @@ def test_a_stuck_action_server_is_given_up_on_in_time_and_frees_the_turns_place(
     lines = run_in_rasa("action_guard_agrees.py", prefix="guard ")
     assert len(lines) == 9 and all(" ok=True" in line for line in lines), lines
     assert any(line.startswith("guard rasa_waits ok=True") for line in lines)  # Rasa's own would still wait
+
+
+def test_the_addons_refuse_another_rasa_release_before_patching_anything() -> None:
+    refused, touched = run_in_rasa("patches_guarded.py", "version", "3.7.0", prefix="guard ")
+    assert refused.startswith("guard refused=UnsupportedRasaVersion")
+    assert "Rasa 3.6.21 only" in refused and "Rasa 3.7.0 is installed" in refused
+    assert touched == "guard changed=[]"
+
+
+def test_the_addons_patch_the_rasa_release_they_were_written_for() -> None:
+    refused, touched = run_in_rasa("patches_guarded.py", "version", "3.6.21", prefix="guard ")
+    assert refused == "guard refused=no"
+    assert "'rasa.core.run.load_agent_on_start'" in touched and "'Slot.__copy__'" in touched
+
+
+def test_restore_undoes_every_patch_the_start_and_stop_listeners_included() -> None:
+    lines = run_in_rasa("patches_guarded.py", "restore", prefix="")
+    patched = {line.split()[1] for line in lines if line.startswith("patched ")}
+    assert {"rasa.core.run.load_agent_on_start", "rasa.core.run.close_resources", "RemoteAction.run",
+            "EndpointConfig.session", "MessageProcessor.handle_message"} <= patched
+    assert "restored leftover=[]" in lines
+
+
+def test_action_server_sessions_follow_their_credentials_not_an_id_and_close_when_rasa_stops() -> None:
+    lines = run_in_rasa("action_sessions.py", prefix="sessions ")
+    assert len(lines) == 8 and all(" ok=True" in line for line in lines), lines
+    # the case that matters: a new endpoint where a freed one was, which an id()-keyed cache confused
+    assert any("new_endpoint_own_credentials ok=True Bearer second same_id=True" in line for line in lines), lines

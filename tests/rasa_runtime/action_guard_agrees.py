@@ -133,8 +133,7 @@ async def main() -> None:
                          speedups.handle_message(None, "greeting"))
     report("admission", finished["greeting"] < 2.0 < min(finished["stuck1"], finished["stuck2"]),
            " ".join(f"{k}={v:.1f}" for k, v in sorted(finished.items())))
-    for session in speedups._sessions.values():
-        await session.close()
+    await speedups.close_sessions()
     await runner.cleanup()
 
 
