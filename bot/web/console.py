@@ -24,6 +24,7 @@ from bot.runtime import Runtime
 from bot.web.auth import CurrentAgent, clear_session_cookie, load_agent, policy, set_session_cookie
 from bot.web.console_changes import ChangeFailed, change_options, make_change
 from bot.web.deps import RuntimeDep, SessionDep
+from bot.web.inputs import RowId
 from bot.web.pages import render
 from bot.web.ratelimit import RateLimiter
 from bot.web.streams import event_stream
@@ -149,7 +150,7 @@ def _mine(handoff: Handoff, agent: Agent) -> None:
 
 
 @router.get("/handoffs/{handoff_id}")
-async def conversation_page(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
+async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
                             msg: str | None = None) -> Response:
     handoff = _handoff(session, handoff_id)
     shipment = desk.parcel_for(session, handoff)
@@ -183,7 +184,7 @@ def _sim_now(runtime: Runtime) -> Any:
 
 
 @router.get("/handoffs/{handoff_id}/stream")
-async def conversation_stream(handoff_id: int, me: CurrentAgent, request: Request, runtime: RuntimeDep,
+async def conversation_stream(handoff_id: RowId, me: CurrentAgent, request: Request, runtime: RuntimeDep,
                               session: SessionDep) -> Response:
     """Server-sent events: the transcript and the handoff's state whenever either changes."""
     sender_id = _handoff(session, handoff_id).sender_id
@@ -210,7 +211,7 @@ async def conversation_stream(handoff_id: int, me: CurrentAgent, request: Reques
 
 
 @router.post("/handoffs/{handoff_id}/claim")
-def claim(handoff_id: int, me: CurrentAgent, session: SessionDep) -> Response:
+def claim(handoff_id: RowId, me: CurrentAgent, session: SessionDep) -> Response:
     _handoff(session, handoff_id)
     won = desk.claim(session, handoff_id=handoff_id, agent=me.agent)
     session.commit()
@@ -220,7 +221,7 @@ def claim(handoff_id: int, me: CurrentAgent, session: SessionDep) -> Response:
 
 
 @router.post("/handoffs/{handoff_id}/reply")
-async def reply(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
+async def reply(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
                 text: Annotated[str, Form(max_length=MAX_REPLY)]) -> Response:
     handoff = _handoff(session, handoff_id)
     _mine(handoff, me.agent)
@@ -240,7 +241,7 @@ async def reply(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session:
 
 
 @router.post("/handoffs/{handoff_id}/change")
-async def change(handoff_id: int, request: Request, me: CurrentAgent, runtime: RuntimeDep,
+async def change(handoff_id: RowId, request: Request, me: CurrentAgent, runtime: RuntimeDep,
                  session: SessionDep) -> Response:
     """A self-service change made for the customer (reschedule, locker, return), told to them on their channel."""
     handoff = _handoff(session, handoff_id)
@@ -267,7 +268,7 @@ async def change(handoff_id: int, request: Request, me: CurrentAgent, runtime: R
 
 
 @router.post("/handoffs/{handoff_id}/close")
-async def close(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
+async def close(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
                 note: Annotated[str, Form(max_length=desk.MAX_NOTE)] = "") -> Response:
     handoff = _handoff(session, handoff_id)
     _mine(handoff, me.agent)
