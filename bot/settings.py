@@ -7,6 +7,7 @@ one fails at start with one line that names the variable (`ConfigError`), not a 
 
 from __future__ import annotations
 
+import ipaddress
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -140,6 +141,12 @@ class Settings(BaseSettings):
     map_tile_url: str = ""  # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
     map_tile_attribution: str = ""
     lookup_attempts_per_hour: int = 10  # tracking number + postcode lookups per client address
+    # Failed agent logins per 15 minutes, per account (the email typed) and per client address.
+    login_attempts_per_account: int = Field(default=10, ge=1)
+    login_attempts_per_client: int = Field(default=30, ge=1)
+    # Proxies whose X-Forwarded-For the web process believes (comma-separated IP addresses or networks).
+    # Empty (the default): none; the client is the address that connected.
+    trusted_proxies: str = ""
 
     @model_validator(mode="after")
     def _check_switched_on_providers(self) -> Settings:
@@ -164,6 +171,7 @@ class Settings(BaseSettings):
             if self.database_url.startswith("sqlite"):
                 raise ValueError("DATABASE_URL must be a server database when ENVIRONMENT=production")
         _check_carriers(self)
+        _check_trusted_proxies(self)
         if self.sandbox_speed <= 0:
             raise ValueError("SANDBOX_SPEED must be positive")
         return self
@@ -176,6 +184,10 @@ class Settings(BaseSettings):
     @property
     def karrio_names(self) -> list[str]:
         return [name.strip().lower() for name in self.karrio_carriers.split(",") if name.strip()]
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
 
     @property
     def outbox_enabled(self) -> bool:
@@ -268,6 +280,15 @@ def _check_carriers(settings: Settings) -> None:
                 raise ValueError(f"{name.upper()} is required when CARRIERS includes rest")
     if settings.carrier_timeout_seconds <= 0:
         raise ValueError("CARRIER_TIMEOUT_SECONDS must be positive")
+
+
+def _check_trusted_proxies(settings: Settings) -> None:
+    for item in settings.trusted_proxy_list:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"TRUSTED_PROXIES: {item!r} is not an IP address or network (e.g. 10.0.0.5 or "
+                             "10.0.0.0/24)") from None
 
 
 def load_settings() -> Settings:

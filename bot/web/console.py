@@ -21,12 +21,19 @@ from bot.i18n import translator
 from bot.models import Agent, Customer, Handoff
 from bot.rasa_api import RasaAPI, RasaUnavailable, bot_attempts, transcript
 from bot.runtime import Runtime
-from bot.web.auth import CurrentAgent, clear_session_cookie, load_agent, policy, set_session_cookie
+from bot.web.auth import (
+    CurrentAgent,
+    clear_session_cookie,
+    client_address,
+    load_agent,
+    login_throttle,
+    policy,
+    set_session_cookie,
+)
 from bot.web.console_changes import ChangeFailed, change_options, make_change
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.inputs import RowId
 from bot.web.pages import render
-from bot.web.ratelimit import RateLimiter
 from bot.web.streams import event_stream
 from bot.web.tracking_view import window_text
 
@@ -41,12 +48,6 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/agent") and not target.startswith("//") and "\\" not in target:
         return target
     return "/agent"
-
-
-def _login_limiter(request: Request) -> RateLimiter:
-    if not hasattr(request.app.state, "login_limiter"):
-        request.app.state.login_limiter = RateLimiter(10, 900)  # 10 tries per 15 minutes per address+email
-    return request.app.state.login_limiter  # type: ignore[no-any-return]
 
 
 def _login_page(request: Request, error: str | None, next_url: str, status_code: int = 200) -> Response:
@@ -76,12 +77,13 @@ def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not csrf_token or not secrets.compare_digest(expected, csrf_token):
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
-    client = request.client.host if request.client else "unknown"
-    if not _login_limiter(request).allow(f"{client}|{email.strip().lower()}"):
+    throttle, client = login_throttle(request), client_address(request)
+    if not throttle.admit(email=email, client=client):
         return _login_page(request, "Too many attempts. Wait a few minutes and try again.", _safe_next(next), 429)
     agent = authenticate(session, email=email, password=password)
     if agent is None:
         return _login_page(request, "Wrong email or password.", _safe_next(next), 401)
+    throttle.succeeded(email=email, client=client)
     row = start_session(session, agent, policy(runtime.settings))
     desk.audit(session, agent, "agent.login", "-")
     session.commit()
