@@ -170,6 +170,9 @@ async def phone_send(phone: str, runtime: RuntimeDep, text: Annotated[str, Form(
     if normalise_phone(phone) != phone:
         return JSONResponse({"detail": "not an E.164 phone number"}, status_code=400)
     if text.strip():
-        await run_in_threadpool(send_as_customer, runtime, phone, text.strip(), wait_seconds=0.0)
+        try:
+            await run_in_threadpool(send_as_customer, runtime, phone, text.strip(), wait_seconds=0.0)
+        except httpx.HTTPError:
+            return JSONResponse({"detail": "the bot is not reachable (is Rasa running?); try again"}, status_code=503)
     return RedirectResponse(f"/demo/phone/{phone}", status_code=303)
 

@@ -178,3 +178,10 @@ def test_an_unexpected_error_is_logged_and_answered_without_details(world: Runti
         server_log.removeHandler(caplog.handler)
     with world.sessions() as session:
         assert session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+
+
+def test_the_demo_phone_says_the_bot_is_unreachable_instead_of_failing(live: LiveServer, world: Runtime) -> None:
+    with world.sessions() as session:
+        phone = session.scalars(select(Customer.phone)).first()
+    answer = httpx.post(f"{live.url}/demo/phone/{phone}", data={"text": "where is my parcel"})  # no Rasa here
+    assert answer.status_code == 503 and "bot" in answer.json()["detail"]
