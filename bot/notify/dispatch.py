@@ -181,6 +181,7 @@ class Dispatcher:
                 if not still_wanted(row, shipment, now, self.rules, situation):
                     replacement = superseded_by(row, shipment, now, self.rules, situation)
                     if replacement is not None:  # the parcel moved on: the newer news replaces it
+                        row.context = {**row.context, "superseded_by": replacement}
                         self._finish(session, row, "superseded", now, f"superseded by {replacement}", report)
                     else:
                         self._finish(session, row, "skipped", now, "no longer true", report)

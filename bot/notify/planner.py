@@ -180,10 +180,13 @@ def superseded(shipment: Shipment, now: datetime, rules: Rules, situation: Situa
     have got them on, each naming the announcement that replaces it (facts["superseded_by"])."""
     tz = ZoneInfo(shipment.customer.time_zone)
     current = announcement(shipment.status_enum, shipment.status_at or now, tz)
-    if current is None:
+    # Only the stages before the one this row shows: an event applied after the row was read (the
+    # carrier runs alongside) is news for the next pass, not something the current stage replaced.
+    entered = [i for i, stage in enumerate(situation.passed) if stage == (shipment.status_enum, shipment.status_at)]
+    if current is None or not entered:
         return []
     result: dict[tuple[str, str], Wanted] = {}
-    for status, at in situation.passed:
+    for status, at in situation.passed[:entered[-1]]:
         left = announcement(status, at, tz)
         if left is None or left == current or left in result or not _fresh(at, now):
             continue
@@ -285,6 +288,7 @@ def sync_plans(session: Session, shipments: list[Shipment], now: datetime, rules
     for key, row in existing.items():
         if row.status == "planned" and fact_of(key) in replaced:
             row.status, row.error = "superseded", f"superseded by {replaced[fact_of(key)]}"
+            row.context = {**row.context, "superseded_by": replaced[fact_of(key)]}
             session.add(NotificationEvent(notification=row, at=now, status="superseded", detail=row.error))
         elif row.status == "planned" and fact_of(key) not in facts:
             row.status, row.error = "cancelled", "no longer true"
