@@ -206,7 +206,7 @@ def superseded_by(notification: Notification, shipment: Shipment, now: datetime,
 
 
 def situations(session: Session, shipments: list[Shipment], now: datetime) -> dict[int, Situation]:
-    """Opt-outs and route positions for many shipments in two queries."""
+    """Opt-outs, route positions and the stages entered lately, for many shipments in three queries."""
     customer_ids = {s.customer_id for s in shipments}
     opted: dict[int, set[str]] = {}
     for customer_id, channel in session.execute(
