@@ -121,6 +121,7 @@ def test_every_redirected_parcel_reaches_its_locker_and_no_event_is_older_than_t
             code = _redirect(runtime, tracking_number)
             if code is not None:
                 redirected[tracking_number] = code
+        assert redirected, "tomorrow's parcels can always go to a locker with room"
         run_until(runtime, berlin(19, 0), step=step)
         with runtime.sessions() as session:
             for tracking_number, code in redirected.items():
