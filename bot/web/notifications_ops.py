@@ -23,7 +23,7 @@ from bot.web.deps import SessionDep
 from bot.web.pages import render
 
 STATUSES = ("planned", "sending", "sent", "delivered", "failed", "undelivered", "bounced", "dropped",
-            "blocked", "skipped", "suppressed", "cancelled")
+            "blocked", "skipped", "suppressed", "cancelled", "superseded")
 PAGE = 100
 
 
