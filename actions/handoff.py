@@ -11,7 +11,7 @@ from actions import texts
 from actions.runtime import channel_of, off_loop, runtime
 from bot.db import transaction
 from bot.handoffs import create_handoff
-from bot.identity import verified_link
+from bot.identity import link_may_see, verified_link
 
 REASONS = {"request": "asked for a person", "misunderstood": "the bot did not understand twice",
            "carrier_error": "a carrier call failed", "angry": "the customer is upset",
@@ -31,12 +31,15 @@ def summarise(tracker: Tracker, limit: int = 8) -> str:
 
 
 def _open(channel: str, sender_id: str, reason: str, summary: str, shipment_id: int | None) -> int:
+    """The parcel named by the conversation (a slot, a notification) is attached only when the
+    database says this conversation may see it; the agent sees nobody else's parcel."""
     with transaction(runtime().sessions) as session:
         link = verified_link(session, channel=channel, sender_id=sender_id)
+        if not link_may_see(session, link, shipment_id):
+            shipment_id = link.shipment_id if link else None
         handoff = create_handoff(
             session, channel=channel, sender_id=sender_id, reason=reason, summary=summary,
-            customer_id=link.customer_id if link else None,
-            shipment_id=shipment_id or (link.shipment_id if link else None),
+            customer_id=link.customer_id if link else None, shipment_id=shipment_id,
         )
         return handoff.id
 

@@ -11,18 +11,19 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from actions import texts
-from actions.context import forget_context
+from actions.context import context_for, forget_context
 from actions.notified import notification_of
 from actions.runtime import channel_of, off_loop, runtime
+from bot.clock import sim_now
 from bot.identity import (
     link_conversation,
     normalise_postcode,
     normalise_tracking_number,
     read_link_token,
-    shipment_by_tracking_and_postcode,
     verified_link,
 )
 from bot.models import Handoff, Shipment
+from bot.verify_limits import VerifyPolicy, address_client, verify
 
 MAX_ATTEMPTS = 3
 
@@ -88,6 +89,20 @@ def notified_parcel(events: list[dict[str, Any]]) -> int | None:
     return None
 
 
+def clients_of(tracker: Tracker) -> list[str]:
+    """Who is guessing, as far as the action server can tell: the conversation (a signed phone is a
+    real identity, a REST sender or a web session id is not), and the client address that our REST
+    and web chat channels put into the message's metadata (clients cannot set it; addons/)."""
+    clients = [f"{channel_of(tracker)}:{tracker.sender_id}"]
+    for event in reversed(tracker.events):
+        if event.get("event") == "user":
+            address = address_client((event.get("metadata") or {}).get("client_address"))
+            if address is not None:
+                clients.append(address)
+            break
+    return clients
+
+
 class ValidateVerifyForm(FormValidationAction):
     def name(self) -> str:
         return "validate_verify_form"
@@ -96,7 +111,17 @@ class ValidateVerifyForm(FormValidationAction):
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         if (tracker.get_slot("verify_attempts") or 0) >= MAX_ATTEMPTS:
             return []  # give up: the form ends and action_after_verification offers a person
+        if (await context_for(tracker)).verified:
+            # The database knows who this is: nothing to ask. (A signed phone whose session began while
+            # the action server was down: Rasa's own session start left the `verified` slot unset.)
+            return []
         return domain_slots
+
+    async def get_validation_events(self, dispatcher: CollectingDispatcher, tracker: Tracker,
+                                    domain: DomainDict) -> list[EventType]:
+        if (await context_for(tracker)).verified:
+            return [SlotSet("verified", True)]
+        return await super().get_validation_events(dispatcher, tracker, domain)
 
     def validate_tracking_number(self, value: Any, dispatcher: CollectingDispatcher,
                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
@@ -112,7 +137,8 @@ class ValidateVerifyForm(FormValidationAction):
             dispatcher.utter_message(text=texts.BAD_POSTCODE)
             return {"postcode": None}
         tracking_number = tracker.get_slot("tracking_number")
-        shipment_id = await off_loop(self._verify, channel_of(tracker), tracker.sender_id, tracking_number, postcode)
+        shipment_id = await off_loop(self._verify, channel_of(tracker), tracker.sender_id, tracking_number, postcode,
+                                     clients_of(tracker))
         forget_context(tracker)  # the conversation may be verified now
         if shipment_id is None:
             attempts = (tracker.get_slot("verify_attempts") or 0) + 1
@@ -122,11 +148,16 @@ class ValidateVerifyForm(FormValidationAction):
         return {"postcode": postcode, "verified": True, "shipment_id": str(shipment_id), "verify_attempts": 0}
 
     @staticmethod
-    def _verify(channel: str, sender_id: str, tracking_number: str | None, postcode: str) -> int | None:
+    def _verify(channel: str, sender_id: str, tracking_number: str | None, postcode: str,
+                clients: list[str]) -> int | None:
         if not tracking_number:
             return None
-        with runtime().sessions() as session, session.begin():
-            shipment = shipment_by_tracking_and_postcode(session, tracking_number, postcode)
+        rt = runtime()
+        with rt.sessions() as session, session.begin():
+            # Limited per tracking number and per client across conversations (bot/verify_limits.py):
+            # a locked number answers like a wrong postcode, the right one included.
+            shipment = verify(session, tracking_number=tracking_number, postcode=postcode, clients=clients,
+                              now=sim_now(session), policy=VerifyPolicy.from_settings(rt.settings))
             if shipment is None:
                 return None
             # A phone-verified SMS customer may only add their own parcels this way.

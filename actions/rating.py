@@ -13,8 +13,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions import texts
 from actions.handoff import open_handoff
 from actions.notified import notification_of
-from actions.runtime import off_loop, runtime
+from actions.runtime import channel_of, off_loop, runtime
 from bot.db import transaction
+from bot.identity import link_may_see, verified_link
 from bot.models import AuditLog
 from bot.notify.rules import cached_rules
 
@@ -42,10 +43,14 @@ def rated_delivery(tracker: Tracker) -> tuple[int, int] | None:
     return None
 
 
-def _record(sender_id: str, shipment_id: int, score: int) -> None:
+def _record(channel: str, sender_id: str, shipment_id: int, score: int) -> bool:
+    """Keep the rating; False (nothing kept) when the rated parcel is not this conversation's."""
     with transaction(runtime().sessions) as session:
+        if not link_may_see(session, verified_link(session, channel=channel, sender_id=sender_id), shipment_id):
+            return False
         session.add(AuditLog(actor=f"customer:sms:{sender_id}", action="delivery_rating", entity="shipment",
                              entity_id=str(shipment_id), detail={"score": score}))
+        return True
 
 
 async def handle_rating(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
@@ -53,7 +58,8 @@ async def handle_rating(dispatcher: CollectingDispatcher, tracker: Tracker) -> l
     if rated is None:
         return None
     score, shipment_id = rated
-    await off_loop(_record, tracker.sender_id, shipment_id, score)
+    if not await off_loop(_record, channel_of(tracker), tracker.sender_id, shipment_id, score):
+        return None  # not a rating of one of theirs: an ordinary message
     if score < cached_rules(runtime().settings.notification_rules).rating_handoff_below:
         dispatcher.utter_message(text=texts.RATING_LOW)
         return await open_handoff(tracker, reason="low_rating", shipment_id=shipment_id)

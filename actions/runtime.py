@@ -26,18 +26,17 @@ async def off_loop(func: Callable[..., T], *args: Any, **kwargs: Any) -> T:
     return await asyncio.to_thread(func, *args, **kwargs)
 
 
-SMS_SENDER = re.compile(r"\+[1-9]\d{6,14}")
+SMS_SENDER = re.compile(r"(whatsapp:)?\+[1-9]\d{6,14}")
+# Our channels name their conversations: SMS by the signed sender's number, web chat `web:…`, REST `rest:…`.
+NAMESPACES = (("web:", "socketio"), ("rest:", "rest"))
 
 
 def channel_of(tracker: Tracker) -> str:
-    """The channel of the latest message, as our own channels set it (never the client)."""
-    channel = tracker.get_latest_input_channel()
-    if channel:
-        return channel
-    metadata = tracker.get_slot("session_started_metadata") or {}
-    if metadata.get("channel"):
-        return str(metadata["channel"])
-    # A session started by us, not by a message (a notification recorded before the customer wrote):
-    # our web and REST channels namespace their senders ("web:", "rest:"), so a bare E.164 number is
-    # an SMS conversation, and only the token-holding app can start one.
-    return "twilio" if SMS_SENDER.fullmatch(tracker.sender_id or "") else ""
+    """The conversation's channel, from its id alone: the channel a request names (`input_channel`,
+    `session_started_metadata`) is whatever the caller wrote, so it is never believed. An id in no
+    namespace of ours is no channel: nothing is verified for it."""
+    sender_id = tracker.sender_id or ""
+    for prefix, channel in NAMESPACES:
+        if sender_id.startswith(prefix):
+            return channel
+    return "twilio" if SMS_SENDER.fullmatch(sender_id) else ""

@@ -1,6 +1,7 @@
 """Rasa runtime add-ons (custom channels). Import only rasa, sanic, twilio, Rasa's own dependencies
 and the standard library: this package runs in the Rasa runtime, not the app's."""
 
-from addons import speedups
+from addons import action_guard, speedups
 
 speedups.install()
+action_guard.install()

@@ -53,6 +53,7 @@ jsonschema, which is Rasa's own dependency, exactly as Rasa does.
 import asyncio
 import gc
 import os
+from contextvars import ContextVar
 from functools import lru_cache
 from typing import Any, Dict, List, Tuple
 
@@ -279,6 +280,27 @@ _handle_message = Agent.handle_message
 _turns: Dict[int, asyncio.Semaphore] = {}
 
 
+class Slot:
+    """One turn's place among the turns worked on at once. A turn waiting long on another process
+    (addons/action_guard.py) gives it back meanwhile and takes it again before going on."""
+
+    def __init__(self, turns: asyncio.Semaphore) -> None:
+        self.turns = turns
+        self.held = False
+
+    async def take(self) -> None:
+        await self.turns.acquire()
+        self.held = True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self.turns.release()
+
+
+current_slot: ContextVar[Slot | None] = ContextVar("doorstep_turn_slot", default=None)
+
+
 async def handle_message(self: Agent, message: Any) -> Any:
     """`Agent.handle_message`, at most RASA_MAX_CONCURRENT_TURNS turns at once, the others queued in
     arrival order (see the module docstring)."""
@@ -286,8 +308,14 @@ async def handle_message(self: Agent, message: Any) -> Any:
     turns = _turns.get(loop)
     if turns is None:
         turns = _turns[loop] = asyncio.Semaphore(max(1, int(os.environ.get("RASA_MAX_CONCURRENT_TURNS", "4"))))
-    async with turns:
+    slot = Slot(turns)
+    await slot.take()
+    token = current_slot.set(slot)
+    try:
         return await _handle_message(self, message)
+    finally:
+        current_slot.reset(token)
+        slot.give_back()
 
 
 # What install() replaced, by (class, attribute): the agreement tests run Rasa's own against ours.

@@ -14,10 +14,11 @@ import logging
 import time
 from collections import OrderedDict
 from typing import Any, Awaitable, Callable, Dict
+from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
-from sanic.request import Request
+from sanic.request import Request, RequestParameters
 from sanic.response import HTTPResponse
 from twilio.base.exceptions import TwilioRestException
 from twilio.request_validator import RequestValidator
@@ -37,10 +38,21 @@ KEYWORDS = {
 }
 OPT_OUT_TYPES = {"STOP": "/opt_out", "START": "/opt_in", "HELP": "/help"}
 SEEN_LIMIT = 5000
+# A picture-only MMS: Rasa reads text only, so the channel says so itself (one segment, with a way out).
+MEDIA_ONLY_REPLY = "I can only read text. Please type your message, or reply AGENT for a person."
 
 
 def _mask(value: str) -> str:
     return value[:4] + "…" if value else ""
+
+
+def signed_form(request: Request) -> RequestParameters:
+    """Every field Twilio sent, blank ones included: Twilio signs `Body=""` of a picture-only MMS, but
+    Sanic 21's `request.form` drops blank values, which made the signature check fail (403)."""
+    content_type = (request.content_type or "").split(";")[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return request.form or RequestParameters()
+    return RequestParameters(parse_qs(request.body.decode("utf-8"), keep_blank_values=True))
 
 
 class SignedTwilioOutput(OutputChannel):
@@ -153,7 +165,10 @@ class SignedTwilioInput(InputChannel):
 
         @hook.route("/webhook", methods=["POST"])
         async def receive(request: Request) -> HTTPResponse:
-            form = request.form or {}
+            try:
+                form = signed_form(request)
+            except UnicodeDecodeError:
+                return response.text("form is not UTF-8", status=400)
             signature = request.headers.get("X-Twilio-Signature", "")
             if not signature or not self.validator.validate(self.webhook_url, form, signature):
                 logger.warning("rejected an unsigned or tampered Twilio webhook")
@@ -165,6 +180,12 @@ class SignedTwilioInput(InputChannel):
             if not self._first_time(message_sid):
                 return response.text("", status=204)
             body = (form.get("Body") or "").strip()
+            if not body and _media_count(form.get("NumMedia")) > 0 and not await _paused(request, sender):
+                # Nothing for Rasa to read: tell the customer at once (during a handoff the message
+                # goes to Rasa below, which logs it for the agent and says nothing over them).
+                output = self.get_output_channel()
+                request.app.add_task(output.send_text_message(sender, MEDIA_ONLY_REPLY))
+                return response.text("", status=204)
             opt_out_type = (form.get("OptOutType") or "").upper()
             # A leading "/" would make Rasa read the text as an intent ("/restart" even wakes a paused
             # conversation): customers' words are words.
@@ -176,6 +197,8 @@ class SignedTwilioInput(InputChannel):
                 "opt_out_type": form.get("OptOutType") or "",
                 "num_media": form.get("NumMedia") or "0",
             }
+            if not text and _media_count(form.get("NumMedia")) > 0:
+                text = "(picture)"  # what the agent sees in the transcript
             message = UserMessage(
                 text, self.get_output_channel(), sender, input_channel=self.name(),
                 message_id=message_sid or None, metadata=metadata,
@@ -184,3 +207,17 @@ class SignedTwilioInput(InputChannel):
             return response.text("", status=204)
 
         return hook
+
+
+def _media_count(value: str | None) -> int:
+    return int(value) if value and value.isascii() and value.isdigit() and len(value) <= 3 else 0
+
+
+async def _paused(request: Request, sender: str) -> bool:
+    """The conversation is paused for an agent (a handoff): the bot must not speak."""
+    agent = getattr(request.app.ctx, "agent", None)
+    if agent is None or agent.tracker_store is None:
+        return False
+    tracker = await agent.tracker_store.retrieve(sender)
+    return bool(tracker and tracker.is_paused())
+

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import AuditLog, Consent, utcnow
+from bot.models import AuditLog, Consent, Customer, utcnow
 from bot.notify.planner import cancel_for_customer_channel
 
 
@@ -26,4 +26,11 @@ def set_opt_out(session: Session, *, customer_id: int, channel: str, opted_out: 
         cancel_for_customer_channel(session, customer_id, channel, utcnow(), f"opted out ({source})")
     session.flush()
     return True
+
+
+def sms_opted_out(session: Session, phone: str) -> bool:
+    """The customer with this number replied STOP (or asked not to be texted): nothing goes to it."""
+    return bool(session.scalar(
+        select(Consent.opted_out).join(Customer).where(Customer.phone == phone, Consent.channel == "sms")
+    ))
 

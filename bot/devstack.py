@@ -41,6 +41,9 @@ class Stack:
             "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['web']}",
             "ACTION_SERVER_URL": f"http://127.0.0.1:{ports['actions']}/webhook",
             "SANDBOX_TICK_SECONDS": "1",
+            # Tests and benchmarks speak for many customers from one address: per-client limits off
+            # unless a test sets them (tests/security).
+            "CHAT_MESSAGES_PER_MINUTE": "60000", "CHAT_BURST": "10000", "VERIFY_FAILURES_PER_CLIENT": "100000",
             **(extra_env or {}),
         }
         self._procs: dict[str, subprocess.Popen[bytes]] = {}

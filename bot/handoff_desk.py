@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from bot.consent import sms_opted_out
 from bot.identity import active_shipments
 from bot.models import Agent, AuditLog, Customer, Handoff, Shipment, utcnow
 
@@ -22,6 +23,14 @@ REASON_LABEL = {"request": "asked for a person", "misunderstood": "bot did not u
                 "carrier_error": "carrier call failed", "angry": "customer upset",
                 "verification": "could not verify identity"}
 MAX_NOTE = 2000
+OPTED_OUT = "the customer opted out of SMS (STOP)"
+
+
+def undeliverable_because(session: Session, handoff: Handoff) -> str | None:
+    """Why an agent's reply in this conversation would not reach the customer, or None."""
+    if handoff.channel == "twilio" and sms_opted_out(session, handoff.sender_id):
+        return OPTED_OUT
+    return None
 
 
 def audit(session: Session, agent: Agent, action: str, handoff_id: int | str, **detail: Any) -> None:
@@ -66,7 +75,7 @@ def queue(session: Session, *, now: datetime | None = None) -> list[dict[str, An
             "shipment": shipment.tracking_number if shipment else None,
             "shipment_status": shipment.status.replace("_", " ") if shipment else None,
             "asked": last_customer_line(handoff.summary), "agent": agent.name if agent else None,
-            "agent_id": handoff.agent_id,
+            "agent_id": handoff.agent_id, "not_delivered": undeliverable_because(session, handoff),
         })
     items.sort(key=lambda i: (i["status"] != "open", -i["priority"], -i["waiting_seconds"]))
     return items

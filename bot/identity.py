@@ -87,6 +87,17 @@ def verified_link(session: Session, *, channel: str, sender_id: str) -> Conversa
                              shipment_id=None)
 
 
+def link_may_see(session: Session, link: ConversationLink | None, shipment_id: int | None) -> bool:
+    """Whether a conversation with this link may see (and change) that parcel: verified, and the
+    parcel is the one it was verified with, or (verified by phone) one of the customer's own."""
+    if link is None or not link.verified or link.customer_id is None or shipment_id is None:
+        return False
+    if link.shipment_id is not None:
+        return link.shipment_id == shipment_id
+    return session.scalar(select(Shipment.id).where(Shipment.id == shipment_id,
+                                                    Shipment.customer_id == link.customer_id)) is not None
+
+
 def active_shipments(session: Session, customer_id: int) -> list[Shipment]:
     """Parcels still on their way (or waiting at a locker), the most urgent first."""
     shipments = session.scalars(select(Shipment).where(Shipment.customer_id == customer_id)).all()

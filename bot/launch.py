@@ -32,6 +32,9 @@ def rasa_env(settings: Settings) -> dict[str, str]:
         "TWILIO_STATUS_CALLBACK": f"{settings.public_base_url}/webhooks/twilio/status"
         if settings.sms_provider == "twilio" else "",
         "ACTION_SERVER_URL": settings.action_server_url,
+        "ACTION_SERVER_SECRET": settings.action_server_secret,  # endpoints.yml: the Authorization header
+        "ACTION_TIMEOUT_SECONDS": str(settings.action_timeout_seconds),
+        "ACTION_COOL_OFF_SECONDS": str(settings.action_cool_off_seconds),
         "RASA_TRACKER_TYPE": "addons.tracker_store.LocalTrackerStore" if dialect == "sqlite" else "SQL",
         "RASA_TRACKER_DIALECT": dialect,
         "RASA_TRACKER_URL": tracker_url,
@@ -43,6 +46,12 @@ def rasa_env(settings: Settings) -> dict[str, str]:
         "PYTHONPATH": str(ROOT),
         "RASA_TELEMETRY_ENABLED": "false",
         "RASA_MAX_CONCURRENT_TURNS": str(settings.rasa_max_concurrent_turns),
+        # REST and web chat channels (addons/): per-client message limits, web chat origins and sessions.
+        "CHAT_MESSAGES_PER_MINUTE": str(settings.chat_messages_per_minute),
+        "CHAT_BURST": str(settings.chat_burst),
+        "WEBCHAT_ALLOWED_ORIGINS": ",".join(settings.webchat_origins),
+        "WEBCHAT_SESSION_KEY": settings.webchat_session_key,
+        **({"SANIC_PROXIES_COUNT": str(settings.rasa_proxies_count)} if settings.rasa_proxies_count else {}),
     }
 
 
@@ -54,12 +63,12 @@ def command(process: str, settings: Settings) -> tuple[list[str], dict[str, str]
         if not model.exists():
             raise SystemExit(f"no trained model at {model.relative_to(ROOT)}: run `make model`")
         argv = [str(RASA_BIN), "run", "--model", str(model), "--enable-api", "--auth-token", settings.rasa_token,
-                "--port", str(settings.rasa_port), "--credentials", str(ROOT / "credentials.yml"),
-                "--endpoints", str(ROOT / "endpoints.yml"),
+                "--interface", settings.rasa_host, "--port", str(settings.rasa_port),
+                "--credentials", str(ROOT / "credentials.yml"), "--endpoints", str(ROOT / "endpoints.yml"),
                 "--cors", settings.public_base_url, settings.public_base_url.replace("localhost", "127.0.0.1")]
         return argv, rasa_env(settings)
     if process == "actions":
-        return [python, "-m", "rasa_sdk", "--actions", "actions", "--port", str(settings.actions_port)], {}
+        return [python, "-m", "bot.action_server"], {}  # host, port and secret from the settings
     if process == "web":
         # X-Forwarded-For names the client only when it comes from a configured proxy (uvicorn would
         # otherwise believe it from 127.0.0.1, and anyone could pick their address for the rate limits).

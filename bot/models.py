@@ -467,3 +467,24 @@ class EtaWindowChange(Base):
     moved: Mapped[bool] = mapped_column(Boolean)  # False for the first placement
     point_eta: Mapped[datetime]
     probability: Mapped[float] = mapped_column(Float)  # chance the arrival falls in the new window
+
+
+# --- Issue 12 (hardening): verification limits ------------------------------------------------
+
+
+class VerificationLimit(Base):
+    """Tracking number + postcode guesses, counted per tracking number and per client across every
+    conversation and process (`bot.verify_limits`). `locks` drives the backoff; `first_locked_at`
+    names the current run of locks, which the customer is told about once."""
+
+    __tablename__ = "verification_limits"
+    __table_args__ = (UniqueConstraint("scope", "subject"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16))  # "tracking" | "client"
+    subject: Mapped[str] = mapped_column(String(200))  # the tracking number, or the client's key
+    failures: Mapped[int] = mapped_column(Integer, default=0)  # since the last lock or success
+    locks: Mapped[int] = mapped_column(Integer, default=0)  # in this run: the next lock lasts longer
+    locked_until: Mapped[datetime | None]
+    first_locked_at: Mapped[datetime | None]
+    last_failure_at: Mapped[datetime | None]

@@ -8,7 +8,8 @@ from typing import Any
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
-from bot.models import Consent, Customer, OutboxMessage
+from bot.consent import sms_opted_out
+from bot.models import OutboxMessage
 
 
 def new_sid(prefix: str = "SM") -> str:
@@ -16,9 +17,7 @@ def new_sid(prefix: str = "SM") -> str:
 
 
 def is_sms_opted_out(session: Session, phone: str) -> bool:
-    return bool(session.scalar(
-        select(Consent.opted_out).join(Customer).where(Customer.phone == phone, Consent.channel == "sms")
-    ))
+    return sms_opted_out(session, phone)
 
 
 def record(session: Session, *, channel: str, to: str, sender: str, body: str, direction: str = "outbound",

@@ -7,8 +7,8 @@ pushes to the customer's open web chat), so an agent's words take the same path 
 
 from __future__ import annotations
 
+import re
 from typing import Any
-from urllib.parse import quote
 
 import httpx
 
@@ -16,10 +16,18 @@ from bot.settings import Settings
 
 # Our channels (addons/) by the name Rasa knows them; anything else only lands in the tracker.
 OUTPUT_CHANNELS = {"twilio": "twilio", "socketio": "socketio"}
+# Rasa (Sanic) does not unquote path parameters, so an id is sent as it is, and only ids made of
+# characters that mean the same raw in a URL path can be addressed ("+49…", "web:…", "rest:…").
+# Encoding anything else would address another conversation (`rest:a%2Fb`, not `rest:a/b`).
+ADDRESSABLE_ID = re.compile(r"^[A-Za-z0-9._:@+-]{1,128}$")
 
 
 class RasaUnavailable(RuntimeError):
     """Rasa did not answer or refused: nothing was delivered."""
+
+
+class UnaddressableConversation(RasaUnavailable):
+    """The conversation id has characters Rasa's HTTP API cannot take as they are: nothing was sent."""
 
 
 class RasaAPI:
@@ -29,9 +37,9 @@ class RasaAPI:
         self._timeout = timeout
 
     def _url(self, conversation_id: str, tail: str) -> str:
-        # Rasa (Sanic) does not unquote path parameters: ids go as they are ("+49…", "web:…"); only
-        # characters that would change the URL's meaning are escaped.
-        return f"{self._base}/conversations/{quote(conversation_id, safe='+:@')}/{tail}"
+        if not ADDRESSABLE_ID.match(conversation_id):
+            raise UnaddressableConversation("the conversation id has characters Rasa's API cannot address")
+        return f"{self._base}/conversations/{conversation_id}/{tail}"
 
     async def _request(self, method: str, url: str, **kwargs: Any) -> Any:
         params = {"token": self._token, **kwargs.pop("params", {})}
@@ -52,6 +60,12 @@ class RasaAPI:
     async def say(self, conversation_id: str, channel: str, text: str, *, agent: str | None = None) -> None:
         """Append a bot message and deliver it on the conversation's channel."""
         await self.append(conversation_id, channel, [_bot_event(text, agent)])
+
+    async def note_undelivered(self, conversation_id: str, text: str, *, agent: str, why: str) -> None:
+        """Put an agent's message in the transcript, marked as not delivered and why; nothing is sent."""
+        event = {"event": "bot", "text": text, "metadata": {"agent": agent, "not_delivered": why}}
+        await self._request("POST", self._url(conversation_id, "tracker/events"),
+                            params={"execute_side_effects": "false", "include_events": "NONE"}, json=[event])
 
     async def resume(self, conversation_id: str, channel: str, text: str) -> None:
         """The bot takes the conversation back (ConversationResumed) and tells the customer so."""
@@ -88,7 +102,7 @@ def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind == "bot" and event.get("text"):
             agent = (event.get("metadata") or {}).get("agent")
             lines.append({"who": "agent" if agent else "bot", "text": event["text"], "at": event.get("timestamp"),
-                          "agent": agent})
+                          "agent": agent, "not_delivered": (event.get("metadata") or {}).get("not_delivered")})
     return lines
 
 

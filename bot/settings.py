@@ -7,7 +7,11 @@ one fails at start with one line that names the variable (`ConfigError`), not a 
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import ipaddress
+import os
+import secrets
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -28,6 +32,28 @@ LOCAL_SECRETS = {
 }
 
 
+def local_action_server_secret() -> str:
+    """The action server's secret when none is set (local only): random, made once per checkout and
+    kept in `var/` (mode 0600), so every process of this checkout agrees on it and nobody who only
+    reads the code knows it. Production must set ACTION_SERVER_SECRET."""
+    path = VAR_DIR / "action-server.secret"
+    try:
+        return path.read_text().strip()
+    except FileNotFoundError:
+        pass
+    VAR_DIR.mkdir(parents=True, exist_ok=True)
+    draft = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
+    with os.fdopen(os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as out:
+        out.write(secrets.token_urlsafe(32))
+    try:
+        os.link(draft, path)  # appears whole; when another process was first, theirs is kept
+    except FileExistsError:
+        pass
+    finally:
+        draft.unlink()
+    return path.read_text().strip()
+
+
 class ConfigError(RuntimeError):
     """A setting is missing or invalid; the message is one line naming the variable."""
 
@@ -36,6 +62,8 @@ class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore", validate_default=True)
 
     environment: Literal["local", "production"] = "local"
+    # Where to report a vulnerability (mailto: or https:), published in /.well-known/security.txt.
+    security_contact: str = Field(default="", pattern=r"^$|^(mailto:|https://)\S+$")
 
     # Data
     database_url: str = f"sqlite:///{VAR_DIR / 'doorstep.db'}"
@@ -52,6 +80,16 @@ class Settings(BaseSettings):
     web_internal_url: str = "http://127.0.0.1:8000"
     action_server_url: str = "http://127.0.0.1:5055/webhook"
     rasa_token: str = LOCAL_SECRETS["rasa_token"]
+    # Interfaces the internal HTTP servers listen on (loopback: reachable from this machine only).
+    rasa_host: str = "127.0.0.1"
+    actions_host: str = "127.0.0.1"
+    # Rasa sends it with every action call (Authorization: Bearer …); the action server refuses calls without it.
+    action_server_secret: str = Field(default_factory=local_action_server_secret, min_length=16)
+    # How long Rasa waits for one action call before telling the customer it can't check right now
+    # (addons/action_guard.py); after a failed call, calls fail fast for the cool-off. Longer than
+    # one carrier call, so a change the carrier is still making is not abandoned half-way.
+    action_timeout_seconds: float = Field(default=12.0, gt=0, le=300)
+    action_cool_off_seconds: float = Field(default=10.0, ge=0, le=600)
     # Turns one Rasa process works on at once; the rest wait in arrival order (addons/speedups.py).
     rasa_max_concurrent_turns: int = Field(default=4, ge=1, le=256)
 
@@ -73,6 +111,8 @@ class Settings(BaseSettings):
     sendgrid_api_key: str = ""
     # The "Signed Event Webhook" verification key (base64 DER, from SendGrid's Mail Settings).
     sendgrid_webhook_public_key: str = ""
+    # Signed events older than this (by their signed timestamp) are refused as replays (403).
+    sendgrid_event_max_age_seconds: int = Field(default=600, ge=60)
     email_from: str = "updates@doorstep.example"
 
     # Notifications (rules are data: config/notifications.yml or your copy)
@@ -148,6 +188,20 @@ class Settings(BaseSettings):
     # Empty (the default): none; the client is the address that connected.
     trusted_proxies: str = ""
 
+    # Issue 12: tracking number + postcode guesses, across conversations and processes (bot/verify_limits.py).
+    verify_failures_per_tracking_number: int = Field(default=3, ge=1)  # wrong pairs, then a lock
+    verify_failures_per_client: int = Field(default=10, ge=1)  # wrong pairs from one client, then a lock
+    verify_first_lock_minutes: float = Field(default=15.0, gt=0)  # each further lock lasts twice as long
+    verify_max_lock_hours: float = Field(default=24.0, gt=0)
+    verify_forget_after_hours: float = Field(default=48.0, gt=0)  # no failure this long: counts start over
+    # REST and web chat messages per client (token bucket in the Rasa channels): sustained rate, burst.
+    chat_messages_per_minute: float = Field(default=20.0, gt=0)
+    chat_burst: int = Field(default=10, ge=1)
+    # Origins whose pages may open web chat (comma-separated); empty: PUBLIC_BASE_URL (and 127.0.0.1 for localhost).
+    webchat_allowed_origins: str = ""
+    # Proxies in front of Rasa whose X-Forwarded-For it may believe (0: none; the peer is the client).
+    rasa_proxies_count: int = Field(default=0, ge=0)
+
     @model_validator(mode="after")
     def _check_switched_on_providers(self) -> Settings:
         if self.sms_provider == "twilio":
@@ -170,10 +224,18 @@ class Settings(BaseSettings):
                     raise ValueError(f"{name.upper()} must be set (not the local default) when ENVIRONMENT=production")
             if self.database_url.startswith("sqlite"):
                 raise ValueError("DATABASE_URL must be a server database when ENVIRONMENT=production")
+            if "action_server_secret" not in self.model_fields_set:
+                raise ValueError("ACTION_SERVER_SECRET must be set when ENVIRONMENT=production")
         _check_carriers(self)
         _check_trusted_proxies(self)
+        if self.action_timeout_seconds <= self.carrier_timeout_seconds:
+            raise ValueError("ACTION_TIMEOUT_SECONDS must be longer than CARRIER_TIMEOUT_SECONDS")
         if self.sandbox_speed <= 0:
             raise ValueError("SANDBOX_SPEED must be positive")
+        for name in ("sms_provider", "email_provider"):
+            if self.environment == "production" and getattr(self, name) == "outbox":
+                raise ValueError(f"{name.upper()}=outbox is the local demo's and is refused when ENVIRONMENT=production"
+                                 f" (set {name.upper()}={'twilio' if name == 'sms_provider' else 'sendgrid'})")
         return self
 
     # Derived values: one place decides them.
@@ -190,9 +252,31 @@ class Settings(BaseSettings):
         return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
 
     @property
+    def webchat_origins(self) -> list[str]:
+        """Origins allowed to open a web chat socket: as configured, or the web app's own."""
+        configured = [o.strip().rstrip("/") for o in self.webchat_allowed_origins.split(",") if o.strip()]
+        if configured:
+            return configured
+        base = self.public_base_url.rstrip("/")
+        return list(dict.fromkeys([base, base.replace("localhost", "127.0.0.1")]))
+
+    @property
+    def webchat_session_key(self) -> str:
+        """Signs the web chat session ids Rasa issues (derived: Rasa never sees LINK_SECRET itself)."""
+        return hmac.new(self.link_secret.encode(), b"webchat-session", hashlib.sha256).hexdigest()
+
+    @property
     def outbox_enabled(self) -> bool:
-        """The demo phone, `bot sms` and the outbox pages exist only while the outbox is the SMS provider."""
+        """The outbox answers Twilio's API (for the dispatcher and Rasa) while it is the SMS provider."""
         return self.sms_provider == "outbox"
+
+    @property
+    def demo_enabled(self) -> bool:
+        """The demo pages (phone, mailbox, /api/demo, /api/outbox, `bot sms`) show every customer's messages
+        without a login: they exist only when the whole deployment is the demo (local, outbox SMS and
+        email, the sandbox carrier alone)."""
+        return (self.environment == "local" and self.sms_provider == "outbox" and self.email_provider == "outbox"
+                and self.carrier == "sandbox" and not self.enabled_carrier_adapters)
 
     @property
     def sms_account_sid(self) -> str:

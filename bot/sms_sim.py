@@ -1,7 +1,7 @@
 """Speak as a customer's phone: a correctly signed Twilio-format webhook into Rasa.
 
-Used by the demo phone page and `python -m bot sms`. Only while the outbox is the SMS provider:
-with real Twilio this could speak as any customer, so it refuses.
+Used by the demo phone page and `python -m bot sms`. Only when the whole deployment is the demo
+(`Settings.demo_enabled`): with real Twilio this could speak as any customer, so it refuses.
 """
 
 from __future__ import annotations
@@ -41,8 +41,8 @@ def signed_inbound(runtime: Runtime, phone: str, text: str, message_sid: str) ->
 
 def send_as_customer(runtime: Runtime, phone: str, text: str, *, wait_seconds: float = 20.0) -> Exchange:
     """Post the SMS to Rasa, wait until the bot has finished its turn, return the replies it sent."""
-    if not runtime.settings.outbox_enabled:
-        raise SimulatorDisabled("the SMS simulator is off while a real SMS provider is configured")
+    if not runtime.settings.demo_enabled:
+        raise SimulatorDisabled("the SMS simulator exists only in the local demo (outbox SMS and email, sandbox carrier)")
     message_sid = new_sid()
     with transaction(runtime.sessions) as session:
         record(session, channel="sms", to=runtime.settings.sms_from, sender=phone, body=text,

@@ -42,3 +42,9 @@ def test_with_our_speedups_rasa_parses_and_predicts_as_without() -> None:
 def test_the_tracker_store_rebuilds_from_saved_events_what_it_would_from_json() -> None:
     lines = run_in_rasa("tracker_store_agrees.py", prefix="same=")
     assert len(lines) == 5 and all(line.startswith("same=True") for line in lines)
+
+
+def test_a_stuck_action_server_is_given_up_on_in_time_and_frees_the_turns_place() -> None:
+    lines = run_in_rasa("action_guard_agrees.py", prefix="guard ")
+    assert len(lines) == 9 and all(" ok=True" in line for line in lines), lines
+    assert any(line.startswith("guard rasa_waits ok=True") for line in lines)  # Rasa's own would still wait

@@ -75,8 +75,10 @@ class Clock:
 
 @lru_cache(maxsize=1)
 def environment() -> Environment:
+    """HTML templates (`*.html.j2`) autoescape; the text templates (SMS, subject, plain email) do not."""
     env = Environment(
-        loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined, autoescape=select_autoescape(["html"]),
+        loader=FileSystemLoader(str(TEMPLATES)), undefined=StrictUndefined,
+        autoescape=select_autoescape(["html", "htm", "xml", "html.j2", "htm.j2", "xml.j2"], default=False),
         trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=False,
     )
     return env

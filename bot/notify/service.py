@@ -13,10 +13,11 @@ from bot.clock import sim_now
 from bot.models import Return, Shipment, ShipmentStatus
 from bot.notify.conversation import ConversationRecorder
 from bot.notify.dispatch import Dispatcher, DispatchReport
-from bot.notify.planner import FRESH_FOR, load_shipments, sync_plans
+from bot.notify.planner import FRESH_FOR, WARN_FOR, load_shipments, sync_plans
 from bot.notify.providers import email_sender, sms_sender
 from bot.notify.rules import Rules, cached_rules
 from bot.runtime import Runtime
+from bot.verify_limits import recently_locked
 
 FINAL = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
 RETURNS_FOR = timedelta(days=30)
@@ -36,6 +37,7 @@ def plan_all(runtime: Runtime, now: datetime, rules: Rules) -> int:
         ids = list(session.scalars(select(Shipment.id).where(or_(
             Shipment.status.notin_(FINAL), Shipment.status_at >= now - FRESH_FOR - timedelta(hours=1),
             Shipment.id.in_(open_returns),  # a delivered parcel's return has its own messages
+            Shipment.tracking_number.in_(recently_locked(now - WARN_FOR)),  # postcode guessing: a warning
         ))))
         created = 0
         for start in range(0, len(ids), 500):

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import time
 from functools import lru_cache
 
 from cryptography.hazmat.primitives import hashes, serialization
@@ -14,6 +15,8 @@ from sendgrid.helpers.eventwebhook import EventWebhook
 
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
 TIMESTAMP_HEADER = "X-Twilio-Email-Event-Webhook-Timestamp"
+# A signed event is taken only this far ahead of our clock (clock skew); how old it may be is a setting.
+MAX_EVENT_CLOCK_SKEW_SECONDS = 300
 _P256_ORDER = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
 
 
@@ -42,3 +45,11 @@ def verify_event_webhook(public_key: str, body: str, signature: str, timestamp: 
         return bool(EventWebhook(public_key).verify_signature(body, signature, timestamp))
     except (ValueError, TypeError):  # malformed key or signature encoding
         return False
+
+
+def timestamp_is_fresh(timestamp: str, *, max_age_seconds: float, now: float | None = None) -> bool:
+    """The signed timestamp (unix seconds, real time) is recent: a replayed old event is refused even if signed."""
+    if not (timestamp.isascii() and timestamp.isdigit()) or len(timestamp) > 12:
+        return False
+    now = time.time() if now is None else now
+    return now - max_age_seconds <= int(timestamp) <= now + MAX_EVENT_CLOCK_SKEW_SECONDS

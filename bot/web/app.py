@@ -18,6 +18,7 @@ from bot.web import (
     health,
     mailbox,
     notifications_ops,
+    security_txt,
     tracking,
     webhooks,
 )
@@ -29,10 +30,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app = FastAPI(title="Doorstep", docs_url="/api/docs", openapi_url="/api/openapi.json")
     app.state.runtime = Runtime.build(settings)
     app.include_router(health.router)
+    app.include_router(security_txt.router)
     app.include_router(tracking.router)
     app.include_router(webhooks.router)
     app.include_router(carrier_webhooks.router)  # issue 7: Onfleet, generic REST
     app.include_router(demo.router)
+    app.include_router(demo.twilio_api)
     app.include_router(chat.router)
     app.include_router(delivery_status.router)
     app.include_router(mailbox.router)
@@ -44,6 +47,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:
-        return render("index.html", outbox=request.app.state.runtime.settings.outbox_enabled)
+        return render("index.html", outbox=request.app.state.runtime.settings.demo_enabled)
 
     return app

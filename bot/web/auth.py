@@ -3,7 +3,8 @@
 The session cookie holds only a random session id, signed with the app's session secret; the session
 itself (agent, CSRF token, expiry) lives in the database, so logout and expiry really end it. Every
 state-changing request must carry the session's CSRF token (form field `csrf_token` or header
-`X-CSRF-Token`). Without a session a page answers 303 to the login form, anything else 401.
+`X-CSRF-Token`). Without a session a page answers 303 to the login form; JSON (`*.json`, or a client
+that accepts JSON and not HTML), event streams and every other method 401.
 
 Login attempts are limited per account and per client address (`LoginThrottle`); the client address
 is the connecting one unless it is a trusted proxy (TRUSTED_PROXIES, applied by uvicorn).
@@ -118,8 +119,16 @@ def session_id_from(request: Request, settings: Settings) -> str | None:
         return None
 
 
+def _wants_page(request: Request) -> bool:
+    """A browser asking for an HTML page (sent to the login form); JSON, streams and the rest get 401."""
+    accept = request.headers.get("accept", "")
+    if request.method not in SAFE_METHODS or "text/event-stream" in accept or request.url.path.endswith(".json"):
+        return False
+    return not ("application/json" in accept and "text/html" not in accept)
+
+
 def _refuse(request: Request) -> HTTPException:
-    if request.method in SAFE_METHODS and "text/event-stream" not in request.headers.get("accept", ""):
+    if _wants_page(request):
         target = quote(request.url.path, safe="/")
         return HTTPException(status_code=303, headers={"Location": f"/agent/login?next={target}"})
     return HTTPException(status_code=401, detail="login required")

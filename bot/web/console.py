@@ -6,6 +6,7 @@ Agent messages and the hand-back go through Rasa's tracker events API on the cus
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 from typing import Annotated, Any
 
@@ -19,7 +20,7 @@ from bot.agents import authenticate, end_session, start_session
 from bot.clock import sim_now
 from bot.i18n import translator
 from bot.models import Agent, Customer, Handoff
-from bot.rasa_api import RasaAPI, RasaUnavailable, bot_attempts, transcript
+from bot.rasa_api import RasaAPI, RasaUnavailable, UnaddressableConversation, bot_attempts, transcript
 from bot.runtime import Runtime
 from bot.web.auth import (
     CurrentAgent,
@@ -172,6 +173,7 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
         rasa_error=rasa_error, mine=desk.may_work_on(handoff, me.agent), options=options, msg=msg,
         channel=desk.CHANNEL_LABEL.get(handoff.channel, handoff.channel),
         reason=desk.REASON_LABEL.get(handoff.reason, handoff.reason), now=now,
+        not_delivered=desk.undeliverable_because(session, handoff),
         agent_name=(session.get(Agent, handoff.agent_id).name if handoff.agent_id else None),  # type: ignore[union-attr]
         eta_text=window_text(shipment.eta_start, shipment.eta_end, now, shipment.customer.time_zone, translator("en"))
         if shipment and shipment.eta_start and shipment.eta_end else None,
@@ -230,13 +232,21 @@ async def reply(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, sessio
     text = text.strip()
     if not text:
         raise HTTPException(status_code=400, detail="empty reply")
+    rasa = RasaAPI(runtime.settings)
+    why = desk.undeliverable_because(session, handoff)
+    if why is not None:  # nothing may go out; the transcript still shows what the agent wrote, marked
+        desk.audit(session, me.agent, "handoff.reply_not_delivered", handoff_id, reason=why, length=len(text))
+        session.commit()
+        with contextlib.suppress(RasaUnavailable):  # if Rasa is down, the audit log has it
+            await rasa.note_undelivered(handoff.sender_id, f"{me.agent.name}: {text}", agent=me.agent.name, why=why)
+        return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg=not-delivered", status_code=303)
     try:
-        await RasaAPI(runtime.settings).say(handoff.sender_id, handoff.channel, f"{me.agent.name}: {text}",
-                                            agent=me.agent.name)
+        await rasa.say(handoff.sender_id, handoff.channel, f"{me.agent.name}: {text}", agent=me.agent.name)
     except RasaUnavailable as exc:
         desk.audit(session, me.agent, "handoff.reply_failed", handoff_id, error=str(exc))
         session.commit()
-        return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg=not-sent", status_code=303)
+        problem = "unaddressable" if isinstance(exc, UnaddressableConversation) else "not-sent"
+        return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg={problem}", status_code=303)
     desk.audit(session, me.agent, "handoff.reply", handoff_id, length=len(text))
     session.commit()
     return RedirectResponse(f"/agent/handoffs/{handoff_id}", status_code=303)
@@ -262,6 +272,11 @@ async def change(handoff_id: RowId, request: Request, me: CurrentAgent, runtime:
         return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg=refused", status_code=303)
     desk.audit(session, me.agent, f"handoff.{done.kind}", handoff_id, shipment=shipment.id, **done.detail)
     session.commit()
+    why = desk.undeliverable_because(session, handoff)
+    if why is not None:
+        with contextlib.suppress(RasaUnavailable):
+            await RasaAPI(runtime.settings).note_undelivered(handoff.sender_id, done.message, agent=me.agent.name, why=why)
+        return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg=changed-not-delivered", status_code=303)
     try:
         await RasaAPI(runtime.settings).say(handoff.sender_id, handoff.channel, done.message, agent=me.agent.name)
     except RasaUnavailable:

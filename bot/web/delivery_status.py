@@ -18,7 +18,7 @@ from bot.clock import sim_now
 from bot.models import Notification, NotificationEvent
 from bot.notify.planner import plan_fallback
 from bot.notify.rules import cached_rules
-from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, verify_event_webhook
+from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, timestamp_is_fresh, verify_event_webhook
 from bot.web.deps import SessionDep, SettingsDep
 from bot.web.inputs import load_json, row_id
 
@@ -87,9 +87,12 @@ async def sendgrid_events(request: Request, session: SessionDep, settings: Setti
         body = raw.decode()
     except UnicodeDecodeError:
         return JSONResponse({"detail": "not UTF-8"}, status_code=400)
+    timestamp = request.headers.get(TIMESTAMP_HEADER, "")
     if not verify_event_webhook(settings.email_webhook_public_key, body, request.headers.get(SIGNATURE_HEADER, ""),
-                                request.headers.get(TIMESTAMP_HEADER, "")):
+                                timestamp):
         return JSONResponse({"detail": "invalid signature"}, status_code=403)
+    if not timestamp_is_fresh(timestamp, max_age_seconds=settings.sendgrid_event_max_age_seconds):
+        return JSONResponse({"detail": "stale or future timestamp: a replayed event is refused"}, status_code=403)
     try:
         events = load_json(body)
     except ValueError:

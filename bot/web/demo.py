@@ -1,6 +1,7 @@
 """The embedded outbox: a Twilio-compatible Messages API, the demo phone, and the outbox as JSON.
 
-All of it answers 404 unless the outbox is the SMS provider (the embedded default).
+The Messages API answers 404 unless the outbox is the SMS provider (the embedded default); the demo
+pages (phone, /api/outbox, /api/demo) unless the whole deployment is the demo (`Settings.demo_enabled`).
 """
 
 from __future__ import annotations
@@ -22,11 +23,12 @@ from bot.identity import normalise_phone
 from bot.models import Customer, OutboxMessage
 from bot.outbox import as_dict, conversation, is_sms_opted_out, record
 from bot.sms_sim import send_as_customer
-from bot.web.deps import OutboxOnly, RuntimeDep, SessionDep, SettingsDep
+from bot.web.deps import DemoOnly, OutboxOnly, RuntimeDep, SessionDep, SettingsDep
 from bot.web.inputs import AfterId
 from bot.web.pages import render
 
-router = APIRouter(dependencies=[OutboxOnly])
+router = APIRouter(dependencies=[DemoOnly])
+twilio_api = APIRouter(dependencies=[OutboxOnly])
 MAX_SMS_BODY = 1600  # Twilio's limit for one message body
 
 
@@ -77,7 +79,7 @@ async def _report_status(callback: str, token: str, params: dict[str, str], stat
                 return
 
 
-@router.get("/outbox/twilio/2010-04-01/Accounts/{account_sid}/Messages.json")
+@twilio_api.get("/outbox/twilio/2010-04-01/Accounts/{account_sid}/Messages.json")
 def list_messages(
     account_sid: str, session: SessionDep, settings: SettingsDep,
     authorization: Annotated[str | None, Header()] = None,
@@ -99,7 +101,7 @@ def list_messages(
                          "previous_page_uri": None, "start": 0, "uri": uri})
 
 
-@router.post("/outbox/twilio/2010-04-01/Accounts/{account_sid}/Messages.json")
+@twilio_api.post("/outbox/twilio/2010-04-01/Accounts/{account_sid}/Messages.json")
 async def create_message(
     account_sid: str, request: Request, session: SessionDep, settings: SettingsDep, background: BackgroundTasks,
     authorization: Annotated[str | None, Header()] = None,

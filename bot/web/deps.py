@@ -27,8 +27,14 @@ def get_session(request: Request) -> Iterator[Session]:
 
 
 def require_outbox(request: Request) -> None:
-    """The outbox, demo phone and SMS simulator exist only while the outbox is the SMS provider."""
+    """The outbox's Twilio-compatible API exists only while the outbox is the SMS provider."""
     if not request.app.state.runtime.settings.outbox_enabled:
+        raise HTTPException(status_code=404)
+
+
+def require_demo(request: Request) -> None:
+    """Pages that show every customer's messages without a login exist only when all of it is the demo."""
+    if not request.app.state.runtime.settings.demo_enabled:
         raise HTTPException(status_code=404)
 
 
@@ -36,3 +42,4 @@ RuntimeDep = Annotated[Runtime, Depends(get_runtime)]
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 SessionDep = Annotated[Session, Depends(get_session)]
 OutboxOnly = Depends(require_outbox)
+DemoOnly = Depends(require_demo)

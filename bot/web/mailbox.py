@@ -1,7 +1,7 @@
 """The embedded email outbox: SendGrid's v3 Mail Send API, its signed event webhook, and a mailbox page.
 
 The SendGrid library posts here when EMAIL_PROVIDER=outbox (the default); everything answers 404
-once real SendGrid is configured.
+once real SendGrid is configured, and the mailbox pages also unless the whole deployment is the demo.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from sqlalchemy import select
 from bot.models import OutboxMessage
 from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, outbox_sign
 from bot.outbox import record
-from bot.web.deps import SessionDep, SettingsDep
+from bot.web.deps import DemoOnly, SessionDep, SettingsDep
 from bot.web.inputs import RowId, load_json
 from bot.web.pages import render
 
@@ -108,7 +108,7 @@ async def mail_send(request: Request, session: SessionDep, settings: SettingsDep
     return Response(status_code=202, headers={"X-Message-Id": message_id})
 
 
-@router.get("/demo/mailbox", response_class=HTMLResponse)
+@router.get("/demo/mailbox", response_class=HTMLResponse, dependencies=[DemoOnly])
 def mailbox(session: SessionDep, to: str | None = None) -> HTMLResponse:
     query = select(OutboxMessage).where(OutboxMessage.channel == "email")
     if to:
@@ -117,7 +117,7 @@ def mailbox(session: SessionDep, to: str | None = None) -> HTMLResponse:
     return render("mailbox.html", mails=mails, to=to)
 
 
-@router.get("/demo/mailbox/{message_id}", response_class=HTMLResponse)
+@router.get("/demo/mailbox/{message_id}", response_class=HTMLResponse, dependencies=[DemoOnly])
 def mail_html(message_id: RowId, session: SessionDep) -> HTMLResponse:
     mail = session.get(OutboxMessage, message_id)
     if mail is None or mail.channel != "email":

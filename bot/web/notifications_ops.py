@@ -24,7 +24,7 @@ from bot.web.inputs import BeforeId, RowId
 from bot.web.pages import render
 
 STATUSES = ("planned", "sending", "sent", "delivered", "failed", "undelivered", "bounced", "dropped",
-            "blocked", "skipped", "suppressed", "cancelled")
+            "blocked", "skipped", "suppressed", "cancelled", "superseded")
 PAGE = 100
 
 

@@ -15,5 +15,10 @@ _env = Environment(
 )
 
 
+def environment() -> Environment:
+    """The one Environment every web page is rendered with."""
+    return _env
+
+
 def render(name: str, status_code: int = 200, **context: object) -> HTMLResponse:
     return HTMLResponse(_env.get_template(name).render(**context), status_code=status_code)

@@ -23,10 +23,10 @@ from bot.identity import (
     normalise_postcode,
     normalise_tracking_number,
     read_link_token,
-    shipment_by_tracking_and_postcode,
 )
 from bot.models import Depot, Shipment
 from bot.runtime import Runtime
+from bot.verify_limits import VerifyPolicy, address_client, verify
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.pages import render
 from bot.web.ratelimit import RateLimiter
@@ -111,8 +111,11 @@ async def tracking_lookup(
     number, code = normalise_tracking_number(tracking_number), normalise_postcode(postcode)
 
     def find() -> int | None:
-        with runtime.sessions() as session:
-            shipment = shipment_by_tracking_and_postcode(session, number or "", code or "")
+        if number is None or code is None:
+            return None
+        with runtime.sessions() as session, session.begin():  # the bot's limits too (bot/verify_limits.py)
+            shipment = verify(session, tracking_number=number, postcode=code, clients=[address_client(client) or client],
+                              now=sim_now(session), policy=VerifyPolicy.from_settings(runtime.settings))
             return shipment.id if shipment is not None else None
 
     shipment_id = await run_in_threadpool(find)

@@ -95,7 +95,7 @@ def back_text(runtime: Runtime, parcel: Shipment) -> str:
 def web_sender(page: Page) -> str:
     session_id = page.evaluate("() => JSON.parse(sessionStorage.getItem('chat_session') || '{}').session_id")
     assert session_id, "the widget has no session yet"
-    return f"web:{session_id}"
+    return f"web:{session_id.split('.')[0]}"  # the widget keeps '<conversation>.<mac>'
 
 
 def test_the_tracking_page_shows_status_window_and_map_and_updates_live(

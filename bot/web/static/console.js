@@ -18,6 +18,7 @@ window.DoorstepConsole = (function () {
       el("p", {className: "asked"}, item.asked || "(no message)"),
       el("p", {className: "meta muted small"}, [item.channel, item.reason, "waiting " + Math.floor(item.waiting_seconds / 60) + " min",
         item.shipment_status ? "parcel " + item.shipment_status : null].filter(Boolean).join(" · ")));
+    if (item.not_delivered) article.append(el("p", {className: "notice small"}, "Replies not delivered: " + item.not_delivered));
     article.dataset.id = item.id;
     article.dataset.status = item.status;
     if (item.status === "open") {
@@ -48,7 +49,8 @@ window.DoorstepConsole = (function () {
       const state = JSON.parse(event.data);
       if (state.lines) {
         list.replaceChildren(...state.lines.map((line) =>
-          el("li", {className: "line " + line.who}, el("span", {className: "who"}, line.who), " " + line.text)));
+          el("li", {className: "line " + line.who}, el("span", {className: "who"}, line.who), " " + line.text,
+            line.not_delivered ? el("span", {className: "notice small"}, " (not delivered: " + line.not_delivered + ")") : null)));
         list.scrollTop = list.scrollHeight;
       }
       if (state.status !== root.dataset.status) {
