@@ -83,7 +83,8 @@ async def rest_carrier_event(
     body = await request.body()
     if len(body) > MAX_BODY:
         return _reject(413, "body too large")
-    if not x_doorstep_timestamp or not x_doorstep_timestamp.isdigit() or len(x_doorstep_timestamp) > 12:
+    stamp = x_doorstep_timestamp or ""
+    if not (stamp.isascii() and stamp.isdigit()) or len(stamp) > 12:  # "²".isdigit(), but int("²") fails
         return _reject(401, "missing timestamp")
     if abs(time.time() - int(x_doorstep_timestamp)) > REPLAY_WINDOW:
         return _reject(401, "timestamp outside the 5-minute window")

@@ -185,3 +185,13 @@ def test_the_demo_phone_says_the_bot_is_unreachable_instead_of_failing(live: Liv
         phone = session.scalars(select(Customer.phone)).first()
     answer = httpx.post(f"{live.url}/demo/phone/{phone}", data={"text": "where is my parcel"})  # no Rasa here
     assert answer.status_code == 503 and "bot" in answer.json()["detail"]
+
+
+def test_a_rest_carrier_timestamp_in_other_digits_gets_a_4xx(world: Runtime) -> None:
+    rest = world.settings.model_copy(update={"carriers": "rest", "rest_carrier_base_url": "http://127.0.0.1:9",
+                                             "rest_carrier_api_key": "key", "rest_carrier_webhook_secret": "secret"})
+    with LiveServer(rest) as server:
+        for stamp in ("²", "1²³"):  # str.isdigit() says yes, int() says no (headers arrive as Latin-1)
+            answer = httpx.post(f"{server.url}/webhooks/rest-carrier", content=b"{}", headers={
+                "X-Doorstep-Timestamp": stamp.encode("latin-1"), "X-Doorstep-Signature": "sha256=00"})
+            assert_client_error(answer)
