@@ -1,4 +1,5 @@
-"""Carrier events in: idempotent on (carrier, event id), never moving a shipment backwards.
+"""Carrier events in: idempotent on (carrier, event id), never moving a shipment backwards in its
+lifecycle (an out-for-delivery after delivered changes nothing), and within a stage never back in time.
 
 Both a carrier's webhook and the sandbox simulator call `ingest_event`: one path for every event.
 """
@@ -21,7 +22,7 @@ RETURN_WINDOW = timedelta(days=30)
 
 class Outcome(enum.StrEnum):
     APPLIED = "applied"  # the shipment changed
-    STALE = "stale"  # recorded, but older than what we know: nothing changed
+    STALE = "stale"  # recorded, but behind what we know (an earlier stage, or older in the same one): nothing changed
     DUPLICATE = "duplicate"  # seen before: nothing recorded, nothing changed
 
 
@@ -34,17 +35,26 @@ class IngestResult:
 
 
 def _is_newer(shipment: Shipment, event: CarrierEvent) -> bool:
+    """Status order first, time second.
+
+    A parcel never goes back down its lifecycle (`STATUS_RANK`), so an event of a higher rank is news
+    whatever its time: the state we hold, though stamped later, cannot have followed it. Carriers'
+    clocks disagree (a locker's scanner, a driver's handset, a batch sent late), and refusing such an
+    event would leave the parcel stuck short of where it is. Only within a rank, where the lifecycle
+    does go round (out for delivery, a failed attempt, the next day's round, ETA updates), is an older
+    event old news. Either way the outcome does not depend on the order events arrive in.
+    """
     new = ShipmentStatus(event.status)
     current = shipment.status_enum
     if current in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED) and new != ShipmentStatus.RETURNED:
         return False
-    if STATUS_RANK[new] < STATUS_RANK[current]:
-        return False
+    if STATUS_RANK[new] != STATUS_RANK[current]:
+        return STATUS_RANK[new] > STATUS_RANK[current]
     return shipment.status_at is None or event.occurred_at >= shipment.status_at
 
 
 def ingest_event(session: Session, event: CarrierEvent) -> IngestResult:
-    """Record one event and apply it if it is new and not older than the shipment's state."""
+    """Record one event and apply it if it is new and not behind the shipment's state (see `_is_newer`)."""
     try:
         ShipmentStatus(event.status)
     except ValueError:

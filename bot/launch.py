@@ -70,8 +70,13 @@ def command(process: str, settings: Settings) -> tuple[list[str], dict[str, str]
     if process == "actions":
         return [python, "-m", "bot.action_server"], {}  # host, port and secret from the settings
     if process == "web":
+        # X-Forwarded-For names the client only when it comes from a configured proxy (uvicorn would
+        # otherwise believe it from 127.0.0.1, and anyone could pick their address for the rate limits).
+        proxies = settings.trusted_proxy_list
+        forwarded = ["--proxy-headers", "--forwarded-allow-ips", ",".join(proxies)] if proxies \
+            else ["--no-proxy-headers"]
         return [python, "-m", "uvicorn", "bot.web.app:create_app", "--factory", "--host", settings.web_host,
-                "--port", str(settings.web_port), "--no-access-log",
+                "--port", str(settings.web_port), "--no-access-log", *forwarded,
                 # live streams (console, tracking) never end by themselves: don't wait on them at stop
                 "--timeout-graceful-shutdown", "3"], {}
     if process == "scheduler":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import os
 import secrets
 from functools import lru_cache
@@ -180,6 +181,12 @@ class Settings(BaseSettings):
     map_tile_url: str = ""  # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
     map_tile_attribution: str = ""
     lookup_attempts_per_hour: int = 10  # tracking number + postcode lookups per client address
+    # Failed agent logins per 15 minutes, per account (the email typed) and per client address.
+    login_attempts_per_account: int = Field(default=10, ge=1)
+    login_attempts_per_client: int = Field(default=30, ge=1)
+    # Proxies whose X-Forwarded-For the web process believes (comma-separated IP addresses or networks).
+    # Empty (the default): none; the client is the address that connected.
+    trusted_proxies: str = ""
 
     # Issue 12: tracking number + postcode guesses, across conversations and processes (bot/verify_limits.py).
     verify_failures_per_tracking_number: int = Field(default=3, ge=1)  # wrong pairs, then a lock
@@ -220,6 +227,7 @@ class Settings(BaseSettings):
             if "action_server_secret" not in self.model_fields_set:
                 raise ValueError("ACTION_SERVER_SECRET must be set when ENVIRONMENT=production")
         _check_carriers(self)
+        _check_trusted_proxies(self)
         if self.action_timeout_seconds <= self.carrier_timeout_seconds:
             raise ValueError("ACTION_TIMEOUT_SECONDS must be longer than CARRIER_TIMEOUT_SECONDS")
         if self.sandbox_speed <= 0:
@@ -238,6 +246,10 @@ class Settings(BaseSettings):
     @property
     def karrio_names(self) -> list[str]:
         return [name.strip().lower() for name in self.karrio_carriers.split(",") if name.strip()]
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        return [item.strip() for item in self.trusted_proxies.split(",") if item.strip()]
 
     @property
     def webchat_origins(self) -> list[str]:
@@ -352,6 +364,15 @@ def _check_carriers(settings: Settings) -> None:
                 raise ValueError(f"{name.upper()} is required when CARRIERS includes rest")
     if settings.carrier_timeout_seconds <= 0:
         raise ValueError("CARRIER_TIMEOUT_SECONDS must be positive")
+
+
+def _check_trusted_proxies(settings: Settings) -> None:
+    for item in settings.trusted_proxy_list:
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise ValueError(f"TRUSTED_PROXIES: {item!r} is not an IP address or network (e.g. 10.0.0.5 or "
+                             "10.0.0.0/24)") from None
 
 
 def load_settings() -> Settings:

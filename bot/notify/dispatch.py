@@ -4,8 +4,9 @@ One pass (`Dispatcher.run_once`):
 1. Claim due messages with one conditional UPDATE (planned → sending, stamped with this worker): two
    dispatchers racing claim disjoint sets, so a message is never handed to a provider twice.
 2. Decide each one from the state as it is now: opted out → blocked (and the next channel is
-   planned); no longer true → skipped; in the customer's quiet hours → deferred to their morning;
-   over the daily cap → suppressed; else rendered (once: a retry sends the same text).
+   planned); announcing a stage the parcel has since left → superseded (the newer stage's message
+   replaces it); otherwise no longer true → skipped; in the customer's quiet hours → deferred to
+   their morning; over the daily cap → suppressed; else rendered (once: a retry sends the same text).
 3. Send concurrently; record each result: sent, retried later with backoff (429, 5xx, a refused
    connection), left to reconciliation when the provider may have it (a timeout or a connection
    dropped after the request went out: see below), or failed for good (invalid or unsubscribed
@@ -31,7 +32,7 @@ from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
-from bot.notify.planner import Situation, plan_fallback, situations, still_wanted
+from bot.notify.planner import Situation, plan_fallback, situations, still_wanted, superseded_by
 from bot.notify.providers import Attachment, EmailSender, PermanentFailure, Sent, SmsSender, TransientFailure
 from bot.notify.render import context_for, render
 from bot.notify.rules import Rules
@@ -178,7 +179,12 @@ class Dispatcher:
                     self._plan_fallback(session, row, now, report)
                     continue
                 if not still_wanted(row, shipment, now, self.rules, situation):
-                    self._finish(session, row, "skipped", now, "no longer true", report)
+                    replacement = superseded_by(row, shipment, now, self.rules, situation)
+                    if replacement is not None:  # the parcel moved on: the newer news replaces it
+                        row.context = {**row.context, "superseded_by": replacement}
+                        self._finish(session, row, "superseded", now, f"superseded by {replacement}", report)
+                    else:
+                        self._finish(session, row, "skipped", now, "no longer true", report)
                     continue
                 wake = in_quiet_hours(now, customer.time_zone, customer.quiet_hours_start, customer.quiet_hours_end)
                 if wake is not None:

@@ -6,6 +6,11 @@ announces ("delayed, slipped 20+ minutes, on the 24th"). `sync_plans` makes the 
 new keys are planned (the unique key makes a second planner a no-op), planned messages whose fact
 is no longer true are cancelled. The dispatcher asks `wanted` again just before sending, so a
 message deferred by quiet hours is not sent if it stopped being true in the meantime.
+
+A stage the parcel passed through between two looks (out for delivery, then delivered, before the
+planner ran: a scheduler behind the clock, a carrier that reports late) is not silently missed: its
+announcement is recorded as `superseded` by the announcement of the stage the parcel is in now, and
+never sent (a late "out for delivery" under a "delivered" is noise).
 """
 
 from __future__ import annotations
@@ -19,7 +24,17 @@ from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.db import insert_or_skip
-from bot.models import Consent, Customer, Notification, NotificationEvent, Route, Shipment, ShipmentStatus, Stop
+from bot.models import (
+    Consent,
+    Customer,
+    Notification,
+    NotificationEvent,
+    Route,
+    Shipment,
+    ShipmentEvent,
+    ShipmentStatus,
+    Stop,
+)
 from bot.notify.rules import Rules
 from bot.verify_limits import lock_runs
 
@@ -29,6 +44,11 @@ FRESH_FOR = timedelta(hours=6)
 BEFORE_DELIVERY = (ShipmentStatus.LABEL_CREATED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.AT_DEPOT)
 # A warning about postcode guessing is worth sending for a day (quiet hours may defer it overnight).
 WARN_FOR = timedelta(hours=24)
+# The message that announces each stage (as `_events` plans it), and those announced once per local day.
+ANNOUNCES = {ShipmentStatus.IN_TRANSIT: "shipped", ShipmentStatus.AT_DEPOT: "shipped",
+             ShipmentStatus.OUT_FOR_DELIVERY: "out_for_delivery", ShipmentStatus.FAILED_ATTEMPT: "failed_attempt",
+             ShipmentStatus.DELIVERED: "delivered", ShipmentStatus.AT_LOCKER: "at_locker"}
+DAILY = ("out_for_delivery", "failed_attempt")
 
 
 @dataclass(frozen=True)
@@ -59,6 +79,7 @@ class Situation:
     opted_out: frozenset[str] = frozenset()
     stops_before: int | None = None  # incomplete stops before this one on today's route
     verify_locked_at: datetime | None = None  # its tracking number's checks were locked then (guessing)
+    passed: tuple[tuple[ShipmentStatus, datetime], ...] = ()  # stages entered within FRESH_FOR, in order
 
 
 def _fresh(moment: datetime | None, now: datetime) -> bool:
@@ -153,8 +174,46 @@ def wanted(shipment: Shipment, now: datetime, rules: Rules, situation: Situation
     return result
 
 
+def announcement(status: ShipmentStatus, at: datetime, tz: ZoneInfo) -> tuple[str, str] | None:
+    """(trigger, variant) of the message that announces entering `status` at `at`, if any."""
+    trigger = ANNOUNCES.get(status)
+    if trigger is None:
+        return None
+    return trigger, at.astimezone(tz).date().isoformat() if trigger in DAILY else ""
+
+
+def superseded(shipment: Shipment, now: datetime, rules: Rules, situation: Situation) -> list[Wanted]:
+    """Announcements of fresh stages the parcel has already left, on the channel the customer would
+    have got them on, each naming the announcement that replaces it (facts["superseded_by"])."""
+    tz = ZoneInfo(shipment.customer.time_zone)
+    current = announcement(shipment.status_enum, shipment.status_at or now, tz)
+    # Only the stages before the one this row shows: an event applied after the row was read (the
+    # carrier runs alongside) is news for the next pass, not something the current stage replaced.
+    entered = [i for i, stage in enumerate(situation.passed) if stage == (shipment.status_enum, shipment.status_at)]
+    if current is None or not entered:
+        return []
+    result: dict[tuple[str, str], Wanted] = {}
+    for status, at in situation.passed[:entered[-1]]:
+        left = announcement(status, at, tz)
+        if left is None or left == current or left in result or not _fresh(at, now):
+            continue
+        channel = _channel(rules, left[0], shipment.customer, situation)
+        if channel is not None:
+            result[left] = Wanted(left[0], left[1], at, channel, {"superseded_by": ":".join(filter(None, current))})
+    return list(result.values())
+
+
+def superseded_by(notification: Notification, shipment: Shipment, now: datetime, rules: Rules,
+                  situation: Situation) -> str | None:
+    """The announcement that replaces this message, if it announces a stage the parcel has left."""
+    for want in superseded(shipment, now, rules, situation):
+        if want.fact_key(shipment.id) == fact_of(notification.dedupe_key):
+            return str(want.facts["superseded_by"])
+    return None
+
+
 def situations(session: Session, shipments: list[Shipment], now: datetime) -> dict[int, Situation]:
-    """Opt-outs and route positions for many shipments in two queries."""
+    """Opt-outs, route positions and the stages entered lately, for many shipments in three queries."""
     customer_ids = {s.customer_id for s in shipments}
     opted: dict[int, set[str]] = {}
     for customer_id, channel in session.execute(
@@ -177,8 +236,17 @@ def situations(session: Session, shipments: list[Shipment], now: datetime) -> di
             for index, (_, shipment_id) in enumerate(stops):
                 before[shipment_id] = index
     locked = lock_runs(session, [s.tracking_number for s in shipments])
+    passed: dict[int, list[tuple[ShipmentStatus, datetime]]] = {}
+    for shipment_id, status, at in session.execute(
+        select(ShipmentEvent.shipment_id, ShipmentEvent.status, ShipmentEvent.occurred_at)
+        .where(ShipmentEvent.shipment_id.in_([s.id for s in shipments]), ShipmentEvent.applied,
+               ShipmentEvent.occurred_at >= now - FRESH_FOR)
+        .order_by(ShipmentEvent.id)
+    ):
+        passed.setdefault(shipment_id, []).append((ShipmentStatus(status), at))
     return {
-        s.id: Situation(frozenset(opted.get(s.customer_id, ())), before.get(s.id), locked.get(s.tracking_number))
+        s.id: Situation(frozenset(opted.get(s.customer_id, ())), before.get(s.id),
+                        verify_locked_at=locked.get(s.tracking_number), passed=tuple(passed.get(s.id, ())))
         for s in shipments
     }
 
@@ -191,22 +259,28 @@ def load_shipments(session: Session, ids: Iterable[int]) -> list[Shipment]:
 
 
 def sync_plans(session: Session, shipments: list[Shipment], now: datetime, rules: Rules) -> int:
-    """Plan what is wanted and not yet planned; cancel planned messages no longer true. Returns new plans."""
+    """Plan what is wanted and not yet planned; cancel planned messages no longer true, and record the
+    announcements of stages already left as superseded. Returns new plans."""
     if not shipments:
         return 0
     where = situations(session, shipments, now)
     wants: dict[str, tuple[Shipment, Wanted]] = {}
+    left: dict[str, tuple[Shipment, Wanted]] = {}
     for shipment in shipments:
         for want in wanted(shipment, now, rules, where[shipment.id]):
             wants[want.dedupe_key(shipment.id)] = (shipment, want)
+        for want in superseded(shipment, now, rules, where[shipment.id]):
+            left[want.dedupe_key(shipment.id)] = (shipment, want)
     facts = {fact_of(key) for key in wants}
+    replaced = {fact_of(key): str(want.facts["superseded_by"]) for key, (_, want) in left.items()}
     existing = {
         n.dedupe_key: n for n in session.scalars(
             select(Notification).where(Notification.shipment_id.in_([s.id for s in shipments]),
                                        Notification.status.in_(("planned", "cancelled")))
         )
     }
-    known = set(session.scalars(select(Notification.dedupe_key).where(Notification.dedupe_key.in_(list(wants)))))
+    known = set(session.scalars(select(Notification.dedupe_key).where(
+        Notification.dedupe_key.in_([*wants, *left]))))
     new_rows: list[dict[str, object]] = []
     for key, (shipment, want) in wants.items():
         if key in known:
@@ -215,22 +289,35 @@ def sync_plans(session: Session, shipments: list[Shipment], now: datetime, rules
                 row.status, row.due_at, row.error = "planned", want.due_at, None
                 session.add(NotificationEvent(notification=row, at=now, status="planned", detail="true again"))
             continue
-        customer = shipment.customer
-        new_rows.append({
-            "customer_id": customer.id, "shipment_id": shipment.id, "trigger": want.trigger, "channel": want.channel,
-            "template": want.trigger, "locale": customer.locale,
-            "to_address": customer.phone if want.channel == "sms" else customer.email,
-            "dedupe_key": key, "due_at": want.due_at, "status": "planned", "body": "", "attempts": 0,
-            "context": {**want.facts, "return_id": want.return_id} if want.return_id else dict(want.facts),
-            "created_at": now,
-        })
+        new_rows.append(_row(shipment, want, key, now, "planned"))
     created = _insert_new(session, new_rows, now)
+    # Never announced because the parcel moved on before a planner looked: on record, not sent.
+    _insert_new(session, [_row(shipment, want, key, now, "superseded") for key, (shipment, want) in left.items()
+                          if key not in known], now)
     for key, row in existing.items():
-        if row.status == "planned" and fact_of(key) not in facts:
+        if row.status == "planned" and fact_of(key) in replaced:
+            row.status, row.error = "superseded", f"superseded by {replaced[fact_of(key)]}"
+            row.context = {**row.context, "superseded_by": replaced[fact_of(key)]}
+            session.add(NotificationEvent(notification=row, at=now, status="superseded", detail=row.error))
+        elif row.status == "planned" and fact_of(key) not in facts:
             row.status, row.error = "cancelled", "no longer true"
             session.add(NotificationEvent(notification=row, at=now, status="cancelled", detail="no longer true"))
     session.flush()
     return created
+
+
+def _row(shipment: Shipment, want: Wanted, key: str, now: datetime, status: str) -> dict[str, object]:
+    customer = shipment.customer
+    superseding = want.facts.get("superseded_by") if status == "superseded" else None
+    return {
+        "customer_id": customer.id, "shipment_id": shipment.id, "trigger": want.trigger, "channel": want.channel,
+        "template": want.trigger, "locale": customer.locale,
+        "to_address": customer.phone if want.channel == "sms" else customer.email,
+        "dedupe_key": key, "due_at": want.due_at, "status": status, "body": "", "attempts": 0,
+        "error": f"superseded by {superseding}" if superseding else None,
+        "context": {**want.facts, "return_id": want.return_id} if want.return_id else dict(want.facts),
+        "created_at": now,
+    }
 
 
 def _insert_new(session: Session, rows: list[dict[str, object]], now: datetime) -> int:
@@ -239,11 +326,13 @@ def _insert_new(session: Session, rows: list[dict[str, object]], now: datetime) 
     if not rows:
         return 0
     statement = insert_or_skip(session, Notification, ["dedupe_key"])
-    inserted = session.execute(statement.returning(Notification.id, Notification.due_at), rows).all()
+    inserted = session.execute(statement.returning(
+        Notification.id, Notification.due_at, Notification.status, Notification.error), rows).all()
     if inserted:
         session.execute(insert(NotificationEvent), [
-            {"notification_id": notification_id, "at": now, "status": "planned", "detail": f"due {due_at.isoformat()}"}
-            for notification_id, due_at in inserted
+            {"notification_id": notification_id, "at": now, "status": status,
+             "detail": error or f"due {due_at.isoformat()}"}
+            for notification_id, due_at, status, error in inserted
         ])
     return len(inserted)
 

@@ -5,6 +5,9 @@ itself (agent, CSRF token, expiry) lives in the database, so logout and expiry r
 state-changing request must carry the session's CSRF token (form field `csrf_token` or header
 `X-CSRF-Token`). Without a session a page answers 303 to the login form; JSON (`*.json`, or a client
 that accepts JSON and not HTML), event streams and every other method 401.
+
+Login attempts are limited per account and per client address (`LoginThrottle`); the client address
+is the connecting one unless it is a trusted proxy (TRUSTED_PROXIES, applied by uvicorn).
 """
 
 from __future__ import annotations
@@ -23,11 +26,13 @@ from bot.agents import SessionPolicy, current_session
 from bot.models import Agent
 from bot.settings import Settings
 from bot.web.deps import SessionDep
+from bot.web.ratelimit import RateLimiter
 
 COOKIE = "doorstep_agent"
 CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
+LOGIN_WINDOW_SECONDS = 15 * 60
 
 
 @dataclass(frozen=True)
@@ -44,6 +49,48 @@ class AgentContext:
 def policy(settings: Settings) -> SessionPolicy:
     return SessionPolicy(lifetime=timedelta(hours=settings.agent_session_hours),
                          idle=timedelta(minutes=settings.agent_idle_minutes))
+
+
+class LoginThrottle:
+    """Login attempts in a sliding window, per account (the email typed, known or not) and per client.
+
+    An attempt is counted before the password is checked, so parallel guesses count too, and a
+    successful login gives its attempt back: only failures use the allowance up. Spraying one password
+    over many accounts from one client runs out on the client's count; guessing one account's password
+    from many clients runs out on the account's. Either way the next try is refused before any password
+    check, for a known and an unknown email alike.
+    """
+
+    def __init__(self, *, per_account: int, per_client: int, window_seconds: float = LOGIN_WINDOW_SECONDS) -> None:
+        self.accounts = RateLimiter(per_account, window_seconds)
+        self.clients = RateLimiter(per_client, window_seconds)
+
+    def admit(self, *, email: str, client: str) -> bool:
+        account = email.strip().lower()
+        if not self.accounts.allow(account):
+            return False
+        if not self.clients.allow(client):
+            self.accounts.give_back(account)
+            return False
+        return True
+
+    def succeeded(self, *, email: str, client: str) -> None:
+        self.accounts.give_back(email.strip().lower())
+        self.clients.give_back(client)
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    """The app's one throttle (per web process; behind several replicas, also limit at the load balancer)."""
+    state = request.app.state
+    if not hasattr(state, "login_throttle"):
+        settings: Settings = state.runtime.settings
+        state.login_throttle = LoginThrottle(per_account=settings.login_attempts_per_account,
+                                             per_client=settings.login_attempts_per_client)
+    return state.login_throttle
+
+
+def client_address(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
 
 
 def _signer(settings: Settings) -> Signer:

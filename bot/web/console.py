@@ -22,11 +22,19 @@ from bot.i18n import translator
 from bot.models import Agent, Customer, Handoff
 from bot.rasa_api import RasaAPI, RasaUnavailable, UnaddressableConversation, bot_attempts, transcript
 from bot.runtime import Runtime
-from bot.web.auth import CurrentAgent, clear_session_cookie, load_agent, policy, set_session_cookie
+from bot.web.auth import (
+    CurrentAgent,
+    clear_session_cookie,
+    client_address,
+    load_agent,
+    login_throttle,
+    policy,
+    set_session_cookie,
+)
 from bot.web.console_changes import ChangeFailed, change_options, make_change
 from bot.web.deps import RuntimeDep, SessionDep
+from bot.web.inputs import RowId
 from bot.web.pages import render
-from bot.web.ratelimit import RateLimiter
 from bot.web.streams import event_stream
 from bot.web.tracking_view import window_text
 
@@ -41,12 +49,6 @@ def _safe_next(target: str | None) -> str:
     if target and target.startswith("/agent") and not target.startswith("//") and "\\" not in target:
         return target
     return "/agent"
-
-
-def _login_limiter(request: Request) -> RateLimiter:
-    if not hasattr(request.app.state, "login_limiter"):
-        request.app.state.login_limiter = RateLimiter(10, 900)  # 10 tries per 15 minutes per address+email
-    return request.app.state.login_limiter
 
 
 def _login_page(request: Request, error: str | None, next_url: str, status_code: int = 200) -> Response:
@@ -76,12 +78,13 @@ def login(
     expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
     if not expected or not csrf_token or not secrets.compare_digest(expected, csrf_token):
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
-    client = request.client.host if request.client else "unknown"
-    if not _login_limiter(request).allow(f"{client}|{email.strip().lower()}"):
+    throttle, client = login_throttle(request), client_address(request)
+    if not throttle.admit(email=email, client=client):
         return _login_page(request, "Too many attempts. Wait a few minutes and try again.", _safe_next(next), 429)
     agent = authenticate(session, email=email, password=password)
     if agent is None:
         return _login_page(request, "Wrong email or password.", _safe_next(next), 401)
+    throttle.succeeded(email=email, client=client)
     row = start_session(session, agent, policy(runtime.settings))
     desk.audit(session, agent, "agent.login", "-")
     session.commit()
@@ -150,7 +153,7 @@ def _mine(handoff: Handoff, agent: Agent) -> None:
 
 
 @router.get("/handoffs/{handoff_id}")
-async def conversation_page(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
+async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
                             msg: str | None = None) -> Response:
     handoff = _handoff(session, handoff_id)
     shipment = desk.parcel_for(session, handoff)
@@ -185,7 +188,7 @@ def _sim_now(runtime: Runtime) -> Any:
 
 
 @router.get("/handoffs/{handoff_id}/stream")
-async def conversation_stream(handoff_id: int, me: CurrentAgent, request: Request, runtime: RuntimeDep,
+async def conversation_stream(handoff_id: RowId, me: CurrentAgent, request: Request, runtime: RuntimeDep,
                               session: SessionDep) -> Response:
     """Server-sent events: the transcript and the handoff's state whenever either changes."""
     sender_id = _handoff(session, handoff_id).sender_id
@@ -212,7 +215,7 @@ async def conversation_stream(handoff_id: int, me: CurrentAgent, request: Reques
 
 
 @router.post("/handoffs/{handoff_id}/claim")
-def claim(handoff_id: int, me: CurrentAgent, session: SessionDep) -> Response:
+def claim(handoff_id: RowId, me: CurrentAgent, session: SessionDep) -> Response:
     _handoff(session, handoff_id)
     won = desk.claim(session, handoff_id=handoff_id, agent=me.agent)
     session.commit()
@@ -222,7 +225,7 @@ def claim(handoff_id: int, me: CurrentAgent, session: SessionDep) -> Response:
 
 
 @router.post("/handoffs/{handoff_id}/reply")
-async def reply(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
+async def reply(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
                 text: Annotated[str, Form(max_length=MAX_REPLY)]) -> Response:
     handoff = _handoff(session, handoff_id)
     _mine(handoff, me.agent)
@@ -250,7 +253,7 @@ async def reply(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session:
 
 
 @router.post("/handoffs/{handoff_id}/change")
-async def change(handoff_id: int, request: Request, me: CurrentAgent, runtime: RuntimeDep,
+async def change(handoff_id: RowId, request: Request, me: CurrentAgent, runtime: RuntimeDep,
                  session: SessionDep) -> Response:
     """A self-service change made for the customer (reschedule, locker, return), told to them on their channel."""
     handoff = _handoff(session, handoff_id)
@@ -282,7 +285,7 @@ async def change(handoff_id: int, request: Request, me: CurrentAgent, runtime: R
 
 
 @router.post("/handoffs/{handoff_id}/close")
-async def close(handoff_id: int, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
+async def close(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, session: SessionDep,
                 note: Annotated[str, Form(max_length=desk.MAX_NOTE)] = "") -> Response:
     handoff = _handoff(session, handoff_id)
     _mine(handoff, me.agent)

@@ -16,7 +16,7 @@ router = APIRouter(prefix="/agent")
 STATE_COLOUR = {"delivered": "ok", "at_locker": "ok", "out_for_delivery": "info", "failed_attempt": "bad",
                 "returned": "muted"}
 MESSAGE_COLOUR = {"delivered": "ok", "sent": "info", "queued": "info", "failed": "bad", "undelivered": "bad",
-                  "cancelled": "muted", "planned": "muted"}
+                  "cancelled": "muted", "superseded": "muted", "planned": "muted"}
 
 
 @router.get("/dashboard")

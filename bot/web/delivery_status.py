@@ -7,7 +7,6 @@ An SMS that ends undelivered falls back to email, as a refused send does.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 
@@ -21,6 +20,7 @@ from bot.notify.planner import plan_fallback
 from bot.notify.rules import cached_rules
 from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, timestamp_is_fresh, verify_event_webhook
 from bot.web.deps import SessionDep, SettingsDep
+from bot.web.inputs import load_json, row_id
 
 router = APIRouter()
 MAX_BODY = 256 * 1024
@@ -61,10 +61,10 @@ async def twilio_status(request: Request, session: SessionDep, settings: Setting
     if not RequestValidator(settings.sms_auth_token).validate(url, params, signature):
         return JSONResponse({"detail": "invalid signature"}, status_code=403)
     sid, status = params.get("MessageSid", ""), params.get("MessageStatus", "")
-    notification_id = request.query_params.get("n", "")
-    if not sid or status not in RANK or not notification_id.isdigit():
+    notification_id = row_id(request.query_params.get("n", ""))
+    if not sid or status not in RANK or notification_id is None:
         return JSONResponse({"detail": "MessageSid, a known MessageStatus and n are required"}, status_code=400)
-    row = session.get(Notification, int(notification_id))
+    row = session.get(Notification, notification_id)
     if row is None or (row.provider_id and row.provider_id != sid):
         return JSONResponse({"detail": "unknown message"}, status_code=404)
     now = sim_now(session)  # the clock the dispatcher plans by (the sandbox's, in the demo)
@@ -94,7 +94,7 @@ async def sendgrid_events(request: Request, session: SessionDep, settings: Setti
     if not timestamp_is_fresh(timestamp, max_age_seconds=settings.sendgrid_event_max_age_seconds):
         return JSONResponse({"detail": "stale or future timestamp: a replayed event is refused"}, status_code=403)
     try:
-        events = json.loads(body)
+        events = load_json(body)
     except ValueError:
         return JSONResponse({"detail": "not JSON"}, status_code=400)
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
@@ -102,10 +102,10 @@ async def sendgrid_events(request: Request, session: SessionDep, settings: Setti
     now = sim_now(session)  # the clock the dispatcher plans by (the sandbox's, in the demo)
     for event in events:
         status = SENDGRID_STATUS.get(str(event.get("event", "")))
-        notification_id = str(event.get("notification_id", ""))
-        if status is None or not notification_id.isdigit():
+        notification_id = row_id(str(event.get("notification_id", "")))
+        if status is None or notification_id is None:
             continue  # opens, clicks and events of mail we did not send: nothing to update
-        row = session.get(Notification, int(notification_id))
+        row = session.get(Notification, notification_id)
         if row is None or row.channel != "email":
             continue
         if not row.provider_id and event.get("sg_message_id"):

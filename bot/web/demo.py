@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from typing import Annotated
 
 import httpx
-from fastapi import APIRouter, BackgroundTasks, Form, Header, Request
+from fastapi import APIRouter, BackgroundTasks, Form, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
@@ -25,6 +25,7 @@ from bot.models import Customer, OutboxMessage
 from bot.outbox import as_dict, conversation, is_sms_opted_out, record
 from bot.sms_sim import send_as_customer
 from bot.web.deps import DemoOnly, OutboxOnly, RuntimeDep, SessionDep, SettingsDep
+from bot.web.inputs import AfterId
 from bot.web.pages import render
 
 router = APIRouter(dependencies=[DemoOnly])
@@ -80,15 +81,17 @@ async def _report_status(callback: str, token: str, params: dict[str, str], stat
 
 
 @twilio_api.get("/outbox/twilio/2010-04-01/Accounts/{account_sid}/Messages.json")
-def list_messages(account_sid: str, request: Request, session: SessionDep, settings: SettingsDep,
-                  authorization: Annotated[str | None, Header()] = None) -> JSONResponse:
-    """Twilio's message list, filtered by To (what a dispatcher asks after a crash)."""
+def list_messages(
+    account_sid: str, session: SessionDep, settings: SettingsDep,
+    authorization: Annotated[str | None, Header()] = None,
+    to: Annotated[str | None, Query(alias="To", max_length=64)] = None,
+    page_size: Annotated[int, Query(alias="PageSize", ge=1, le=1000)] = 50,
+) -> JSONResponse:
+    """Twilio's message list, filtered by To (what a dispatcher asks after a crash); pages of 1 to 1000."""
     if account_sid != settings.outbox_account_sid or not _basic_auth_ok(
         authorization, settings.outbox_account_sid, settings.outbox_auth_token
     ):
         return _twilio_error(401, 20003, "Authenticate")
-    to = request.query_params.get("To")
-    page_size = min(int(request.query_params.get("PageSize", "50") or 50), 1000)
     query = select(OutboxMessage).where(OutboxMessage.channel == "sms", OutboxMessage.direction == "outbound")
     if to:
         query = query.where(OutboxMessage.to_address == to)
@@ -137,7 +140,8 @@ async def create_message(
 
 
 @router.get("/api/outbox")
-def outbox_json(session: SessionDep, to: str | None = None, after: int = 0) -> JSONResponse:
+def outbox_json(session: SessionDep, to: Annotated[str | None, Query(max_length=254)] = None,
+                after: AfterId = 0) -> JSONResponse:
     rows: Sequence[OutboxMessage]
     if to:
         rows = conversation(session, to, after_id=after)
@@ -170,6 +174,9 @@ async def phone_send(phone: str, runtime: RuntimeDep, text: Annotated[str, Form(
     if normalise_phone(phone) != phone:
         return JSONResponse({"detail": "not an E.164 phone number"}, status_code=400)
     if text.strip():
-        await run_in_threadpool(send_as_customer, runtime, phone, text.strip(), wait_seconds=0.0)
+        try:
+            await run_in_threadpool(send_as_customer, runtime, phone, text.strip(), wait_seconds=0.0)
+        except httpx.HTTPError:
+            return JSONResponse({"detail": "the bot is not reachable (is Rasa running?); try again"}, status_code=503)
     return RedirectResponse(f"/demo/phone/{phone}", status_code=303)
 

@@ -22,6 +22,7 @@ from bot.models import OutboxMessage
 from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, outbox_sign
 from bot.outbox import record
 from bot.web.deps import DemoOnly, SessionDep, SettingsDep
+from bot.web.inputs import RowId, load_json
 from bot.web.pages import render
 
 MAX_MAIL = 512 * 1024
@@ -68,7 +69,7 @@ async def mail_send(request: Request, session: SessionDep, settings: SettingsDep
     if len(raw) > MAX_MAIL:
         return _errors(413, "The JSON payload is too large")
     try:
-        mail = json.loads(raw)
+        mail = load_json(raw)
     except ValueError:
         return _errors(400, "Bad Request")
     to = _first_address(mail) if isinstance(mail, dict) else None
@@ -117,7 +118,7 @@ def mailbox(session: SessionDep, to: str | None = None) -> HTMLResponse:
 
 
 @router.get("/demo/mailbox/{message_id}", response_class=HTMLResponse, dependencies=[DemoOnly])
-def mail_html(message_id: int, session: SessionDep) -> HTMLResponse:
+def mail_html(message_id: RowId, session: SessionDep) -> HTMLResponse:
     mail = session.get(OutboxMessage, message_id)
     if mail is None or mail.channel != "email":
         raise HTTPException(status_code=404)

@@ -20,10 +20,11 @@ from bot.models import Consent, Notification, NotificationEvent
 from bot.notify.rules import TRIGGERS
 from bot.web.auth import require_agent
 from bot.web.deps import SessionDep
+from bot.web.inputs import BeforeId, RowId
 from bot.web.pages import render
 
 STATUSES = ("planned", "sending", "sent", "delivered", "failed", "undelivered", "bounced", "dropped",
-            "blocked", "skipped", "suppressed", "cancelled")
+            "blocked", "skipped", "suppressed", "cancelled", "superseded")
 PAGE = 100
 
 
@@ -38,7 +39,7 @@ def notifications_page(
     trigger: Annotated[str | None, Query(max_length=40)] = None,
     channel: Annotated[str | None, Query(max_length=16)] = None,
     to: Annotated[str | None, Query(max_length=254)] = None,
-    before: Annotated[int | None, Query(ge=1)] = None,
+    before: BeforeId = None,
 ) -> HTMLResponse:
     query = select(Notification)
     if status:
@@ -59,7 +60,7 @@ def notifications_page(
 
 
 @staff.get("/ops/notifications/{notification_id}", response_class=HTMLResponse)
-def notification_page(notification_id: int, session: SessionDep) -> HTMLResponse:
+def notification_page(notification_id: RowId, session: SessionDep) -> HTMLResponse:
     row = session.get(Notification, notification_id)
     if row is None:
         raise HTTPException(status_code=404)

@@ -32,3 +32,10 @@ class RateLimiter:
                 if len(self._hits) > self.max_keys:
                     self._hits.pop(next(iter(self._hits)))
             return True
+
+    def give_back(self, key: str) -> None:
+        """Undo the newest attempt counted for `key` (one that turned out not to count, e.g. a good login)."""
+        with self._lock:
+            hits = self._hits.get(key)
+            if hits:
+                hits.pop()

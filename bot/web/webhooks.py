@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-from datetime import datetime
 
 from fastapi import APIRouter, Header, Request
 from fastapi.responses import JSONResponse
@@ -15,6 +13,7 @@ from bot.carriers import CarrierEvent, TimeWindow, UnknownShipment
 from bot.ingest import ingest_event
 from bot.models import ShipmentStatus
 from bot.web.deps import SessionDep, SettingsDep
+from bot.web.inputs import EventTime, describe, load_json
 
 router = APIRouter()
 MAX_BODY = 64 * 1024
@@ -24,12 +23,12 @@ class EventIn(BaseModel):
     event_id: str = Field(min_length=1, max_length=80)
     tracking_number: str = Field(min_length=1, max_length=40)
     status: ShipmentStatus
-    occurred_at: datetime
+    occurred_at: EventTime
     description: str = Field(default="", max_length=200)
     lat: float | None = Field(default=None, ge=-90, le=90)
     lng: float | None = Field(default=None, ge=-180, le=180)
-    eta_start: datetime | None = None
-    eta_end: datetime | None = None
+    eta_start: EventTime | None = None
+    eta_end: EventTime | None = None
 
 
 def sign(secret: str, body: bytes) -> str:
@@ -48,11 +47,9 @@ async def carrier_event(
                                                            x_doorstep_signature):
         return JSONResponse({"detail": "invalid signature"}, status_code=403)
     try:
-        payload = EventIn.model_validate(json.loads(body))
+        payload = EventIn.model_validate(load_json(body))
     except (ValueError, ValidationError) as exc:
-        return JSONResponse({"detail": f"invalid event: {str(exc).splitlines()[0]}"}, status_code=422)
-    if payload.occurred_at.tzinfo is None:
-        return JSONResponse({"detail": "occurred_at needs a time zone"}, status_code=422)
+        return JSONResponse({"detail": f"invalid event: {describe(exc)}"}, status_code=422)
     eta = None
     if payload.eta_start and payload.eta_end:
         try:

@@ -24,6 +24,7 @@ REAL_REST_CARRIER = {"carriers": "rest", "rest_carrier_base_url": "https://carri
                      "rest_carrier_api_key": "key", "rest_carrier_webhook_secret": "secret"}
 PRODUCTION = {"ENVIRONMENT": "production", "RASA_TOKEN": "r" * 20, "LINK_SECRET": "l" * 20,
               "CARRIER_WEBHOOK_SECRET": "c" * 20, "OUTBOX_AUTH_TOKEN": "o" * 20, "SESSION_SECRET": "s" * 20,
+              "ACTION_SERVER_SECRET": "a" * 20,
               "DATABASE_URL": "postgresql+psycopg://doorstep@db.example.com/doorstep"}
 DEMO_PAGES = ["/demo/mailbox", "/demo/mailbox/1", "/demo/phone", "/demo/phone/+4915120000001", "/api/outbox",
               "/api/demo"]

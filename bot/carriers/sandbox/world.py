@@ -72,6 +72,9 @@ def build_world(session: Session, *, seed: int, speed: float, now: datetime | No
     rng = random.Random(seed)
     now = now or real_now()
     today = now.astimezone(TZ).date()
+    # The world's history happened before its own clock starts, whatever the wall clock says: a status
+    # time after 07:30 would make the day's first events older than the state, so ingestion would drop them.
+    day_start = datetime.combine(today, SIM_DAY_START, TZ)
     session.add(Depot(name="Doorstep Depot Berlin-Lichtenberg", address="Herzbergstraße 40, 10365 Berlin",
                       lat=52.5250, lng=13.4900, time_zone=TZ.key))
     for name, vehicle in [("Jan Kowalski", "e-van B-DS 101"), ("Mehmet Arslan", "e-van B-DS 102"),
@@ -90,29 +93,29 @@ def build_world(session: Session, *, seed: int, speed: float, now: datetime | No
     # Every customer gets a parcel today first, so each demo phone has something to ask about.
     for index in range(TODAY_PARCELS):
         _parcel(session, rng, customers[index % CUSTOMERS], next(counter), ShipmentStatus.AT_DEPOT,
-                promised_day=today, now=now)
+                promised_day=today, before=day_start)
     for _ in range(TOMORROW_PARCELS):
         _parcel(session, rng, rng.choice(customers), next(counter), ShipmentStatus.IN_TRANSIT,
-                promised_day=today + timedelta(days=1), now=now)
+                promised_day=today + timedelta(days=1), before=day_start)
     delivered_events = []
     for index in range(DELIVERED_PARCELS):
         # The last one was delivered long ago: its return window has closed.
         days_ago = 40 if index == DELIVERED_PARCELS - 1 else 1 + index
         delivered = datetime.combine(today - timedelta(days=days_ago), time(11 + index % 6), TZ)
         shipment = _parcel(session, rng, customers[index], next(counter), ShipmentStatus.IN_TRANSIT,
-                           promised_day=delivered.date(), now=now, items=2 if index % 2 else 1)
+                           promised_day=delivered.date(), before=day_start, items=2 if index % 2 else 1)
         shipment.status_at = delivered - timedelta(days=1)
         delivered_events.append((shipment, delivered))
     for _ in range(LABEL_ONLY_PARCELS):
         _parcel(session, rng, rng.choice(customers), next(counter), ShipmentStatus.LABEL_CREATED,
-                promised_day=None, now=now)
+                promised_day=None, before=day_start)
     session.flush()
     for shipment, delivered in delivered_events:  # history enters through ingestion like any event
         ingest_event(session, CarrierEvent(carrier="sandbox", event_id=f"{shipment.tracking_number}:pod:seed",
                                            tracking_number=shipment.tracking_number, status=ShipmentStatus.DELIVERED,
                                            occurred_at=delivered, description="Delivered"))
     plan_routes(session, today, rng)
-    start_clock(session, sim_start=datetime.combine(today, SIM_DAY_START, TZ), speed=speed, at=now)
+    start_clock(session, sim_start=day_start, speed=speed, at=now)
 
 
 def _customer(rng: random.Random, index: int) -> Customer:
@@ -130,7 +133,7 @@ def _customer(rng: random.Random, index: int) -> Customer:
 
 
 def _parcel(session: Session, rng: random.Random, customer: Customer, number: int, status: ShipmentStatus,
-            *, promised_day: object, now: datetime, items: int = 1) -> Shipment:
+            *, promised_day: object, before: datetime, items: int = 1) -> Shipment:
     postcode, lat, lng, streets = rng.choice(AREAS)
     chosen = rng.sample(PRODUCTS, items)
     shipment = Shipment(
@@ -138,7 +141,7 @@ def _parcel(session: Session, rng: random.Random, customer: Customer, number: in
         order_reference=f"ORD-{number:05d}",
         customer_id=customer.id,
         status=status,
-        status_at=now - timedelta(hours=rng.randrange(2, 20)),
+        status_at=before - timedelta(hours=rng.randrange(2, 20)),  # its last scan, before the day starts
         address_line=f"{rng.choice(streets)} {rng.randrange(1, 120)}",
         postcode=postcode,
         city=CITY,
