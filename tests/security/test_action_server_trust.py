@@ -222,8 +222,13 @@ def test_rasa_is_started_on_loopback_by_default(monkeypatch: pytest.MonkeyPatch)
 def test_production_refuses_to_start_without_its_own_action_server_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(Path(__file__).parent)  # no .env
     production = {"environment": "production", "database_url": "postgresql+psycopg://u:p@db/doorstep",
-                  "rasa_token": "r" * 20, "link_secret": "l" * 20, "carrier_webhook_secret": "c" * 20,
-                  "outbox_auth_token": "o" * 20, "session_secret": "s" * 20}
+                  "rasa_token": "r" * 32, "link_secret": "l" * 32, "carrier_webhook_secret": "c" * 32,
+                  "outbox_auth_token": "o" * 32, "session_secret": "s" * 32,
+                  # production refuses the outbox providers, so real ones (with their settings)
+                  "sms_provider": "twilio", "twilio_account_sid": "AC" + "1" * 32, "twilio_auth_token": "t" * 32,
+                  "twilio_from_number": "+4930111111",
+                  "twilio_webhook_url": "https://bot.example.com/webhooks/twilio/webhook",
+                  "email_provider": "sendgrid", "sendgrid_api_key": "SG.real", "sendgrid_webhook_public_key": "MFkw"}
     with pytest.raises(ValueError, match="ACTION_SERVER_SECRET"):
         Settings(_env_file=None, **production)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="at least 16"):
