@@ -1,7 +1,8 @@
 """Rasa runtime add-ons (custom channels). Import only rasa, sanic, twilio, Rasa's own dependencies
 and the standard library: this package runs in the Rasa runtime, not the app's."""
 
-from addons import action_guard, speedups
+from addons import action_guard, keywords_in_handoff, speedups
 
 speedups.install()
 action_guard.install()
+keywords_in_handoff.install()

@@ -48,3 +48,11 @@ def test_a_stuck_action_server_is_given_up_on_in_time_and_frees_the_turns_place(
     lines = run_in_rasa("action_guard_agrees.py", prefix="guard ")
     assert len(lines) == 9 and all(" ok=True" in line for line in lines), lines
     assert any(line.startswith("guard rasa_waits ok=True") for line in lines)  # Rasa's own would still wait
+
+
+def test_a_carrier_stop_or_start_during_a_handoff_is_honoured_and_the_bot_stays_quiet() -> None:
+    from bot.model_files import model_path
+
+    lines = run_in_rasa("keywords_in_handoff_agrees.py", str(model_path()), prefix="keywords ")
+    assert len(lines) == 11 and all(line.endswith(" ok=True") for line in lines), lines
+    assert any(line.startswith("keywords stop_in_handoff rasa=[] ours=['action_confirm_opt_out'") for line in lines)
