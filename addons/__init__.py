@@ -5,7 +5,8 @@ from addons import rasa_version
 
 rasa_version.require_supported()  # before anything below imports or patches Rasa internals
 
-from addons import action_guard, speedups  # noqa: E402
+from addons import action_guard, keywords_in_handoff, speedups  # noqa: E402
 
 speedups.install()
 action_guard.install()
+keywords_in_handoff.install()

@@ -76,3 +76,11 @@ def test_action_server_sessions_follow_their_credentials_not_an_id_and_close_whe
     assert len(lines) == 8 and all(" ok=True" in line for line in lines), lines
     # the case that matters: a new endpoint where a freed one was, which an id()-keyed cache confused
     assert any("new_endpoint_own_credentials ok=True Bearer second same_id=True" in line for line in lines), lines
+
+
+def test_a_carrier_stop_or_start_during_a_handoff_is_honoured_and_the_bot_stays_quiet() -> None:
+    from bot.model_files import model_path
+
+    lines = run_in_rasa("keywords_in_handoff_agrees.py", str(model_path()), prefix="keywords ")
+    assert len(lines) == 11 and all(line.endswith(" ok=True") for line in lines), lines
+    assert any(line.startswith("keywords stop_in_handoff rasa=[] ours=['action_confirm_opt_out'") for line in lines)
