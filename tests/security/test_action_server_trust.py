@@ -222,8 +222,8 @@ def test_rasa_is_started_on_loopback_by_default(monkeypatch: pytest.MonkeyPatch)
 def test_production_refuses_to_start_without_its_own_action_server_secret(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(Path(__file__).parent)  # no .env
     production = {"environment": "production", "database_url": "postgresql+psycopg://u:p@db/doorstep",
-                  "rasa_token": "r" * 20, "link_secret": "l" * 20, "carrier_webhook_secret": "c" * 20,
-                  "outbox_auth_token": "o" * 20, "session_secret": "s" * 20}
+                  "rasa_token": "r" * 32, "link_secret": "l" * 32, "carrier_webhook_secret": "c" * 32,
+                  "outbox_auth_token": "o" * 32, "session_secret": "s" * 32}
     with pytest.raises(ValueError, match="ACTION_SERVER_SECRET"):
         Settings(_env_file=None, **production)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="at least 16"):
