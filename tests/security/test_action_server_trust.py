@@ -223,7 +223,10 @@ def test_production_refuses_to_start_without_its_own_action_server_secret(monkey
     monkeypatch.chdir(Path(__file__).parent)  # no .env
     production = {"environment": "production", "database_url": "postgresql+psycopg://u:p@db/doorstep",
                   "rasa_token": "r" * 32, "link_secret": "l" * 32, "carrier_webhook_secret": "c" * 32,
-                  "outbox_auth_token": "o" * 32, "session_secret": "s" * 32}
+                  "outbox_auth_token": "o" * 32, "session_secret": "s" * 32,
+                  "sms_provider": "twilio", "twilio_account_sid": "AC1", "twilio_auth_token": "t" * 32,
+                  "twilio_webhook_url": "https://x/webhooks/twilio/webhook", "twilio_from_number": "+15550100",
+                  "email_provider": "sendgrid", "sendgrid_api_key": "SG.real", "sendgrid_webhook_public_key": "MFkw"}
     with pytest.raises(ValueError, match="ACTION_SERVER_SECRET"):
         Settings(_env_file=None, **production)  # type: ignore[call-arg]
     with pytest.raises(ValueError, match="at least 16"):
