@@ -4,13 +4,17 @@ Against the real web process."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
+from fastapi import FastAPI
+from fastapi.responses import HTMLResponse
 
 from bot.devstack import Stack
+from bot.web.headers import SecurityHeaders
 
 pytestmark = pytest.mark.e2e
 PAGES = ["/", "/chat", "/agent", "/agent/login", "/agent/dashboard", "/ops/notifications", "/t/not-a-token",
@@ -46,3 +50,23 @@ def test_staff_and_tracking_pages_are_never_cached(web: httpx.Client, path: str)
 def test_a_tracking_page_sends_no_referrer(web: httpx.Client) -> None:
     assert web.get("/t/not-a-token").headers["Referrer-Policy"] == "no-referrer"
     assert web.get("/chat").headers["Referrer-Policy"] == "same-origin"
+
+
+def test_a_header_a_route_chose_is_kept() -> None:
+    app = FastAPI()
+
+    @app.get("/agent/own")
+    def own() -> HTMLResponse:
+        return HTMLResponse("<p>hi</p>", headers={"Content-Security-Policy": "default-src 'none'",
+                                                  "Cache-Control": "private, max-age=5"})
+
+    app.add_middleware(SecurityHeaders)
+
+    async def fetch() -> httpx.Headers:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://web") as client:
+            return (await client.get("/agent/own")).headers
+
+    headers = asyncio.run(fetch())
+    assert headers["Content-Security-Policy"] == "default-src 'none'"
+    assert headers["Cache-Control"] == "private, max-age=5"
+    assert headers["X-Frame-Options"] == "DENY"
