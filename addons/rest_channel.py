@@ -7,6 +7,9 @@ metadata is ours (with the client's address, which the action server counts veri
 by), and conversation ids live in their own `rest:` namespace. A leading "/" is dropped, as on SMS:
 "/restart" or "/affirm" would otherwise be read as intents (and "/restart" resets a conversation).
 Each client address may send `burst` messages at once and then `messages_per_minute`; more get 429.
+A post must be JSON (415 otherwise: a foreign page could send `text/plain` from visitors' browsers
+without a CORS preflight) and its message at most MAX_MESSAGE_CHARS, as on SMS (413 otherwise: a
+megabyte of text would hold Rasa's only process for many seconds).
 """
 
 import re
@@ -27,6 +30,7 @@ PREFIX = "rest:"
 # space, `%`…) gets 400, so no conversation exists that an agent could not read or answer. The same
 # alphabet as bot/rasa_api.py's ADDRESSABLE_ID.
 SENDER = re.compile(r"^[A-Za-z0-9._:@+-]{1,100}$")
+MAX_MESSAGE_CHARS = 1600  # Twilio's cap for one SMS body
 
 
 class ScopedRestInput(RestInput):
@@ -68,10 +72,26 @@ class ScopedRestInput(RestInput):
         async def limit(request: Request) -> HTTPResponse | None:
             if request.method != "POST":
                 return None
+            if request.content_type.split(";", 1)[0].strip().lower() != "application/json":
+                return response.json({"error": "send the message as JSON (Content-Type: application/json)"},
+                                     status=415)
             client = client_address(request.remote_addr, request.ip)
             if self.buckets.allow(client):
                 return None
             return response.json({"error": "too many messages: please wait a moment"}, status=429,
                                  headers={"Retry-After": str(self.buckets.retry_after(client))})
+
+        @hook.middleware("request")
+        async def cap_length(request: Request) -> HTTPResponse | None:
+            if request.method != "POST":
+                return None
+            try:
+                text = request.json.get("message") if isinstance(request.json, dict) else None
+            except InvalidUsage:
+                return None  # not JSON: Rasa's handler answers 400
+            if isinstance(text, str) and len(text) > MAX_MESSAGE_CHARS:
+                return response.json({"error": f"message too long: at most {MAX_MESSAGE_CHARS} characters"},
+                                     status=413)
+            return None
 
         return hook

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from typing import TYPE_CHECKING
 
-from bot.settings import ConfigError, load_settings
+from bot.settings import VAR_DIR, ConfigError, load_settings
 
 if TYPE_CHECKING:
     from bot.runtime import Runtime
@@ -41,6 +42,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    os.umask(0o077)  # databases and secrets this creates are the owner's alone
     try:
         settings = load_settings()
     except ConfigError as exc:
@@ -65,6 +67,9 @@ def main(argv: list[str] | None = None) -> int:
     runtime = Runtime.build(settings)
     if args.command == "setup":
         from bot.schema import ensure_demo, migrate
+
+        VAR_DIR.mkdir(mode=0o700, exist_ok=True)
+        VAR_DIR.chmod(0o700)  # a checkout set up before files were private: nobody else reads what is inside
 
         migrate(settings.database_url)
         built = ensure_demo(runtime)

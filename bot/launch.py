@@ -10,7 +10,10 @@ from pathlib import Path
 from bot.model_files import model_path
 from bot.settings import ROOT, Settings
 
-RASA_BIN = ROOT / ".venv-rasa" / "bin" / "rasa"
+RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
+# Largest request body Rasa reads (Sanic's default is 100 MB): a Twilio webhook is a few KB (1,600
+# characters, URL-encoded, plus media URLs), a REST or web chat message at most 1,600 characters.
+RASA_MAX_REQUEST_BYTES = 64 * 1024
 PROCESSES = ("rasa", "actions", "web", "scheduler")
 
 
@@ -51,6 +54,10 @@ def rasa_env(settings: Settings) -> dict[str, str]:
         "CHAT_BURST": str(settings.chat_burst),
         "WEBCHAT_ALLOWED_ORIGINS": ",".join(settings.webchat_origins),
         "WEBCHAT_SESSION_KEY": settings.webchat_session_key,
+        # addons/run_rasa.py hands the API token to rasa in-process: never on a command line (`ps`).
+        "RASA_TOKEN": settings.rasa_token,
+        "SANIC_REQUEST_MAX_SIZE": str(RASA_MAX_REQUEST_BYTES),
+        "SANIC_WEBSOCKET_MAX_SIZE": str(RASA_MAX_REQUEST_BYTES),
         **({"SANIC_PROXIES_COUNT": str(settings.rasa_proxies_count)} if settings.rasa_proxies_count else {}),
     }
 
@@ -62,7 +69,7 @@ def command(process: str, settings: Settings) -> tuple[list[str], dict[str, str]
         model = model_path()
         if not model.exists():
             raise SystemExit(f"no trained model at {model.relative_to(ROOT)}: run `make model`")
-        argv = [str(RASA_BIN), "run", "--model", str(model), "--enable-api", "--auth-token", settings.rasa_token,
+        argv = [str(RASA_PYTHON), "-m", "addons.run_rasa", "run", "--model", str(model), "--enable-api",
                 "--interface", settings.rasa_host, "--port", str(settings.rasa_port),
                 "--credentials", str(ROOT / "credentials.yml"), "--endpoints", str(ROOT / "endpoints.yml"),
                 "--cors", settings.public_base_url, settings.public_base_url.replace("localhost", "127.0.0.1")]
@@ -86,6 +93,7 @@ def command(process: str, settings: Settings) -> tuple[list[str], dict[str, str]
 
 def exec_process(process: str, settings: Settings) -> None:
     """Replace this process with the requested one, so signals from honcho reach it directly."""
+    os.umask(0o077)  # databases and directories this process creates are its owner's alone
     argv, extra = command(process, settings)
     env = {**os.environ, **extra}
     env.setdefault("PYTHONPATH", str(ROOT))

@@ -32,6 +32,14 @@ LOCAL_SECRETS = {
 }
 
 
+# Secrets we choose ourselves (not a vendor's) must be long in production: a guessable one opens the Rasa
+# API, forges tracking links or agent sessions, or fakes carrier events (REST_CARRIER_WEBHOOK_SECRET too,
+# when that carrier is on).
+PRODUCTION_SECRETS = ("rasa_token", "link_secret", "session_secret", "carrier_webhook_secret",
+                      "action_server_secret")
+MIN_PRODUCTION_SECRET_CHARS = 32
+
+
 def local_action_server_secret() -> str:
     """The action server's secret when none is set (local only): random, made once per checkout and
     kept in `var/` (mode 0600), so every process of this checkout agrees on it and nobody who only
@@ -226,6 +234,11 @@ class Settings(BaseSettings):
                 raise ValueError("DATABASE_URL must be a server database when ENVIRONMENT=production")
             if "action_server_secret" not in self.model_fields_set:
                 raise ValueError("ACTION_SERVER_SECRET must be set when ENVIRONMENT=production")
+            rest_carrier = ("rest_carrier_webhook_secret",) if "rest" in self.enabled_carrier_adapters else ()
+            for name in (*PRODUCTION_SECRETS, *rest_carrier):
+                if len(getattr(self, name)) < MIN_PRODUCTION_SECRET_CHARS:
+                    raise ValueError(f"{name.upper()} must be at least {MIN_PRODUCTION_SECRET_CHARS} characters "
+                                     "when ENVIRONMENT=production (e.g. `openssl rand -hex 32`)")
         _check_carriers(self)
         _check_trusted_proxies(self)
         if self.action_timeout_seconds <= self.carrier_timeout_seconds:

@@ -22,6 +22,8 @@ from bot.web import (
     tracking,
     webhooks,
 )
+from bot.web.body_limit import BodySizeLimit
+from bot.web.headers import SecurityHeaders
 from bot.web.pages import render
 
 
@@ -44,6 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.router)
     app.include_router(dashboard.router)
     app.mount("/static", StaticFiles(directory=ROOT / "bot" / "web" / "static"), name="static")
+    app.add_middleware(BodySizeLimit)  # refuses before any route reads the body
+    app.add_middleware(SecurityHeaders)  # the last added is the outermost: a 413 gets the headers too
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:

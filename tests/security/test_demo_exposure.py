@@ -21,10 +21,10 @@ REAL_TWILIO = {"sms_provider": "twilio", "twilio_account_sid": "AC" + "1" * 32, 
                "twilio_from_number": "+4930111111", "twilio_webhook_url": "https://bot.example.com/webhooks/twilio/webhook"}
 REAL_SENDGRID = {"email_provider": "sendgrid", "sendgrid_api_key": "SG.real", "sendgrid_webhook_public_key": "MFkw"}
 REAL_REST_CARRIER = {"carriers": "rest", "rest_carrier_base_url": "https://carrier.example.com",
-                     "rest_carrier_api_key": "key", "rest_carrier_webhook_secret": "secret"}
-PRODUCTION = {"ENVIRONMENT": "production", "RASA_TOKEN": "r" * 20, "LINK_SECRET": "l" * 20,
-              "CARRIER_WEBHOOK_SECRET": "c" * 20, "OUTBOX_AUTH_TOKEN": "o" * 20, "SESSION_SECRET": "s" * 20,
-              "ACTION_SERVER_SECRET": "a" * 20,
+                     "rest_carrier_api_key": "key", "rest_carrier_webhook_secret": "w" * 32}
+PRODUCTION = {"ENVIRONMENT": "production", "RASA_TOKEN": "r" * 32, "LINK_SECRET": "l" * 32,
+              "CARRIER_WEBHOOK_SECRET": "c" * 32, "OUTBOX_AUTH_TOKEN": "o" * 32, "SESSION_SECRET": "s" * 32,
+              "ACTION_SERVER_SECRET": "a" * 32,
               "DATABASE_URL": "postgresql+psycopg://doorstep@db.example.com/doorstep"}
 DEMO_PAGES = ["/demo/mailbox", "/demo/mailbox/1", "/demo/phone", "/demo/phone/+4915120000001", "/api/outbox",
               "/api/demo"]
