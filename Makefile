@@ -116,6 +116,14 @@ bench: setup ## conversation throughput/latency vs a stock `rasa init` bot, then
 bench-notify: $(APP_READY) ## the notification wave alone: 100,000 SMS through the twilio library -> bench/notify_results.json
 	@$(VENV)/bin/python -m bench.notify_run
 
+# Issue 12: long runs, not part of `make test`.
+.PHONY: soak chaos
+soak: setup ## SOAK_MINUTES (30) of 20 conversations over SMS, web chat, REST + sandbox day + a wave -> bench/soak_results.json
+	@$(VENV)/bin/python -m bench.soak
+
+chaos: setup ## SIGKILL rasa, actions, web, scheduler in turn under supervisord, mid-conversation -> bench/chaos_results.json
+	@$(VENV)/bin/python -m bench.chaos
+
 screenshots: setup $(CHROMIUM) ## README screenshots of the tracking page and console -> docs/screenshots
 	@PYTHONPATH=. $(VENV)/bin/python scripts/screenshots.py
 
