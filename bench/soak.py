@@ -5,15 +5,17 @@ duplicated messages and memory growth.
 rasa, actions, web and scheduler with `bot.devstack.Stack` (fresh SQLite database and tracker store,
 demo world, the sandbox day on an accelerated clock that plays the whole day during the run), then
 keeps 20 conversations going at once, split over SMS (signed Twilio webhooks into Rasa, replies read
-from the outbox), web chat (socket.io, as the widget speaks it) and REST. A third of the way in, a
-wave of out-for-delivery notifications goes out on top. It reports:
+from the outbox), web chat (socket.io, as the widget speaks it) and REST. Two waves of
+out-for-delivery notifications go out on top, one during the warm-up (the first third of the run)
+and one after it. It reports:
 
 - errors: a request refused or failed (HTTP error, 5xx, connection refused, socket.io error);
 - lost: a customer message that got no reply, an SMS that never reached its conversation, a
   notification recorded as sent that the outbox never got, a wave parcel without its message;
 - duplicated: an SMS processed twice by Rasa, a reply said twice in one turn, a notification in the
   outbox twice (same address and text), two notifications with one provider id;
-- memory: each process's resident memory (with its children) after warm-up and at the end.
+- memory: each process's resident memory (with its children) after warm-up, in the middle and at the
+  end of the conversations.
 
 Writes bench/soak_results.json and prints a table. Exit 0 when every goal is met, 1 otherwise.
 """
@@ -52,6 +54,7 @@ RESULTS = BENCH / "soak_results.json"
 PROCESSES = ("rasa", "actions", "web", "scheduler")
 SANDBOX_DAY_SECONDS = 13 * 3600  # 07:30 to the evening: the whole day plays out during the run
 MAX_MEMORY_GROWTH_PCT = 10.0
+WAVE_AT = (0.05, 0.55)  # the notification waves start at these fractions of the run
 
 
 # --- Memory -----------------------------------------------------------------------------------------
@@ -66,17 +69,22 @@ async def sample_memory(pids: dict[str, int], samples: list[dict[str, float]], s
 
 
 def memory_growth(samples: list[dict[str, float]], warmup_s: float, window_s: float) -> dict[str, dict[str, float]]:
-    """Per process: the mean RSS just after warm-up, the mean over the last window, the peak, growth %."""
+    """Per process: the mean RSS over a window just after warm-up, at the middle and at the end, the
+    peak, and the growth from after warm-up (and from the middle: a step once, or a steady climb?)."""
     end_t = samples[-1]["t"]
-    after_warmup = [s for s in samples if warmup_s <= s["t"] < warmup_s + window_s] or samples[-1:]
+
+    def around(t: float) -> list[dict[str, float]]:
+        return [s for s in samples if t <= s["t"] < t + window_s] or samples[-1:]
+
+    after_warmup, middle = around(warmup_s), around((warmup_s + end_t - window_s) / 2)
     at_end = [s for s in samples if s["t"] >= end_t - window_s] or samples[-1:]
     report = {}
     for name in PROCESSES:
-        base = statistics.fmean(s[name] for s in after_warmup)
-        last = statistics.fmean(s[name] for s in at_end)
-        report[name] = {"start_mb": samples[0][name], "after_warmup_mb": round(base, 1), "end_mb": round(last, 1),
-                        "peak_mb": max(s[name] for s in samples),
-                        "growth_pct": round(100 * (last - base) / base, 1) if base else 0.0}
+        base, mid, last = (statistics.fmean(s[name] for s in window) for window in (after_warmup, middle, at_end))
+        report[name] = {"start_mb": samples[0][name], "after_warmup_mb": round(base, 1), "middle_mb": round(mid, 1),
+                        "end_mb": round(last, 1), "peak_mb": max(s[name] for s in samples),
+                        "growth_pct": round(100 * (last - base) / base, 1),
+                        "growth_second_half_pct": round(100 * (last - mid) / mid, 1)}
     return report
 
 
@@ -151,7 +159,7 @@ def demo_parcels(runtime: Runtime) -> list[Parcel]:
 
 async def soak(stack: Stack, runtime: Runtime, args: argparse.Namespace) -> dict[str, Any]:
     seconds = args.minutes * 60
-    warmup = min(300.0, seconds * 0.2)
+    warmup = seconds / 3
     tally = Tally()
     samples: list[dict[str, float]] = []
     started = time.monotonic()
@@ -159,18 +167,21 @@ async def soak(stack: Stack, runtime: Runtime, args: argparse.Namespace) -> dict
     sampler = asyncio.create_task(sample_memory(pids, samples, started, every=min(15.0, seconds / 40),
                                                  until=started + seconds))
     load = asyncio.create_task(converse(runtime, demo_parcels(runtime), tally, seconds, args.concurrency, args.think))
-    wave: dict[str, Any] = {"size": args.wave}
+    waves: list[dict[str, Any]] = []
     wave_ids: list[int] = []
-    if args.wave:
-        await asyncio.sleep(seconds / 3)
+    # Two waves: the first inside the warm-up, the second after it. Memory that a wave takes once
+    # (caches, the allocator's high-water mark) is warm-up; memory that each wave adds is growth.
+    for at in (WAVE_AT if args.wave else ()):
+        await asyncio.sleep(max(0.0, started + at * seconds - time.monotonic()))
         print(f"    {datetime.now(UTC):%H:%M:%S} notification wave: {args.wave} parcels out for delivery", flush=True)
-        wave_ids = await asyncio.to_thread(start_wave, runtime, args.wave)
-        # Sent during the conversations, or after them (then counted as late, not lost): a wave that
-        # has not gone out 10 minutes after the load ended is lost.
-        took = await wait_for_wave(runtime, wave_ids, timeout=seconds * 2 / 3 + 600)
-        wave["seconds_to_send"] = round(took, 1) if took is not None else None
-        wave["sent_before_the_load_ended"] = not load.done()
-        print(f"    {datetime.now(UTC):%H:%M:%S} wave sent in {wave['seconds_to_send']} s", flush=True)
+        ids = await asyncio.to_thread(start_wave, runtime, args.wave)
+        wave_ids += ids
+        # Sent during the conversations or after them (late, not lost); not out 10 minutes after
+        # the load ended: lost.
+        took = await wait_for_wave(runtime, ids, timeout=started + seconds + 600 - time.monotonic())
+        waves.append({"size": args.wave, "started_at_s": round(at * seconds), "seconds_to_send":
+                      round(took, 1) if took is not None else None})
+        print(f"    {datetime.now(UTC):%H:%M:%S} wave sent in {waves[-1]['seconds_to_send']} s", flush=True)
     await load
     await sampler
     await asyncio.to_thread(settle, runtime, 60)
@@ -178,7 +189,7 @@ async def soak(stack: Stack, runtime: Runtime, args: argparse.Namespace) -> dict
     with runtime.sessions() as session:
         sim_end = sim_now(session).isoformat(timespec="minutes")
     memory = memory_growth(samples, warmup, window_s=max(60.0, seconds * 0.1))
-    return {"tally": tally, "notifications": notifications, "wave": wave, "memory": memory,
+    return {"tally": tally, "notifications": notifications, "waves": waves, "memory": memory,
             "samples": samples, "warmup_s": warmup, "sim_end": sim_end,
             "elapsed_s": round(time.monotonic() - started, 1)}
 
@@ -216,7 +227,7 @@ def summarise(run: dict[str, Any], args: argparse.Namespace, load_before: float)
         "elapsed_s": run["elapsed_s"], "sandbox_clock_at_end": run["sim_end"],
         "errors": errors, "lost": lost, "duplicated": duplicated,
         "unexpected_replies": sum(tally.unexpected.values()),
-        "channels": channels, "notifications": notes, "wave": run["wave"], "memory": run["memory"],
+        "channels": channels, "notifications": notes, "waves": run["waves"], "memory": run["memory"],
         "goals": goals, "examples": tally.examples, "memory_samples": run["samples"],
     }
 
@@ -229,13 +240,14 @@ def print_table(result: dict[str, Any]) -> None:
               f"{c['duplicated']:>4} {c['unexpected']:>5} {c['p50_s'] or 0:>6.2f} {c['p95_s'] or 0:>6.2f}")
     n = result["notifications"]
     print(f"\nnotifications sent {n['sent']} ({n['by_trigger']}); in the outbox twice {n['duplicated_in_outbox']}, "
-          f"missing {n['missing_from_outbox']}; wave {n['wave_sent']}/{n['wave_size']} in "
-          f"{result['wave'].get('seconds_to_send')} s")
-    head = f"{'process':<10} {'start MB':>9} {'warm MB':>8} {'end MB':>7} {'peak MB':>8} {'growth':>7}"
+          f"missing {n['missing_from_outbox']}; waves {n['wave_sent']}/{n['wave_size']} sent, in "
+          f"{', '.join(str(w['seconds_to_send']) for w in result['waves'])} s")
+    head = (f"{'process':<10} {'start MB':>9} {'warm MB':>8} {'mid MB':>7} {'end MB':>7} {'peak MB':>8} {'growth':>7} "
+            f"{'2nd half':>8}")
     print("\n" + head + "\n" + "-" * len(head))
     for name, m in result["memory"].items():
-        print(f"{name:<10} {m['start_mb']:>9.0f} {m['after_warmup_mb']:>8.0f} {m['end_mb']:>7.0f} "
-              f"{m['peak_mb']:>8.0f} {m['growth_pct']:>6.1f}%")
+        print(f"{name:<10} {m['start_mb']:>9.0f} {m['after_warmup_mb']:>8.0f} {m['middle_mb']:>7.0f} "
+              f"{m['end_mb']:>7.0f} {m['peak_mb']:>8.0f} {m['growth_pct']:>6.1f}% {m['growth_second_half_pct']:>7.1f}%")
     print()
     for example in result["examples"][:10]:
         print(f"  {example}")
@@ -248,7 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--minutes", type=float, default=float(os.environ.get("SOAK_MINUTES") or 30))
     parser.add_argument("--concurrency", type=int, default=20, help="conversations at once")
     parser.add_argument("--think", type=float, default=1.0, help="mean seconds a customer takes to answer")
-    parser.add_argument("--wave", type=int, default=1000, help="parcels in the notification wave (0: none)")
+    parser.add_argument("--wave", type=int, default=1000, help="parcels in each notification wave (0: none)")
     args = parser.parse_args(argv)
     args.sandbox_speed = round(max(30.0, SANDBOX_DAY_SECONDS / (args.minutes * 60)), 1)
     load_before = os.getloadavg()[0]
@@ -256,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     stack = Stack(WORK, processes=PROCESSES, extra_env={"SANDBOX_SPEED": str(args.sandbox_speed),
                                                         "NOTIFY_TICK_SECONDS": "1"})
     print(f"==> soak: {args.minutes:g} min, {args.concurrency} conversations over {', '.join(CHANNELS)}, "
-          f"sandbox day at {args.sandbox_speed:g}x, a wave of {args.wave}; load average {load_before:.2f}",
+          f"sandbox day at {args.sandbox_speed:g}x, two waves of {args.wave}; load average {load_before:.2f}",
           flush=True)
     try:
         stack.start()
