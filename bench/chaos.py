@@ -60,6 +60,7 @@ WORK = BENCH / ".work" / "chaos"
 RESULTS = BENCH / "chaos_results.json"
 VICTIMS = ("rasa", "actions", "web", "scheduler")
 COME_BACK = 300.0
+WAVE_DEADLINE = 900.0  # a wave message not sent this long after the kill is lost, not late
 
 BEFORE_THE_KILL = [
     Turn("can you deliver it another day", ("tracking number",)),
@@ -169,11 +170,12 @@ async def one_kill(stack: SupervisedStack, runtime: Runtime, victim: str, parcel
             await conversation.close(background)
         result["conversations_continued"] = continued
 
-        took = await wait_for_wave(runtime, wave_ids, timeout=COME_BACK)
-        result["wave_seconds_after_kill"] = round(time.monotonic() - killed_at, 1) if took is not None else None
         for task in talkers:
             task.cancel()
         await asyncio.gather(*talkers, return_exceptions=True)
+        took = await wait_for_wave(runtime, wave_ids, timeout=WAVE_DEADLINE - (time.monotonic() - killed_at))
+        result["wave_sent_seconds_after_kill"] = round(time.monotonic() - killed_at, 1) if took is not None else None
+        print(f"    wave sent {result['wave_sent_seconds_after_kill']} s after the kill", flush=True)
     check = await asyncio.to_thread(notification_check, runtime, wave_ids)
     await asyncio.to_thread(retire_wave, runtime, wave_ids)
     result["wave"] = {"size": args.wave, "sent": check["wave_sent"], "lost": check["wave_lost"]}
@@ -202,7 +204,7 @@ async def chaos(stack: SupervisedStack, runtime: Runtime, args: argparse.Namespa
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--conversations", type=int, default=6, help="conversations waiting for a 'yes' per kill")
-    parser.add_argument("--wave", type=int, default=500, help="parcels in each kill's notification wave")
+    parser.add_argument("--wave", type=int, default=200, help="parcels in each kill's notification wave")
     args = parser.parse_args(argv)
     load_before = os.getloadavg()[0]
     shutil.rmtree(WORK, ignore_errors=True)

@@ -197,9 +197,13 @@ class SupervisedStack(Stack):
         return pid
 
     def _up(self, name: str) -> bool:
+        """RUNNING for supervisord (up for `startsecs`: it did not die at start, e.g. unable to bind
+        its port), and answering its health probe if it has one."""
+        if "RUNNING" not in self.ctl("status", f"doorstep:{name}"):
+            return False
         probe = self._probes().get(name)
-        if probe is None:  # the scheduler: running under supervisord
-            return self.pid(name) > 0 and "RUNNING" in self.ctl("status", f"doorstep:{name}")
+        if probe is None:  # the scheduler
+            return True
         url, params = probe
         try:
             return httpx.get(url, params=params, timeout=2).status_code == 200
