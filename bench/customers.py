@@ -211,7 +211,6 @@ class SmsConversation(Conversation):
     async def say(self, text: str) -> list[str] | None:
         s = self.runtime.settings
         message_sid = new_sid()
-        self.message_sids.append(message_sid)
         form, signature = signed_inbound(self.runtime, self.phone, text, message_sid)
         try:
             response = await self.client.post(s.sms_webhook_url, data=form, headers={"X-Twilio-Signature": signature},
@@ -221,7 +220,8 @@ class SmsConversation(Conversation):
         if response.status_code >= 300:
             raise TurnFailed(f"HTTP {response.status_code}: {response.text[:120]}")
         if not await self._turn_over(message_sid):
-            return None
+            return None  # counted once, as a turn without a reply
+        self.message_sids.append(message_sid)  # checked at the end: in the conversation exactly once
         replies = await asyncio.to_thread(self._outbox_since)
         return replies or None
 
@@ -291,7 +291,7 @@ async def run_script(conversation: Conversation, script: list[Turn], tally: Tall
                 return False
             if replies is None:
                 tally.lost[channel] += 1
-                tally.note(f"{channel} turn {number} {turn.text!r}: no reply within {TURN_TIMEOUT:g} s")
+                tally.note(f"{channel} turn {number} {turn.text!r}: no reply (none, or none within {TURN_TIMEOUT:g} s)")
                 return False
             tally.latencies.setdefault(channel, []).append(time.monotonic() - started)
             tally.turns[channel] += 1
