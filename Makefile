@@ -134,6 +134,14 @@ bench: setup $(APP_DEV_READY) ## conversation throughput/latency vs a stock `ras
 bench-notify: $(APP_DEV_READY) ## the notification wave alone: 100,000 SMS through the twilio library -> bench/notify_results.json
 	@$(VENV)/bin/python -m bench.notify_run
 
+# Issue 12: long runs, not part of `make test`.
+.PHONY: soak chaos
+soak: setup $(APP_DEV_READY) ## SOAK_MINUTES (30) of 20 conversations over SMS, web chat, REST + sandbox day + a wave -> bench/soak_results.json
+	@$(VENV)/bin/python -m bench.soak
+
+chaos: setup $(APP_DEV_READY) ## SIGKILL rasa, actions, web, scheduler in turn under supervisord, mid-conversation -> bench/chaos_results.json
+	@$(VENV)/bin/python -m bench.chaos
+
 screenshots: setup $(APP_DEV_READY) $(CHROMIUM) ## README screenshots of the tracking page and console -> docs/screenshots
 	@PYTHONPATH=. $(VENV)/bin/python scripts/screenshots.py
 

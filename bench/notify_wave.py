@@ -19,6 +19,8 @@ LOCALES = ("en", "de", "nl")
 def build_wave(session: Session, n: int, now: datetime, *, first_phone: int = 4917000000000) -> list[int]:
     """N customers (SMS, no quiet hours) each with one parcel out for delivery; returns shipment ids."""
     start = (session.scalar(select(Customer.id).order_by(Customer.id.desc()).limit(1)) or 0) + 1
+    # after any existing rows (the demo world has more shipments than customers)
+    first_shipment = (session.scalar(select(Shipment.id).order_by(Shipment.id.desc()).limit(1)) or 0) + 1
     customers = [
         {"id": start + i, "name": f"Wave Customer{i}", "phone": f"+{first_phone + start + i}",
          "email": f"wave{start + i}@example.com", "locale": LOCALES[i % 3], "time_zone": "Europe/Berlin",
@@ -26,7 +28,7 @@ def build_wave(session: Session, n: int, now: datetime, *, first_phone: int = 49
         for i in range(n)
     ]
     shipments = [
-        {"id": start + i, "tracking_number": f"WV{start + i:010d}", "carrier": "sandbox", "order_reference": f"W{i}",
+        {"id": first_shipment + i, "tracking_number": f"WV{start + i:010d}", "carrier": "sandbox", "order_reference": f"W{i}",
          "customer_id": start + i, "status": ShipmentStatus.OUT_FOR_DELIVERY, "status_at": now,
          "promised_start": now + timedelta(hours=2), "promised_end": now + timedelta(hours=4),
          "eta_start": now + timedelta(hours=2, minutes=30), "eta_end": now + timedelta(hours=3, minutes=30),

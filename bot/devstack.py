@@ -3,6 +3,7 @@ tests and the benchmark. Each process is started exactly as the Procfile does (`
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -98,8 +99,10 @@ class Stack:
             "web": (f"{s.web_internal_url}/api/openapi.json", {}),
         }
 
-    def wait_ready(self, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
+    def wait_ready(self, timeout: float) -> float:
+        """Wait until every started process answers its health probe; returns the seconds waited."""
+        started = time.monotonic()
+        deadline = started + timeout
         pending = {name for name in self._procs if name in self._probes()}
         while pending:
             for name in list(pending):
@@ -115,6 +118,7 @@ class Stack:
             if time.monotonic() > deadline:
                 raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}")
             time.sleep(0.3)
+        return time.monotonic() - started
 
     def log(self, name: str) -> str:
         path = self.workdir / f"{name}.log"
@@ -144,3 +148,111 @@ class Stack:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+SUPERVISOR_CONFIG = ROOT / "deploy" / "supervisord.conf"
+
+
+class SupervisedStack(Stack):
+    """All four processes under supervisord, with the shipped deploy/supervisord.conf (its var/ paths
+    moved into the work directory): a process that dies is started again by supervisord, as in
+    production. For the supervisor test and the fault run."""
+
+    def __init__(self, workdir: Path, *, database_url: str | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
+        super().__init__(workdir, processes=("rasa", "actions", "web", "scheduler"), database_url=database_url,
+                         extra_env=extra_env)
+        self.config = workdir / "supervisord.conf"
+        self._bin = Path(sys.executable).parent
+        self._supervisord: subprocess.Popen[bytes] | None = None
+
+    def _render_config(self) -> None:
+        text = SUPERVISOR_CONFIG.read_text()
+        text = text.replace("%(here)s/../var", str(self.workdir)).replace("%(here)s/..", str(ROOT))
+        (self.workdir / "log").mkdir(exist_ok=True)
+        self.config.write_text(text)
+
+    def start(self, timeout: float = 180.0) -> None:
+        self.setup()
+        self._render_config()
+        log = open(self.workdir / "supervisord.out", "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(log)
+        self._supervisord = subprocess.Popen(
+            [str(self._bin / "supervisord"), "--nodaemon", "-c", str(self.config)], cwd=ROOT,
+            env=self._environ(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.wait_ready(timeout)
+
+    def ctl(self, *args: str) -> str:
+        """A supervisorctl command against this stack's supervisord; its output."""
+        done = subprocess.run([str(self._bin / "supervisorctl"), "-c", str(self.config), *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        return done.stdout.strip()
+
+    def pid(self, name: str) -> int:
+        """The running process's pid, 0 while it is down."""
+        answer = self.ctl("pid", f"doorstep:{name}")
+        return int(answer) if answer.isdigit() else 0
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Kill one process as a crash would (not through supervisord); returns the pid killed."""
+        pid = self.pid(name)
+        if not pid:
+            raise RuntimeError(f"{name} is not running")
+        os.kill(pid, sig)
+        return pid
+
+    def _up(self, name: str) -> bool:
+        """RUNNING for supervisord (up for `startsecs`: it did not die at start, e.g. unable to bind
+        its port), and answering its health probe if it has one."""
+        if "RUNNING" not in self.ctl("status", f"doorstep:{name}"):
+            return False
+        probe = self._probes().get(name)
+        if probe is None:  # the scheduler
+            return True
+        url, params = probe
+        try:
+            return httpx.get(url, params=params, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_ready(self, timeout: float, names: Iterable[str] | None = None, *, not_pid: int = 0) -> float:
+        """Wait until the processes answer (and, if `not_pid` is given, run as another process than
+        that one); returns the seconds waited."""
+        started = time.monotonic()
+        pending = set(names or self.processes)
+        while pending:
+            if self._supervisord is not None and self._supervisord.poll() is not None:
+                raise RuntimeError(f"supervisord exited ({self._supervisord.returncode})")
+            for name in list(pending):
+                pid = self.pid(name)
+                if pid and pid != not_pid and self._up(name):
+                    pending.discard(name)
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}")
+            time.sleep(0.3)
+        return time.monotonic() - started
+
+    def restart(self, name: str, timeout: float = 180.0) -> None:
+        self.ctl("restart", f"doorstep:{name}")
+        self.wait_ready(timeout, [name])
+
+    def log(self, name: str) -> str:
+        path = self.workdir / "log" / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self._supervisord is not None and self._supervisord.poll() is None:
+            programs = [pid for pid in map(self.pid, self.processes) if pid]
+            os.kill(self._supervisord.pid, signal.SIGTERM)  # stops every program (stopasgroup) first
+            try:
+                self._supervisord.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                for pid in [self._supervisord.pid, *programs]:  # each program has its own group
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(pid, signal.SIGKILL)
+                self._supervisord.wait()
+        self._supervisord = None
+        for log in self._logs:
+            log.close()
+        self._logs.clear()

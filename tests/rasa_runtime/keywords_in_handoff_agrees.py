@@ -120,8 +120,7 @@ async def main() -> None:
               and ours[2] == rasas[2] == paused_before)  # a handoff stays paused
         failures += not ok
         print(f"keywords {case} rasa={rasas[0]} ours={ours[0]} said={ours[1]} paused={ours[2]} ok={ok}")
-    for session in speedups._sessions.values():
-        await session.close()
+    await speedups.close_sessions()
     await runner.cleanup()
 
 
