@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from fastapi import FastAPI, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.requests import ClientDisconnect
 
 from bot.runtime import Runtime
 from bot.settings import ROOT, Settings, get_settings
@@ -48,6 +49,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.mount("/static", StaticFiles(directory=ROOT / "bot" / "web" / "static"), name="static")
     app.add_middleware(BodySizeLimit)  # refuses before any route reads the body
     app.add_middleware(SecurityHeaders)  # the last added is the outermost: a 413 gets the headers too
+
+    @app.exception_handler(ClientDisconnect)
+    async def client_gone(request: Request, exc: ClientDisconnect) -> PlainTextResponse:
+        """A client that hung up before its body arrived (a provider's callback giving up) is its
+        fault, not ours: a 400 nobody reads, and no traceback logged as a server error."""
+        return PlainTextResponse("the client disconnected before the request body arrived", status_code=400)
 
     @app.get("/", response_class=HTMLResponse)
     def index(request: Request) -> HTMLResponse:
