@@ -16,6 +16,7 @@ from typing import IO
 
 import httpx
 
+from bot.model_files import model_path
 from bot.settings import ROOT, Settings
 
 
@@ -70,6 +71,8 @@ class Stack:
                        capture_output=True)
 
     def start(self, timeout: float = 180.0) -> None:
+        if "rasa" in self.processes and not model_path().exists():
+            raise RuntimeError(f"no trained model at {model_path()}: run `make model` (`make test` trains it first)")
         self.setup()
         for name in self.processes:
             self._launch(name)
@@ -143,7 +146,11 @@ class Stack:
         self._logs.clear()
 
     def __enter__(self) -> Stack:
-        self.start()
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # what did start must not outlive a failed start
+            raise
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -173,6 +180,8 @@ class SupervisedStack(Stack):
         self.config.write_text(text)
 
     def start(self, timeout: float = 180.0) -> None:
+        if "rasa" in self.processes and not model_path().exists():
+            raise RuntimeError(f"no trained model at {model_path()}: run `make model` (`make test` trains it first)")
         self.setup()
         self._render_config()
         log = open(self.workdir / "supervisord.out", "ab")  # noqa: SIM115 - closed in stop()

@@ -18,7 +18,6 @@ from twilio.request_validator import RequestValidator
 from bot.agents import create_agent
 from bot.devstack import Stack
 from bot.handoffs import create_handoff
-from bot.model_files import model_path
 from bot.models import Consent, Customer, OutboxMessage
 from bot.outbox import new_sid
 from bot.runtime import Runtime
@@ -31,16 +30,8 @@ HOSTILE_SENDER = "probe-xss/<img src=x onerror=alert(1)> a"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not model_path().exists():
-        pytest.fail(f"no trained model at {model_path()}: `make test` trains it first")
-    running = Stack(Path(tmp_path_factory.mktemp("security-stack")))
-    try:
-        running.start()
-    except Exception:
-        running.stop()
-        raise
-    yield running
-    running.stop()
+    with Stack(Path(tmp_path_factory.mktemp("security-stack"))) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ import httpx
 import pytest
 
 from bot.devstack import Stack
-from bot.model_files import model_path
 
 pytestmark = pytest.mark.e2e
 TOKEN = secrets.token_urlsafe(32)
@@ -21,17 +20,9 @@ TOKEN = secrets.token_urlsafe(32)
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not model_path().exists():
-        pytest.fail(f"no trained model at {model_path()}: `make test` trains it first")
-    running = Stack(Path(tmp_path_factory.mktemp("retest-local")), processes=("rasa", "web"),
-                    extra_env={"RASA_TOKEN": TOKEN})
-    try:
-        running.start()
-    except Exception:
-        running.stop()
-        raise
-    yield running
-    running.stop()
+    with Stack(Path(tmp_path_factory.mktemp("retest-local")), processes=("rasa", "web"),
+               extra_env={"RASA_TOKEN": TOKEN}) as running:
+        yield running
 
 
 def session_of(pid: str) -> int | None:

@@ -12,23 +12,14 @@ import httpx
 import pytest
 
 from bot.devstack import Stack
-from bot.model_files import model_path
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not model_path().exists():
-        pytest.fail(f"no trained model at {model_path()}: `make test` trains it first")
-    running = Stack(Path(tmp_path_factory.mktemp("retest-rest")), processes=("rasa", "actions"))
-    try:
-        running.start()
-    except Exception:
-        running.stop()
-        raise
-    yield running
-    running.stop()
+    with Stack(Path(tmp_path_factory.mktemp("retest-rest")), processes=("rasa", "actions")) as running:
+        yield running
 
 
 def webhook(stack: Stack) -> str:

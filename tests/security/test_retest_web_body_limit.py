@@ -20,14 +20,8 @@ BODY_MB = 30
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    running = Stack(Path(tmp_path_factory.mktemp("retest-body")), processes=("web",))
-    try:
-        running.start()
-    except Exception:
-        running.stop()
-        raise
-    yield running
-    running.stop()
+    with Stack(Path(tmp_path_factory.mktemp("retest-body")), processes=("web",)) as running:
+        yield running
 
 
 def peak_memory_kb(pid: int) -> int:

@@ -18,7 +18,6 @@ from sqlalchemy import select
 from bot.agents import create_agent
 from bot.clock import sim_now
 from bot.devstack import Stack
-from bot.model_files import model_path
 from bot.models import Consent, Customer, Handoff, Notification, OutboxMessage
 from bot.notify.dispatch import Dispatcher, DispatchReport
 from bot.notify.providers import email_sender, sms_sender
@@ -36,16 +35,8 @@ NOT_DELIVERED = "the customer opted out of SMS (STOP)"
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not model_path().exists():
-        pytest.fail(f"no trained model at {model_path()}: `make test` trains it first")
-    running = Stack(Path(tmp_path_factory.mktemp("stop-stack")))
-    try:
-        running.start()
-    except Exception:
-        running.stop()
-        raise
-    yield running
-    running.stop()
+    with Stack(Path(tmp_path_factory.mktemp("stop-stack"))) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -20,7 +20,6 @@ import pytest
 from sqlalchemy import select
 
 from bot.devstack import Stack
-from bot.model_files import model_path
 from bot.models import Customer
 from bot.outbox import conversation
 from bot.runtime import Runtime
@@ -37,17 +36,9 @@ COOL_OFF_SECONDS = 2.0
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not model_path().exists():
-        pytest.fail(f"no trained model at {model_path()}: `make test` trains it first")
-    running = Stack(Path(tmp_path_factory.mktemp("stuck")),
-                    extra_env={"ACTION_COOL_OFF_SECONDS": str(COOL_OFF_SECONDS)})
-    try:
-        running.start()
-    except Exception:
-        running.stop()
-        raise
-    yield running
-    running.stop()
+    with Stack(Path(tmp_path_factory.mktemp("stuck")),
+               extra_env={"ACTION_COOL_OFF_SECONDS": str(COOL_OFF_SECONDS)}) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

@@ -24,7 +24,6 @@ from sqlalchemy import select
 
 from bot.clock import sim_now
 from bot.devstack import Stack
-from bot.model_files import model_path
 from bot.models import ConversationLink, Notification, OutboxMessage, Shipment, VerificationLimit
 from bot.notify.service import run_pass
 from bot.runtime import Runtime
@@ -39,16 +38,8 @@ _addresses = itertools.count(2)
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not model_path().exists():
-        pytest.fail(f"no trained model at {model_path()}: `make test` trains it first")
-    running = Stack(Path(tmp_path_factory.mktemp("bruteforce")), extra_env=ENV)
-    try:
-        running.start()
-    except Exception:
-        running.stop()
-        raise
-    yield running
-    running.stop()
+    with Stack(Path(tmp_path_factory.mktemp("bruteforce")), extra_env=ENV) as running:
+        yield running
 
 
 @pytest.fixture(autouse=True)

@@ -16,7 +16,6 @@ from sqlalchemy import select
 
 from bot.devstack import Stack
 from bot.identity import make_link_token
-from bot.model_files import model_path
 from bot.models import Shipment
 from bot.runtime import Runtime
 from tests.e2e.helpers import user_messages
@@ -27,16 +26,8 @@ ENV = {"CHAT_MESSAGES_PER_MINUTE": "20", "CHAT_BURST": "6"}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    if not model_path().exists():
-        pytest.fail(f"no trained model at {model_path()}: `make test` trains it first")
-    running = Stack(Path(tmp_path_factory.mktemp("webchat-sessions")), extra_env=ENV)
-    try:
-        running.start()
-    except Exception:
-        running.stop()
-        raise
-    yield running
-    running.stop()
+    with Stack(Path(tmp_path_factory.mktemp("webchat-sessions")), extra_env=ENV) as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
