@@ -192,6 +192,8 @@ class Settings(BaseSettings):
     # Failed agent logins per 15 minutes, per account (the email typed) and per client address.
     login_attempts_per_account: int = Field(default=10, ge=1)
     login_attempts_per_client: int = Field(default=30, ge=1)
+    # ... and per device cookie (a browser that logged in before skips the per-account count until then).
+    login_attempts_per_device: int = Field(default=10, ge=1)
     # Proxies whose X-Forwarded-For the web process believes (comma-separated IP addresses or networks).
     # Empty (the default): none; the client is the address that connected.
     trusted_proxies: str = ""

@@ -7,7 +7,9 @@ state-changing request must carry the session's CSRF token (form field `csrf_tok
 that accepts JSON and not HTML), event streams and every other method 401.
 
 Login attempts are limited per account and per client address (`LoginThrottle`); the client address
-is the connecting one unless it is a trusted proxy (TRUSTED_PROXIES, applied by uvicorn).
+is the connecting one unless it is a trusted proxy (TRUSTED_PROXIES, applied by uvicorn). A browser
+that has logged in gets a long-lived signed device cookie naming the agent; with it, that agent's
+logins skip the per-account count (which anyone can use up), within the device's own allowance.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Annotated
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import Depends, HTTPException, Request, Response
-from itsdangerous import BadSignature, Signer
+from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.agents import SessionPolicy, current_session
@@ -33,6 +36,9 @@ CSRF_FIELD = "csrf_token"
 CSRF_HEADER = "X-CSRF-Token"
 SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
 LOGIN_WINDOW_SECONDS = 15 * 60
+DEVICE_COOKIE = "doorstep_device"
+DEVICE_COOKIE_PATH = "/agent/login"
+DEVICE_COOKIE_SECONDS = 90 * 24 * 3600
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,14 @@ def policy(settings: Settings) -> SessionPolicy:
                          idle=timedelta(minutes=settings.agent_idle_minutes))
 
 
+@dataclass(frozen=True)
+class LoginAttempt:
+    """What one admitted attempt was counted against: the account, or instead a trusted device; and the client."""
+    account: str | None
+    device: str | None
+    client: str
+
+
 class LoginThrottle:
     """Login attempts in a sliding window, per account (the email typed, known or not) and per client.
 
@@ -59,24 +73,41 @@ class LoginThrottle:
     over many accounts from one client runs out on the client's count; guessing one account's password
     from many clients runs out on the account's. Either way the next try is refused before any password
     check, for a known and an unknown email alike.
+
+    Anyone can use up an account's count, so an attempt from a device that logged in to that account
+    before (`device`, from its device cookie) is counted on the device instead, until the device has
+    used up its own allowance; it still counts for the client.
     """
 
-    def __init__(self, *, per_account: int, per_client: int, window_seconds: float = LOGIN_WINDOW_SECONDS) -> None:
+    def __init__(self, *, per_account: int, per_client: int, per_device: int,
+                 window_seconds: float = LOGIN_WINDOW_SECONDS) -> None:
         self.accounts = RateLimiter(per_account, window_seconds)
         self.clients = RateLimiter(per_client, window_seconds)
+        self.devices = RateLimiter(per_device, window_seconds)
 
-    def admit(self, *, email: str, client: str) -> bool:
-        account = email.strip().lower()
-        if not self.accounts.allow(account):
-            return False
+    def admit(self, *, email: str, client: str, device: str | None = None) -> LoginAttempt | None:
+        """The attempt as counted, or None when it must wait."""
+        if device is not None and self.devices.allow(device):
+            attempt = LoginAttempt(account=None, device=device, client=client)
+        else:
+            account = email.strip().lower()
+            if not self.accounts.allow(account):
+                return None
+            attempt = LoginAttempt(account=account, device=None, client=client)
         if not self.clients.allow(client):
-            self.accounts.give_back(account)
-            return False
-        return True
+            self._give_back_key(attempt)
+            return None
+        return attempt
 
-    def succeeded(self, *, email: str, client: str) -> None:
-        self.accounts.give_back(email.strip().lower())
-        self.clients.give_back(client)
+    def succeeded(self, attempt: LoginAttempt) -> None:
+        self._give_back_key(attempt)
+        self.clients.give_back(attempt.client)
+
+    def _give_back_key(self, attempt: LoginAttempt) -> None:
+        if attempt.device is not None:
+            self.devices.give_back(attempt.device)
+        if attempt.account is not None:
+            self.accounts.give_back(attempt.account)
 
 
 def login_throttle(request: Request) -> LoginThrottle:
@@ -85,7 +116,8 @@ def login_throttle(request: Request) -> LoginThrottle:
     if not hasattr(state, "login_throttle"):
         settings: Settings = state.runtime.settings
         state.login_throttle = LoginThrottle(per_account=settings.login_attempts_per_account,
-                                             per_client=settings.login_attempts_per_client)
+                                             per_client=settings.login_attempts_per_client,
+                                             per_device=settings.login_attempts_per_device)
     return state.login_throttle
 
 
@@ -117,6 +149,34 @@ def session_id_from(request: Request, settings: Settings) -> str | None:
         return _signer(settings).unsign(raw).decode()
     except BadSignature:
         return None
+
+
+def _device_serializer(settings: Settings) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(settings.session_secret, salt="agent-login-device")
+
+
+def set_device_cookie(response: Response, settings: Settings, agent: Agent) -> None:
+    """Mark this browser as one `agent` logged in from (a fresh random device id on every login)."""
+    value = _device_serializer(settings).dumps({"agent": agent.id, "device": secrets.token_urlsafe(16)})
+    response.set_cookie(
+        DEVICE_COOKIE, value, max_age=DEVICE_COOKIE_SECONDS, httponly=True, samesite="strict",
+        secure=settings.public_base_url.startswith("https://"), path=DEVICE_COOKIE_PATH,
+    )
+
+
+def trusted_device(request: Request, db: Session, settings: Settings, email: str) -> str | None:
+    """The device id from a valid, unexpired device cookie naming the agent with this email, else None."""
+    raw = request.cookies.get(DEVICE_COOKIE)
+    if not raw or len(raw) > 300:
+        return None
+    try:
+        claim: Any = _device_serializer(settings).loads(raw, max_age=DEVICE_COOKIE_SECONDS)
+    except BadSignature:
+        return None
+    if not isinstance(claim, dict) or not isinstance(claim.get("device"), str) or not isinstance(claim.get("agent"), int):
+        return None
+    agent_id = db.scalar(select(Agent.id).where(func.lower(Agent.email) == email.strip().lower()))
+    return claim["device"] if agent_id == claim["agent"] else None
 
 
 def _wants_page(request: Request) -> bool:

@@ -29,7 +29,9 @@ from bot.web.auth import (
     load_agent,
     login_throttle,
     policy,
+    set_device_cookie,
     set_session_cookie,
+    trusted_device,
 )
 from bot.web.console_changes import ChangeFailed, change_options, make_change
 from bot.web.deps import RuntimeDep, SessionDep
@@ -79,17 +81,20 @@ def login(
     if not expected or not csrf_token or not secrets.compare_digest(expected, csrf_token):
         raise HTTPException(status_code=403, detail="missing or wrong CSRF token")
     throttle, client = login_throttle(request), client_address(request)
-    if not throttle.admit(email=email, client=client):
+    device = trusted_device(request, session, runtime.settings, email)
+    attempt = throttle.admit(email=email, client=client, device=device)
+    if attempt is None:
         return _login_page(request, "Too many attempts. Wait a few minutes and try again.", _safe_next(next), 429)
     agent = authenticate(session, email=email, password=password)
     if agent is None:
         return _login_page(request, "Wrong email or password.", _safe_next(next), 401)
-    throttle.succeeded(email=email, client=client)
+    throttle.succeeded(attempt)
     row = start_session(session, agent, policy(runtime.settings))
     desk.audit(session, agent, "agent.login", "-")
     session.commit()
     response = RedirectResponse(_safe_next(next), status_code=303)
     set_session_cookie(response, runtime.settings, row.id)
+    set_device_cookie(response, runtime.settings, agent)
     response.delete_cookie(LOGIN_CSRF_COOKIE, path="/agent")
     return response
 
