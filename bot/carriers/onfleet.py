@@ -5,10 +5,13 @@ Windows are the task's completeAfter/completeBefore (Onfleet takes any window: w
 slots); a locker or another address is a new destination; instructions and a neighbour are the
 task's notes. Onfleet's own events arrive by webhook (bot/web/carrier_webhooks.py).
 
-pyonfleet keeps its base URL in a module constant, shares one `requests.Session` between clients, sets
-no timeout, and retries a 429 up to eight times with exponential backoff (minutes). So we point the
-constant at the configured URL, mount an adapter with our timeout on that session, and call each
-request's undecorated method: our own retry (reads only) and circuit breaker decide.
+pyonfleet builds every URL from a module constant, keeps one `requests.Session` (with the key) and its
+endpoints on the `Onfleet` class, so they are shared by every client in the process, sets no timeout,
+and retries a 429 up to eight times with exponential backoff (minutes). It offers no public way to give
+a client its own base URL or session. So we change none of that: each adapter binds the SDK's request
+objects for tasks to a session of its own (its key, our timeout, the configured API URL put in place of
+the SDK's), and calls each request's undecorated method: our own retry (reads only) and circuit breaker
+decide. Two adapters with different URLs or keys never see each other's.
 """
 
 from __future__ import annotations
@@ -51,6 +54,29 @@ class _TimeoutAdapter(HTTPAdapter):
         return super().send(request, **kwargs)
 
 
+class _OnfleetSession(requests.Session):
+    """One adapter's HTTP session: its API key, our timeout, and its API URL in place of pyonfleet's constant."""
+
+    def __init__(self, *, api_key: str, api_url: str, timeout: float) -> None:
+        super().__init__()
+        self.auth = (api_key, "")
+        self.api_url = api_url.rstrip("/")
+        adapter = _TimeoutAdapter(timeout)
+        self.mount("https://", adapter)
+        self.mount("http://", adapter)
+
+    def request(self, method: str, url: str | bytes, *args: Any, **kwargs: Any) -> requests.Response:
+        sdk_base = onfleet_request.API_BASE_URL  # what pyonfleet prefixed; read, never written
+        if isinstance(url, str) and url.startswith(sdk_base):
+            url = self.api_url + url[len(sdk_base):]
+        return super().request(method, url, *args, **kwargs)
+
+
+def _bound(request: onfleet_request.Request, session: requests.Session) -> onfleet_request.Request:
+    """The SDK's request (method, path, URL building, error mapping) on this adapter's session."""
+    return onfleet_request.Request(request.http_method, request.path, session)
+
+
 class OnfleetCarrier:
     name = "onfleet"
     capabilities = frozenset({Capability.TRACK, Capability.WINDOWS, Capability.RESCHEDULE, Capability.REDIRECT,
@@ -62,17 +88,16 @@ class OnfleetCarrier:
         self._sessions = session_factory
         self._tz = time_zone
         self._guard = robustness.guard(self.name)
-        onfleet_request.API_BASE_URL = api_url.rstrip("/")  # pyonfleet reads it at every call
-        self._api = Onfleet(api_key=api_key)
-        adapter = _TimeoutAdapter(robustness.timeout)
-        self._api._session.mount("https://", adapter)
-        self._api._session.mount("http://", adapter)
+        self._http = _OnfleetSession(api_key=api_key, api_url=api_url, timeout=robustness.timeout)
+        self._get_task = _bound(Onfleet.tasks.get, self._http)
+        self._match_tasks = _bound(Onfleet.tasks.matchMetadata, self._http)
+        self._update_task = _bound(Onfleet.tasks.update, self._http)
 
     def close(self) -> None:
-        self._api._session.close()
+        self._http.close()
 
     def __repr__(self) -> str:
-        return f"OnfleetCarrier(api_url={onfleet_request.API_BASE_URL!r})"
+        return f"OnfleetCarrier(api_url={self._http.api_url!r})"
 
     # -- the SDK, guarded ------------------------------------------------------------------
     def _call(self, request: onfleet_request.Request, *, idempotent: bool, parse: Callable[[Any], T] = lambda x: x,
@@ -98,8 +123,8 @@ class OnfleetCarrier:
     def _task(self, tracking_number: str) -> dict[str, Any]:
         ref = local.external_id(self._sessions, self.name, tracking_number)
         if ref != tracking_number:
-            return self._call(self._api.tasks.get, idempotent=True, parse=_task_dict, id=ref)
-        found = self._call(self._api.tasks.matchMetadata, idempotent=True, parse=_task_list,
+            return self._call(self._get_task, idempotent=True, parse=_task_dict, id=ref)
+        found = self._call(self._match_tasks, idempotent=True, parse=_task_list,
                            body=[{"name": METADATA_KEY, "type": "string", "value": tracking_number}])
         if not found:
             raise UnknownShipment(f"onfleet has no task for {tracking_number}")
@@ -115,7 +140,7 @@ class OnfleetCarrier:
         return task
 
     def _update(self, task: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
-        return self._call(self._api.tasks.update, idempotent=False, parse=_task_dict, id=str(task["id"]), body=body)
+        return self._call(self._update_task, idempotent=False, parse=_task_dict, id=str(task["id"]), body=body)
 
     # -- reading ---------------------------------------------------------------------------
     def track(self, tracking_number: str) -> TrackingInfo:
