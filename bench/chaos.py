@@ -27,16 +27,15 @@ import itertools
 import json
 import os
 import shutil
-import signal
-import sys
 import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 from sqlalchemy import func, select, update
 
+from bench import cli
 from bench.customers import (
     CHANNELS,
     Conversation,
@@ -242,14 +241,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if ok else 1
 
 
-def _terminate(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted: everything started was stopped, no results written", file=sys.stderr)
-        sys.exit(130)
+    cli.run(main)

@@ -27,10 +27,11 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 import httpx
 
+from bench import cli
 from bot.demo_report import demo_report
 from bot.devstack import Stack, free_port
 from bot.model_files import model_path
@@ -546,14 +547,5 @@ def main(argv: list[str] | None = None) -> int:
     return 1 if any("error" in bot for bot in bots.values()) else 0
 
 
-def _terminate(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt  # so the finally blocks stop what was started
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted: everything started was stopped, no results written", file=sys.stderr)
-        sys.exit(130)
+    cli.run(main)

@@ -28,17 +28,16 @@ import json
 import os
 import platform
 import shutil
-import signal
 import statistics
-import sys
 import time
 from collections import Counter
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
 from sqlalchemy import func, select
 
+from bench import cli
 from bench.customers import CHANNELS, Parcel, Tally, converse
 from bench.notify_wave import build_wave
 from bench.run import rss_mb
@@ -286,14 +285,5 @@ def main(argv: list[str] | None = None) -> int:
     return 0 if all(goal["pass"] for goal in result["goals"]) else 1
 
 
-def _terminate(signum: int, frame: object) -> NoReturn:
-    raise KeyboardInterrupt  # so the finally blocks stop what was started
-
-
 if __name__ == "__main__":
-    signal.signal(signal.SIGTERM, _terminate)
-    try:
-        sys.exit(main())
-    except KeyboardInterrupt:
-        print("\ninterrupted: everything started was stopped, no results written", file=sys.stderr)
-        sys.exit(130)
+    cli.run(main)
