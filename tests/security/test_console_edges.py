@@ -3,37 +3,18 @@ same cases against a running Rasa are in test_rasa_channel_edges.py)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.agents import create_agent
-from bot.carriers.sandbox.world import build_world
 from bot.handoffs import create_handoff
 from bot.models import AuditLog, Consent, Customer, OutboxMessage
 from bot.rasa_api import RasaAPI, UnaddressableConversation
 from bot.runtime import Runtime
-from tests.conftest import T0
 from tests.test_console import PASSWORD, _close_clients, login  # noqa: F401 - the autouse fixture closes clients
 from tests.test_web import LiveServer
 
 HOSTILE_ID = "rest:probe-xss/<img src=x onerror=alert(1)> a"
-
-
-@pytest.fixture
-def world(sqlite_runtime: Runtime) -> Runtime:
-    with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
-        create_agent(session, email="sam@example.com", name="Sam", password=PASSWORD, role="agent")
-    return sqlite_runtime
-
-
-@pytest.fixture
-def live(world: Runtime) -> Iterator[LiveServer]:
-    with LiveServer(world.settings) as server:
-        yield server
 
 
 def opted_out_sms_handoff(runtime: Runtime) -> tuple[int, str]:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Iterator
 from datetime import timedelta
 
 import httpx
@@ -15,8 +14,6 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from bot.agents import create_agent
-from bot.carriers.sandbox.world import build_world
 from bot.db import transaction
 from bot.models import Customer, Handoff, Notification, OutboxMessage, ShipmentEvent
 from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, outbox_sign
@@ -24,26 +21,12 @@ from bot.outbox import record
 from bot.runtime import Runtime
 from bot.web.webhooks import sign
 from tests.conftest import T0
-from tests.test_console import PASSWORD, login, open_handoff
+from tests.test_console import login, open_handoff
 from tests.test_web import LiveServer
 
 TOO_BIG = "99999999999999999999999"
 TOO_NEGATIVE = "-182010431149758377942721757184"  # what schemathesis found in the attack probe
 OUT_OF_RANGE = [TOO_BIG, TOO_NEGATIVE, str(2**63)]
-
-
-@pytest.fixture
-def world(sqlite_runtime: Runtime) -> Runtime:
-    with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
-        create_agent(session, email="sam@example.com", name="Sam", password=PASSWORD, role="agent")
-    return sqlite_runtime
-
-
-@pytest.fixture
-def live(world: Runtime) -> Iterator[LiveServer]:
-    with LiveServer(world.settings) as server:
-        yield server
 
 
 def assert_client_error(response: httpx.Response) -> None:
