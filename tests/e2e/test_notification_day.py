@@ -108,7 +108,9 @@ def test_a_sandbox_morning_sends_the_right_messages_in_time(day_stack: Stack) ->
         # However far the scheduler fell behind: every parcel that went out has its out-for-delivery
         # message, sent or superseded by one on record (how many of each depends on the machine's load).
         assert unannounced_parcels == [], unannounced_parcels
-        assert announced["sent"] + announced["superseded"] >= 5 and triggers["delivered"] >= 5, (announced, triggers)
+        # A sent message may already carry the provider's later status (delivered, undelivered...).
+        assert triggers["out_for_delivery"] + announced["superseded"] >= 5 and triggers["delivered"] >= 5, (
+            announced, triggers)
         assert max(outbox.values()) == 1, "no message twice"
         assert all(outbox[(n.to_address, n.body)] == 1 for n in sent)
         assert len(sent) <= sum(outbox.values()) <= len(sent) + len(in_flight)  # a stop mid-send: reconciled later
