@@ -18,7 +18,7 @@ LEAFLET_JS := bot/web/static/vendor/leaflet/leaflet.js
 LEAFLET_VERSION := 1.9.4
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help run test setup model db validate crossval bench bench-notify lint clean screenshots eval-eta
+.PHONY: help run test setup model db validate crossval eval-nlu bench bench-notify lint clean screenshots eval-eta
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -126,6 +126,10 @@ validate: $(RASA_READY) ## rasa data validate, failing on warnings
 
 crossval: $(RASA_READY) ## NLU cross-validation report into docs/nlu/crossval
 	@$(RASA_VENV)/bin/rasa test nlu --nlu data/nlu --cross-validation --folds 3 --out docs/nlu/crossval --no-plot
+
+eval-nlu: $(MODEL) ## intent accuracy and off-topic rejection per language on the blind sets in tests/nlu/blind
+	@SQLALCHEMY_SILENCE_UBER_WARNING=1 TF_CPP_MIN_LOG_LEVEL=3 RASA_TELEMETRY_ENABLED=false \
+	  $(RASA_VENV)/bin/python -m bench.eval_nlu --model $(MODEL)
 
 bench: setup $(APP_DEV_READY) ## conversation throughput/latency vs a stock `rasa init` bot, then the notification wave
 	@$(VENV)/bin/python -m bench.run
