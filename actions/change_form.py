@@ -218,7 +218,8 @@ class ValidateChangeForm(FormValidationAction):
         if cancelled := await self._cancelled(tracker):
             return cancelled
         text = " ".join(str(value or "").split())
-        if prefilled(tracker) and (not INSTRUCTION_WORDS.search(text) or "instruction" in text.lower()):
+        asks = any(word in text.lower() for word in ("instruction", "anweisung", "hinweis", "instructie", "aanwijzing"))
+        if prefilled(tracker) and (not INSTRUCTION_WORDS.search(text) or asks):
             return {"instructions_text": None}  # "can I leave instructions?" is a request, not the instructions
         if len(text) < 3:
             dispatcher.utter_message(text="What should the driver do? E.g. \"leave it at the back door\".")

@@ -241,7 +241,8 @@ def _dates(request: WhenRequest, t: str, today: date) -> None:
     for day, word in re.findall(r"\b(\d{1,2})(?:st|nd|rd|th|e|de|ste|ten)?\.?\s+(?:of\s+)?([a-z]+\.?)", t):
         if (month := _month(word)) is not None:
             _add_date(found, today, int(day), month)
-    for word, day in re.findall(r"\b([a-z]{3,}\.?)\s+(\d{1,2})(?:st|nd|rd|th|e|de|ste)?\b(?![:\d]|\.\d|\s*(?:uhr|uur|u|h|am|pm)\b)", t):
+    not_a_time = r"(?![:\d]|\.\d|\s*(?:uhr|uur|u|h|am|pm)\b)"
+    for word, day in re.findall(rf"\b([a-z]{{3,}}\.?)\s+(\d{{1,2}})(?:st|nd|rd|th|e|de|ste)?\b{not_a_time}", t):
         if (month := _month(word)) is not None:
             _add_date(found, today, int(day), month)
     if not found:  # "the 12th", "am 12.", "op de 12e": this month's, or next month's when it has passed
@@ -372,7 +373,8 @@ INSTRUCTION_WORDS = re.compile(
     r"\b(door|back|front|side|porch|garage|garden|bins?|shed|code|reception|concierge|mailbox|letterbox|"
     r"gate|floor|stairs|behind|bell|buzzer|ring|knock|doorstep|step|balcony|terrace|under|next to|inside|outside)\b"
     # German: compounds end in the word ("Haustür", "Hintertür", "Briefkasten", "Mülltonne", "Gartenhaus")
-    r"|\w*t(?:ür|uer)\b|\b(?:haus|hinter|vorder|keller|wohnungs|eingangs|garten|terrassen|balkon)?tur\b|\b(?:garten|hof|einfahrts?)?tor\b"
+    r"|\w*t(?:ür|uer)\b|\b(?:haus|hinter|vorder|keller|wohnungs|eingangs|garten|terrassen|balkon)?tur\b"
+    r"|\b(?:garten|hof|einfahrts?)?tor\b"
     r"|\bgarten\w*|\bterrasse\b|\w*kasten\b|\w*tonne\b|\bklingel\w*|\bcode\b|\betage\b|\bstock(?:werk)?\b"
     r"|\b(?:hinter|innen)?hof\b|\bhinter(?:m|s| dem)?\b|\bkeller\b|\btreppe\w*|\bbalkon\b|\bschuppen\b"
     r"|\bneben\b|\bunter\b|\bvor der\b|\bdraußen\b|\bdrinnen\b|\babstell\w*|\bcarport\b|\bpaketbox\b"
