@@ -189,6 +189,8 @@ def _prepare(text: str) -> str:
     t = fold(text)
     t = re.sub(r"\b(?:guten|goede|good|goeie)\s*morgen\b|\bgoedemorgen\b|\bgood morning\b|\bmoin\b", " ", t)
     t = re.sub(r"\btussen de middag\b", " lunchtijd ", t)
+    t = re.sub(r"\b(?:voor de middag|vor dem mittag(?:essen)?)\b", " ochtend ", t)  # before noon: the morning
+    t = re.sub(r"\b(?:na de middag|nach dem mittag(?:essen)?)\b", " namiddag ", t)
     t = re.sub(r"\bhalb\s+(\d{1,2})\b", lambda m: f"{int(m.group(1)) - 1 or 12}:30 uhr", t)  # "halb 6" is 5:30
     hour_words = "|".join(sorted(HOUR_WORDS, key=len, reverse=True))
     t = re.sub(rf"\b({AFTER}|{BEFORE}|{AT}|between|zwischen|tussen|{AND})\s+({hour_words})\b",
@@ -246,7 +248,7 @@ def _dates(request: WhenRequest, t: str, today: date) -> None:
         if (month := _month(word)) is not None:
             _add_date(found, today, int(day), month)
     if not found:  # "the 12th", "am 12.", "op de 12e": this month's, or next month's when it has passed
-        for day in re.findall(r"\b(?:the|am|den|zum|op de|de)\s+(\d{1,2})(?:st|nd|rd|th|e|de|ste|\.)(?![\d:])", t):
+        for day in re.findall(r"\b(?:the|am|den|dem|vom|zum|op de|de)\s+(\d{1,2})(?:st|nd|rd|th|e|de|ste|\.)(?![\d:])", t):
             month = today.month if int(day) >= today.day else today.month % 12 + 1
             _add_date(found, today, int(day), month)
     request.days |= found
@@ -377,7 +379,7 @@ INSTRUCTION_WORDS = re.compile(
     r"|\b(?:garten|hof|einfahrts?)?tor\b"
     r"|\bgarten\w*|\bterrasse\b|\w*kasten\b|\w*tonne\b|\bklingel\w*|\bcode\b|\betage\b|\bstock(?:werk)?\b"
     r"|\b(?:hinter|innen)?hof\b|\bhinter(?:m|s| dem)?\b|\bkeller\b|\btreppe\w*|\bbalkon\b|\bschuppen\b"
-    r"|\bneben\b|\bunter\b|\bvor der\b|\bdraußen\b|\bdrinnen\b|\babstell\w*|\bcarport\b|\bpaketbox\b"
+    r"|\bneben\b|\bunter\b|\bvor der\b|\bdrau(?:ß|ss)en\b|\bdrinnen\b|\babstell\w*|\bcarport\b|\bpaketbox\b"
     # Dutch
     r"|\w*deur\b|\bschuur(?:tje)?\b|\btuin\w*|\bbrievenbus\b|\b(?:aan)?bell?(?:en)?\b|\bverdieping\b|\bachterom\b"
     r"|\bachter\b|\bnaast\b|\bonder\b|\bbinnen\b|\bbuiten\b|\bportiek\b|\bpoort\b|\bstoep\b|\bberging\b"

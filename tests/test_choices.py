@@ -90,6 +90,8 @@ def when(days: set[date] | None = None, **fields: object) -> WhenRequest:
     ("Guten Morgen, geht es morgen früh?", when({TOMORROW}, **MORNING)),
     ("Freitag zwischen 9 und 12", when(weekday=FRI, not_before=time(9), not_after=time(12))),
     ("am Wochenende", when(weekday=SAT)),
+    ("ab dem 12.", when({date(2026, 12, 12)})),
+    ("Freitag vor dem Mittag", when(weekday=FRI, **MORNING)),
     # Dutch
     ("morgen na 17u", when({TOMORROW}, not_before=time(17))),
     ("overmorgen", when({DAY_AFTER})),
@@ -112,6 +114,8 @@ def when(days: set[date] | None = None, **fields: object) -> WhenRequest:
     ("vanavond", when({TODAY}, **EVENING)),
     ("morgenavond", when({TOMORROW}, **EVENING)),
     ("donderdg na 5", when(weekday=THU, not_before=time(17))),
+    ("vrijdag voor de middag", when(weekday=FRI, **MORNING)),
+    ("vrijdag na de middag", when(weekday=FRI, **AFTERNOON)),
     # mixed, and nothing at all
     ("Samstag after 5", when(weekday=SAT, not_before=time(17))),
     ("wo ist mein Paket", when()),
