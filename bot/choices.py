@@ -42,7 +42,7 @@ WEEKDAY_NAMES = {
 WEEKDAYS = {**WEEKDAY_NAMES, "mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3,
             "fri": 4, "sat": 5, "sun": 6,
             # unambiguous abbreviations ("do", "so", "zo", "wo", "ma" are also ordinary words: only as "do.")
-            "mo": 0, "di": 1, "mi": 2, "fr": 4, "sa": 5, "vr": 4, "za": 5, "vrydag": 4, "zatudag": 5}
+            "mo": 0, "di": 1, "mi": 2, "fr": 4, "sa": 5, "vr": 4, "za": 5, "vrydag": 4}
 DOTTED_WEEKDAYS = {"do.": 3, "so.": 6, "zo.": 6, "wo.": 2, "ma.": 0}
 TOMORROW = {"tomorrow", "tmrw", "tmr", "tmw", "tomoz", "2moro", "2morrow", "tommorow", "tomorow", "tmrow", "tomorro",
             "morgen", "morgn", "morge"}
