@@ -74,7 +74,7 @@ MORNING_WORD = "morgen"
 # Hours in words, after a preposition ("after five", "nach fünf", "na vijven": the Dutch "-en" form is the usual one)
 HOUR_WORDS = {
     **{w: n for n, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                                   "eleven", "twelve"], start=1)},
+                                   "eleven", "twelve"], start=1) if w != "one"},  # "at one point"
     **{w: n for n, w in enumerate(["eins", "zwei", "drei", "vier", "funf", "sechs", "sieben", "acht", "neun",
                                    "zehn", "elf", "zwolf"], start=1)},
     **{w: n for n, w in enumerate(["enen", "tweeen", "drieen", "vieren", "vijven", "zessen", "zevenen", "achten",
