@@ -122,6 +122,8 @@ def when(days: set[date] | None = None, **fields: object) -> WhenRequest:
     ("waar is mijn pakket", when()),
     ("zo snel mogelijk", when()),
     ("12 mal angerufen", when()),
+    ("at one point he just left", when()),
+    ("na een uur", when()),
 ])
 def test_parse_when_reads_days_and_times_in_three_languages(text: str, expected: WhenRequest) -> None:
     assert parse_when(text, T0, TZ) == expected
