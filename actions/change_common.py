@@ -14,7 +14,7 @@ from actions.context import Context, Parcel, context_for
 from actions.handoff import open_handoff
 from actions.runtime import runtime
 from bot.carriers import Capability, TimeWindow
-from bot.choices import CANCEL, option_number, pick_by_name
+from bot.choices import is_cancel, option_number, pick_by_name
 
 CAPABILITY = {"reschedule": Capability.RESCHEDULE, "locker": Capability.REDIRECT,
               "instructions": Capability.INSTRUCTIONS, "address": Capability.CHANGE_ADDRESS,
@@ -44,8 +44,7 @@ def decode_window(value: str) -> TimeWindow:
 
 
 def wants_cancel(tracker: Tracker) -> bool:
-    text = tracker.latest_message.get("text") or ""
-    return bool(CANCEL.match(text))
+    return is_cancel(str(tracker.latest_message.get("text") or ""))
 
 
 async def context_and_parcel(tracker: Tracker) -> tuple[Context, Parcel | None]:

@@ -38,7 +38,17 @@ from actions.changes import AskConfirmChange
 from actions.context import context_for
 from actions.runtime import off_loop, runtime
 from bot.carriers import CarrierError
-from bot.choices import INSTRUCTION_WORDS, option_number, parse_address_answer, parse_when, pick_by_name, pick_window
+from bot.choices import (
+    INSTRUCTION_WORDS,
+    NO_PREFIX,
+    is_no,
+    is_yes,
+    option_number,
+    parse_address_answer,
+    parse_when,
+    pick_by_name,
+    pick_window,
+)
 from bot.identity import normalise_tracking_number
 
 # The form's questions that need the database or the carrier, asked by the validation action right
@@ -208,7 +218,8 @@ class ValidateChangeForm(FormValidationAction):
         if cancelled := await self._cancelled(tracker):
             return cancelled
         text = " ".join(str(value or "").split())
-        if prefilled(tracker) and (not INSTRUCTION_WORDS.search(text) or "instruction" in text.lower()):
+        asks = any(word in text.lower() for word in ("instruction", "anweisung", "hinweis", "instructie", "aanwijzing"))
+        if prefilled(tracker) and (not INSTRUCTION_WORDS.search(text) or asks):
             return {"instructions_text": None}  # "can I leave instructions?" is a request, not the instructions
         if len(text) < 3:
             dispatcher.utter_message(text="What should the driver do? E.g. \"leave it at the back door\".")
@@ -237,7 +248,7 @@ class ValidateChangeForm(FormValidationAction):
         _, parcel = await context_and_parcel(tracker)
         items = [i for i in (parcel.items if parcel else []) if i.get("returnable")]
         text = str(value or "").lower()
-        if re.search(r"\b(all|both|everything|every)\b", text):
+        if re.search(r"\b(all|both|everything|every|alle|alles|beide|beiden|allemaal|allebei)\b", text):
             chosen = items
         else:
             numbers = {int(n) for n in re.findall(r"\b([1-9])\b", text)}
@@ -270,8 +281,9 @@ class ValidateChangeForm(FormValidationAction):
         number = option_number(text, len(methods))
         if number:
             return {"return_method": methods[number - 1]}
-        for key, words in (("locker", ("locker", "qr", "drop")), ("pickup", ("pick", "collect", "door")),
-                           ("label", ("label", "email", "print", "shop"))):
+        for key, words in (("locker", ("locker", "qr", "drop", "packstation", "automat", "automaat", "kluis")),
+                           ("pickup", ("pick", "collect", "door", "abhol", "tür", "ophalen", "deur")),
+                           ("label", ("label", "email", "print", "shop", "etikett", "druck", "winkel", "filiale"))):
             if key in methods and any(word in text for word in words):
                 return {"return_method": key}
         numbers = [str(n) for n in range(1, len(methods) + 1)]
@@ -299,12 +311,12 @@ class ValidateChangeForm(FormValidationAction):
                                       domain: DomainDict) -> dict[str, Any]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
-        if value is True or intent == "affirm":
+        if value is True or intent == "affirm" or (value is None and is_yes(text)):
             return {"confirm_change": True}
         correction = await self._correction(text, tracker)
         if correction:
             return {**correction, "confirm_change": None}
-        if value is False or intent == "deny" or wants_cancel(tracker):
+        if value is False or intent == "deny" or is_no(text) or wants_cancel(tracker):
             return {"confirm_change": False}
         return {"confirm_change": None}  # asked again
 
@@ -327,11 +339,12 @@ class ValidateChangeForm(FormValidationAction):
             code = pick_locker(tracker, text, by_number=False)
             return {"locker_choice": code} if code and code != tracker.get_slot("locker_choice") else None
         if kind == "address":
-            parsed = parse_address_answer(re.sub(r"^\s*(no|nope|nah)\b[,.!]?\s*", "", text, flags=re.IGNORECASE))
-            if parsed is None and re.search(r"\d|\b[A-Z][a-z]+", text) and not re.match(r"(?i)\s*(no|nope)\s*$", text):
+            cleaned = NO_PREFIX.sub("", text)
+            parsed = parse_address_answer(cleaned)
+            if parsed is None and re.search(r"\d|\b[A-ZÄÖÜ][a-zäöüß]+", cleaned) and not is_no(text):
                 parsed = f"N:{text.strip()}"  # the neighbour's details, given at the confirmation
             return {"address_text": parsed} if parsed and parsed != tracker.get_slot("address_text") else None
         if kind == "instructions" and INSTRUCTION_WORDS.search(text):
-            cleaned = re.sub(r"^\s*(no|nope|nah|actually)\b[,.!]?\s*", "", text, flags=re.IGNORECASE)
+            cleaned = NO_PREFIX.sub("", text)
             return {"instructions_text": " ".join(cleaned.split())[:MAX_TEXT]}
         return None

@@ -19,13 +19,27 @@ from bot.identity import link_may_see, verified_link
 from bot.models import AuditLog
 from bot.notify.rules import cached_rules
 
-SCORE = re.compile(r"^\s*([1-5])\s*(?:/\s*5|stars?|sterne?|sterren)?\s*[.!]?\s*$", re.IGNORECASE)
+# "4", "4/5", "4 stars", "vier Sterne", "4 von 5", "vijf sterren", "4 van de 5"
+SCORE_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "eins": 1, "ein": 1, "einen": 1, "zwei": 2,
+               "drei": 3, "vier": 4, "funf": 5, "fünf": 5, "fuenf": 5, "een": 1, "één": 1, "twee": 2, "drie": 3,
+               "vijf": 5}
+SCORE = re.compile(rf"^\s*([1-5]|{'|'.join(SCORE_WORDS)})\s*(?:(?:/|of|out of|von|van|van de)\s*(?:5|five|fünf|funf|vijf)|"
+                   r"stars?|sterne?|sterren|ster)?\s*[.!]*\s*$", re.IGNORECASE)
+
+
+def score_of(text: str) -> int | None:
+    """The 1-5 rating a whole message is, in digits or words; None for anything else."""
+    match = SCORE.match(text)
+    if match is None:
+        return None
+    value = match.group(1).lower()
+    return int(value) if value.isdigit() else SCORE_WORDS[value]
 
 
 def rated_delivery(tracker: Tracker) -> tuple[int, int] | None:
     """(score, shipment id) when the latest message answers a delivered notification with 1-5."""
-    match = SCORE.match(str(tracker.latest_message.get("text") or ""))
-    if match is None:
+    score = score_of(str(tracker.latest_message.get("text") or ""))
+    if score is None:
         return None
     seen_user = False
     for event in reversed(tracker.events):
@@ -38,7 +52,7 @@ def rated_delivery(tracker: Tracker) -> tuple[int, int] | None:
         if kind == "bot":
             notified = notification_of(event)
             if notified is not None and notified.trigger == "delivered":
-                return int(match.group(1)), notified.shipment_id
+                return score, notified.shipment_id
             return None
     return None
 

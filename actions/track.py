@@ -98,7 +98,9 @@ def _own(session: Session, customer: Customer, tracking_number: str) -> list[Shi
 
 
 MAX_LISTED = 3
-IT = re.compile(r"\b(it|its|it's|that one|this one)\b", re.IGNORECASE)
+# The parcel the conversation is about: "where is it", "wo ist es", "waar is het", "das Paket", "dat pakket"
+IT = re.compile(r"\b(it|its|it's|that one|this one|es|das|dieses|diese|ihn|das paket|die sendung|het|dat|deze|die|"
+                r"dat pakket|het pakket)\b", re.IGNORECASE)
 
 
 async def _run_track(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:

@@ -32,9 +32,9 @@ RETRY_DELAYS = (0.5, 1.5, 4.0)
 # plain word here, as "never mind" in a conversation: remove it from the Messaging Service's
 # Advanced Opt-Out keywords, or Twilio itself opts the sender out.)
 KEYWORDS = {
-    **dict.fromkeys(("STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT"), "/opt_out"),
+    **dict.fromkeys(("STOP", "STOPALL", "UNSUBSCRIBE", "END", "QUIT", "REVOKE", "OPTOUT", "STOPP"), "/opt_out"),
     **dict.fromkeys(("START", "UNSTOP"), "/opt_in"),
-    **dict.fromkeys(("HELP", "INFO"), "/help"),
+    **dict.fromkeys(("HELP", "INFO", "HILFE", "HULP"), "/help"),
 }
 OPT_OUT_TYPES = {"STOP": "/opt_out", "START": "/opt_in", "HELP": "/help"}
 SEEN_LIMIT = 5000

@@ -1,9 +1,12 @@
-"""Understanding a customer's answer or pick in their own words: "2", "the second one", "saturday morning",
-"tmrw after 5", "no, sunday". Pure functions over the options the carrier offered."""
+"""Understanding a customer's answer or pick in their own words, in English, German or Dutch (customers mix):
+"2", "the second one", "die zweite", "saturday morning", "Samstagvormittag", "tmrw after 5", "morgen na vijven",
+"no, sunday". Pure functions over the options the carrier offered."""
 
 from __future__ import annotations
 
+import difflib
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -11,16 +14,84 @@ from zoneinfo import ZoneInfo
 from bot.carriers.models import TimeWindow
 from bot.identity import normalise_postcode
 
+
+def fold(text: str) -> str:
+    """Lower case without accents or umlauts ("Übermorgen" -> "ubermorgen", "Straße" -> "strasse"), curly
+    apostrophes made straight: the words below are spelt that way, and customers type either."""
+    decomposed = unicodedata.normalize("NFKD", text.lower().replace("ß", "ss").replace("’", "'"))
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
 ORDINALS = {"first": 1, "1st": 1, "second": 2, "2nd": 2, "third": 3, "3rd": 3, "fourth": 4, "4th": 4,
-            "fifth": 5, "5th": 5, "sixth": 6, "6th": 6}
-WEEKDAYS = {"mon": 0, "monday": 0, "tue": 1, "tues": 1, "tuesday": 1, "wed": 2, "weds": 2, "wednesday": 2,
-            "thu": 3, "thur": 3, "thurs": 3, "thursday": 3, "fri": 4, "friday": 4, "sat": 5, "saturday": 5,
-            "sun": 6, "sunday": 6, "weekend": 5}
-TOMORROW = {"tomorrow", "tmrw", "tmr", "tmw", "tomoz", "2moro", "2morrow", "tommorow", "tomorow", "tmrow", "tomorro"}
-MONTHS = {m: i for i, m in enumerate(["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct",
-                                      "nov", "dec"], start=1)}
-PARTS = {"morning": (time(0), time(12)), "midday": (time(11), time(14)), "lunchtime": (time(11), time(14)),
-         "afternoon": (time(12), time(17)), "evening": (time(17), time(23, 59)), "tonight": (time(17), time(23, 59))}
+            "fifth": 5, "5th": 5, "sixth": 6, "6th": 6,
+            # German (any ending: "die zweite", "den zweiten", "das erste")
+            **{f"{stem}{end}": n for n, stem in enumerate(("erst", "zweit", "dritt", "viert", "funft", "sechst"), 1)
+               for end in ("e", "en", "er", "es")},
+            # Dutch ("de tweede", "2e", "2de")
+            "eerste": 1, "tweede": 2, "derde": 3, "vierde": 4, "vijfde": 5, "zesde": 6,
+            **{f"{n}{end}": n for n in range(1, 7) for end in ("e", "de", "ste")}}
+LAST = {"last", "letzte", "letzten", "letzter", "letztes", "laatste"}
+PICK_FILLER = {"the", "one", "option", "please", "pls", "plz", "die", "der", "das", "den", "bitte", "nehme", "ich",
+               "de", "het", "doe", "maar", "graag", "neem", "ik", "ok", "okay", "oke", "dann", "dan", "then"}
+WEEKDAY_NAMES = {
+    "monday": 0, "tuesday": 1, "wednesday": 2, "thursday": 3, "friday": 4, "saturday": 5, "sunday": 6,
+    "montag": 0, "dienstag": 1, "mittwoch": 2, "donnerstag": 3, "freitag": 4, "samstag": 5, "sonnabend": 5,
+    "sonntag": 6, "maandag": 0, "dinsdag": 1, "woensdag": 2, "donderdag": 3, "vrijdag": 4, "zaterdag": 5,
+    "zondag": 6, "weekend": 5, "wochenende": 5, "weekeinde": 5,
+}
+WEEKDAYS = {**WEEKDAY_NAMES, "mon": 0, "tue": 1, "tues": 1, "wed": 2, "weds": 2, "thu": 3, "thur": 3, "thurs": 3,
+            "fri": 4, "sat": 5, "sun": 6,
+            # unambiguous abbreviations ("do", "so", "zo", "wo", "ma" are also ordinary words: only as "do.")
+            "mo": 0, "di": 1, "mi": 2, "fr": 4, "sa": 5, "vr": 4, "za": 5, "vrydag": 4}
+DOTTED_WEEKDAYS = {"do.": 3, "so.": 6, "zo.": 6, "wo.": 2, "ma.": 0}
+TOMORROW = {"tomorrow", "tmrw", "tmr", "tmw", "tomoz", "2moro", "2morrow", "tommorow", "tomorow", "tmrow", "tomorro",
+            "morgen", "morgn", "morge"}
+DAY_AFTER = {"ubermorgen", "uebermorgen", "overmorgen"}
+TODAY = {"today", "tonight", "heute", "heut", "vandaag", "vanavond", "vanmiddag", "vanochtend", "vanmorgen"}
+MONTH_NAMES = {
+    **{m: i for i, m in enumerate(["january", "february", "march", "april", "may", "june", "july", "august",
+                                   "september", "october", "november", "december"], start=1)},
+    **{m: i for i, m in enumerate(["januar", "februar", "marz", "april", "mai", "juni", "juli", "august",
+                                   "september", "oktober", "november", "dezember"], start=1)},
+    **{m: i for i, m in enumerate(["januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus",
+                                   "september", "oktober", "november", "december"], start=1)},
+    "maerz": 3, "jaenner": 1, "mrt": 3, "sept": 9,
+}
+MONTHS = {**{name[:3]: number for name, number in MONTH_NAMES.items()}, **MONTH_NAMES}
+MORNING, MIDDAY, AFTERNOON, EVENING = (time(0), time(12)), (time(11), time(14)), (time(12), time(17)), (time(17), time(23, 59))
+PARTS = {
+    "morning": MORNING, "midday": MIDDAY, "lunchtime": MIDDAY, "afternoon": AFTERNOON, "evening": EVENING,
+    "tonight": EVENING,
+    "morgens": MORNING, "fruh": MORNING, "frueh": MORNING, "vormittag": MORNING, "vormittags": MORNING,
+    "mittag": MIDDAY, "mittags": MIDDAY, "mittagszeit": MIDDAY, "nachmittag": AFTERNOON, "nachmittags": AFTERNOON,
+    "abend": EVENING, "abends": EVENING,
+    "ochtend": MORNING, "ochtends": MORNING, "voormiddag": MORNING, "lunchtijd": MIDDAY, "middag": AFTERNOON,
+    "middags": AFTERNOON, "namiddag": AFTERNOON, "avond": EVENING, "avonds": EVENING,
+    "vanavond": EVENING, "vanmiddag": AFTERNOON, "vanochtend": MORNING, "vanmorgen": MORNING,
+}
+# "morgen" after a day is its morning ("Samstag Morgen", "heute morgen", "zaterdagmorgen"), else tomorrow
+MORNING_WORD = "morgen"
+# Hours in words, after a preposition ("after five", "nach fünf", "na vijven": the Dutch "-en" form is the usual one)
+HOUR_WORDS = {
+    **{w: n for n, w in enumerate(["one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
+                                   "eleven", "twelve"], start=1) if w != "one"},  # "at one point"
+    **{w: n for n, w in enumerate(["eins", "zwei", "drei", "vier", "funf", "sechs", "sieben", "acht", "neun",
+                                   "zehn", "elf", "zwolf"], start=1)},
+    **{w: n for n, w in enumerate(["enen", "tweeen", "drieen", "vieren", "vijven", "zessen", "zevenen", "achten",
+                                   "negenen", "tienen", "elven", "twaalven"], start=1)},
+    **{w: n for n, w in enumerate(["een", "twee", "drie", "vier", "vijf", "zes", "zeven", "acht", "negen", "tien",
+                                   "elf", "twaalf"], start=1) if w != "een"},  # "na een uur" is "in an hour"
+    "fuenf": 5, "zwoelf": 12,
+}
+AFTER = r"after|from|not before|any ?time after|after about|nach|ab|von|nicht vor|nicht fruher als|fruhestens(?: um)?|" \
+        r"na|vanaf|van|niet voor|niet eerder dan|pas na"
+BEFORE = r"before|by|until|till|not after|vor|bis|spatestens(?: um)?|nicht nach|nicht spater als|voor|tot|uiterlijk(?: om)?|" \
+         r"niet na|niet later dan"
+AT = r"at|around|about|@|um|gegen|ca\.?|circa|so gegen|om|rond|omstreeks|tegen"
+AND = r"and|to|-|till|until|und|bis|en|tot"
+NEGATED = r"(?<!not )(?<!nicht )(?<!niet )"
+MERIDIEM = r"(am(?!\s+(?:[a-z]*(?:tag|ende|abend|morgen|mittag)|mittwoch)\b|\s+\d)|pm)"
+CLOCK = r"(\d{1,2}(?::\d{2})?)\s*" + MERIDIEM + r"?(?:\s*(?:uhr|uur|u|h|o'?\s?clock)\b)?"
 
 
 @dataclass
@@ -40,18 +111,20 @@ class WhenRequest:
 
 
 def option_number(text: str, count: int) -> int | None:
-    """1-based option from "2", "option 2", "#2", "the second one", "last one"; None if not a pick."""
-    t = text.lower().strip()
-    match = re.fullmatch(r"(?:option|number|no\.?|nr\.?|#)?\s*([1-9])\s*[.)!]?(?:\s*pl(?:ea)?se?)?", t)
+    """1-based option from "2", "option 2", "#2", "the second one", "last one", "die zweite", "nr 2", "de laatste";
+    None if not a pick."""
+    t = fold(text).strip()
+    match = re.fullmatch(r"(?:(?:the|die|das|der|den|de|het)\s+)?(?:option|optie|number|nummer|no\.?|nr\.?|#)?\s*([1-9])"
+                         r"\s*[.)!]?(?:\s*(?:pl(?:ea)?se?|plz|bitte|graag|aub|alsjeblieft|danke|thanks?))?[.!]?", t)
     if match:
         n = int(match.group(1))
         return n if n <= count else None
     words = re.findall(r"[a-z0-9]+", t)
-    if len(words) <= 4:
+    if len(words) <= 4 or len([w for w in words if w not in PICK_FILLER]) <= 2:
         for word in words:
             if word in ORDINALS and ORDINALS[word] <= count:
                 return ORDINALS[word]
-        if "last" in words and count:
+        if LAST & set(words) and count:
             return count
     return None
 
@@ -70,62 +143,145 @@ def _hour(value: str, meridiem: str | None, *, assume_pm_below: int = 8) -> time
     return time(hour, minute)
 
 
+def _month(word: str) -> int | None:
+    """"dec", "Dezember", "mrt", "decemb" -> the month; None for other words ("maal", "mal")."""
+    word = word.rstrip(".")
+    if word in MONTHS:
+        return MONTHS[word]
+    return next((n for name, n in MONTH_NAMES.items() if len(word) >= 4 and name.startswith(word)), None)
+
+
+def _weekday(word: str) -> int | None:
+    """The weekday a word names, also misspelt ("dinstag", "thrusday", "zaterdg") or plural ("samstags")."""
+    if word in WEEKDAYS:
+        return WEEKDAYS[word]
+    if len(word) >= 6 and word.isalpha():
+        close = difflib.get_close_matches(word, WEEKDAY_NAMES, n=1, cutoff=0.86)
+        return WEEKDAY_NAMES[close[0]] if close else None
+    return None
+
+
+def _is_day_word(word: str) -> bool:
+    return word in TOMORROW or word in TODAY or word in DAY_AFTER or _weekday(word) is not None
+
+
+def _words(t: str) -> list[str]:
+    """The words of a folded text, compounds split: "samstagvormittag" -> "samstag", "vormittag";
+    "zaterdagochtend", "morgenavond", "heuteabend" likewise."""
+    words: list[str] = []
+    for raw in t.split():
+        word = raw if raw in DOTTED_WEEKDAYS else raw.strip(".,:/-'")
+        if word in PARTS or _is_day_word(word) or word in DOTTED_WEEKDAYS:
+            words.append(word)
+            continue
+        for cut in range(2, len(word) - 3):
+            left, right = word[:cut], word[cut:]
+            if (right in PARTS or right == MORNING_WORD) and _is_day_word(left):
+                words += [left, right]
+                break
+        else:
+            words.append(word)
+    return words
+
+
+def _prepare(text: str) -> str:
+    """Folded, greetings out, hour words and "17.30 Uhr" as digits, so that one set of patterns reads all three."""
+    t = fold(text)
+    t = re.sub(r"\b(?:guten|goede|good|goeie)\s*morgen\b|\bgoedemorgen\b|\bgood morning\b|\bmoin\b", " ", t)
+    t = re.sub(r"\btussen de middag\b", " lunchtijd ", t)
+    t = re.sub(r"\b(?:voor de middag|vor dem mittag(?:essen)?)\b", " ochtend ", t)  # before noon: the morning
+    t = re.sub(r"\b(?:na de middag|nach dem mittag(?:essen)?)\b", " namiddag ", t)
+    t = re.sub(r"\bhalb\s+(\d{1,2})\b", lambda m: f"{int(m.group(1)) - 1 or 12}:30 uhr", t)  # "halb 6" is 5:30
+    hour_words = "|".join(sorted(HOUR_WORDS, key=len, reverse=True))
+    t = re.sub(rf"\b({AFTER}|{BEFORE}|{AT}|between|zwischen|tussen|{AND})\s+({hour_words})\b",
+               lambda m: f"{m.group(1)} {HOUR_WORDS[m.group(2)]}", t)
+    t = re.sub(rf"\b({hour_words})\s+(uhr|uur|o'?\s?clock)\b", lambda m: f"{HOUR_WORDS[m.group(1)]} {m.group(2)}", t)
+    t = re.sub(r"\b(\d{1,2})\.(\d{2})(?=\s*(?:uhr|uur|u|h)\b)", r"\1:\2", t)
+    t = re.sub(rf"\b({AFTER}|{BEFORE}|{AT})\s+(\d{{1,2}})\.(\d{{2}})\b", r"\1 \2:\3", t)
+    return " " + re.sub(r"[^a-z0-9:/.\-'@ ]", " ", t) + " "
+
+
+def _clock(match: re.Match[str], first: int = 1) -> time | None:
+    return _hour(match.group(first), match.group(first + 1))
+
+
 def parse_when(text: str, now: datetime, tz: str) -> WhenRequest:
+    """The day and time a free-text answer names, in English, German or Dutch ("tmrw after 5",
+    "morgen nach 17 Uhr", "zaterdagochtend", "tussen 2 en 4", "am 12.", "12 december", "vanavond")."""
     zone = ZoneInfo(tz)
     today = now.astimezone(zone).date()
-    t = " " + re.sub(r"[^a-z0-9:/.\- ]", " ", text.lower()) + " "
+    t = _prepare(text)
     request = WhenRequest()
-    words = set(t.split())
-    if words & TOMORROW:
-        request.days.add(today + timedelta(days=1))
-    if "day after tomorrow" in t:
+    words = _words(t)
+    previous = ""
+    for word in words:
+        if word == MORNING_WORD and (_is_day_word(previous) or previous in ("am", "den", "in", "de", "s", "this")):
+            request.not_before, request.not_after = MORNING  # "Samstag Morgen", "heute morgen"
+        elif word in TOMORROW:
+            request.days.add(today + timedelta(days=1))
+        if word in TODAY:
+            request.days.add(today)
+        weekday = DOTTED_WEEKDAYS.get(word, _weekday(word))
+        if weekday is not None:
+            request.weekday = weekday
+        if word in PARTS:
+            request.not_before, request.not_after = PARTS[word]
+        previous = word
+    if set(words) & DAY_AFTER or "day after tomorrow" in t:
         request.days = {today + timedelta(days=2)}
-    if "today" in words or "tonight" in words:
-        request.days.add(today)
-    for word in t.split():
-        if word in WEEKDAYS:
-            request.weekday = WEEKDAYS[word]
-    for day, month in re.findall(r"\b(\d{1,2})[./](\d{1,2})\b", t):
-        _add_date(request, today, int(day), int(month))
-    for day, month in re.findall(r"\b(\d{1,2})(?:st|nd|rd|th)?\s+(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)", t):
-        _add_date(request, today, int(day), MONTHS[month])
-    for month, day in re.findall(r"\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*\s+(\d{1,2})\b", t):
-        _add_date(request, today, int(day), MONTHS[month])
-    for day in re.findall(r"\bthe\s+(\d{1,2})(?:st|nd|rd|th)\b", t):
-        _add_date(request, today, int(day), today.month if int(day) >= today.day else today.month % 12 + 1)
-    for part, (start, end) in PARTS.items():
-        if part in words:
-            request.not_before, request.not_after = start, end
-    clock_pattern = r"(\d{1,2}(?::\d{2})?)\s*(am|pm)?"
-    between = re.search(rf"\b(?:between|from)\s+{clock_pattern}\s*(?:and|to|-|till|until)\s*{clock_pattern}", t)
-    if between:
-        request.not_before = _hour(between.group(1), between.group(2) or between.group(4))
-        request.not_after = _hour(between.group(3), between.group(4))
-    else:
-        after = re.search(rf"\b(?:after|from|not before|any ?time after|after about)\s+{clock_pattern}", t)
-        before = re.search(rf"\b(?:before|by|until|till|not after)\s+{clock_pattern}", t)
-        if after:
-            request.not_before = _hour(after.group(1), after.group(2))
-        if before:
-            request.not_after = _hour(before.group(1), before.group(2))
-        if not after and not before:
-            at = re.search(rf"\b(?:at|around|about|@)\s+{clock_pattern}|\b(\d{{1,2}}(?::\d{{2}})?)\s*(am|pm)\b", t)
-            if at:
-                value, meridiem = (at.group(1), at.group(2)) if at.group(1) else (at.group(3), at.group(4))
-                request.around = _hour(value, meridiem)
+    _dates(request, t, today)
+    _times(request, t)
     if "noon" in words and request.not_after is None:
         request.not_after = time(12)
     return request
 
 
-def _add_date(request: WhenRequest, today: date, day: int, month: int) -> None:
+def _dates(request: WhenRequest, t: str, today: date) -> None:
+    found: set[date] = set()
+    for day, month in re.findall(r"\b(\d{1,2})[./](\d{1,2})\b", t):
+        _add_date(found, today, int(day), int(month))
+    for day, word in re.findall(r"\b(\d{1,2})(?:st|nd|rd|th|e|de|ste|ten)?\.?\s+(?:of\s+)?([a-z]+\.?)", t):
+        if (month := _month(word)) is not None:
+            _add_date(found, today, int(day), month)
+    not_a_time = r"(?![:\d]|\.\d|\s*(?:uhr|uur|u|h|am|pm)\b)"
+    for word, day in re.findall(rf"\b([a-z]{{3,}}\.?)\s+(\d{{1,2}})(?:st|nd|rd|th|e|de|ste)?\b{not_a_time}", t):
+        if (month := _month(word)) is not None:
+            _add_date(found, today, int(day), month)
+    if not found:  # "the 12th", "am 12.", "op de 12e": this month's, or next month's when it has passed
+        for day in re.findall(r"\b(?:the|am|den|dem|vom|zum|op de|de)\s+(\d{1,2})(?:st|nd|rd|th|e|de|ste|\.)(?![\d:])", t):
+            month = today.month if int(day) >= today.day else today.month % 12 + 1
+            _add_date(found, today, int(day), month)
+    request.days |= found
+
+
+def _times(request: WhenRequest, t: str) -> None:
+    between = re.search(rf"\b(?:between|from|zwischen|von|tussen|van)\s+{CLOCK}\s*(?:{AND})\s*{CLOCK}", t) or \
+        re.search(r"(?<![\d.:/])(\d{1,2}(?::\d{2})?)()\s*-\s*(\d{1,2}(?::\d{2})?)()\s*(?:uhr|uur|u|h)\b", t)
+    if between:
+        request.not_before = _hour(between.group(1), between.group(2) or between.group(4) or None)
+        request.not_after = _hour(between.group(3), between.group(4) or None)
+        return
+    after = re.search(rf"\b{NEGATED}(?:{AFTER})\s+{CLOCK}", t)
+    before = re.search(rf"\b{NEGATED}(?:{BEFORE})\s+{CLOCK}", t)
+    if after:
+        request.not_before = _clock(after)
+    if before:
+        request.not_after = _clock(before)
+    if not after and not before:
+        at = re.search(rf"\b(?:{AT})\s+{CLOCK}", t) or re.search(r"\b(\d{1,2}(?::\d{2})?)\s*(am|pm)\b", t) or \
+            re.search(r"\b(\d{1,2}(?::\d{2})?)()\s*(?:uhr|uur|u|h|o'?\s?clock)\b", t)
+        if at:
+            request.around = _hour(at.group(1), at.group(2) or None)
+
+
+def _add_date(found: set[date], today: date, day: int, month: int) -> None:
     try:
         candidate = date(today.year, month, day)
     except ValueError:
         return
     if candidate < today:
         candidate = candidate.replace(year=today.year + 1)
-    request.days.add(candidate)
+    found.add(candidate)
 
 
 def windows_matching(request: WhenRequest, windows: list[TimeWindow], tz: str) -> list[TimeWindow]:
@@ -162,44 +318,106 @@ def pick_window(text: str, offered: list[TimeWindow], available: list[TimeWindow
 
 
 def pick_by_name(text: str, names: list[str]) -> int | None:
-    """0-based index of the option whose name the text mentions ("the alexanderplatz one")."""
-    t = re.sub(r"[^a-z0-9äöüß ]", " ", text.lower())
+    """0-based index of the option whose name the text mentions ("the alexanderplatz one", "die am Hermannplatz")."""
+    t = re.sub(r"[^a-z0-9 ]", " ", fold(text))
     for index, name in enumerate(names):
-        key = name.lower()
+        key = fold(name)
         if key in t or key.split()[0] in t.split():
             return index
     return None
 
 
-CANCEL = re.compile(r"^\s*(cancel|never\s*mind|nevermind|nvm|forget (it|that)|leave it|don'?t bother|no thanks?|"
-                    r"nope,? (leave|forget) it|stop)\b[\s.!]*$", re.IGNORECASE)
+# -- cancel, yes and no ------------------------------------------------------------------------------
+# A cancel starts the message, after at most two fillers ("oh", "ach", "nee"): some phrases whatever follows
+# ("never mind, ill be home after all"), others only when nothing but politeness or a new sentence follows, as
+# they also start ordinary answers ("leave it at the door", "egal wann, Hauptsache Samstag", "lass mal sehen").
+_LEAD = r"(?:(?:oh|ah|ach|och|ok|okay|oke|na|naja|nah|no|nope|nee|neen|nein|ne|sorry|hmm+|actually|eigentlich|" \
+        r"eigenlijk|ja|yes|dann|then)[\s,.!]+){0,2}"
+_CANCEL_ALWAYS = r"cancel|never\s*mind|nevermind|nvm|forget (?:it|that|about it)|vergiss (?:es|das)|abbrechen|" \
+                 r"schon gut|laat (?:maar|het) zitten|annuleren|annuleer|hoeft (?:al )?niet meer|niet meer nodig|" \
+                 r"nicht mehr notig|stornieren"
+_CANCEL_ALONE = r"(?:(?:ist|is) )?(?:mir )?egal|lass (?:mal|es)(?: gut sein)?|lass gut sein|doch nicht|toch niet|" \
+                r"laat maar|nein,? danke(?: schon)?|nee,? dank (?:je|u)(?:wel)?|nee,? dankjewel|nee,? bedankt|" \
+                r"no,? thanks?(?: you)?|leave it|stop|stopp|don'?t bother|nope,? (?:leave|forget) it|hoeft niet|" \
+                r"niet nodig|nicht notig|brauch(?:e)? (?:ich )?(?:es |das )?nicht(?: mehr)?"
+_NEW_SENTENCE = r"please|pls|bitte|danke|thanks?|thank you|graag|bedankt|dank je|i|i'?ll|ill|i'?m|im|ich|ik|we|wir"
+CANCEL = re.compile(rf"^\s*{_LEAD}(?:(?:{_CANCEL_ALWAYS})\b|(?:{_CANCEL_ALONE})(?=[\s,.!?;:-]*(?:$|(?:{_NEW_SENTENCE})\b)))")
+
+_POLITE = r"please|pls|bitte|danke|dankeschon|thanks?|thank you|thx|graag|bedankt|dank je(?:wel)?|dankjewel"
+_YES_WORDS = r"yes|yep|yeah|yea|yup|ya|y|sure|ok|okay|oke|okey|correct|right|fine|perfect|great|sounds good|go ahead|" \
+             r"ja|jo|jep|jup|jap|jawohl|jawoll|genau|passt(?: so)?|klar|alles klar|gerne?|richtig|stimmt|korrekt|" \
+             r"einverstanden|prima|super|top|mach das|klopt|doe maar|is goed|goed|akkoord|zeker|prima|helemaal goed|prima zo"
+_NO_WORDS = r"no|nope|nah|n|nein|ne|nee|neen|noe|lieber nicht|liever niet|besser nicht|no way|auf keinen fall|" \
+            r"zeker niet|echt niet"
+YES = re.compile(rf"(?:{_YES_WORDS})(?:[\s,.!]+(?:{_YES_WORDS}|{_POLITE}))*[\s,.!]*")
+NO = re.compile(rf"(?:{_NO_WORDS})(?:[\s,.!]+(?:{_NO_WORDS}|{_POLITE}))*[\s,.!]*")
+# "no, Sunday" / "nee, bij de buren" at a confirmation: the no-word in front of a correction
+NO_PREFIX = re.compile(r"^\s*(?:no|nope|nah|nein|ne|nee|neen|n[oö]|actually|eigentlich|eigenlijk|doch)\b[,.!]?\s*",
+                       re.IGNORECASE)
+
+
+def is_cancel(text: str) -> bool:
+    """The customer stops what they were doing: "never mind", "vergiss es", "laat maar zitten" (see CANCEL)."""
+    return CANCEL.match(fold(text)) is not None
+
+
+def is_yes(text: str) -> bool:
+    """A plain yes, nothing else: "yes please", "ja, passt", "jep klopt", "doe maar"."""
+    return YES.fullmatch(fold(text).strip()) is not None
+
+
+def is_no(text: str) -> bool:
+    """A plain no, nothing else: "no", "nein danke", "nee", "liever niet"."""
+    return NO.fullmatch(fold(text).strip()) is not None
 
 
 INSTRUCTION_WORDS = re.compile(
     r"\b(door|back|front|side|porch|garage|garden|bins?|shed|code|reception|concierge|mailbox|letterbox|"
-    r"gate|floor|stairs|behind|bell|buzzer|ring|knock|doorstep|step|balcony|terrace|under|next to|inside|outside)\b",
+    r"gate|floor|stairs|behind|bell|buzzer|ring|knock|doorstep|step|balcony|terrace|under|next to|inside|outside)\b"
+    # German: compounds end in the word ("Haustür", "Hintertür", "Briefkasten", "Mülltonne", "Gartenhaus")
+    r"|\w*t(?:ür|uer)\b|\b(?:haus|hinter|vorder|keller|wohnungs|eingangs|garten|terrassen|balkon)?tur\b"
+    r"|\b(?:garten|hof|einfahrts?)?tor\b"
+    r"|\bgarten\w*|\bterrasse\b|\w*kasten\b|\w*tonne\b|\bklingel\w*|\bcode\b|\betage\b|\bstock(?:werk)?\b"
+    r"|\b(?:hinter|innen)?hof\b|\bhinter(?:m|s| dem)?\b|\bkeller\b|\btreppe\w*|\bbalkon\b|\bschuppen\b"
+    r"|\bneben\b|\bunter\b|\bvor der\b|\bdrau(?:ß|ss)en\b|\bdrinnen\b|\babstell\w*|\bcarport\b|\bpaketbox\b"
+    # Dutch
+    r"|\w*deur\b|\bschuur(?:tje)?\b|\btuin\w*|\bbrievenbus\b|\b(?:aan)?bell?(?:en)?\b|\bverdieping\b|\bachterom\b"
+    r"|\bachter\b|\bnaast\b|\bonder\b|\bbinnen\b|\bbuiten\b|\bportiek\b|\bpoort\b|\bstoep\b|\bberging\b"
+    r"|\bkliko\b|\bcontainer\b|\bvuilnisbak\b|\btrap\b|\bterras\b|\bpakketbox\b",
     re.IGNORECASE)
 
 
 MAX_ANSWER = 300
+NEIGHBOUR = re.compile(r"\b(neighbou?rs?|next door|nxt door|nachbar(?:n|in|s)?|nebenan|gegen(?:ü|ue|u)ber|buren|"
+                       r"buurman|buurvrouw|buurtjes|buurjongen|buurmeisje|hiernaast|overbuurman|overbuurvrouw|"
+                       r"overburen)\b", re.IGNORECASE)
+_FILLER = r"\b(pls|please|can|could|would|you|u|leave|give|drop|it|with|to|my|the|a|neighbou?rs?|next|door|" \
+          r"nxt|instead|deliver|parcel|package|if|i'?m|im|not|home|out|at|is|them|her|him|thx|thanks|" \
+          r"bitte|beim?|zum|zur|dem|den|der|die|das|an|abgeben|geben|lassen|nachbar(?:n|in|s)?|nebenan|" \
+          r"gegen(?:ü|ue|u)ber|familie|fam|frau|herr|ich|bin|nicht|zu|hause|zuhause|da|wenn|es|paket|dann|danke|" \
+          r"bij|de|het|op|aan|afgeven|geven|laten|buren|buurman|buurvrouw|buurtjes|hiernaast|overbuurman|" \
+          r"overbuurvrouw|overburen|familie|mevrouw|meneer|ik|ben|niet|thuis|als|pakket|dan|graag|dank|je|" \
+          r"nummer|huisnummer|hausnummer|nr|no)\b"
+_NEW_ADDRESS = re.compile(r"^\s*(?:(?:my|the|a|meine|die|eine|mijn|het|een)\s+)?(?:new\s+address|neue\s+adresse|"
+                          r"nieuwe?\s+adres|address|adresse|adres)\b\s*(?:is|ist|:)?\s*|^\s*(?:to|an|naar|nach)\s+",
+                          re.IGNORECASE)
 
 
 def parse_address_answer(text: str) -> str | None:
-    """"neighbour meyer no 12" -> "N:meyer no 12"; "Oranienstr 5, 10999" -> "A:Oranienstr 5|10999"."""
+    """"neighbour meyer no 12" / "beim Nachbarn Meyer Nr. 12" / "buurvrouw Jansen, huisnummer 8" -> "N:<the text>";
+    "Oranienstr 5, 10999" -> "A:Oranienstr 5|10999"."""
     cleaned = " ".join(text.split())[:MAX_ANSWER]
-    if re.search(r"\b(neighbou?rs?|next door|nxt door)\b", cleaned, re.IGNORECASE) and not re.search(
-            r"\b1[0-4]\d{3}\b", cleaned):
-        filler = r"\b(pls|please|can|could|would|you|u|leave|give|drop|it|with|to|my|the|a|neighbou?rs?|next|door|" \
-                 r"nxt|instead|deliver|parcel|package|if|i'?m|im|not|home|out|at|is|them|her|him|thx|thanks)\b"
-        who = re.sub(r"\s+", " ", re.sub(filler, " ", cleaned, flags=re.IGNORECASE)).strip(" ,.?!")
-        named = re.search(r"\d", who) or re.search(r"(?<!^)\b[A-ZÄÖÜ][a-zäöüß]+", cleaned)
+    if NEIGHBOUR.search(cleaned) and not re.search(r"\b1[0-4]\d{3}\b", cleaned):
+        who = re.sub(r"\s+", " ", re.sub(_FILLER, " ", cleaned, flags=re.IGNORECASE)).strip(" ,.?!")
+        first = cleaned.split()[0]
+        named = re.search(r"\d", who) or any(re.fullmatch(r"[A-ZÄÖÜ][a-zäöüß]+\W*", w) and w != first for w in who.split())
         return f"N:{cleaned}" if len(who) >= 2 and named else None
     match = re.search(r"\b(1[0-4]\d{3})\b", cleaned)
     if match is None or normalise_postcode(match.group(1)) is None:
         return None
     line = cleaned[: match.start()].strip(" ,") or cleaned[match.end():].strip(" ,")
     line = re.sub(r"\s*,?\s*berlin\b", "", line, flags=re.IGNORECASE).strip(" ,")
-    line = line.rsplit(":", 1)[-1].strip()
+    line = _NEW_ADDRESS.sub("", line.rsplit(":", 1)[-1]).strip()
     return f"A:{line}|{match.group(1)}" if len(line) >= 4 else None
 
 

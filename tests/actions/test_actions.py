@@ -6,6 +6,7 @@ import asyncio
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+import pytest
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
@@ -77,15 +78,39 @@ def test_verification_needs_both_to_match_and_links_the_conversation(world: Runt
         assert (link.channel, link.shipment_id, link.verified) == ("rest", parcel.id, True)
 
 
-def test_free_text_picks_tomorrow_after_five(world: Runtime) -> None:
+@pytest.mark.parametrize("text", ["tmrw after 5 pls", "morgen nach 17 Uhr", "morgen na vijven"])
+def test_free_text_picks_tomorrow_after_five(world: Runtime, text: str) -> None:
     customer, parcel = first_customer_with(world, "in_transit")
     state = tracker("tracker_sms", sender_id=customer.phone,
                     slots={"pending_request": "reschedule", "requested_slot": "window_choice", "offered": [],
                            "shipment_id": str(parcel.id)},
-                    latest_message={"text": "tmrw after 5 pls", "intent": {"name": "inform"}})
-    result = run(ValidateChangeForm().validate_window_choice("tmrw after 5 pls", CollectingDispatcher(), state, {}))
+                    latest_message={"text": text, "intent": {"name": "inform"}})
+    result = run(ValidateChangeForm().validate_window_choice(text, CollectingDispatcher(), state, {}))
     start = datetime.fromisoformat(result["window_choice"].split("|")[0]).astimezone(BERLIN)
     assert start.time() >= time(17) and start.date() == datetime(2026, 11, 25).date()
+
+
+@pytest.mark.parametrize("text", ["never mind, ill be home after all", "vergiss es", "laat maar zitten"])
+def test_a_cancel_in_any_language_ends_the_change(world: Runtime, text: str) -> None:
+    customer, parcel = first_customer_with(world, "in_transit")
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": "reschedule", "requested_slot": "window_choice", "offered": [],
+                           "shipment_id": str(parcel.id)},
+                    latest_message={"text": text, "intent": {"name": "inform"}})
+    result = run(ValidateChangeForm().validate_window_choice(text, CollectingDispatcher(), state, {}))
+    assert result == {"change_cancelled": True}
+
+
+@pytest.mark.parametrize(("text", "expected"), [("passt", True), ("ja, doe maar", True), ("nee", False),
+                                                ("liever niet", False), ("hmm", None)])
+def test_a_plain_yes_or_no_confirms_when_the_classifier_missed_it(world: Runtime, text: str, expected: bool | None) -> None:
+    customer, parcel = first_customer_with(world, "in_transit")
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": "reschedule", "requested_slot": "confirm_change",
+                           "shipment_id": str(parcel.id)},
+                    latest_message={"text": text, "intent": {"name": "inform"}})
+    result = run(ValidateChangeForm().validate_confirm_change(None, CollectingDispatcher(), state, {}))
+    assert result == {"confirm_change": expected}
 
 
 def test_nothing_is_committed_without_a_yes(world: Runtime) -> None:
