@@ -14,10 +14,9 @@ from actions.context import Context, Parcel, context_for
 from actions.handoff import open_handoff
 from actions.language import reply_language
 from actions.runtime import runtime
-from actions.texts import N_
 from bot.carriers import Capability, TimeWindow
 from bot.choices import CANCEL, option_number, pick_by_name
-from bot.text import t, translate
+from bot.text import N_, t, translate
 
 CAPABILITY = {"reschedule": Capability.RESCHEDULE, "locker": Capability.REDIRECT,
               "instructions": Capability.INSTRUCTIONS, "address": Capability.CHANGE_ADDRESS,

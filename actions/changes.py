@@ -30,9 +30,8 @@ from actions.change_common import (
 from actions.context import Context, Parcel, forget_context
 from actions.language import reply_language
 from actions.runtime import off_loop, runtime
-from actions.texts import N_
 from bot.carriers import CarrierError, ChangeRefused
-from bot.text import t
+from bot.text import N_, t
 from bot.timefmt import window as window_text
 
 

@@ -9,7 +9,6 @@ from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
 from actions import texts
-from actions.texts import N_
 from actions.context import context_for
 from actions.handoff import open_handoff
 from actions.language import reply_language
@@ -17,7 +16,7 @@ from actions.rating import handle_rating
 from actions.runtime import off_loop, runtime
 from bot.clock import sim_now
 from bot.models import Return, Shipment
-from bot.text import t
+from bot.text import N_, t
 from bot.timefmt import day_label
 
 REQUESTS = {"track_package": "track", "inform": "track", "reschedule_delivery": "reschedule",

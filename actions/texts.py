@@ -4,10 +4,7 @@ English msgids for `bot.text.t` (marked with N_ so Babel's extractor finds them)
 `t(reply_language(tracker), texts.X)`.
 """
 
-
-def N_(message: str) -> str:
-    """Marks a text for extraction into the catalogues (locale/); translated where it is said."""
-    return message
+from bot.text import N_
 
 
 VERIFY_FAILED = N_("That tracking number and postcode don't match a delivery I can show you. "

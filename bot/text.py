@@ -18,6 +18,11 @@ LANGUAGES = ("en", "de", "nl")
 LOCALE_DIR = Path(__file__).resolve().parent.parent / "locale"
 
 
+def N_(message: str) -> str:
+    """Marks a text kept in a constant for extraction into the catalogues; translated where it is said."""
+    return message
+
+
 def language_of(raw: object) -> str:
     """'de', 'de-DE', 'nl_NL' → the supported language; anything else → 'en'."""
     code = str(raw or "").split("-", 1)[0].split("_", 1)[0].strip().lower()
