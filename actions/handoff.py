@@ -50,7 +50,7 @@ async def open_handoff(tracker: Tracker, *, reason: str, shipment_id: int | None
     """Record the handoff and pause: while paused Rasa logs messages but runs no actions."""
     slot = tracker.get_slot("shipment_id")
     current = shipment_id or (int(slot) if slot and str(slot).isdigit() else None)
-    summary = f"Reason: {REASONS.get(reason, reason)}\n{summarise(tracker)}"
+    summary = f"Reason: {REASONS.get(reason, reason)}\nLanguage: {reply_language(tracker)}\n{summarise(tracker)}"
     await off_loop(_open, channel_of(tracker), tracker.sender_id, reason, summary, current)
     return [SlotSet("handoff_reason", reason), ConversationPaused()]
 
