@@ -185,7 +185,8 @@ class ValidateChangeForm(FormValidationAction):
             return await self._locker_named_in_request(tracker, str(value or ""))
         code = pick_locker(tracker, str(value or ""))
         if code is None:
-            dispatcher.utter_message(text=t(reply_language(tracker), "Reply with the number of a locker from the list, or its name."))
+            dispatcher.utter_message(text=t(reply_language(tracker),
+                                                "Reply with the number of a locker from the list, or its name."))
         return {"locker_choice": code}
 
     async def _locker_named_in_request(self, tracker: Tracker, text: str) -> dict[str, Any]:
@@ -213,7 +214,8 @@ class ValidateChangeForm(FormValidationAction):
         if prefilled(tracker) and (not INSTRUCTION_WORDS.search(text) or "instruction" in text.lower()):
             return {"instructions_text": None}  # "can I leave instructions?" is a request, not the instructions
         if len(text) < 3:
-            dispatcher.utter_message(text=t(reply_language(tracker), "What should the driver do? E.g. \"leave it at the back door\"."))
+            dispatcher.utter_message(text=t(reply_language(tracker),
+                                            "What should the driver do? E.g. \"leave it at the back door\"."))
             return {"instructions_text": None}
         return {"instructions_text": text[:MAX_TEXT]}
 
@@ -245,7 +247,8 @@ class ValidateChangeForm(FormValidationAction):
             numbers = {int(n) for n in re.findall(r"\b([1-9])\b", text)}
             chosen = [item for n, item in enumerate(items, start=1) if n in numbers or item["name"].lower() in text]
         if not chosen:
-            dispatcher.utter_message(text=t(reply_language(tracker), "Reply with the item numbers, e.g. \"1\" or \"1 and 2\", or \"all\"."))
+            dispatcher.utter_message(text=t(reply_language(tracker),
+                                            "Reply with the item numbers, e.g. \"1\" or \"1 and 2\", or \"all\"."))
             return {"return_items": None}
         return {"return_items": ",".join(item["sku"] for item in chosen)}
 
@@ -289,7 +292,8 @@ class ValidateChangeForm(FormValidationAction):
         if tracker.get_slot("return_method") == "locker":
             code = pick_locker(tracker, str(value or ""))
             if code is None:
-                dispatcher.utter_message(text=t(reply_language(tracker), "Reply with the number of a locker from the list, or its name."))
+                dispatcher.utter_message(text=t(reply_language(tracker),
+                                                "Reply with the number of a locker from the list, or its name."))
             return {"return_option": code}
         ctx, _ = await context_and_parcel(tracker)
         offered = [decode_window(v) for v in tracker.get_slot("offered") or []]

@@ -12,8 +12,8 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
 from actions.handoff import open_handoff
-from actions.notified import notification_of
 from actions.language import reply_language
+from actions.notified import notification_of
 from actions.runtime import channel_of, off_loop, runtime
 from bot.db import transaction
 from bot.identity import link_may_see, verified_link

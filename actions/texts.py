@@ -6,7 +6,6 @@ English msgids for `bot.text.t` (marked with N_ so Babel's extractor finds them)
 
 from bot.text import N_
 
-
 VERIFY_FAILED = N_("That tracking number and postcode don't match a delivery I can show you. "
                    "Please check both and send the tracking number again.")
 VERIFY_LOCKED = N_("I still can't match those details, so I've stopped trying for now. Reply AGENT for a person.")

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from functools import lru_cache
-from typing import Any, Dict, List, Optional, Text, Tuple
+from typing import Any, Dict, List, Tuple
 
 from lingua import Language, LanguageDetector, LanguageDetectorBuilder
 from rasa.engine.graph import ExecutionContext, GraphComponent
@@ -43,7 +43,7 @@ def detector(low_accuracy: bool = False) -> LanguageDetector:
     return (builder.with_low_accuracy_mode() if low_accuracy else builder).build()
 
 
-def without_entities(text: str, entities: List[Dict[Text, Any]]) -> str:
+def without_entities(text: str, entities: List[Dict[str, Any]]) -> str:
     """The text with the entities found so far blanked out: "the Hermannplatz locker" is no German."""
     chars = list(text)
     for entity in entities:
@@ -54,7 +54,7 @@ def without_entities(text: str, entities: List[Dict[Text, Any]]) -> str:
 
 
 def identify(text: str, *, min_words: int = 3, min_letters: int = 15, min_confidence: float = 0.45,
-             min_ratio: float = 2.5, low_accuracy: bool = False) -> Optional[Tuple[str, bool]]:
+             min_ratio: float = 2.5, low_accuracy: bool = False) -> Tuple[str, bool] | None:
     """(ISO 639-1 code, supported) when `text` is clearly in one language; None when it can't tell.
 
     Clearly: enough words, and the most likely language at least `min_confidence` and `min_ratio`
@@ -79,14 +79,14 @@ class LanguageIdentifier(GraphComponent):
     """Adds the entity `language` (en/de/nl), or the intent `unsupported_language`."""
 
     @staticmethod
-    def get_default_config() -> Dict[Text, Any]:
+    def get_default_config() -> Dict[str, Any]:
         return {"min_words": 3, "min_letters": 15, "min_confidence": 0.45, "min_ratio": 2.5, "low_accuracy": False}
 
-    def __init__(self, config: Dict[Text, Any]) -> None:
+    def __init__(self, config: Dict[str, Any]) -> None:
         self.config = {**self.get_default_config(), **config}
 
     @classmethod
-    def create(cls, config: Dict[Text, Any], model_storage: ModelStorage, resource: Resource,
+    def create(cls, config: Dict[str, Any], model_storage: ModelStorage, resource: Resource,
                execution_context: ExecutionContext) -> "LanguageIdentifier":
         return cls(config)
 

@@ -6,7 +6,7 @@ as Rasa's templated generator chooses it, then its text and button titles are tr
 conversation's `language` slot before the slots are filled in.
 """
 
-from typing import Any, Dict, Optional, Text
+from typing import Any, Dict
 
 from rasa.core.nlg import TemplatedNaturalLanguageGenerator
 from rasa.shared.core.domain import Domain
@@ -17,7 +17,7 @@ from bot.text import translate
 LANGUAGE_SLOT = "language"
 
 
-def translated(response: Dict[Text, Any], language: Optional[str]) -> Dict[Text, Any]:
+def translated(response: Dict[str, Any], language: str | None) -> Dict[str, Any]:
     """The response with its text and button titles in `language` (English ones kept when untranslated)."""
     if isinstance(response.get("text"), str):
         response["text"] = translate(language, response["text"])
@@ -30,11 +30,11 @@ def translated(response: Dict[Text, Any], language: Optional[str]) -> Dict[Text,
 class TranslatingNLG(TemplatedNaturalLanguageGenerator):
     """Rasa's templated generator, answering in the conversation's language."""
 
-    def __init__(self, endpoint_config: Optional[EndpointConfig] = None, domain: Optional[Domain] = None,
-                 responses: Optional[Dict[Text, Any]] = None) -> None:
+    def __init__(self, endpoint_config: EndpointConfig | None = None, domain: Domain | None = None,
+                 responses: Dict[str, Any] | None = None) -> None:
         super().__init__(responses if responses is not None else (domain or Domain.empty()).responses)
 
-    def _fill_response(self, response: Dict[Text, Any], filled_slots: Optional[Dict[Text, Any]] = None,
-                       **kwargs: Any) -> Dict[Text, Any]:
+    def _fill_response(self, response: Dict[str, Any], filled_slots: Dict[str, Any] | None = None,
+                       **kwargs: Any) -> Dict[str, Any]:
         language = (filled_slots or {}).get(LANGUAGE_SLOT)
         return super()._fill_response(translated(response, language), filled_slots, **kwargs)

@@ -9,7 +9,7 @@ Babel only.
 
 from __future__ import annotations
 
-from functools import lru_cache
+from functools import cache
 from pathlib import Path
 
 from babel.messages.pofile import read_po
@@ -29,7 +29,7 @@ def language_of(raw: object) -> str:
     return code if code in LANGUAGES else "en"
 
 
-@lru_cache(maxsize=None)
+@cache
 def catalogue(language: str) -> dict[str, str]:
     """msgid → translation for one language (fuzzy and empty entries left out)."""
     path = LOCALE_DIR / language / "LC_MESSAGES" / "messages.po"

@@ -18,8 +18,8 @@ from babel.messages.pofile import read_po, write_po
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.catalogue_sources import all_messages  # noqa: E402
-from bot.text import LANGUAGES, LOCALE_DIR  # noqa: E402
+from bot.catalogue_sources import all_messages
+from bot.text import LANGUAGES, LOCALE_DIR
 
 
 def update(language: str, messages: dict[str, str], translations: dict[str, str] | None = None) -> int:

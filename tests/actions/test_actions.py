@@ -15,10 +15,10 @@ from actions.changes import CommitChange
 from actions.dialogue import Fallback
 from actions.identity import ActionSessionStart, ValidateVerifyForm
 from actions.track import ActionTrack
-from bot.models import ConversationLink, Customer, Handoff, Shipment
-from bot.runtime import Runtime
 from bot.clock import sim_now
 from bot.handoff_desk import queue
+from bot.models import ConversationLink, Customer, Handoff, Shipment
+from bot.runtime import Runtime
 from bot.timefmt import clock, window
 from tests.actions.conftest import tracker
 
