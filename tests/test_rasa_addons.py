@@ -114,3 +114,7 @@ def test_domain_responses_are_said_in_the_conversations_language_and_messages_se
     # A locker's name (an entity found before) does not make an English message German.
     assert language["can i return it at the Hermannplatz locker"] == "en intent=track_package"
     assert any(line.startswith("pipeline nodes=['run_addons.language_id.LanguageIdentifier") for line in lines)
+    # The chat widget's page language reaches the session start; only en/de/nl are passed on.
+    assert [line for line in lines if line.startswith("webchat ")] == [
+        "webchat hint='de' language=de", "webchat hint='nl' language=nl", "webchat hint='fr' language=None",
+        "webchat hint=['de'] language=None", "webchat hint=None language=None"]

@@ -70,3 +70,10 @@ schemas = DefaultV1Recipe().graph_config_for_recipe(config, {}, training_type=No
 nodes = [name for name, node in schemas.predict_schema.nodes.items()
          if node.uses.__name__ == "LanguageIdentifier"]
 print(f"pipeline nodes={nodes}")
+
+from addons.webchat_channel import WebChatInput  # noqa: E402
+
+channel = WebChatInput.from_credentials({})
+for hint in ("de", "nl", "fr", ["de"], None):
+    metadata = channel._metadata({"metadata": {"token": "abc", "language": hint}}, "192.0.2.1")
+    print(f"webchat hint={hint!r} language={metadata.get('language')}")
