@@ -12,9 +12,11 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.context import Context, Parcel, context_for
 from actions.handoff import open_handoff
+from actions.language import reply_language
 from actions.runtime import runtime
 from bot.carriers import Capability, TimeWindow
 from bot.choices import is_cancel, option_number, pick_by_name
+from bot.text import N_, t, translate
 
 CAPABILITY = {"reschedule": Capability.RESCHEDULE, "locker": Capability.REDIRECT,
               "instructions": Capability.INSTRUCTIONS, "address": Capability.CHANGE_ADDRESS,
@@ -23,11 +25,24 @@ SLOTS = {"reschedule": ["window_choice"], "locker": ["locker_choice"], "instruct
          "address": ["address_text"]}
 FORM_SLOTS = ["parcel", "window_choice", "locker_choice", "instructions_text", "address_text", "return_items",
               "return_reason", "return_method", "return_option", "confirm_change"]
-RETURN_METHODS = [("locker", "Drop it at a locker (QR code, no printer)"),
-                  ("pickup", "Carrier pickup from your door"), ("label", "Label by email, drop at any shop")]
+RETURN_METHODS = [("locker", N_("Drop it at a locker (QR code, no printer)")),
+                  ("pickup", N_("Carrier pickup from your door")), ("label", N_("Label by email, drop at any shop"))]
 MAX_OFFERED = 5
 MAX_TEXT = 300
-AGENT = " Reply AGENT for a person."
+AGENT = N_("Reply AGENT for a person.")
+
+
+def with_agent(lang: str, text: str) -> str:
+    """`text` (already in `lang`) and the way to a person."""
+    return f"{text} {t(lang, AGENT)}"
+
+
+def refusal(lang: str, reason: str) -> str:
+    """A carrier's refusal in the customer's language: its translation, or a plain one when there is none."""
+    translated = translate(lang, reason)
+    if lang != "en" and translated == reason:
+        return t(lang, "The carrier didn't accept that change.")
+    return translated
 
 
 def change_kind(tracker: Tracker) -> str:
@@ -90,36 +105,39 @@ def spread(windows: list[TimeWindow], count: int, tz: str) -> list[TimeWindow]:
 NEEDS = {"reschedule": {Capability.WINDOWS, Capability.RESCHEDULE}, "locker": {Capability.REDIRECT, Capability.LOCKERS},
          "instructions": {Capability.INSTRUCTIONS}, "address": {Capability.CHANGE_ADDRESS}, "return": {Capability.RETURNS}}
 CANNOT = {
-    "reschedule": "This carrier doesn't let me move deliveries.",
-    "locker": "This carrier has no lockers I can use.",
-    "instructions": "This carrier doesn't take delivery notes.",
-    "address": "This carrier doesn't let me send it to a neighbour or another address.",
-    "return": "This carrier doesn't let me book returns here.",
+    "reschedule": N_("This carrier doesn't let me move deliveries."),
+    "locker": N_("This carrier has no lockers I can use."),
+    "instructions": N_("This carrier doesn't take delivery notes."),
+    "address": N_("This carrier doesn't let me send it to a neighbour or another address."),
+    "return": N_("This carrier doesn't let me book returns here."),
 }
-INSTEAD = {"reschedule": "move the delivery", "locker": "send it to a locker", "address": "leave it with a neighbour",
-           "instructions": "pass a note to the driver"}
+INSTEAD = {"reschedule": N_("move the delivery"), "locker": N_("send it to a locker"),
+           "address": N_("leave it with a neighbour"), "instructions": N_("pass a note to the driver")}
 
 
 def can_do(capabilities: frozenset[Capability], kind: str) -> bool:
     return NEEDS.get(kind, set()) <= capabilities
 
 
-def cannot_text(capabilities: frozenset[Capability], kind: str) -> str:
+def cannot_text(capabilities: frozenset[Capability], kind: str, lang: str = "en") -> str:
     """What this carrier can't do, and what it can do instead (for a parcel on its way), then a person."""
-    instead = [text for other, text in INSTEAD.items() if other != kind and can_do(capabilities, other)]
+    instead = [t(lang, text) for other, text in INSTEAD.items() if other != kind and can_do(capabilities, other)]
     if kind == "return" or not instead:
-        return CANNOT[kind] + AGENT
-    return f"{CANNOT[kind]} I can {' or '.join(instead[:2])} instead, or reply AGENT for a person."
+        return with_agent(lang, t(lang, CANNOT[kind]))
+    things = t(lang, "{first} or {second}", first=instead[0], second=instead[1]) if len(instead) > 1 else instead[0]
+    return t(lang, "{cannot} I can {things} instead, or reply AGENT for a person.", cannot=t(lang, CANNOT[kind]),
+             things=things)
 
 
-def carrier_cannot(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher) -> list[EventType] | None:
+def carrier_cannot(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher,
+                   lang: str) -> list[EventType] | None:
     """Before the first question: say plainly when the parcel's carrier can't make this change at all."""
     if kind not in NEEDS:
         return None
     capabilities = runtime().carrier(parcel.carrier).capabilities
     if can_do(capabilities, kind):
         return None
-    dispatcher.utter_message(text=cannot_text(capabilities, kind))
+    dispatcher.utter_message(text=cannot_text(capabilities, kind, lang))
     return end_form()
 
 
@@ -130,25 +148,25 @@ def return_methods(parcel: Parcel) -> list[tuple[str, str]]:
 
 
 WITH_DRIVER_OR_DONE = {
-    "out_for_delivery": "Your parcel is already out with the driver, so I can't change that now.",
-    "at_locker": "Your parcel is already at the locker, so I can't change that now.",
+    "out_for_delivery": N_("Your parcel is already out with the driver, so I can't change that now."),
+    "at_locker": N_("Your parcel is already at the locker, so I can't change that now."),
 }
 
 
-def too_late(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher) -> list[EventType] | None:
+def too_late(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher, lang: str) -> list[EventType] | None:
     """Say plainly, before asking anything, when the parcel is past the point of changing."""
     if kind == "return":
         return None
     reason = WITH_DRIVER_OR_DONE.get(parcel.status)
     if reason is None:
         return None
-    dispatcher.utter_message(text=reason + AGENT)
+    dispatcher.utter_message(text=with_agent(lang, t(lang, reason)))
     return end_form()
 
 
 async def carrier_down(dispatcher: CollectingDispatcher, tracker: Tracker, parcel: Parcel) -> list[EventType]:
-    dispatcher.utter_message(text="I can't reach the carrier right now, so nothing was changed. "
-                                  "I'm passing you to a person who can help.")
+    dispatcher.utter_message(text=t(reply_language(tracker), "I can't reach the carrier right now, so nothing "
+                                    "was changed. I'm passing you to a person who can help."))
     events = await open_handoff(tracker, reason="carrier_error", shipment_id=parcel.id)
     return [*events, SlotSet("change_blocked", True), SlotSet("requested_slot", None)]
 

@@ -36,6 +36,7 @@ from actions.change_questions import (
 )
 from actions.changes import AskConfirmChange
 from actions.context import context_for
+from actions.language import reply_language
 from actions.runtime import off_loop, runtime
 from bot.carriers import CarrierError
 from bot.choices import (
@@ -50,6 +51,7 @@ from bot.choices import (
     pick_window,
 )
 from bot.identity import normalise_tracking_number
+from bot.text import t
 
 # The form's questions that need the database or the carrier, asked by the validation action right
 # after validating (Rasa finds no `action_ask_<slot>` in the domain for these slots, so it asks nothing
@@ -109,7 +111,7 @@ class ValidateChangeForm(FormValidationAction):
         ctx, parcel = await context_and_parcel(tracker)
         if not ctx.verified or parcel is None:
             return None
-        return carrier_cannot(kind, parcel, dispatcher)
+        return carrier_cannot(kind, parcel, dispatcher, reply_language(tracker))
 
     @staticmethod
     async def _ask_next(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
@@ -156,7 +158,7 @@ class ValidateChangeForm(FormValidationAction):
         wanted = normalise_tracking_number(text.split()[0] if text.split() else "")
         chosen = candidates[number - 1] if number else next((p for p in candidates if p.tracking_number == wanted), None)
         if chosen is None:
-            dispatcher.utter_message(text="Please reply with the number of the parcel from the list.")
+            dispatcher.utter_message(text=t(reply_language(tracker), "Please reply with the number of the parcel from the list."))
             return {"parcel": None}
         return {"parcel": chosen.tracking_number, "shipment_id": str(chosen.id)}
 
@@ -177,11 +179,11 @@ class ValidateChangeForm(FormValidationAction):
             return {"window_choice": None}  # the request named no usable time: just ask
         if chosen is None:
             if request.empty:
-                dispatcher.utter_message(text="Reply with a number from the list, or a day and time, "
-                                              "e.g. \"saturday morning\" or \"tmrw after 5\".")
+                dispatcher.utter_message(text=t(reply_language(tracker), "Reply with a number from the list, or a "
+                                                "day and time, e.g. \"saturday morning\" or \"tmrw after 5\"."))
             else:
-                dispatcher.utter_message(text="Sorry, there's no free window then (no deliveries on Sundays). "
-                                              "Try another day or time, or pick a number.")
+                dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, there's no free window then (no "
+                                                "deliveries on Sundays). Try another day or time, or pick a number."))
             return {"window_choice": None}
         return {"window_choice": encode_window(chosen)}
 
@@ -193,7 +195,8 @@ class ValidateChangeForm(FormValidationAction):
             return await self._locker_named_in_request(tracker, str(value or ""))
         code = pick_locker(tracker, str(value or ""))
         if code is None:
-            dispatcher.utter_message(text="Reply with the number of a locker from the list, or its name.")
+            dispatcher.utter_message(text=t(reply_language(tracker),
+                                                "Reply with the number of a locker from the list, or its name."))
         return {"locker_choice": code}
 
     async def _locker_named_in_request(self, tracker: Tracker, text: str) -> dict[str, Any]:
@@ -222,7 +225,8 @@ class ValidateChangeForm(FormValidationAction):
         if prefilled(tracker) and (not INSTRUCTION_WORDS.search(text) or asks):
             return {"instructions_text": None}  # "can I leave instructions?" is a request, not the instructions
         if len(text) < 3:
-            dispatcher.utter_message(text="What should the driver do? E.g. \"leave it at the back door\".")
+            dispatcher.utter_message(text=t(reply_language(tracker),
+                                            "What should the driver do? E.g. \"leave it at the back door\"."))
             return {"instructions_text": None}
         return {"instructions_text": text[:MAX_TEXT]}
 
@@ -237,8 +241,8 @@ class ValidateChangeForm(FormValidationAction):
         if parsed is None and re.search(r"\d|\b[A-ZÄÖÜ][a-zäöüß]+", text) and not re.search(r"\b1[0-4]\d{3}\b", text):
             parsed = f"N:{text}"  # answering "who?" with "Meyer, no 14": a neighbour
         if parsed is None:
-            dispatcher.utter_message(text="Send a neighbour's name and house number (e.g. \"neighbour Meyer at no. 12\"), "
-                                          "or a new address with its postcode.")
+            dispatcher.utter_message(text=t(reply_language(tracker), "Send a neighbour's name and house number "
+                                            "(e.g. \"neighbour Meyer at no. 12\"), or a new address with its postcode."))
         return {"address_text": parsed}
 
     async def validate_return_items(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -254,7 +258,8 @@ class ValidateChangeForm(FormValidationAction):
             numbers = {int(n) for n in re.findall(r"\b([1-9])\b", text)}
             chosen = [item for n, item in enumerate(items, start=1) if n in numbers or item["name"].lower() in text]
         if not chosen:
-            dispatcher.utter_message(text="Reply with the item numbers, e.g. \"1\" or \"1 and 2\", or \"all\".")
+            dispatcher.utter_message(text=t(reply_language(tracker),
+                                            "Reply with the item numbers, e.g. \"1\" or \"1 and 2\", or \"all\"."))
             return {"return_items": None}
         return {"return_items": ",".join(item["sku"] for item in chosen)}
 
@@ -287,8 +292,9 @@ class ValidateChangeForm(FormValidationAction):
             if key in methods and any(word in text for word in words):
                 return {"return_method": key}
         numbers = [str(n) for n in range(1, len(methods) + 1)]
-        dispatcher.utter_message(text=f"Reply {', '.join(numbers[:-1])} or {numbers[-1]}." if len(numbers) > 1
-                                 else "Reply 1.")
+        lang = reply_language(tracker)
+        dispatcher.utter_message(text=t(lang, "Reply {numbers} or {last}.", numbers=", ".join(numbers[:-1]),
+                                        last=numbers[-1]) if len(numbers) > 1 else t(lang, "Reply 1."))
         return {"return_method": None}
 
     async def validate_return_option(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
@@ -298,13 +304,14 @@ class ValidateChangeForm(FormValidationAction):
         if tracker.get_slot("return_method") == "locker":
             code = pick_locker(tracker, str(value or ""))
             if code is None:
-                dispatcher.utter_message(text="Reply with the number of a locker from the list, or its name.")
+                dispatcher.utter_message(text=t(reply_language(tracker),
+                                                "Reply with the number of a locker from the list, or its name."))
             return {"return_option": code}
         ctx, _ = await context_and_parcel(tracker)
         offered = [decode_window(v) for v in tracker.get_slot("offered") or []]
         chosen, _ = pick_window(str(value or ""), offered, offered, now=ctx.now, tz=ctx.tz)
         if chosen is None:
-            dispatcher.utter_message(text="Reply with a number from the list, or a day and time.")
+            dispatcher.utter_message(text=t(reply_language(tracker), "Reply with a number from the list, or a day and time."))
         return {"return_option": encode_window(chosen) if chosen else None}
 
     async def validate_confirm_change(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,

@@ -9,7 +9,6 @@ from rasa_sdk.types import DomainDict
 
 from actions import texts
 from actions.change_common import (
-    AGENT,
     MAX_OFFERED,
     carrier_cannot,
     carrier_down,
@@ -17,14 +16,18 @@ from actions.change_common import (
     context_and_parcel,
     encode_window,
     end_form,
+    refusal,
     return_methods,
     spread,
     too_late,
+    with_agent,
 )
 from actions.context import Parcel, context_for, offer
+from actions.language import reply_language
 from actions.questions import Ask
 from actions.runtime import off_loop, runtime
 from bot.carriers import Capability, CarrierError, ChangeRefused
+from bot.text import t
 from bot.timefmt import window as window_text
 
 
@@ -34,17 +37,17 @@ class AskParcel(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         ctx = await context_for(tracker)
-        kind = change_kind(tracker)
+        kind, lang = change_kind(tracker), reply_language(tracker)
         candidates = ctx.eligible(kind)[:MAX_OFFERED]
         if not candidates:
-            text = ("I can't see a delivered order that can still be returned." if kind == "return"
-                    else "I can't see a parcel on its way that I could change.")
-            dispatcher.utter_message(text=text + AGENT)
+            text = (t(lang, "I can't see a delivered order that can still be returned.") if kind == "return"
+                    else t(lang, "I can't see a parcel on its way that I could change."))
+            dispatcher.utter_message(text=with_agent(lang, text))
             return end_form()
         # Every parcel with one carrier: if it can't do this, say so before asking which parcel.
-        if len({p.carrier for p in candidates}) == 1 and (stop := carrier_cannot(kind, candidates[0], dispatcher)):
+        if len({p.carrier for p in candidates}) == 1 and (stop := carrier_cannot(kind, candidates[0], dispatcher, lang)):
             return stop
-        offer(dispatcher, tracker, "Which parcel?", [p.label for p in candidates])
+        offer(dispatcher, tracker, t(lang, "Which parcel?"), [p.label for p in candidates])
         return []
 
 
@@ -54,25 +57,26 @@ class AskWindowChoice(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         ctx, parcel = await context_and_parcel(tracker)
+        lang = reply_language(tracker)
         if parcel is None:
             return end_form()
-        if (stop := carrier_cannot("reschedule", parcel, dispatcher)) is not None:
+        if (stop := carrier_cannot("reschedule", parcel, dispatcher, lang)) is not None:
             return stop
         carrier = runtime().carrier(parcel.carrier)
         try:
             available = await off_loop(carrier.available_windows, parcel.tracking_number)
         except ChangeRefused as refused:
-            dispatcher.utter_message(text=refused.reason + AGENT)
+            dispatcher.utter_message(text=with_agent(lang, refusal(lang, refused.reason)))
             return end_form()
         except CarrierError:
             return await carrier_down(dispatcher, tracker, parcel)
         if not available:
-            dispatcher.utter_message(text="There are no free delivery windows in the next days." + AGENT)
+            dispatcher.utter_message(text=with_agent(lang, t(lang, "There are no free delivery windows in the next days.")))
             return end_form()
         shown = spread(available, MAX_OFFERED, ctx.tz)
-        offer(dispatcher, tracker, f"When should parcel …{parcel.short} come?",
-              [window_text(w.start, w.end, ctx.now, ctx.tz) for w in shown],
-              footer="Or say a day/time, e.g. \"sat morning\".")
+        offer(dispatcher, tracker, t(lang, "When should parcel …{ref} come?", ref=parcel.short),
+              [window_text(w.start, w.end, ctx.now, ctx.tz, lang) for w in shown],
+              footer=t(lang, "Or say a day/time, e.g. \"sat morning\"."))
         return [SlotSet("offered", [encode_window(w) for w in shown])]
 
 
@@ -84,20 +88,21 @@ class AskLockerChoice(Action):
         _, parcel = await context_and_parcel(tracker)
         if parcel is None:
             return end_form()
-        return await _offer_lockers(dispatcher, tracker, parcel, "Which locker?", check_redirect=True)
+        return await _offer_lockers(dispatcher, tracker, parcel, t(reply_language(tracker), "Which locker?"),
+                                    check_redirect=True)
 
 
 async def _offer_lockers(dispatcher: CollectingDispatcher, tracker: Tracker, parcel: Parcel, question: str,
                          *, check_redirect: bool) -> list[EventType]:
-    carrier = runtime().carrier(parcel.carrier)
-    if check_redirect and (stop := carrier_cannot("locker", parcel, dispatcher)) is not None:
+    carrier, lang = runtime().carrier(parcel.carrier), reply_language(tracker)
+    if check_redirect and (stop := carrier_cannot("locker", parcel, dispatcher, lang)) is not None:
         return stop
     if Capability.LOCKERS not in carrier.capabilities:
-        dispatcher.utter_message(text="This carrier has no lockers I can use." + AGENT)
+        dispatcher.utter_message(text=with_agent(lang, t(lang, "This carrier has no lockers I can use.")))
         return end_form()
     if check_redirect and parcel.status in ("out_for_delivery",):
-        dispatcher.utter_message(text="Your parcel is already out with the driver, so I can't send it to a locker now."
-                                 + AGENT)
+        dispatcher.utter_message(text=with_agent(lang, t(
+            lang, "Your parcel is already out with the driver, so I can't send it to a locker now.")))
         return end_form()
     try:
         lockers = await off_loop(carrier.nearby_lockers, parcel.tracking_number)
@@ -105,13 +110,14 @@ async def _offer_lockers(dispatcher: CollectingDispatcher, tracker: Tracker, par
         return await carrier_down(dispatcher, tracker, parcel)
     usable = [lk for lk in lockers if lk.free > 0][:4]
     if not usable:
-        dispatcher.utter_message(text="All lockers near you are full right now." + AGENT)
+        dispatcher.utter_message(text=with_agent(lang, t(lang, "All lockers near you are full right now.")))
         return end_form()
     options = []
     for lk in usable:
         hours = lk.opening_hours.get("mon", ["", ""])
-        opening = "24h" if hours == ["00:00", "24:00"] else f"{hours[0]}-{hours[1]}"
-        options.append(f"{lk.name}, {lk.distance_m / 1000:.1f} km, {opening}, {lk.free} free")
+        opening = t(lang, "24h") if hours == ["00:00", "24:00"] else f"{hours[0]}-{hours[1]}"
+        options.append(t(lang, "{name}, {km} km, {opening}, {free} free", name=lk.name, km=f"{lk.distance_m / 1000:.1f}",
+                         opening=opening, free=lk.free))
     offer(dispatcher, tracker, question, options)
     return [SlotSet("offered", [{"code": lk.code, "name": lk.name} for lk in usable])]
 
@@ -125,7 +131,7 @@ class AskReturnItems(Action):
         if parcel is None:
             return end_form()
         items = [i["name"] for i in parcel.items if i.get("returnable")]
-        offer(dispatcher, tracker, "Which item(s)? Reply e.g. \"1\" or \"all\".", items)
+        offer(dispatcher, tracker, t(reply_language(tracker), "Which item(s)? Reply e.g. \"1\" or \"all\"."), items)
         return []
 
 
@@ -137,10 +143,11 @@ class AskReturnMethod(Action):
         _, parcel = await context_and_parcel(tracker)
         if parcel is None:
             return end_form()
-        methods = return_methods(parcel)
+        methods, lang = return_methods(parcel), reply_language(tracker)
         if not methods:
-            return carrier_cannot("return", parcel, dispatcher) or end_form()
-        offer(dispatcher, tracker, "How do you want to send it back? All free.", [text for _, text in methods])
+            return carrier_cannot("return", parcel, dispatcher, lang) or end_form()
+        offer(dispatcher, tracker, t(lang, "How do you want to send it back? All free."),
+              [t(lang, text) for _, text in methods])
         return []
 
 
@@ -150,21 +157,23 @@ class AskReturnOption(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         ctx, parcel = await context_and_parcel(tracker)
+        lang = reply_language(tracker)
         if parcel is None:
             return end_form()
         if tracker.get_slot("return_method") == "locker":
-            return await _offer_lockers(dispatcher, tracker, parcel, "Which locker will you drop it at?",
+            return await _offer_lockers(dispatcher, tracker, parcel, t(lang, "Which locker will you drop it at?"),
                                         check_redirect=False)
         try:
             windows = await off_loop(runtime().carrier(parcel.carrier).pickup_windows, parcel.tracking_number)
         except CarrierError:
             windows = []
         if not windows:
-            dispatcher.utter_message(text="Pickup isn't available right now; a locker or an email label works." + AGENT)
+            dispatcher.utter_message(text=with_agent(lang, t(
+                lang, "Pickup isn't available right now; a locker or an email label works.")))
             return end_form()
         shown = spread(windows, MAX_OFFERED, ctx.tz)
-        offer(dispatcher, tracker, "When should we pick it up?",
-              [window_text(w.start, w.end, ctx.now, ctx.tz) for w in shown])
+        offer(dispatcher, tracker, t(lang, "When should we pick it up?"),
+              [window_text(w.start, w.end, ctx.now, ctx.tz, lang) for w in shown])
         return [SlotSet("offered", [encode_window(w) for w in shown])]
 
 
@@ -175,9 +184,10 @@ class _AskText(Ask):
         _, parcel = await context_and_parcel(tracker)
         if parcel is None:
             return end_form()
-        if (stop := too_late(change_kind(tracker), parcel, dispatcher)) is not None:
+        lang = reply_language(tracker)
+        if (stop := too_late(change_kind(tracker), parcel, dispatcher, lang)) is not None:
             return stop
-        if (stop := carrier_cannot(change_kind(tracker), parcel, dispatcher)) is not None:
+        if (stop := carrier_cannot(change_kind(tracker), parcel, dispatcher, lang)) is not None:
             return stop
         return await super().run(dispatcher, tracker, domain)
 

@@ -16,7 +16,6 @@ from rasa_sdk.types import DomainDict
 
 from actions import texts
 from actions.change_common import (
-    AGENT,
     CAPABILITY,
     FORM_SLOTS,
     carrier_down,
@@ -24,11 +23,15 @@ from actions.change_common import (
     context_and_parcel,
     decode_window,
     end_form,
+    refusal,
     too_late,
+    with_agent,
 )
 from actions.context import Context, Parcel, forget_context
+from actions.language import reply_language
 from actions.runtime import off_loop, runtime
 from bot.carriers import CarrierError, ChangeRefused
+from bot.text import N_, t
 from bot.timefmt import window as window_text
 
 
@@ -40,45 +43,54 @@ class AskConfirmChange(Action):
         ctx, parcel = await context_and_parcel(tracker)
         if parcel is None:
             return end_form()
-        if (stop := too_late(change_kind(tracker), parcel, dispatcher)) is not None:
+        lang = reply_language(tracker)
+        if (stop := too_late(change_kind(tracker), parcel, dispatcher, lang)) is not None:
             return stop
-        dispatcher.utter_message(text=f"{describe_change(tracker, ctx, parcel)}? Reply YES or NO.")
+        dispatcher.utter_message(text=t(lang, "{change}? Reply YES or NO.",
+                                        change=describe_change(tracker, ctx, parcel, lang)))
         return []
 
 
-def describe_change(tracker: Tracker, ctx: Context, parcel: Parcel) -> str:
+RETURN_HOW = {"locker": N_("drop-off at a locker"), "pickup": N_("pickup"), "label": N_("an email label")}
+
+
+def describe_change(tracker: Tracker, ctx: Context, parcel: Parcel, lang: str = "en") -> str:
     kind = change_kind(tracker)
-    ref = f"parcel …{parcel.short}"
+    ref = parcel.short
     if kind == "reschedule":
         w = decode_window(tracker.get_slot("window_choice"))
-        return f"Move {ref} to {window_text(w.start, w.end, ctx.now, ctx.tz)}"
+        return t(lang, "Move parcel …{ref} to {window}", ref=ref,
+                 window=window_text(w.start, w.end, ctx.now, ctx.tz, lang))
     if kind == "locker":
         name = next((o["name"] for o in tracker.get_slot("offered") or []
                      if o["code"] == tracker.get_slot("locker_choice")), tracker.get_slot("locker_choice"))
-        return f"Send {ref} to the {name} locker"
+        return t(lang, "Send parcel …{ref} to the {locker} locker", ref=ref, locker=name)
     if kind == "instructions":
-        return f"Tell the driver for {ref}: \"{tracker.get_slot('instructions_text')}\""
+        return t(lang, "Tell the driver for parcel …{ref}: \"{note}\"", ref=ref,
+                 note=tracker.get_slot("instructions_text"))
     if kind == "address":
         value = str(tracker.get_slot("address_text"))
         if value.startswith("N:"):
-            return f"Leave {ref} with a neighbour if you're out (your note: \"{value[2:]}\")"
+            return t(lang, "Leave parcel …{ref} with a neighbour if you're out (your note: \"{note}\")", ref=ref,
+                     note=value[2:])
         line, postcode = value[2:].split("|")
-        return f"Deliver {ref} to {line}, {postcode}"
+        return t(lang, "Deliver parcel …{ref} to {line}, {postcode}", ref=ref, line=line, postcode=postcode)
     if kind == "return":
         skus = str(tracker.get_slot("return_items") or "").split(",")
         names = [i["name"] for i in parcel.items if i["sku"] in skus] or [
             i["name"] for i in parcel.items if i.get("returnable")]
         method = tracker.get_slot("return_method")
-        how = {"locker": "drop-off at a locker", "pickup": "pickup", "label": "an email label"}[str(method)]
+        how = t(lang, RETURN_HOW[str(method)])
         if method == "locker":
             name = next((o["name"] for o in tracker.get_slot("offered") or []
-                         if o["code"] == tracker.get_slot("return_option")), "a")
-            how = f"drop-off at the {name} locker"
+                         if o["code"] == tracker.get_slot("return_option")), None)
+            if name:
+                how = t(lang, "drop-off at the {locker} locker", locker=name)
         if method == "pickup":
             w = decode_window(tracker.get_slot("return_option"))
-            how = f"pickup {window_text(w.start, w.end, ctx.now, ctx.tz)}"
-        return f"Return {', '.join(names)} by {how}"
-    return "Make this change"
+            how = t(lang, "pickup {window}", window=window_text(w.start, w.end, ctx.now, ctx.tz, lang))
+        return t(lang, "Return {items} by {how}", items=", ".join(names), how=how)
+    return t(lang, "Make this change")
 
 
 def _reset() -> list[EventType]:
@@ -96,18 +108,20 @@ class CommitChange(Action):
         if tracker.get_slot("change_blocked"):
             return _reset()
         ctx, parcel = await context_and_parcel(tracker)
+        lang = reply_language(tracker)
         if not ctx.verified:
-            dispatcher.utter_message(text=texts.VERIFY_LOCKED)
+            dispatcher.utter_message(text=t(lang, texts.VERIFY_LOCKED))
             return _reset()
         if tracker.get_slot("change_cancelled") or tracker.get_slot("confirm_change") is not True or parcel is None:
-            dispatcher.utter_message(text="OK, I've left it as it was.")
+            dispatcher.utter_message(text=t(lang, "OK, I've left it as it was."))
             return _reset()
         kind = change_kind(tracker)
         try:
-            text = await off_loop(_commit, kind, tracker.current_slot_values(), parcel, ctx)
+            text = await off_loop(_commit, kind, tracker.current_slot_values(), parcel, ctx, lang)
             forget_context(tracker)
         except ChangeRefused as refused:
-            dispatcher.utter_message(text=f"Sorry, that didn't work: {refused.reason} Nothing was changed." + AGENT)
+            dispatcher.utter_message(text=with_agent(lang, t(lang, "Sorry, that didn't work: {reason} Nothing was changed.",
+                                                          reason=refusal(lang, refused.reason))))
             return _reset()
         except CarrierError:
             events = await carrier_down(dispatcher, tracker, parcel)
@@ -126,30 +140,33 @@ def _replan(shipment_id: int, kind: str) -> None:
             replan_after_change(session, shipment_id=shipment_id, change=kind)
 
 
-def _commit(kind: str, slots: dict[str, Any], parcel: Parcel, ctx: Context) -> str:
+def _commit(kind: str, slots: dict[str, Any], parcel: Parcel, ctx: Context, lang: str = "en") -> str:
     """One carrier call; it either happens whole or raises (the carrier commits in one transaction)."""
     carrier = runtime().carrier(parcel.carrier)
     if CAPABILITY[kind] not in carrier.capabilities:
         raise ChangeRefused("This carrier doesn't offer that.")
-    ref = f"parcel …{parcel.short}"
+    ref = parcel.short
     if kind == "reschedule":
         window = carrier.reschedule(parcel.tracking_number, decode_window(slots["window_choice"]))
-        return f"Done: {ref} now comes {window_text(window.start, window.end, ctx.now, ctx.tz)}. We'll text you on the day."
+        return t(lang, "Done: parcel …{ref} now comes {window}. We'll text you on the day.", ref=ref,
+                 window=window_text(window.start, window.end, ctx.now, ctx.tz, lang))
     if kind == "locker":
         locker = carrier.redirect_to_locker(parcel.tracking_number, slots["locker_choice"])
-        return (f"Done: {ref} goes to the {locker.name} locker ({locker.address}). "
-                "You'll get the pickup code when it's there.")
+        return t(lang, "Done: parcel …{ref} goes to the {locker} locker ({address}). "
+                       "You'll get the pickup code when it's there.", ref=ref, locker=locker.name,
+                 address=locker.address)
     if kind == "instructions":
         carrier.set_instructions(parcel.tracking_number, slots["instructions_text"])
-        return f"Done: the driver will see \"{slots['instructions_text']}\"."
+        return t(lang, "Done: the driver will see \"{note}\".", note=slots["instructions_text"])
     if kind == "address":
         value = str(slots["address_text"])
         if value.startswith("N:"):
             carrier.deliver_to_neighbour(parcel.tracking_number, value[2:])
-            return f"Done: if you're out, the driver leaves {ref} with a neighbour (note: \"{value[2:]}\")."
+            return t(lang, "Done: if you're out, the driver leaves parcel …{ref} with a neighbour (note: \"{note}\").",
+                     ref=ref, note=value[2:])
         line, postcode = value[2:].split("|")
         carrier.change_address(parcel.tracking_number, address_line=line, postcode=postcode)
-        return f"Done: {ref} will go to {line}, {postcode}."
+        return t(lang, "Done: parcel …{ref} will go to {line}, {postcode}.", ref=ref, line=line, postcode=postcode)
     if kind == "return":
         skus = [s for s in str(slots.get("return_items") or "").split(",") if s] or [
             i["sku"] for i in parcel.items if i.get("returnable")]
@@ -161,13 +178,15 @@ def _commit(kind: str, slots: dict[str, Any], parcel: Parcel, ctx: Context) -> s
             pickup=decode_window(option) if method == "pickup" and option else None,
         )
         if method == "locker":
-            return (f"Return {label.rma} booked. At the {label.locker_name} locker, scan code {label.label_code} "
-                    "and put the parcel in. No printer needed.")
+            return t(lang, "Return {rma} booked. At the {locker} locker, scan code {code} and put the parcel in. "
+                           "No printer needed.", rma=label.rma, locker=label.locker_name, code=label.label_code)
         if method == "pickup" and label.pickup:
-            return (f"Return {label.rma} booked: pickup {window_text(label.pickup.start, label.pickup.end, ctx.now, ctx.tz)}."
-                    f" Have the parcel ready; the driver brings the label ({label.label_code}).")
+            return t(lang, "Return {rma} booked: pickup {window}. Have the parcel ready; the driver brings the label "
+                           "({code}).", rma=label.rma, code=label.label_code,
+                     window=window_text(label.pickup.start, label.pickup.end, ctx.now, ctx.tz, lang))
         _email_label(parcel, label.rma, label.label_code)
-        return f"Return {label.rma} booked. The label ({label.label_code}) is on its way to your email."
+        return t(lang, "Return {rma} booked. The label ({code}) is on its way to your email.", rma=label.rma,
+                 code=label.label_code)
     raise ChangeRefused("I can't make that change.")
 
 

@@ -7,10 +7,12 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.language import reply_language
 from actions.runtime import channel_of, off_loop, runtime
 from bot.consent import set_opt_out
 from bot.db import transaction
 from bot.identity import customer_by_phone, verified_link
+from bot.text import t
 
 
 def said(tracker: Tracker) -> str:
@@ -45,10 +47,11 @@ class ConfirmOptOut(Action):
         return "action_confirm_opt_out"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        lang = reply_language(tracker)
         if _channel_meant(tracker) == "email":
-            dispatcher.utter_message(text="OK, no more delivery emails. Reply START EMAIL to undo.")
+            dispatcher.utter_message(text=t(lang, "OK, no more delivery emails. Reply START EMAIL to undo."))
         else:
-            dispatcher.utter_message(text="OK, you won't get more texts from us. Reply START to undo.")
+            dispatcher.utter_message(text=t(lang, "OK, you won't get more texts from us. Reply START to undo."))
         return []
 
 
@@ -72,11 +75,15 @@ class OptIn(Action):
         text = said(tracker)[:60]
         changed = await off_loop(_record, channel_of(tracker), tracker.sender_id, target, False,
                                  f"{channel_of(tracker)}: {text}")
-        noun = "emails" if target == "email" else "texts"
+        lang = reply_language(tracker)
         if changed is None:
-            dispatcher.utter_message(text="I can't find your details yet. Send your tracking number and I'll look.")
+            dispatcher.utter_message(text=t(lang, "I can't find your details yet. Send your tracking number and I'll look."))
+        elif changed and target == "email":
+            dispatcher.utter_message(text=t(lang, "Welcome back: delivery emails are on again. Reply STOP to stop."))
         elif changed:
-            dispatcher.utter_message(text=f"Welcome back: delivery {noun} are on again. Reply STOP to stop.")
+            dispatcher.utter_message(text=t(lang, "Welcome back: delivery texts are on again. Reply STOP to stop."))
+        elif target == "email":
+            dispatcher.utter_message(text=t(lang, "Delivery emails are already on. Reply STOP to stop."))
         else:
-            dispatcher.utter_message(text=f"Delivery {noun} are already on. Reply STOP to stop.")
+            dispatcher.utter_message(text=t(lang, "Delivery texts are already on. Reply STOP to stop."))
         return []

@@ -11,10 +11,12 @@ from sqlalchemy import select
 from actions import texts
 from actions.context import context_for
 from actions.handoff import open_handoff
+from actions.language import reply_language
 from actions.rating import handle_rating
 from actions.runtime import off_loop, runtime
 from bot.clock import sim_now
 from bot.models import Return, Shipment
+from bot.text import N_, t
 from bot.timefmt import day_label
 
 REQUESTS = {"track_package": "track", "inform": "track", "reschedule_delivery": "reschedule",
@@ -57,14 +59,19 @@ class Fallback(Action):
         if rating is not None:
             return rating
         if _previous_turn_fell_back(tracker):
-            dispatcher.utter_message(text="Sorry, I'm still not getting it. I'm passing you to a person, "
-                                          "who will reply here.")
+            dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, I'm still not getting it. "
+                                            "I'm passing you to a person, who will reply here."))
             return await open_handoff(tracker, reason="misunderstood")
-        dispatcher.utter_message(text=texts.NOT_UNDERSTOOD)
+        dispatcher.utter_message(text=t(reply_language(tracker), texts.NOT_UNDERSTOOD))
         return []
 
 
-def _returns(shipment_ids: list[int]) -> list[str]:
+RETURN_STATES = {"created": N_("booked, waiting for the parcel"), "in_transit": N_("on its way back to us"),
+                 "received": N_("received; refund on its way"), "refunded": N_("refunded")}
+RETURN_METHODS = {"locker": N_("locker"), "pickup": N_("pickup"), "label": N_("label")}
+
+
+def _returns(shipment_ids: list[int], lang: str) -> list[str]:
     with runtime().sessions() as session:
         now = sim_now(session)
         rows = session.scalars(select(Return).where(Return.shipment_id.in_(shipment_ids))
@@ -73,9 +80,10 @@ def _returns(shipment_ids: list[int]) -> list[str]:
         for ret in rows[:3]:
             shipment = session.get(Shipment, ret.shipment_id)
             tz = shipment.customer.time_zone if shipment else "Europe/Berlin"
-            state = {"created": "booked, waiting for the parcel", "in_transit": "on its way back to us",
-                     "received": "received; refund on its way", "refunded": "refunded"}.get(ret.status, ret.status)
-            lines.append(f"Return {ret.rma} ({ret.method}, {day_label(ret.created_at, now, tz)}): {state}.")
+            state = t(lang, RETURN_STATES.get(ret.status, ret.status))
+            method = t(lang, RETURN_METHODS.get(ret.method, ret.method))
+            lines.append(t(lang, "Return {rma} ({method}, {day}): {state}.", rma=ret.rma, method=method,
+                           day=day_label(ret.created_at, now, tz, lang), state=state))
         return lines
 
 
@@ -86,9 +94,10 @@ class ReturnStatus(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         ctx = await context_for(tracker)
         if not ctx.verified:
-            dispatcher.utter_message(text=texts.VERIFY_LOCKED)
+            dispatcher.utter_message(text=t(reply_language(tracker), texts.VERIFY_LOCKED))
             return []
-        lines = await off_loop(_returns, [p.id for p in ctx.parcels])
+        lang = reply_language(tracker)
+        lines = await off_loop(_returns, [p.id for p in ctx.parcels], lang)
         dispatcher.utter_message(text="\n".join(lines) if lines else
-                                 "I can't see a return for you. To start one, say \"return\".")
+                                 t(lang, "I can't see a return for you. To start one, say \"return\"."))
         return [SlotSet("pending_request", None)]

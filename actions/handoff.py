@@ -8,10 +8,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import texts
+from actions.language import reply_language
 from actions.runtime import channel_of, off_loop, runtime
 from bot.db import transaction
 from bot.handoffs import create_handoff
 from bot.identity import link_may_see, verified_link
+from bot.text import t
 
 REASONS = {"request": "asked for a person", "misunderstood": "the bot did not understand twice",
            "carrier_error": "a carrier call failed", "angry": "the customer is upset",
@@ -48,7 +50,7 @@ async def open_handoff(tracker: Tracker, *, reason: str, shipment_id: int | None
     """Record the handoff and pause: while paused Rasa logs messages but runs no actions."""
     slot = tracker.get_slot("shipment_id")
     current = shipment_id or (int(slot) if slot and str(slot).isdigit() else None)
-    summary = f"Reason: {REASONS.get(reason, reason)}\n{summarise(tracker)}"
+    summary = f"Reason: {REASONS.get(reason, reason)}\nLanguage: {reply_language(tracker)}\n{summarise(tracker)}"
     await off_loop(_open, channel_of(tracker), tracker.sender_id, reason, summary, current)
     return [SlotSet("handoff_reason", reason), ConversationPaused()]
 
@@ -60,6 +62,6 @@ class ActionHandoff(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         reason = "request" if (tracker.latest_message.get("intent") or {}).get("name") == "talk_to_human" else \
             str(tracker.get_slot("handoff_reason") or "request")
-        dispatcher.utter_message(text=texts.HANDOFF)
+        dispatcher.utter_message(text=t(reply_language(tracker), texts.HANDOFF))
         return await open_handoff(tracker, reason=reason)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -12,6 +13,7 @@ from sqlalchemy import select
 
 from actions import texts
 from actions.context import context_for, forget_context
+from actions.language import reply_language
 from actions.notified import notification_of
 from actions.runtime import channel_of, off_loop, runtime
 from bot.clock import sim_now
@@ -22,13 +24,21 @@ from bot.identity import (
     read_link_token,
     verified_link,
 )
-from bot.models import Handoff, Shipment
+from bot.models import Customer, Handoff, Shipment
+from bot.text import LANGUAGES, t
 from bot.verify_limits import VerifyPolicy, address_client, verify
 
 MAX_ATTEMPTS = 3
 
 
-def _identify(channel: str, sender_id: str, link_token: str | None) -> tuple[bool, int | None]:
+@dataclass(frozen=True)
+class Identity:
+    verified: bool
+    shipment_id: int | None
+    locale: str | None  # the linked customer's language, if any
+
+
+def _identify(channel: str, sender_id: str, link_token: str | None) -> Identity:
     """Verified by the database: a known signed phone, an earlier check, or a valid link token."""
     rt = runtime()
     with rt.sessions() as session, session.begin():
@@ -40,7 +50,20 @@ def _identify(channel: str, sender_id: str, link_token: str | None) -> tuple[boo
                 link_conversation(session, channel=channel, sender_id=sender_id,
                                   customer_id=shipment.customer_id, shipment_id=shipment.id)
         link = verified_link(session, channel=channel, sender_id=sender_id)
-        return (link is not None, link.shipment_id if link else None)
+        if link is None:
+            return Identity(False, None, None)
+        customer = session.get(Customer, link.customer_id) if link.customer_id is not None else None
+        return Identity(True, link.shipment_id, customer.locale if customer else None)
+
+
+def session_language(hint: object, locale: str | None, carried: object) -> str | None:
+    """The language a new session starts in: the web page's (the customer picked or their browser asked
+    for it), else the customer's own, else the language the last session ended in."""
+    for candidate in (hint, locale, carried):
+        code = str(candidate or "").split("-", 1)[0].split("_", 1)[0].lower()
+        if code in LANGUAGES:
+            return code
+    return None
 
 
 def _with_a_person(sender_id: str) -> bool:
@@ -63,11 +86,14 @@ class ActionSessionStart(Action):
                    if k not in ("session_started_metadata", "verified", "shipment_id", "requested_slot")}
         events += [SlotSet(k, v) for k, v in carried.items() if v is not None]
         metadata = tracker.get_slot("session_started_metadata") or {}
-        verified, shipment_id = await off_loop(_identify, channel_of(tracker), tracker.sender_id,
-                                               metadata.get("link_token"))
+        identity = await off_loop(_identify, channel_of(tracker), tracker.sender_id, metadata.get("link_token"))
+        verified, shipment_id = identity.verified, identity.shipment_id
         if shipment_id is None and verified:
             shipment_id = notified_parcel(tracker.events)
         events += [SlotSet("verified", verified), SlotSet("shipment_id", str(shipment_id) if shipment_id else None)]
+        language = session_language(metadata.get("language"), identity.locale, carried.get("language"))
+        if language is not None:
+            events.append(SlotSet("language", language))
         events.append(ActionExecuted("action_listen"))
         # A session start resets the tracker and with it the pause (Rasa's SessionStarted unpauses):
         # while a handoff is open, pause again, or the bot would answer over the agent after an hour.
@@ -127,14 +153,14 @@ class ValidateVerifyForm(FormValidationAction):
                                  tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         tracking_number = normalise_tracking_number(str(value or ""))
         if tracking_number is None:
-            dispatcher.utter_message(text=texts.BAD_TRACKING_NUMBER)
+            dispatcher.utter_message(text=t(reply_language(tracker), texts.BAD_TRACKING_NUMBER))
         return {"tracking_number": tracking_number}
 
     async def validate_postcode(self, value: Any, dispatcher: CollectingDispatcher,
                                 tracker: Tracker, domain: DomainDict) -> dict[str, Any]:
         postcode = normalise_postcode(str(value or ""))
         if postcode is None:
-            dispatcher.utter_message(text=texts.BAD_POSTCODE)
+            dispatcher.utter_message(text=t(reply_language(tracker), texts.BAD_POSTCODE))
             return {"postcode": None}
         tracking_number = tracker.get_slot("tracking_number")
         shipment_id = await off_loop(self._verify, channel_of(tracker), tracker.sender_id, tracking_number, postcode,
@@ -143,7 +169,7 @@ class ValidateVerifyForm(FormValidationAction):
         if shipment_id is None:
             attempts = (tracker.get_slot("verify_attempts") or 0) + 1
             if attempts < MAX_ATTEMPTS:
-                dispatcher.utter_message(text=texts.VERIFY_FAILED)
+                dispatcher.utter_message(text=t(reply_language(tracker), texts.VERIFY_FAILED))
             return {"tracking_number": None, "postcode": None, "verify_attempts": attempts}
         return {"postcode": postcode, "verified": True, "shipment_id": str(shipment_id), "verify_attempts": 0}
 

@@ -12,6 +12,9 @@ from rasa_sdk.events import EventType
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions.language import reply_language
+from bot.text import t
+
 
 class Ask(Action):
     """Asks for `slot` with `text` (the form calls `action_ask_<slot>`)."""
@@ -23,5 +26,5 @@ class Ask(Action):
         return f"action_ask_{self.slot}"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
-        dispatcher.utter_message(text=self.text)
+        dispatcher.utter_message(text=t(reply_language(tracker), self.text))
         return []

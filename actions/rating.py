@@ -12,12 +12,14 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
 from actions.handoff import open_handoff
+from actions.language import reply_language
 from actions.notified import notification_of
 from actions.runtime import channel_of, off_loop, runtime
 from bot.db import transaction
 from bot.identity import link_may_see, verified_link
 from bot.models import AuditLog
 from bot.notify.rules import cached_rules
+from bot.text import t
 
 # "4", "4/5", "4 stars", "vier Sterne", "4 von 5", "vijf sterren", "4 van de 5"
 SCORE_WORDS = {"one": 1, "two": 2, "three": 3, "four": 4, "five": 5, "eins": 1, "ein": 1, "einen": 1, "zwei": 2,
@@ -75,7 +77,7 @@ async def handle_rating(dispatcher: CollectingDispatcher, tracker: Tracker) -> l
     if not await off_loop(_record, channel_of(tracker), tracker.sender_id, shipment_id, score):
         return None  # not a rating of one of theirs: an ordinary message
     if score < cached_rules(runtime().settings.notification_rules).rating_handoff_below:
-        dispatcher.utter_message(text=texts.RATING_LOW)
+        dispatcher.utter_message(text=t(reply_language(tracker), texts.RATING_LOW))
         return await open_handoff(tracker, reason="low_rating", shipment_id=shipment_id)
-    dispatcher.utter_message(text=texts.RATING_THANKS)
+    dispatcher.utter_message(text=t(reply_language(tracker), texts.RATING_THANKS))
     return []

@@ -15,6 +15,7 @@ from actions import texts
 from actions.dialogue import ReturnStatus
 from actions.handoff import open_handoff
 from actions.identity import MAX_ATTEMPTS
+from actions.language import reply_language
 from actions.rating import handle_rating
 from actions.runtime import channel_of, off_loop, runtime
 from bot.carriers import CarrierError
@@ -22,7 +23,8 @@ from bot.clock import sim_now
 from bot.identity import active_shipments, normalise_tracking_number, verified_link
 from bot.models import Customer, Shipment
 from bot.sentiment import is_angry
-from bot.status_text import describe
+from bot.status_text import describe, status_line
+from bot.text import t
 
 
 @dataclass
@@ -42,14 +44,15 @@ class TrackRequest:
     picked: int | None = None  # "2" after a list
     listed: tuple[str, ...] = ()
     focus: str | None = None  # the parcel under discussion, when they say "it"
+    language: str = "en"
 
 
 def track_answer(request: TrackRequest) -> TrackAnswer:
-    rt = runtime()
+    rt, lang = runtime(), request.language
     with rt.sessions() as session, session.begin():
         link = verified_link(session, channel=request.channel, sender_id=request.sender_id)
         if link is None or link.customer_id is None:
-            return TrackAnswer([], verified=False, response=texts.ASK_TRACKING_NUMBER)
+            return TrackAnswer([], verified=False, response=t(lang, texts.ASK_TRACKING_NUMBER))
         customer = session.get(Customer, link.customer_id)
         assert customer is not None
         shipments = _visible(session, link.customer_id, link.shipment_id)
@@ -57,31 +60,36 @@ def track_answer(request: TrackRequest) -> TrackAnswer:
         if wanted:
             shipments = [s for s in shipments if s.tracking_number == wanted] or _own(session, customer, wanted)
             if not shipments:
-                return TrackAnswer(["I can only show parcels addressed to you. Reply AGENT for a person."], True)
+                return TrackAnswer([t(lang, "I can only show parcels addressed to you. Reply AGENT for a person.")], True)
         elif request.picked and 0 < request.picked <= len(request.listed):
             shipments = [s for s in shipments if str(s.id) == request.listed[request.picked - 1]] or shipments
         elif request.focus and any(str(s.id) == request.focus for s in shipments):
             shipments = [s for s in shipments if str(s.id) == request.focus]
         if not shipments:
-            return TrackAnswer([], True, response=texts.NO_ACTIVE_SHIPMENT)
+            return TrackAnswer([], True, response=t(lang, texts.NO_ACTIVE_SHIPMENT))
         now = sim_now(session)
         summaries = []
         for shipment in shipments[:MAX_LISTED]:
             try:
                 info = rt.carrier(shipment.carrier).track(shipment.tracking_number)
             except CarrierError:
-                summaries.append(f"I can't reach the carrier for parcel {shipment.tracking_number[-4:]} right now. "
-                                 "Try again in a few minutes, or reply AGENT for a person.")
+                summaries.append(t(lang, "I can't reach the carrier for parcel {ref} right now. "
+                                         "Try again in a few minutes, or reply AGENT for a person.",
+                                   ref=shipment.tracking_number[-4:]))
                 continue
-            summaries.append(describe(shipment, info, now=now, tz=customer.time_zone, link=rt.link_for(shipment.id)))
+            if len(shipments) == 1:
+                summaries.append(describe(shipment, info, now=now, tz=customer.time_zone,
+                                          link=rt.link_for(shipment.id), language=lang))
+            else:
+                summaries.append(status_line(shipment, info, now=now, tz=customer.time_zone, language=lang))
         if len(shipments) == 1:
             return TrackAnswer(summaries, True, shipments[0].id)
         # Several on their way: one short list (status and window each), then a number for details.
-        lines = [f"You have {len(shipments)} parcels on the way:"]
+        lines = [t(lang, "You have {count} parcels on the way:", count=len(shipments))]
         for number, (shipment, summary) in enumerate(zip(shipments, summaries, strict=False), start=1):
-            item = shipment.items[0]["name"] if shipment.items else "parcel"
-            lines.append(f"{number}. ({item}) {summary.split(' Track: ')[0]}")
-        lines.append("Reply a number for its tracking link.")
+            item = shipment.items[0]["name"] if shipment.items else t(lang, "parcel")
+            lines.append(f"{number}. ({item}) {summary}")
+        lines.append(t(lang, "Reply a number for its tracking link."))
         return TrackAnswer(["\n".join(lines)], True, listed=[str(s.id) for s in shipments[:MAX_LISTED]])
 
 
@@ -112,6 +120,7 @@ async def _run_track(dispatcher: CollectingDispatcher, tracker: Tracker) -> list
         picked=int(str(number).strip(" .)")) if number and str(number).strip(" .)").isdigit() else None,
         listed=tuple(tracker.get_slot("listed_parcels") or ()),
         focus=tracker.get_slot("shipment_id") if IT.search(text) else None,
+        language=reply_language(tracker),
     )
     answer = await off_loop(track_answer, request)
     if answer.response:
@@ -123,8 +132,8 @@ async def _run_track(dispatcher: CollectingDispatcher, tracker: Tracker) -> list
         events.append(SlotSet("shipment_id", str(answer.shipment_id)))
     events.append(SlotSet("listed_parcels", answer.listed))
     if answer.verified and is_angry(str(tracker.latest_message.get("text") or "")):
-        dispatcher.utter_message(text="I'm sorry this has been frustrating. I've asked a person to look at it too; "
-                                      "they'll reply here.")
+        dispatcher.utter_message(text=t(reply_language(tracker), "I'm sorry this has been frustrating. "
+                                        "I've asked a person to look at it too; they'll reply here."))
         events += await open_handoff(tracker, reason="angry")
     return events
 
@@ -149,7 +158,7 @@ class ActionAfterVerification(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         if not tracker.get_slot("verified"):
             if (tracker.get_slot("verify_attempts") or 0) >= MAX_ATTEMPTS:
-                dispatcher.utter_message(text=texts.VERIFY_LOCKED)
+                dispatcher.utter_message(text=t(reply_language(tracker), texts.VERIFY_LOCKED))
             return [SlotSet("tracking_number", None), SlotSet("postcode", None), SlotSet("pending_request", None)]
         if tracker.get_slot("pending_request") == "return_status":
             return await ReturnStatus().run(dispatcher, tracker, domain)

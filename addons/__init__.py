@@ -1,5 +1,6 @@
-"""Rasa runtime add-ons (custom channels). Import only rasa, sanic, twilio, Rasa's own dependencies
-and the standard library: this package runs in the Rasa runtime, not the app's."""
+"""Rasa runtime add-ons (custom channels). Import only rasa, sanic, twilio, Rasa's own dependencies,
+lingua (language_id.py), the standard library and bot/text.py (Babel and the standard library: the
+bot's texts in the customer's language): this package runs in the Rasa runtime, not the app's."""
 
 from addons import rasa_version
 

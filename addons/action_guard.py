@@ -41,10 +41,11 @@ from rasa.shared.core.events import BotUttered, Event
 from rasa.shared.exceptions import RasaException
 
 from addons import speedups
+from bot.text import N_, translate
 
 logger = logging.getLogger(__name__)
 
-SORRY = "Sorry, I can't check that right now. Please try again in a few minutes, or reply AGENT for a person."
+SORRY = N_("Sorry, I can't check that right now. Please try again in a few minutes, or reply AGENT for a person.")
 RELEASE_AFTER = 1.0  # seconds an action call may keep the turn's place before giving it to others
 
 
@@ -167,7 +168,7 @@ async def run_action(self: MessageProcessor, action: Any, tracker: Any, output_c
     if turn is None or not turn.failed or turn.told:
         return go_on
     turn.told = True
-    sorry = BotUttered(SORRY, metadata={"action_server": "unavailable"})
+    sorry = BotUttered(translate(tracker.get_slot("language"), SORRY), metadata={"action_server": "unavailable"})
     tracker.update(sorry, self.domain)
     await self.execute_side_effects([sorry], tracker, output_channel)
     listen = action_for_name_or_text(ACTION_LISTEN_NAME, self.domain, self.action_endpoint)

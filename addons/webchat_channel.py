@@ -45,6 +45,7 @@ PREFIX = "web:"
 ISSUED_SESSION = re.compile(r"^([0-9a-f]{32})\.([0-9a-f]{32})$")
 MAX_TEXT = 1000
 MAX_TOKEN = 512
+LANGUAGES = ("en", "de", "nl")  # bot/text.py: the languages the bot answers in
 TOO_FAST = "You're sending messages very fast. Please wait a moment, then try again."
 TOO_FAST_EVERY = 10.0  # seconds between two such notes to one socket
 # Intents the pages may send as "/intent" (the widget's greeting and the tracking page's topic
@@ -114,6 +115,9 @@ class WebChatInput(SocketIOInput):
         metadata: Dict[str, Any] = {"channel": self.name(), "client_address": client}
         if isinstance(token, str) and 0 < len(token) <= MAX_TOKEN:
             metadata["link_token"] = token
+        language = custom.get("language") if isinstance(custom, dict) else None
+        if language in LANGUAGES:  # the page's language: a hint for the bot's first replies, nothing more
+            metadata["language"] = language
         return metadata
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:

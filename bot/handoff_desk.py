@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 from bot.consent import sms_opted_out
 from bot.identity import active_shipments
 from bot.models import Agent, AuditLog, Customer, Handoff, Shipment, utcnow
+from bot.text import language_of
 
 # Higher first; equal priority: longest waiting first.
 PRIORITY = {"angry": 3, "carrier_error": 2, "misunderstood": 1, "request": 1, "verification": 0}
@@ -42,6 +43,17 @@ def last_customer_line(summary: str) -> str:
     """What the customer asked last, from the summary the bot wrote at handoff."""
     lines = [line.removeprefix("customer: ") for line in summary.splitlines() if line.startswith("customer: ")]
     return lines[-1].split("  [", 1)[0] if lines else ""
+
+
+LANGUAGE_LABEL = {"en": "English", "de": "German", "nl": "Dutch"}
+
+
+def conversation_language(summary: str, customer: Customer | None) -> str:
+    """The language the bot was speaking when it handed over ("Language: de" in the summary the bot
+    wrote), else the customer's own; the agent answers in it."""
+    said = [line.removeprefix("Language: ").strip() for line in summary.splitlines() if line.startswith("Language: ")]
+    code = said[-1] if said else (customer.locale if customer else "en")
+    return language_of(code)
 
 
 def parcel_for(session: Session, handoff: Handoff) -> Shipment | None:
@@ -72,6 +84,7 @@ def queue(session: Session, *, now: datetime | None = None) -> list[dict[str, An
             "priority": PRIORITY.get(handoff.reason, 1), "channel": CHANNEL_LABEL.get(handoff.channel, handoff.channel),
             "waiting_seconds": max(int((now - handoff.opened_at).total_seconds()), 0),
             "customer": customer.name if customer else "unverified customer",
+            "language": LANGUAGE_LABEL[conversation_language(handoff.summary, customer)],
             "shipment": shipment.tracking_number if shipment else None,
             "shipment_status": shipment.status.replace("_", " ") if shipment else None,
             "asked": last_customer_line(handoff.summary), "agent": agent.name if agent else None,

@@ -106,6 +106,14 @@ def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return lines
 
 
+def slot_value(events: list[dict[str, Any]], slot: str) -> Any:
+    """The slot's last value set in these events (None when never set)."""
+    for event in reversed(events):
+        if event.get("event") == "slot" and event.get("name") == slot:
+            return event.get("value")
+    return None
+
+
 def bot_attempts(events: list[dict[str, Any]]) -> list[str]:
     """The actions and forms the bot ran (not listening), to show what it already tried."""
     skip = {"action_listen", "action_session_start", "action_extract_slots", None}

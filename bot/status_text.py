@@ -6,31 +6,53 @@ from datetime import datetime
 
 from bot.carriers.models import TrackingInfo
 from bot.models import Shipment, ShipmentStatus
+from bot.text import t
 from bot.timefmt import clock, day_label, window
 
 
-def describe(shipment: Shipment, info: TrackingInfo, *, now: datetime, tz: str, link: str) -> str:
-    """One message: status, ETA window in the customer's zone, stops away, and the tracking link."""
-    ref = f"Parcel {shipment.tracking_number[-4:]}"
+def status_line(shipment: Shipment, info: TrackingInfo, *, now: datetime, tz: str, language: str = "en") -> str:
+    """Status, ETA window in the customer's zone and stops away, in the customer's language."""
+    lang = language
+    ref = shipment.tracking_number[-4:]
     status = ShipmentStatus(info.status)
-    eta = window(info.eta.start, info.eta.end, now, tz) if info.eta else None
+    eta = window(info.eta.start, info.eta.end, now, tz, lang) if info.eta else None
     if status == ShipmentStatus.OUT_FOR_DELIVERY:
-        away = f", {info.stops_away} stops away" if info.stops_away else (", you're next" if info.stops_away == 0 else "")
-        text = f"{ref} is out for delivery: {eta or 'today'}{away}."
-    elif status == ShipmentStatus.FAILED_ATTEMPT:
-        text = f"{ref}: we missed you. Next try {eta}." if eta else f"{ref}: we missed you; we'll try again."
-    elif status == ShipmentStatus.AT_LOCKER:
-        code = f" Pickup code {shipment.locker_pickup_code}." if shipment.locker_pickup_code else ""
-        text = f"{ref} is ready at the {info.locker_name} locker.{code}"
-    elif status == ShipmentStatus.DELIVERED:
+        when = eta or t(lang, "today")
+        if info.stops_away:
+            return t(lang, "Parcel {ref} is out for delivery: {when}, {n} stops away.", ref=ref, when=when,
+                     n=info.stops_away)
+        if info.stops_away == 0:
+            return t(lang, "Parcel {ref} is out for delivery: {when}, you're next.", ref=ref, when=when)
+        return t(lang, "Parcel {ref} is out for delivery: {when}.", ref=ref, when=when)
+    if status == ShipmentStatus.FAILED_ATTEMPT:
+        if eta:
+            return t(lang, "Parcel {ref}: we missed you. Next try {when}.", ref=ref, when=eta)
+        return t(lang, "Parcel {ref}: we missed you; we'll try again.", ref=ref)
+    if status == ShipmentStatus.AT_LOCKER:
+        text = t(lang, "Parcel {ref} is ready at the {locker} locker.", ref=ref, locker=info.locker_name)
+        if shipment.locker_pickup_code:
+            text += " " + t(lang, "Pickup code {code}.", code=shipment.locker_pickup_code)
+        return text
+    if status == ShipmentStatus.DELIVERED:
         at = shipment.delivered_at or info.status_at
-        text = f"{ref} was delivered {day_label(at, now, tz)} at {clock(at, tz)}." if at else f"{ref} was delivered."
-    elif status == ShipmentStatus.RETURNED:
-        text = f"{ref} went back to the sender."
-    elif status == ShipmentStatus.LABEL_CREATED:
-        text = f"{ref}: the sender has made the label; we don't have it yet."
-    elif info.locker_name:
-        text = f"{ref} is on its way to the {info.locker_name} locker: {eta}."
-    else:
-        text = f"{ref} is on its way: {eta}." if eta else f"{ref} is on its way."
-    return f"{text} Track: {link}"
+        if at:
+            return t(lang, "Parcel {ref} was delivered {day} at {time}.", ref=ref, day=day_label(at, now, tz, lang),
+                     time=clock(at, tz))
+        return t(lang, "Parcel {ref} was delivered.", ref=ref)
+    if status == ShipmentStatus.RETURNED:
+        return t(lang, "Parcel {ref} went back to the sender.", ref=ref)
+    if status == ShipmentStatus.LABEL_CREATED:
+        return t(lang, "Parcel {ref}: the sender has made the label; we don't have it yet.", ref=ref)
+    if info.locker_name and eta:
+        return t(lang, "Parcel {ref} is on its way to the {locker} locker: {when}.", ref=ref,
+                 locker=info.locker_name, when=eta)
+    if eta:
+        return t(lang, "Parcel {ref} is on its way: {when}.", ref=ref, when=eta)
+    return t(lang, "Parcel {ref} is on its way.", ref=ref)
+
+
+def describe(shipment: Shipment, info: TrackingInfo, *, now: datetime, tz: str, link: str,
+             language: str = "en") -> str:
+    """One message: the status line and the tracking link."""
+    text = status_line(shipment, info, now=now, tz=tz, language=language)
+    return text + " " + t(language, "Track: {link}", link=link)

@@ -84,3 +84,37 @@ def test_a_carrier_stop_or_start_during_a_handoff_is_honoured_and_the_bot_stays_
     lines = run_in_rasa("keywords_in_handoff_agrees.py", str(model_path()), prefix="keywords ")
     assert len(lines) == 11 and all(line.endswith(" ok=True") for line in lines), lines
     assert any(line.startswith("keywords stop_in_handoff rasa=[] ours=['action_confirm_opt_out'") for line in lines)
+
+
+def test_domain_responses_are_said_in_the_conversations_language_and_messages_set_it() -> None:
+    lines = run_in_rasa("language_agrees.py", prefix="")
+    said = {line.split(" = ")[0]: line.split(" = ", 1)[1] for line in lines if " = " in line}
+    assert "nlg class=TranslatingNLG" in lines  # endpoints.yml names our NLG and Rasa loads it
+    assert said["nlg de utter_greet"].startswith("Hallo! Ich bin Doorstep") and "Ihr Paket" in said["nlg de utter_greet"]
+    assert said["nlg nl utter_ask_postcode"] == "Bedankt. En de postcode van het bezorgadres?"
+    assert said["nlg None utter_greet"] == said["nlg en utter_greet"] == (
+        "Hi! I'm Doorstep, the delivery assistant. Ask me where your parcel is, or reply HELP.")
+    # Another language: the current one and English, with the way to a person in both.
+    unsupported = said["nlg de utter_unsupported_language"]
+    assert unsupported.startswith("Entschuldigung") and unsupported.endswith("Reply AGENT for a person.")
+    assert said["buttons de"] == "Welches Paket? | Welche Packstation? | 1"  # titles translated, payload kept
+
+    language = {line.split("' language=")[0].removeprefix("lid '"): line.split("' language=")[1]
+                for line in lines if line.startswith("lid ")}
+    assert language["Wo ist mein Paket? Es sollte gestern kommen"] == "de intent=track_package"
+    assert language["Kann das Paket morgen kommen?"] == "de intent=track_package"
+    assert language["Waar is mijn pakket? Het zou gisteren komen"] == "nl intent=track_package"
+    assert language["ik wil met een medewerker praten"] == "nl intent=track_package"
+    assert language["can it come tomorrow instead"] == "en intent=track_package"
+    assert language["I want to talk to a person please"] == "en intent=track_package"
+    assert language["Où est mon colis ? Je ne le trouve pas"] == "None intent=unsupported_language"
+    assert language["¿Dónde está mi paquete? No ha llegado"] == "None intent=unsupported_language"
+    for short in ("ja", "2", "ok", "DS1234567890", "nee", "/greet", "Oranienstraße 14, 10999 Berlin"):
+        assert language[short] == "None intent=track_package", short  # keeps the conversation's language
+    # A locker's name (an entity found before) does not make an English message German.
+    assert language["can i return it at the Hermannplatz locker"] == "en intent=track_package"
+    assert any(line.startswith("pipeline nodes=['run_addons.language_id.LanguageIdentifier") for line in lines)
+    # The chat widget's page language reaches the session start; only en/de/nl are passed on.
+    assert [line for line in lines if line.startswith("webchat ")] == [
+        "webchat hint='de' language=de", "webchat hint='nl' language=nl", "webchat hint='fr' language=None",
+        "webchat hint=['de'] language=None", "webchat hint=None language=None"]

@@ -20,8 +20,9 @@ from bot.agents import authenticate, end_session, start_session
 from bot.clock import sim_now
 from bot.i18n import translator
 from bot.models import Agent, Customer, Handoff
-from bot.rasa_api import RasaAPI, RasaUnavailable, UnaddressableConversation, bot_attempts, transcript
+from bot.rasa_api import RasaAPI, RasaUnavailable, UnaddressableConversation, bot_attempts, slot_value, transcript
 from bot.runtime import Runtime
+from bot.text import language_of
 from bot.web.auth import (
     CurrentAgent,
     clear_session_cookie,
@@ -171,9 +172,12 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
     options = await run_in_threadpool(change_options, runtime, shipment.id) if shipment and \
         desk.may_work_on(handoff, me.agent) else None
     now = await run_in_threadpool(lambda: _sim_now(runtime))
+    customer = session.get(Customer, handoff.customer_id) if handoff.customer_id else None
+    # The language the bot speaks in this conversation now (its `language` slot), else the one it spoke at handoff.
+    language = language_of(slot_value(events, "language") or desk.conversation_language(handoff.summary, customer))
     response = render(
-        "agent_conversation.html", me=me, handoff=handoff, shipment=shipment, lines=lines,
-        customer=session.get(Customer, handoff.customer_id) if handoff.customer_id else None,
+        "agent_conversation.html", me=me, handoff=handoff, shipment=shipment, lines=lines, customer=customer,
+        language=desk.LANGUAGE_LABEL[language],
         asked=[line["text"] for line in lines if line["who"] == "customer"][-5:], tried=bot_attempts(events),
         rasa_error=rasa_error, mine=desk.may_work_on(handoff, me.agent), options=options, msg=msg,
         channel=desk.CHANNEL_LABEL.get(handoff.channel, handoff.channel),

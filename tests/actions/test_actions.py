@@ -14,11 +14,13 @@ from actions import texts
 from actions.change_form import ValidateChangeForm
 from actions.changes import CommitChange
 from actions.dialogue import Fallback
-from actions.identity import ValidateVerifyForm
+from actions.identity import ActionSessionStart, ValidateVerifyForm
 from actions.track import ActionTrack
+from bot.clock import sim_now
+from bot.handoff_desk import queue
 from bot.models import ConversationLink, Customer, Handoff, Shipment
 from bot.runtime import Runtime
-from bot.timefmt import clock
+from bot.timefmt import clock, window
 from tests.actions.conftest import tracker
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -179,3 +181,67 @@ def test_the_forms_plain_questions_are_domain_responses_with_the_actions_words()
                        ("return_reason", texts.ASK_RETURN_REASON)):
         assert responses[f"utter_ask_{slot}"] == [{"text": text}]
         assert f"action_ask_{slot}" not in actions  # it would be asked first, by a remote call
+
+
+def test_a_german_customer_is_answered_in_german_with_german_dates(world: Runtime) -> None:
+    customer, parcel = first_customer_with(world, "at_depot", only=True)
+    dispatcher = CollectingDispatcher()
+    run(ActionTrack().run(dispatcher, tracker("tracker_sms", sender_id=customer.phone, slots={"language": "de"}), {}))
+    text = " ".join(m["text"] for m in dispatcher.messages)
+    assert text.startswith(f"Paket {parcel.tracking_number[-4:]} ist unterwegs: ")
+    with world.sessions() as session:
+        now = sim_now(session)
+    assert window(parcel.eta_start, parcel.eta_end, now, customer.time_zone, "de") in text  # "heute 10:00-12:00"
+    assert " Verfolgen: http" in text and "Parcel" not in text and "Track:" not in text
+
+
+def test_a_dutch_customer_confirms_and_is_told_in_dutch(world: Runtime) -> None:
+    customer, parcel = first_customer_with(world, "in_transit")
+    window_value = (f"{datetime(2026, 11, 27, 10, tzinfo=BERLIN).isoformat()}|"
+                    f"{datetime(2026, 11, 27, 12, tzinfo=BERLIN).isoformat()}")
+    dispatcher = CollectingDispatcher()
+    run(CommitChange().run(dispatcher, tracker("tracker_sms", sender_id=customer.phone, slots={
+        "pending_request": "reschedule", "window_choice": window_value, "shipment_id": str(parcel.id),
+        "confirm_change": True, "language": "nl"}), {}))
+    assert dispatcher.messages[0]["text"] == (f"Klaar: pakket …{parcel.tracking_number[-4:]} komt nu vr 27 nov "
+                                               "10:00-12:00. We sturen je op de dag een bericht.")
+
+
+def test_unknown_tracking_numbers_are_explained_in_the_conversations_language(world: Runtime) -> None:
+    for language, start in (("de", "Das sieht nicht wie eine Sendungsnummer aus."),
+                            ("nl", "Dat lijkt geen trackingnummer."), (None, "That doesn't look like")):
+        dispatcher = CollectingDispatcher()
+        state = tracker("tracker_rest_verify", slots={"language": language})
+        ValidateVerifyForm().validate_tracking_number("hello", dispatcher, state, {})
+        assert dispatcher.messages[0]["text"].startswith(start), language
+
+
+def test_a_session_starts_in_the_customers_language_or_the_pages(world: Runtime) -> None:
+    customer, _ = first_customer_with(world, "in_transit")
+    with world.sessions() as session, session.begin():
+        session.get(Customer, customer.id).locale = "nl"
+    events = run(ActionSessionStart().run(CollectingDispatcher(), tracker("tracker_sms", sender_id=customer.phone), {}))
+    assert slots(events)["language"] == "nl"
+    # The web page's language (the chat widget sends it) wins; anything but en/de/nl is ignored.
+    page = tracker("tracker_sms", sender_id=customer.phone, slots={"session_started_metadata": {"language": "de"}})
+    assert slots(run(ActionSessionStart().run(CollectingDispatcher(), page, {})))["language"] == "de"
+    page = tracker("tracker_sms", sender_id=customer.phone, slots={"session_started_metadata": {"language": "fr"}})
+    assert slots(run(ActionSessionStart().run(CollectingDispatcher(), page, {})))["language"] == "nl"
+    # Unknown and no hint: the language the last session ended in, or none at all.
+    stranger = tracker("tracker_sms", sender_id="+4915199999999", slots={"language": "de"})
+    assert slots(run(ActionSessionStart().run(CollectingDispatcher(), stranger, {})))["language"] == "de"
+    assert "language" not in slots(run(ActionSessionStart().run(CollectingDispatcher(),
+                                                                tracker("tracker_sms", sender_id="+4915199999999"), {})))
+
+
+def test_the_agent_sees_the_language_the_bot_spoke(world: Runtime) -> None:
+    customer, _ = first_customer_with(world, "in_transit")
+    twice = tracker("tracker_sms", sender_id=customer.phone, slots={"language": "de"})
+    twice.events += [{"event": "action", "name": "action_fallback"}, {"event": "action", "name": "action_listen"},
+                     {"event": "user", "text": "glorp", "input_channel": "twilio", "parse_data": {}}]
+    dispatcher = CollectingDispatcher()
+    run(Fallback().run(dispatcher, twice, {}))
+    assert dispatcher.messages[0]["text"].startswith("Entschuldigung, ich verstehe es immer noch nicht.")
+    with world.sessions() as session:
+        assert "\nLanguage: de\n" in session.scalars(select(Handoff)).one().summary
+        assert [item["language"] for item in queue(session)] == ["German"]

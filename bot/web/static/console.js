@@ -16,7 +16,7 @@ window.DoorstepConsole = (function () {
       el("header", {className: "item-head"},
         el("h2", {className: "item-title"}, el("a", {className: "open", href: "/agent/handoffs/" + item.id}, title)), badge),
       el("p", {className: "asked"}, item.asked || "(no message)"),
-      el("p", {className: "meta muted small"}, [item.channel, item.reason, "waiting " + Math.floor(item.waiting_seconds / 60) + " min",
+      el("p", {className: "meta muted small"}, [item.channel, item.language, item.reason, "waiting " + Math.floor(item.waiting_seconds / 60) + " min",
         item.shipment_status ? "parcel " + item.shipment_status : null].filter(Boolean).join(" · ")));
     if (item.not_delivered) article.append(el("p", {className: "notice small"}, "Replies not delivered: " + item.not_delivered));
     article.dataset.id = item.id;

@@ -98,7 +98,7 @@
   window.WebChat.default({
     socketUrl: cfg.socketUrl,
     socketPath: "/socket.io/",
-    customData: {token: cfg.token},
+    customData: {token: cfg.token, language: root.dataset.lang},
     embedded: true,
     initPayload: "/greet",
     title: "Doorstep",
