@@ -14,17 +14,21 @@ from actions.change_common import (
     carrier_cannot,
     carrier_down,
     change_kind,
+    changeable,
     context_and_parcel,
     encode_window,
     end_form,
     return_methods,
     spread,
     too_late,
+    why_not,
 )
 from actions.context import Parcel, context_for, offer
+from actions.language import reply_language
 from actions.questions import Ask
 from actions.runtime import off_loop, runtime
 from bot.carriers import Capability, CarrierError, ChangeRefused
+from bot.text import t
 from bot.timefmt import window as window_text
 
 
@@ -35,17 +39,29 @@ class AskParcel(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         ctx = await context_for(tracker)
         kind = change_kind(tracker)
-        candidates = ctx.eligible(kind)[:MAX_OFFERED]
-        if not candidates:
+        language = reply_language(tracker)
+        eligible = ctx.eligible(kind)
+        candidates = changeable(ctx, kind)[:MAX_OFFERED]
+        if not eligible:
             text = ("I can't see a delivered order that can still be returned." if kind == "return"
                     else "I can't see a parcel on its way that I could change.")
             dispatcher.utter_message(text=text + AGENT)
             return end_form()
-        # Every parcel with one carrier: if it can't do this, say so before asking which parcel.
-        if len({p.carrier for p in candidates}) == 1 and (stop := carrier_cannot(kind, candidates[0], dispatcher)):
-            return stop
-        offer(dispatcher, tracker, "Which parcel?", [p.label for p in candidates])
-        return []
+        if not candidates:  # say plainly why not, for each (at most two), before anything else
+            first = eligible[0]
+            if len({p.carrier for p in eligible}) == 1 and (stop := carrier_cannot(kind, first, dispatcher)):
+                return stop
+            if len(eligible) == 1 and (stop := too_late(kind, first, dispatcher)):
+                return stop
+            reasons = " ".join(str(why_not(kind, p, language)) for p in eligible[:2])
+            dispatcher.utter_message(text=reasons + t(language, " Reply AGENT for a person."))
+            return end_form()
+        # The parcels that can't have this change: why not, in a line, then the ones that can.
+        blocked = [why_not(kind, p, language) for p in eligible if p not in candidates][:1]
+        question = t(language, "Which parcel?") if not blocked else t(
+            language, "{reason} Which parcel then?", reason=blocked[0])
+        offer(dispatcher, tracker, question, [p.label for p in candidates])
+        return [SlotSet("listed_parcels", [str(p.id) for p in candidates])]
 
 
 class AskWindowChoice(Action):

@@ -27,8 +27,10 @@ from actions.change_common import (
     too_late,
 )
 from actions.context import Context, Parcel, forget_context
+from actions.language import reply_language
 from actions.runtime import off_loop, runtime
 from bot.carriers import CarrierError, ChangeRefused
+from bot.text import t
 from bot.timefmt import window as window_text
 
 
@@ -99,7 +101,10 @@ class CommitChange(Action):
         if not ctx.verified:
             dispatcher.utter_message(text=texts.VERIFY_LOCKED)
             return _reset()
-        if tracker.get_slot("change_cancelled") or tracker.get_slot("confirm_change") is not True or parcel is None:
+        if tracker.get_slot("change_cancelled"):
+            dispatcher.utter_message(text=t(reply_language(tracker), "OK, nothing was changed."))
+            return _reset()
+        if tracker.get_slot("confirm_change") is not True or parcel is None:
             dispatcher.utter_message(text="OK, I've left it as it was.")
             return _reset()
         kind = change_kind(tracker)
