@@ -48,18 +48,18 @@ class RememberRequest(Action):
         if not ctx.verified:
             return events  # verification names the parcel
         if request in CHANGES and off_topic_request(tracker):
-            dispatcher.utter_message(text=t(reply_language(tracker), OFF_TOPIC))
+            dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, I can only help with your delivery. "
+                                                                     "Reply HELP to see what I can do, or AGENT for a person."))
             return [*events, SlotSet("change_blocked", True), SlotSet("wants_change", False)]
         # Which parcel: the one the message names or our last message was about; otherwise the form asks.
         return [*events, SlotSet("shipment_id", focus_for_request(tracker, ctx.parcels))]
 
 
-OFF_TOPIC = "Sorry, I can only help with your delivery. Reply HELP to see what I can do, or AGENT for a person."
 DELIVERY_WORDS = re.compile(
     r"\b(parcels?|packages?|pkg|deliver\w*|driver|locker|move|reschedul\w*|return\w*|send|sent|refund|neighbou?rs?|"
     r"address|instructions?|note|door|order|drop|leave|bring|come|arrive|pick ?up|paket\w*|liefer\w*|pakket\w*|"
     r"bezorg\w*|DS\d+)\b", re.IGNORECASE)
-CHATTER = re.compile(r"\b(weather|joke|lol|haha\w*|football|match|movie|pizza|recipe|bored|date|love you|"
+CHATTER = re.compile(r"\b(weather|joke|lol|haha\w*|football|movie|pizza|recipe|bored|love you|"
                      r"how are you|who are you)\b", re.IGNORECASE)
 
 

@@ -277,3 +277,19 @@ def test_an_off_topic_message_classified_as_a_change_does_not_start_one(world: R
         latest_message=message("what's the weather tomorrow", "reschedule_delivery", 0.55)), {}))
     assert slots(events)["change_blocked"] is True and slots(events)["wants_change"] is False
     assert "only help with your delivery" in said(dispatcher)
+
+
+def test_named_parcel_reads_numbers_last_digits_ordinals_and_items() -> None:
+    from actions.context import Parcel
+    from actions.parcel_choice import named_parcel
+
+    shoes = Parcel(1, "DS1111112345", "sandbox", "in_transit", [{"name": "Running shoes"}], None)
+    lamp = Parcel(2, "DS2222226789", "sandbox", "at_depot", [{"name": "Desk lamp"}], None)
+    both = [shoes, lamp]
+    assert named_parcel("move ds2222226789 pls", both) == lamp
+    assert named_parcel("the one ending 2345", both) == shoes
+    assert named_parcel("the second one", both, listed=[lamp, shoes]) == shoes
+    assert named_parcel("the second one", both) is None  # no list shown: no ordinal
+    assert named_parcel("can the desk lamp come later", both) == lamp
+    assert named_parcel("DS9999999999 never came", both) is None  # not theirs
+    assert named_parcel("move it to 10:00, postcode 12345", both) is None
