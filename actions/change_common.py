@@ -161,9 +161,17 @@ def why_not(kind: str, parcel: Parcel, language: str | None) -> str | None:
         return t(language, "Parcel …{ref} is already out with the driver, so I can't change it now.", ref=ref)
     if kind != "return" and parcel.status == "at_locker":
         return t(language, "Parcel …{ref} is already at the locker, so I can't change it now.", ref=ref)
-    if kind in NEEDS and not can_do(runtime().carrier(parcel.carrier).capabilities, kind):
-        return t(language, "Parcel …{ref}'s carrier doesn't let me make that change.", ref=ref)
-    return None
+    if kind not in NEEDS or can_do(runtime().carrier(parcel.carrier).capabilities, kind):
+        return None
+    if kind == "reschedule":
+        return t(language, "Parcel …{ref}'s carrier doesn't let me move deliveries.", ref=ref)
+    if kind == "locker":
+        return t(language, "Parcel …{ref}'s carrier has no lockers I can use.", ref=ref)
+    if kind == "instructions":
+        return t(language, "Parcel …{ref}'s carrier doesn't take delivery notes.", ref=ref)
+    if kind == "address":
+        return t(language, "Parcel …{ref}'s carrier doesn't let me send it to a neighbour or another address.", ref=ref)
+    return t(language, "Parcel …{ref}'s carrier doesn't let me book returns here.", ref=ref)
 
 
 def changeable(ctx: Context, kind: str) -> list[Parcel]:
