@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -59,7 +60,13 @@ def decode_window(value: str) -> TimeWindow:
 
 
 def wants_cancel(tracker: Tracker) -> bool:
-    return is_cancel(str(tracker.latest_message.get("text") or ""))
+    """"never mind", also as the first words of a longer message ("never mind, I'll be home after all")."""
+    text = str(tracker.latest_message.get("text") or "")
+    return is_cancel(text) or bool(LEADING_CANCEL.match(text))
+
+
+# Words that end a change even at the start of a longer message without a comma ("nvm ill be home").
+LEADING_CANCEL = re.compile(r"\s*(never\s*mind|nevermind|nvm|forget (it|that))\b", re.IGNORECASE)
 
 
 async def context_and_parcel(tracker: Tracker) -> tuple[Context, Parcel | None]:
@@ -162,6 +169,31 @@ def too_late(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher, lang: 
         return None
     dispatcher.utter_message(text=with_agent(lang, t(lang, reason)))
     return end_form()
+
+
+def why_not(kind: str, parcel: Parcel, language: str | None) -> str | None:
+    """Why this parcel can't have this change (its state, then its carrier), in one sentence; None if it can."""
+    ref = parcel.short
+    if kind != "return" and parcel.status == "out_for_delivery":
+        return t(language, "Parcel …{ref} is already out with the driver, so I can't change it now.", ref=ref)
+    if kind != "return" and parcel.status == "at_locker":
+        return t(language, "Parcel …{ref} is already at the locker, so I can't change it now.", ref=ref)
+    if kind not in NEEDS or can_do(runtime().carrier(parcel.carrier).capabilities, kind):
+        return None
+    if kind == "reschedule":
+        return t(language, "Parcel …{ref}'s carrier doesn't let me move deliveries.", ref=ref)
+    if kind == "locker":
+        return t(language, "Parcel …{ref}'s carrier has no lockers I can use.", ref=ref)
+    if kind == "instructions":
+        return t(language, "Parcel …{ref}'s carrier doesn't take delivery notes.", ref=ref)
+    if kind == "address":
+        return t(language, "Parcel …{ref}'s carrier doesn't let me send it to a neighbour or another address.", ref=ref)
+    return t(language, "Parcel …{ref}'s carrier doesn't let me book returns here.", ref=ref)
+
+
+def changeable(ctx: Context, kind: str) -> list[Parcel]:
+    """The parcels this change can be made to now: the right state and a carrier that does it."""
+    return [p for p in ctx.eligible(kind) if why_not(kind, p, None) is None]
 
 
 async def carrier_down(dispatcher: CollectingDispatcher, tracker: Tracker, parcel: Parcel) -> list[EventType]:

@@ -6,23 +6,29 @@ import re
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
-from rasa_sdk.events import EventType
+from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions.change_common import (
     CAPABILITY,
+    FORM_SLOTS,
+    MAX_OFFERED,
     MAX_TEXT,
     SLOTS,
     carrier_cannot,
     change_kind,
+    changeable,
     context_and_parcel,
     decode_window,
     encode_window,
+    end_form,
     pick_locker,
     prefilled,
     return_methods,
+    too_late,
     wants_cancel,
+    why_not,
 )
 from actions.change_questions import (
     AskAddress,
@@ -35,8 +41,9 @@ from actions.change_questions import (
     AskWindowChoice,
 )
 from actions.changes import AskConfirmChange
-from actions.context import context_for
+from actions.context import context_for, offer
 from actions.language import reply_language
+from actions.parcel_choice import named_parcel
 from actions.runtime import off_loop, runtime
 from bot.carriers import CarrierError
 from bot.choices import (
@@ -50,8 +57,29 @@ from bot.choices import (
     pick_by_name,
     pick_window,
 )
-from bot.identity import normalise_tracking_number
 from bot.text import t
+
+# Words of a note for the driver beyond the place words: who to ring, a pet, a parcel box, a time.
+NOTE_WORDS = re.compile(r"\b(neighbou?rs?|leave|ring|call|text|knock|wait|dog|cat|box|flat|apartment|house|"
+                        r"hall|lobby|entrance|porch|parcel|package|careful|fragile|heavy|home|door\w*)\b|\d",
+                        re.IGNORECASE)
+CHATTER = re.compile(r"\?\s*$|\b(lol|haha\w*|hehe|weather|joke|football|pizza|bored|hello|hi|hey|how are you|"
+                     r"who are you|what are you|thanks?|thank you|bye|ok|okay|cool|nice)\b", re.IGNORECASE)
+CHATTY_INTENTS = {"out_of_scope", "greet", "goodbye", "thank", "bot_challenge", "affirm"}
+CONFIDENT = 0.6
+
+
+def off_topic_answer(tracker: Tracker, text: str) -> bool:
+    """An answer to "what should the driver know?" that is no note: NLU says out of scope (or small talk)
+    with confidence, or it names no place, door or code and reads like chatter."""
+    intent = tracker.latest_message.get("intent") or {}
+    confident = float(intent.get("confidence") or 0) >= CONFIDENT
+    if intent.get("name") == "out_of_scope" and confident:
+        return True
+    if INSTRUCTION_WORDS.search(text) or NOTE_WORDS.search(text):
+        return False
+    return bool(CHATTER.search(text)) or (intent.get("name") in CHATTY_INTENTS and confident)
+
 
 # The form's questions that need the database or the carrier, asked by the validation action right
 # after validating (Rasa finds no `action_ask_<slot>` in the domain for these slots, so it asks nothing
@@ -96,22 +124,35 @@ class ValidateChangeForm(FormValidationAction):
         the form); then ask the next question here, in the same call (see QUESTIONS)."""
         digression = _not_an_answer(tracker)
         events = await super().run(dispatcher, tracker, domain)  # `tracker` now holds the validated slots
-        if (stop := await self._carrier_cannot(dispatcher, tracker)) is not None:
+        if (stop := await self._cannot_change(dispatcher, tracker)) is not None:
             return [*[e for e in events if e.get("name") != "requested_slot"], *stop]
         if digression and not any(e.get("event") == "slot" and e.get("name") != "requested_slot" for e in events):
             return events  # Rasa rejects the form for this message; asking would set a slot and prevent that
         return [*events, *await self._ask_next(dispatcher, tracker, domain, events)]
 
     @staticmethod
-    async def _carrier_cannot(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
-        """Once the parcel is known, before any question about the change itself."""
+    async def _cannot_change(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType] | None:
+        """Once the parcel is known, before any question about the change itself: its state and its
+        carrier must allow the change. If not, say why, and offer the customer's other parcels that can."""
         kind = change_kind(tracker)
         if tracker.get_slot("change_blocked") or tracker.get_slot("change_cancelled") or kind not in CAPABILITY:
             return None
         ctx, parcel = await context_and_parcel(tracker)
         if not ctx.verified or parcel is None:
             return None
-        return carrier_cannot(kind, parcel, dispatcher, reply_language(tracker))
+        language = reply_language(tracker)
+        reason = why_not(kind, parcel, language)
+        if reason is None:
+            return None
+        others = [p for p in changeable(ctx, kind) if p.id != parcel.id][:MAX_OFFERED]
+        if not others:
+            return (too_late(kind, parcel, dispatcher, language) or carrier_cannot(kind, parcel, dispatcher, language)
+                    or end_form())
+        offer(dispatcher, tracker, t(language, "{reason} Which parcel then?", reason=reason),
+              [p.label for p in others], footer=t(language, "Or say \"never mind\"."))
+        cleared = [SlotSet(slot, None) for slot in FORM_SLOTS if slot != "confirm_change"]
+        return [*cleared, SlotSet("shipment_id", None), SlotSet("listed_parcels", [str(p.id) for p in others]),
+                SlotSet("requested_slot", "parcel")]
 
     @staticmethod
     async def _ask_next(dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict,
@@ -152,13 +193,19 @@ class ValidateChangeForm(FormValidationAction):
         if cancelled := await self._cancelled(tracker):
             return cancelled
         ctx = await context_for(tracker)
-        candidates = ctx.eligible(change_kind(tracker))
+        kind = change_kind(tracker)
+        language = reply_language(tracker)
+        candidates = changeable(ctx, kind)[:MAX_OFFERED]
         text = str(value or "")
         number = option_number(text, len(candidates))
-        wanted = normalise_tracking_number(text.split()[0] if text.split() else "")
-        chosen = candidates[number - 1] if number else next((p for p in candidates if p.tracking_number == wanted), None)
+        chosen = candidates[number - 1] if number else named_parcel(text, ctx.eligible(kind))
         if chosen is None:
-            dispatcher.utter_message(text=t(reply_language(tracker), "Please reply with the number of the parcel from the list."))
+            dispatcher.utter_message(text=t(language, "Please reply with the number of the parcel from the list, "
+                                                      "or say \"never mind\"."))
+            return {"parcel": None}
+        if (reason := why_not(kind, chosen, language)) is not None:
+            dispatcher.utter_message(text=t(language, "{reason} Please pick another parcel from the list, "
+                                                      "or say \"never mind\".", reason=reason))
             return {"parcel": None}
         return {"parcel": chosen.tracking_number, "shipment_id": str(chosen.id)}
 
@@ -227,6 +274,10 @@ class ValidateChangeForm(FormValidationAction):
         if len(text) < 3:
             dispatcher.utter_message(text=t(reply_language(tracker),
                                             "What should the driver do? E.g. \"leave it at the back door\"."))
+            return {"instructions_text": None}
+        if not prefilled(tracker) and off_topic_answer(tracker, text):
+            dispatcher.utter_message(text=t(reply_language(tracker), "That doesn't look like a note for the driver. "
+                                                                     "Where should they leave it? Or say \"never mind\"."))
             return {"instructions_text": None}
         return {"instructions_text": text[:MAX_TEXT]}
 
@@ -318,12 +369,14 @@ class ValidateChangeForm(FormValidationAction):
                                       domain: DomainDict) -> dict[str, Any]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
         text = tracker.latest_message.get("text") or ""
+        if wants_cancel(tracker):
+            return {"confirm_change": False, "change_cancelled": True}
         if value is True or intent == "affirm" or (value is None and is_yes(text)):
             return {"confirm_change": True}
         correction = await self._correction(text, tracker)
         if correction:
             return {**correction, "confirm_change": None}
-        if value is False or intent == "deny" or is_no(text) or wants_cancel(tracker):
+        if value is False or intent == "deny" or is_no(text):
             return {"confirm_change": False}
         return {"confirm_change": None}  # asked again
 

@@ -13,6 +13,7 @@ from actions.change_common import (
     carrier_cannot,
     carrier_down,
     change_kind,
+    changeable,
     context_and_parcel,
     encode_window,
     end_form,
@@ -20,6 +21,7 @@ from actions.change_common import (
     return_methods,
     spread,
     too_late,
+    why_not,
     with_agent,
 )
 from actions.context import Parcel, context_for, offer
@@ -37,18 +39,31 @@ class AskParcel(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         ctx = await context_for(tracker)
-        kind, lang = change_kind(tracker), reply_language(tracker)
-        candidates = ctx.eligible(kind)[:MAX_OFFERED]
-        if not candidates:
-            text = (t(lang, "I can't see a delivered order that can still be returned.") if kind == "return"
-                    else t(lang, "I can't see a parcel on its way that I could change."))
-            dispatcher.utter_message(text=with_agent(lang, text))
+        kind = change_kind(tracker)
+        language = reply_language(tracker)
+        eligible = ctx.eligible(kind)
+        candidates = changeable(ctx, kind)[:MAX_OFFERED]
+        if not eligible:
+            text = (t(language, "I can't see a delivered order that can still be returned.") if kind == "return"
+                    else t(language, "I can't see a parcel on its way that I could change."))
+            dispatcher.utter_message(text=with_agent(language, text))
             return end_form()
-        # Every parcel with one carrier: if it can't do this, say so before asking which parcel.
-        if len({p.carrier for p in candidates}) == 1 and (stop := carrier_cannot(kind, candidates[0], dispatcher, lang)):
-            return stop
-        offer(dispatcher, tracker, t(lang, "Which parcel?"), [p.label for p in candidates])
-        return []
+        if not candidates:  # say plainly why not, for each (at most two), before anything else
+            first = eligible[0]
+            if len({p.carrier for p in eligible}) == 1 and (
+                    stop := carrier_cannot(kind, first, dispatcher, language)):
+                return stop
+            if len(eligible) == 1 and (stop := too_late(kind, first, dispatcher, language)):
+                return stop
+            reasons = " ".join(str(why_not(kind, p, language)) for p in eligible[:2])
+            dispatcher.utter_message(text=with_agent(language, reasons))
+            return end_form()
+        # The parcels that can't have this change: why not, in a line, then the ones that can.
+        blocked = [why_not(kind, p, language) for p in eligible if p not in candidates][:1]
+        question = t(language, "Which parcel?") if not blocked else t(
+            language, "{reason} Which parcel then?", reason=blocked[0])
+        offer(dispatcher, tracker, question, [p.label for p in candidates])
+        return [SlotSet("listed_parcels", [str(p.id) for p in candidates])]
 
 
 class AskWindowChoice(Action):

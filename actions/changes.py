@@ -112,7 +112,10 @@ class CommitChange(Action):
         if not ctx.verified:
             dispatcher.utter_message(text=t(lang, texts.VERIFY_LOCKED))
             return _reset()
-        if tracker.get_slot("change_cancelled") or tracker.get_slot("confirm_change") is not True or parcel is None:
+        if tracker.get_slot("change_cancelled"):
+            dispatcher.utter_message(text=t(lang, "OK, nothing was changed."))
+            return _reset()
+        if tracker.get_slot("confirm_change") is not True or parcel is None:
             dispatcher.utter_message(text=t(lang, "OK, I've left it as it was."))
             return _reset()
         kind = change_kind(tracker)

@@ -26,6 +26,7 @@ class Parcel:
     status: str
     items: list[dict[str, Any]]
     return_until: datetime | None
+    arrived_at: datetime | None = None  # delivered, or put in the locker
 
     @property
     def short(self) -> str:
@@ -62,8 +63,10 @@ class Context:
 
 
 def _parcel(shipment: Shipment) -> Parcel:
+    arrived = shipment.delivered_at if shipment.status == ShipmentStatus.DELIVERED else (
+        shipment.status_at if shipment.status == ShipmentStatus.AT_LOCKER else None)
     return Parcel(shipment.id, shipment.tracking_number, shipment.carrier, shipment.status, list(shipment.items),
-                  shipment.return_until)
+                  shipment.return_until, arrived)
 
 
 def load_context(channel: str, sender_id: str) -> Context:

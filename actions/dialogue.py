@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
@@ -12,6 +14,8 @@ from actions import texts
 from actions.context import context_for
 from actions.handoff import open_handoff
 from actions.language import reply_language
+from actions.missing import ReportMissing, missing_pick
+from actions.parcel_choice import focus_for_request, parcel_of_last_turn
 from actions.rating import handle_rating
 from actions.runtime import off_loop, runtime
 from bot.clock import sim_now
@@ -21,7 +25,7 @@ from bot.timefmt import day_label
 
 REQUESTS = {"track_package": "track", "inform": "track", "reschedule_delivery": "reschedule",
             "redirect_to_locker": "locker", "delivery_instructions": "instructions", "change_address": "address",
-            "start_return": "return", "return_status": "return_status"}
+            "start_return": "return", "return_status": "return_status", "report_missing": "missing"}
 CHANGES = {"reschedule", "locker", "instructions", "address", "return"}
 FALLBACK_ACTIONS = {"action_fallback"}
 
@@ -35,8 +39,37 @@ class RememberRequest(Action):
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         intent = (tracker.latest_message.get("intent") or {}).get("name") or ""
         request = REQUESTS.get(intent, "track")
-        return [SlotSet("pending_request", request), SlotSet("wants_change", request in CHANGES),
-                SlotSet("change_blocked", False), SlotSet("change_cancelled", False), SlotSet("confirm_change", None)]
+        events: list[EventType] = [
+            SlotSet("pending_request", request), SlotSet("wants_change", request in CHANGES),
+            SlotSet("change_blocked", False), SlotSet("change_cancelled", False), SlotSet("confirm_change", None)]
+        if request not in CHANGES and request != "missing":
+            return events
+        ctx = await context_for(tracker)
+        if not ctx.verified:
+            return events  # verification names the parcel
+        if request in CHANGES and off_topic_request(tracker):
+            dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, I can only help with your delivery. "
+                                                                     "Reply HELP to see what I can do, or AGENT for a person."))
+            return [*events, SlotSet("change_blocked", True), SlotSet("wants_change", False)]
+        # Which parcel: the one the message names or our last message was about; otherwise the form asks.
+        return [*events, SlotSet("shipment_id", focus_for_request(tracker, ctx.parcels))]
+
+
+DELIVERY_WORDS = re.compile(
+    r"\b(parcels?|packages?|pkg|deliver\w*|driver|locker|move|reschedul\w*|return\w*|send|sent|refund|neighbou?rs?|"
+    r"address|instructions?|note|door|order|drop|leave|bring|come|arrive|pick ?up|paket\w*|liefer\w*|pakket\w*|"
+    r"bezorg\w*|DS\d+)\b", re.IGNORECASE)
+CHATTER = re.compile(r"\b(weather|joke|lol|haha\w*|football|movie|pizza|recipe|bored|love you|"
+                     r"how are you|who are you)\b", re.IGNORECASE)
+
+
+def off_topic_request(tracker: Tracker) -> bool:
+    """A change intent on a message that is about something else ("what's the weather tomorrow"): the
+    classifier was fooled by a time word. Not when it answers our message about a parcel."""
+    text = str(tracker.latest_message.get("text") or "")
+    if DELIVERY_WORDS.search(text) or parcel_of_last_turn(tracker) is not None:
+        return False
+    return bool(CHATTER.search(text))
 
 
 def _previous_turn_fell_back(tracker: Tracker) -> bool:
@@ -58,6 +91,8 @@ class Fallback(Action):
         rating = await handle_rating(dispatcher, tracker)  # "4" after "delivered, how did we do?"
         if rating is not None:
             return rating
+        if await missing_pick(tracker) is not None:  # "the shoes" after "which parcel is missing?"
+            return await ReportMissing().run(dispatcher, tracker, domain)
         if _previous_turn_fell_back(tracker):
             dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, I'm still not getting it. "
                                             "I'm passing you to a person, who will reply here."))

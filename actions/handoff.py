@@ -17,7 +17,8 @@ from bot.text import t
 
 REASONS = {"request": "asked for a person", "misunderstood": "the bot did not understand twice",
            "carrier_error": "a carrier call failed", "angry": "the customer is upset",
-           "verification": "could not verify identity", "low_rating": "rated the delivery low"}
+           "verification": "could not verify identity", "low_rating": "rated the delivery low",
+           "missing": "says a delivered parcel never reached them"}
 
 
 def summarise(tracker: Tracker, limit: int = 8) -> str:
@@ -46,11 +47,14 @@ def _open(channel: str, sender_id: str, reason: str, summary: str, shipment_id: 
         return handoff.id
 
 
-async def open_handoff(tracker: Tracker, *, reason: str, shipment_id: int | None = None) -> list[EventType]:
-    """Record the handoff and pause: while paused Rasa logs messages but runs no actions."""
+async def open_handoff(tracker: Tracker, *, reason: str, shipment_id: int | None = None,
+                       details: str = "") -> list[EventType]:
+    """Record the handoff and pause: while paused Rasa logs messages but runs no actions. `details`
+    (what the bot found, e.g. the proof of delivery) go into the summary before the conversation."""
     slot = tracker.get_slot("shipment_id")
     current = shipment_id or (int(slot) if slot and str(slot).isdigit() else None)
-    summary = f"Reason: {REASONS.get(reason, reason)}\nLanguage: {reply_language(tracker)}\n{summarise(tracker)}"
+    summary = (f"Reason: {REASONS.get(reason, reason)}\nLanguage: {reply_language(tracker)}\n"
+               + (f"{details}\n" if details else "") + summarise(tracker))
     await off_loop(_open, channel_of(tracker), tracker.sender_id, reason, summary, current)
     return [SlotSet("handoff_reason", reason), ConversationPaused()]
 

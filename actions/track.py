@@ -16,6 +16,7 @@ from actions.dialogue import ReturnStatus
 from actions.handoff import open_handoff
 from actions.identity import MAX_ATTEMPTS
 from actions.language import reply_language
+from actions.missing import ReportMissing, missing_pick
 from actions.rating import handle_rating
 from actions.runtime import channel_of, off_loop, runtime
 from bot.carriers import CarrierError
@@ -146,6 +147,8 @@ class ActionTrack(Action):
         rating = await handle_rating(dispatcher, tracker)  # "4" after "delivered, how did we do?"
         if rating is not None:
             return rating
+        if await missing_pick(tracker) is not None:  # "2" after "which parcel is missing?"
+            return await ReportMissing().run(dispatcher, tracker, domain)
         return await _run_track(dispatcher, tracker)
 
 
@@ -162,4 +165,6 @@ class ActionAfterVerification(Action):
             return [SlotSet("tracking_number", None), SlotSet("postcode", None), SlotSet("pending_request", None)]
         if tracker.get_slot("pending_request") == "return_status":
             return await ReturnStatus().run(dispatcher, tracker, domain)
+        if tracker.get_slot("pending_request") == "missing":
+            return await ReportMissing().run(dispatcher, tracker, domain)
         return [*await _run_track(dispatcher, tracker), SlotSet("pending_request", None)]

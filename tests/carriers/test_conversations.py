@@ -86,6 +86,15 @@ def test_a_carrier_without_notes_says_so_before_any_question(world: Runtime) -> 
     start = {"pending_request": "instructions", "shipment_id": str(parcel.id), "requested_slot": None}
     switch(world, parcel.id, "ups")
     slots, said = validate(world, customer.phone, start)
+    # Their other parcel on its way can take a note: say why this one can't, and offer that one.
+    assert said[0].startswith(f"Parcel …{parcel.tracking_number[-4:]}'s carrier doesn't take delivery notes. "
+                              "Which parcel then?")
+    assert slots["requested_slot"] == "parcel" and slots["shipment_id"] is None and not slots.get("change_blocked")
+    with world.sessions() as session, session.begin():  # the others are with the driver: nothing else to offer
+        for other in session.get(Shipment, parcel.id).customer.shipments:
+            if other.id != parcel.id and other.status != "delivered":
+                other.status = "out_for_delivery"
+    slots, said = validate(world, customer.phone, start)
     assert said == ["This carrier doesn't take delivery notes. Reply AGENT for a person."]
     assert slots["change_blocked"] is True and slots["requested_slot"] is None
     switch(world, parcel.id, "rest")  # a carrier that can do other things: the bot says which

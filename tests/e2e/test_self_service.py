@@ -9,6 +9,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.carriers import CarrierEvent
+from bot.clock import sim_now
 from bot.db import transaction
 from bot.ingest import ingest_event
 from bot.models import Consent, Handoff, Return, Shipment
@@ -74,7 +75,7 @@ def test_an_option_number_picks_the_offered_window_over_rest(stack_runtime: Runt
 def test_cancel_leaves_everything_as_it_was(stack_runtime: Runtime, customers: CustomerPool) -> None:
     phone, parcel = one_changeable(customers)
     sms(stack_runtime, phone, "send it to a locker pls")
-    assert "left it as it was" in sms(stack_runtime, phone, "never mind")
+    assert "nothing was changed" in sms(stack_runtime, phone, "never mind")
     after = shipment(stack_runtime, parcel.id)
     assert after.locker_id is None and after.promised_start == parcel.promised_start
 
@@ -217,3 +218,28 @@ def test_a_verified_customer_cannot_read_someone_elses_parcel(stack_runtime: Run
     changed = sms(stack_runtime, owner.phone, f"move {other.tracking_number} to saturday")
     assert other.tracking_number[-4:] not in changed
     assert shipment(stack_runtime, other.id).promised_start == other.promised_start
+
+
+def test_never_mind_in_the_middle_of_the_locker_list_ends_the_change(stack_runtime: Runtime,
+                                                                    customers: CustomerPool) -> None:
+    phone, parcel = one_changeable(customers)
+    assert "Which locker?" in sms(stack_runtime, phone, "send it to a locker pls")
+    answer = sms(stack_runtime, phone, "never mind, ill be home after all")
+    assert "nothing was changed" in answer and "Reply with the number" not in answer
+    assert shipment(stack_runtime, parcel.id).locker_id is None
+
+
+def test_a_missing_parcel_gets_its_proof_and_a_person_not_a_tracking_list(stack_runtime: Runtime,
+                                                                          customers: CustomerPool) -> None:
+    with stack_runtime.sessions() as session:
+        now = sim_now(session)
+    customer, parcels = customers.take(lambda ps: [p.status for p in ps].count("delivered") == 1 and any(
+        p.status == "delivered" and p.delivered_at and p.delivered_at > now - timedelta(days=10) for p in ps))
+    delivered = next(p for p in parcels if p.status == "delivered")
+    reply = sms(stack_runtime, customer.phone, "it says my parcel was delivered but i never got it")
+    assert f"…{delivered.tracking_number[-4:]} shows as delivered" in reply
+    assert "A person will" in reply and "on the way" not in reply and "Track:" not in reply
+    with stack_runtime.sessions() as session:
+        handoff = session.scalars(select(Handoff).where(Handoff.sender_id == customer.phone)).one()
+    assert (handoff.reason, handoff.shipment_id) == ("missing", delivered.id)
+    assert "Proof of delivery" in handoff.summary and "i never got it" in handoff.summary
