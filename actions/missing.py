@@ -25,7 +25,7 @@ from actions.parcel_choice import last_bot_turn, listed_in_last_turn, named_parc
 from actions.runtime import off_loop, runtime
 from bot.clock import sim_now
 from bot.models import Shipment, ShipmentStatus
-from bot.text import t
+from bot.text import N_, t
 from bot.timefmt import clock, day_label
 from bot.timefmt import window as window_text
 
@@ -56,13 +56,13 @@ def proof_of_delivery(shipment_id: int, language: str) -> Proof:
         where = arrived[-1].description if arrived else ""
         place = where.removeprefix("Delivered").strip(" ()") if where.startswith("Delivered") else where
         note = shipment.instructions or ""
-        when = f"{day_label(at, now, tz)} at {clock(at, tz)}" if at else ""
+        when = t(language, "{day} at {time}", day=day_label(at, now, tz, language), time=clock(at, tz)) if at else ""
         record = [f"Proof of delivery for {shipment.tracking_number} ({shipment.carrier}): status {shipment.status}",
                   f"at {at.astimezone(ZoneInfo(tz)).isoformat(timespec='minutes')} ({tz})" if at else "time not recorded"]
         if shipment.status == ShipmentStatus.AT_LOCKER and shipment.locker is not None:
             locker = shipment.locker
             reply = t(language, "Parcel …{ref} is waiting at the {locker} locker ({address}) since {when}.",
-                      ref=ref, locker=locker.name, address=locker.address, when=when or "today")
+                      ref=ref, locker=locker.name, address=locker.address, when=when or day_label(now, now, tz, language))
             if shipment.locker_pickup_code:
                 reply += t(language, " Pickup code: {code}.", code=shipment.locker_pickup_code)
             record.append(f"locker {locker.name}, {locker.address}, pickup code {shipment.locker_pickup_code or '-'}")
@@ -79,12 +79,12 @@ def proof_of_delivery(shipment_id: int, language: str) -> Proof:
 
 
 STATUS = {
-    ShipmentStatus.LABEL_CREATED: "Parcel …{ref} isn't delivered yet: the sender has made the label, we don't have it yet.",
-    ShipmentStatus.IN_TRANSIT: "Parcel …{ref} isn't delivered yet: it's on its way to us{eta}.",
-    ShipmentStatus.AT_DEPOT: "Parcel …{ref} isn't delivered yet: it's at our depot{eta}.",
-    ShipmentStatus.OUT_FOR_DELIVERY: "Parcel …{ref} isn't delivered yet: it's out with the driver{eta}.",
-    ShipmentStatus.FAILED_ATTEMPT: "Parcel …{ref} isn't delivered yet: we missed you and will try again{eta}.",
-    ShipmentStatus.RETURNED: "Parcel …{ref} wasn't delivered: it went back to the sender.",
+    ShipmentStatus.LABEL_CREATED: N_("Parcel …{ref} isn't delivered yet: the sender has made the label, we don't have it yet."),
+    ShipmentStatus.IN_TRANSIT: N_("Parcel …{ref} isn't delivered yet: it's on its way to us{eta}."),
+    ShipmentStatus.AT_DEPOT: N_("Parcel …{ref} isn't delivered yet: it's at our depot{eta}."),
+    ShipmentStatus.OUT_FOR_DELIVERY: N_("Parcel …{ref} isn't delivered yet: it's out with the driver{eta}."),
+    ShipmentStatus.FAILED_ATTEMPT: N_("Parcel …{ref} isn't delivered yet: we missed you and will try again{eta}."),
+    ShipmentStatus.RETURNED: N_("Parcel …{ref} wasn't delivered: it went back to the sender."),
 }
 
 
@@ -94,9 +94,9 @@ def not_delivered_line(shipment_id: int, language: str) -> str:
         shipment = session.get(Shipment, shipment_id)
         assert shipment is not None
         now, tz = sim_now(session), shipment.customer.time_zone
-        eta = t(language, ", expected {window}", window=window_text(shipment.eta_start, shipment.eta_end, now, tz)) \
+        eta = t(language, ", expected {window}", window=window_text(shipment.eta_start, shipment.eta_end, now, tz, language)) \
             if shipment.eta_start and shipment.eta_end else ""
-        template = STATUS.get(ShipmentStatus(shipment.status), "Parcel …{ref} isn't delivered yet{eta}.")
+        template = STATUS.get(ShipmentStatus(shipment.status), N_("Parcel …{ref} isn't delivered yet{eta}."))
         return t(language, template, ref=shipment.tracking_number[-4:], eta=eta)
 
 
@@ -154,7 +154,7 @@ class ReportMissing(Action):
                 shown = arrived[:MAX_LISTED]
                 offer(dispatcher, tracker, t(language, "Sorry about that. Which parcel is missing?"),
                       [t(language, "{label}, delivered {day}", label=p.label,
-                         day=day_label(p.arrived_at, ctx.now, ctx.tz)) if p.arrived_at else p.label for p in shown])
+                         day=day_label(p.arrived_at, ctx.now, ctx.tz, language)) if p.arrived_at else p.label for p in shown])
                 return [SlotSet("pending_request", "missing"), SlotSet("listed_parcels", [str(p.id) for p in shown])]
             parcel = arrived[0] if arrived else None
         if parcel is None:

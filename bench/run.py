@@ -106,8 +106,29 @@ def locker_parcel(parcel: Parcel) -> Script:
     ]
 
 
+def track_parcel_de(parcel: Parcel) -> Script:
+    """The tracking conversation in German: the first message sets the language of every reply."""
+    return [
+        Turn("Hallo, wo ist mein Paket bitte?", "Sendungsnummer"),
+        Turn(parcel.tracking_number, "Postleitzahl"),
+        Turn(parcel.postcode, f"Paket {parcel.tracking_number[-4:]}"),
+    ]
+
+
+def locker_parcel_nl(parcel: Parcel) -> Script:
+    """Send it to a locker, in Dutch: verify, pick one, then say no at the confirmation (repeatable)."""
+    return [
+        Turn("kan het pakket naar een pakketkluis", "trackingnummer"),
+        Turn(parcel.tracking_number, "postcode"),
+        Turn(parcel.postcode, "Welke pakketkluis?"),
+        Turn("1", "JA of NEE"),
+        Turn("nee", "gelaten zoals het was"),
+    ]
+
+
 # Each takes a demo parcel and returns its turns; conversations cycle through parcels x scripts.
-OUR_SCRIPTS: list[Callable[[Parcel], Script]] = [track_parcel, reschedule_parcel, locker_parcel]
+OUR_SCRIPTS: list[Callable[[Parcel], Script]] = [track_parcel, reschedule_parcel, locker_parcel, track_parcel_de,
+                                                 locker_parcel_nl]
 
 # The moodbot's sad path, which its stories support end to end (4 turns, like ours).
 STOCK_SCRIPTS: list[Script] = [
