@@ -15,8 +15,9 @@ from actions.context import Context, Parcel, context_for
 from actions.handoff import open_handoff
 from actions.language import reply_language
 from actions.runtime import runtime
+from bot.answers import is_cancel
 from bot.carriers import Capability, TimeWindow
-from bot.choices import is_cancel, option_number, pick_by_name
+from bot.choices import option_number, pick_by_name
 from bot.text import N_, t, translate
 
 CAPABILITY = {"reschedule": Capability.RESCHEDULE, "locker": Capability.REDIRECT,

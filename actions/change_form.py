@@ -45,12 +45,10 @@ from actions.context import context_for, offer
 from actions.language import reply_language
 from actions.parcel_choice import named_parcel
 from actions.runtime import off_loop, runtime
+from bot.answers import NO_PREFIX, is_no, is_yes
 from bot.carriers import CarrierError
 from bot.choices import (
     INSTRUCTION_WORDS,
-    NO_PREFIX,
-    is_no,
-    is_yes,
     option_number,
     parse_address_answer,
     parse_when,

@@ -8,14 +8,11 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from actions.rating import score_of
+from bot.answers import NO_PREFIX, is_cancel, is_no, is_yes
 from bot.carriers.models import TimeWindow
 from bot.choices import (
     INSTRUCTION_WORDS,
-    NO_PREFIX,
     WhenRequest,
-    is_cancel,
-    is_no,
-    is_yes,
     option_number,
     parse_address_answer,
     parse_when,

@@ -49,7 +49,8 @@ class CustomerPool:
         self.used: set[int] = set()
         self.reserved = reserved
 
-    def take(self, wanted: Callable[[list[Shipment]], bool]) -> tuple[Customer, list[Shipment]]:
+    def take(self, wanted: Callable[[list[Shipment]], bool], locale: str = "en") -> tuple[Customer, list[Shipment]]:
+        """An unused customer whose parcels fit `wanted`, in `locale` (the language the tests' texts are in)."""
         with self.runtime.sessions() as session:
             # Customers with fewer parcels first: the rarer ones (returns, several parcels) stay
             # available for the tests that need them, whatever order the tests run in.
@@ -57,6 +58,8 @@ class CustomerPool:
             for customer in everyone:
                 parcels = list(customer.shipments)
                 if customer.id in self.used or any(p.tracking_number in self.reserved for p in parcels):
+                    continue
+                if customer.locale != locale:
                     continue
                 if wanted(parcels):
                     self.used.add(customer.id)

@@ -1,0 +1,97 @@
+"""German and Dutch customers end to end, over SMS and the REST/web chat channel, against the running
+processes: understood in their own words, answered in their own language, and checked in the database."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+
+from bot.clock import sim_now
+from bot.models import Consent, Handoff, Shipment
+from bot.runtime import Runtime
+from bot.sms_sim import send_as_customer
+from tests.e2e.conftest import CustomerPool
+from tests.e2e.helpers import new_sender, rest
+
+BERLIN = ZoneInfo("Europe/Berlin")
+CHANGEABLE = ("at_depot", "in_transit")
+
+
+def sms(runtime: Runtime, phone: str, text: str) -> str:
+    exchange = send_as_customer(runtime, phone, text)
+    assert exchange.status_code == 204
+    return "\n".join(exchange.replies)
+
+
+def parcels_that(*, changeable: int | None = None, delivered: bool = False) -> Callable[[list[Shipment]], bool]:
+    """A pool filter: how many parcels can still be changed, and whether one was delivered."""
+    def wanted(parcels: list[Shipment]) -> bool:
+        if not parcels:
+            return False
+        if delivered and not any(p.status == "delivered" for p in parcels):
+            return False
+        if any(p.status == "out_for_delivery" for p in parcels):
+            return False
+        return changeable is None or sum(p.status in CHANGEABLE for p in parcels) == changeable
+    return wanted
+
+
+def test_a_german_customer_moves_a_delivery_in_german_words(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    customer, parcels = customers.take(parcels_that(changeable=1), locale="de")
+    parcel = next(p for p in parcels if p.status in CHANGEABLE)
+    confirm = sms(stack_runtime, customer.phone, "Können Sie es morgen nach 17 Uhr bringen?")
+    assert "JA oder NEIN" in confirm and "morgen" in confirm, confirm
+    done = sms(stack_runtime, customer.phone, "ja, passt")
+    assert done.startswith("Erledigt"), done
+    with stack_runtime.sessions() as session:
+        moved = session.get(Shipment, parcel.id)
+        assert moved is not None and moved.promised_start is not None
+        tomorrow = sim_now(session).astimezone(BERLIN).date().toordinal() + 1
+        local = moved.promised_start.astimezone(BERLIN)
+    assert local.date().toordinal() == tomorrow and local.hour >= 17
+
+
+def test_a_german_opt_out_in_plain_words_is_an_opt_out(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    customer, _ = customers.take(parcels_that(), locale="de")
+    reply = sms(stack_runtime, customer.phone, "Bitte schicken Sie mir keine SMS mehr")
+    assert "keine SMS mehr" in reply and "START" in reply, reply
+    with stack_runtime.sessions() as session:
+        consent = session.scalars(select(Consent).where(Consent.customer_id == customer.id,
+                                                        Consent.channel == "sms")).one()
+    assert consent.opted_out
+
+
+def test_a_dutch_web_chat_verifies_tracks_and_cancels_a_locker_choice(stack_runtime: Runtime,
+                                                                      customers: CustomerPool) -> None:
+    _, parcels = customers.take(parcels_that(changeable=1), locale="nl")
+    parcel = next(p for p in parcels if p.status in CHANGEABLE)
+    sender = new_sender()
+    ask = " ".join(rest(stack_runtime, sender, "Waar blijft mijn pakket eigenlijk?"))
+    assert "trackingnummer" in ask, ask
+    assert "postcode" in " ".join(rest(stack_runtime, sender, parcel.tracking_number))
+    status = " ".join(rest(stack_runtime, sender, parcel.postcode))
+    assert f"Pakket {parcel.tracking_number[-4:]}" in status, status
+    lockers = " ".join(rest(stack_runtime, sender, "kan het naar een pakketkluis gestuurd worden?"))
+    assert "Welke pakketkluis?" in lockers, lockers
+    cancelled = " ".join(rest(stack_runtime, sender, "laat maar, ik ben toch thuis"))
+    assert "niets gewijzigd" in cancelled, cancelled
+    with stack_runtime.sessions() as session:
+        unchanged = session.get(Shipment, parcel.id)
+        assert unchanged is not None and unchanged.locker_id == parcel.locker_id
+
+
+def test_a_dutch_missing_parcel_reaches_a_person_with_the_proof(stack_runtime: Runtime,
+                                                                customers: CustomerPool) -> None:
+    customer, parcels = customers.take(parcels_that(delivered=True), locale="nl")
+    delivered = [p for p in parcels if p.status == "delivered"]
+    text = f"volgens track & trace is {delivered[0].tracking_number} bezorgd maar ik heb niks ontvangen"
+    reply = sms(stack_runtime, customer.phone, text)
+    assert "bezorgd" in reply and "medewerker" in reply, reply
+    assert "onderweg" not in reply  # never a tracking list
+    with stack_runtime.sessions() as session:
+        handoff = session.scalars(select(Handoff).where(Handoff.sender_id == customer.phone)
+                                  .order_by(Handoff.id.desc())).first()
+    assert handoff is not None and delivered[0].tracking_number in handoff.summary
+    assert "Language: nl" in handoff.summary
