@@ -50,19 +50,27 @@ class CustomerPool:
         self.reserved = reserved
 
     def take(self, wanted: Callable[[list[Shipment]], bool], locale: str = "en") -> tuple[Customer, list[Shipment]]:
-        """An unused customer whose parcels fit `wanted`, in `locale` (the language the tests' texts are in)."""
+        """An unused customer whose parcels fit `wanted`, who reads `locale` (the language of the test's texts).
+
+        German and Dutch tests need customers of that locale. The English tests, the most numerous, take
+        English customers first and, when those run out, another one whose locale is switched to English
+        (the bot then follows the customer's English messages as it would in life)."""
         with self.runtime.sessions() as session:
             # Customers with fewer parcels first: the rarer ones (returns, several parcels) stay
             # available for the tests that need them, whatever order the tests run in.
-            everyone = sorted(session.scalars(select(Customer)), key=lambda c: (len(c.shipments), c.id))
+            everyone = sorted(session.scalars(select(Customer)),
+                              key=lambda c: (c.locale != locale, len(c.shipments), c.id))
             for customer in everyone:
                 parcels = list(customer.shipments)
                 if customer.id in self.used or any(p.tracking_number in self.reserved for p in parcels):
                     continue
-                if customer.locale != locale:
+                if customer.locale != locale and locale != "en":
                     continue
                 if wanted(parcels):
                     self.used.add(customer.id)
+                    if customer.locale != locale:
+                        customer.locale = locale
+                        session.commit()
                     return customer, parcels
         raise LookupError("no unused demo customer fits")
 
