@@ -6,7 +6,8 @@ starts with words the classifier also sees elsewhere ("ik ben" in "ben jij een b
 out as small talk, and small talk interrupts a change form instead of ending it. When bot/answers.py
 reads the message as a cancel, the intent becomes `deny`: the form's validation then ends the change
 ("OK, nothing was changed"), and outside a form the stray-no rule answers. Requests that must win
-(STOP, a person, a missing parcel) keep their intent.
+(STOP, a person, a missing parcel) and what the classifier found off-topic ("cancel my pizza order") keep their
+intent; a cancel there still ends a change form, whose validation reads the words itself.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.answers import is_cancel
 
 CANCEL_INTENT = "deny"
-KEPT = frozenset({"deny", "opt_out", "opt_in", "talk_to_human", "report_missing"})
+KEPT = frozenset({"deny", "opt_out", "opt_in", "talk_to_human", "report_missing", "out_of_scope"})
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)
