@@ -50,7 +50,8 @@ def runtime(stack: Stack) -> Iterator[Runtime]:
 
 def phones(runtime: Runtime, count: int) -> list[str]:
     with runtime.sessions() as session:
-        customers = session.scalars(select(Customer).where(Customer.phone.is_not(None)).order_by(Customer.id))
+        customers = session.scalars(select(Customer).where(Customer.phone.is_not(None), Customer.locale == "en")
+                                    .order_by(Customer.id))
         return [c.phone for c in customers if c.shipments][:count]
 
 
