@@ -21,6 +21,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running = Stack(Path(tmp_path_factory.mktemp("stack")))
     running.setup()
     running.env["SANDBOX_FAULTS"] = faulty_tracking_number(running)
+    mostly_english(running)
     try:
         running.start()
     except Exception:
@@ -28,6 +29,29 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         raise
     yield running
     running.stop()
+
+
+KEPT_GERMAN_WITH_ONE_CHANGEABLE = 1  # the German tests need one such customer, and a few others
+
+
+def mostly_english(stack: Stack) -> None:
+    """Before anything runs: most tests speak English, so the German customers with exactly one
+    changeable parcel (the kind most tests need) read English, all but one. The other German and
+    all Dutch customers stay as they are, for the tests in their language."""
+    runtime = Runtime.build(stack.settings)
+    try:
+        with runtime.sessions() as session:
+            kept = 0
+            for customer in session.scalars(select(Customer).where(Customer.locale == "de").order_by(Customer.id)):
+                if sum(p.status in ("at_depot", "in_transit") for p in customer.shipments) != 1:
+                    continue
+                if kept < KEPT_GERMAN_WITH_ONE_CHANGEABLE:
+                    kept += 1
+                    continue
+                customer.locale = "en"
+            session.commit()
+    finally:
+        runtime.engine.dispose()
 
 
 def faulty_tracking_number(stack: Stack) -> str:
@@ -50,27 +74,19 @@ class CustomerPool:
         self.reserved = reserved
 
     def take(self, wanted: Callable[[list[Shipment]], bool], locale: str = "en") -> tuple[Customer, list[Shipment]]:
-        """An unused customer whose parcels fit `wanted`, who reads `locale` (the language of the test's texts).
-
-        German and Dutch tests need customers of that locale. The English tests, the most numerous, take
-        English customers first and, when those run out, another one whose locale is switched to English
-        (the bot then follows the customer's English messages as it would in life)."""
+        """An unused customer whose parcels fit `wanted`, who reads `locale` (the language of the test's texts)."""
         with self.runtime.sessions() as session:
             # Customers with fewer parcels first: the rarer ones (returns, several parcels) stay
             # available for the tests that need them, whatever order the tests run in.
-            everyone = sorted(session.scalars(select(Customer)),
-                              key=lambda c: (c.locale != locale, len(c.shipments), c.id))
+            everyone = sorted(session.scalars(select(Customer)), key=lambda c: (len(c.shipments), c.id))
             for customer in everyone:
                 parcels = list(customer.shipments)
                 if customer.id in self.used or any(p.tracking_number in self.reserved for p in parcels):
                     continue
-                if customer.locale != locale and locale != "en":
+                if customer.locale != locale:
                     continue
                 if wanted(parcels):
                     self.used.add(customer.id)
-                    if customer.locale != locale:
-                        customer.locale = locale
-                        session.commit()
                     return customer, parcels
         raise LookupError("no unused demo customer fits")
 
