@@ -31,24 +31,16 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running.stop()
 
 
-KEPT_GERMAN_WITH_ONE_CHANGEABLE = 1  # the German tests need one such customer, and a few others
-
-
 def mostly_english(stack: Stack) -> None:
-    """Before anything runs: most tests speak English, so the German customers with exactly one
-    changeable parcel (the kind most tests need) read English, all but one. The other German and
-    all Dutch customers stay as they are, for the tests in their language."""
+    """Before anything runs: the German and Dutch customers with exactly one changeable parcel (the kind
+    most tests need, and all in English) read English. Those with several parcels stay German or Dutch,
+    for the tests in their language (tests/e2e/test_languages.py)."""
     runtime = Runtime.build(stack.settings)
     try:
         with runtime.sessions() as session:
-            kept = 0
-            for customer in session.scalars(select(Customer).where(Customer.locale == "de").order_by(Customer.id)):
-                if sum(p.status in ("at_depot", "in_transit") for p in customer.shipments) != 1:
-                    continue
-                if kept < KEPT_GERMAN_WITH_ONE_CHANGEABLE:
-                    kept += 1
-                    continue
-                customer.locale = "en"
+            for customer in session.scalars(select(Customer).where(Customer.locale != "en")):
+                if sum(p.status in ("at_depot", "in_transit") for p in customer.shipments) == 1:
+                    customer.locale = "en"
             session.commit()
     finally:
         runtime.engine.dispose()

@@ -25,8 +25,8 @@ def sms(runtime: Runtime, phone: str, text: str) -> str:
     return "\n".join(exchange.replies)
 
 
-def parcels_that(*, changeable: int | None = None, delivered: bool = False) -> Callable[[list[Shipment]], bool]:
-    """A pool filter: how many parcels can still be changed, and whether one was delivered."""
+def parcels_that(*, changeable: int = 0, delivered: bool = False) -> Callable[[list[Shipment]], bool]:
+    """A pool filter: at least `changeable` parcels can still be changed, and whether one was delivered."""
     def wanted(parcels: list[Shipment]) -> bool:
         if not parcels:
             return False
@@ -34,14 +34,15 @@ def parcels_that(*, changeable: int | None = None, delivered: bool = False) -> C
             return False
         if any(p.status == "out_for_delivery" for p in parcels):
             return False
-        return changeable is None or sum(p.status in CHANGEABLE for p in parcels) == changeable
+        return sum(p.status in CHANGEABLE for p in parcels) >= changeable
     return wanted
 
 
 def test_a_german_customer_moves_a_delivery_in_german_words(stack_runtime: Runtime, customers: CustomerPool) -> None:
     customer, parcels = customers.take(parcels_that(changeable=1), locale="de")
     parcel = next(p for p in parcels if p.status in CHANGEABLE)
-    confirm = sms(stack_runtime, customer.phone, "Können Sie es morgen nach 17 Uhr bringen?")
+    # Several parcels: the message names one (the e2e stack's single-parcel customers read English)
+    confirm = sms(stack_runtime, customer.phone, f"Können Sie {parcel.tracking_number} morgen nach 17 Uhr bringen?")
     assert "JA oder NEIN" in confirm and "morgen" in confirm, confirm
     done = sms(stack_runtime, customer.phone, "ja, passt")
     assert done.startswith("Erledigt"), done
