@@ -222,8 +222,10 @@ def test_a_verified_customer_cannot_read_someone_elses_parcel(stack_runtime: Run
 
 def test_never_mind_in_the_middle_of_the_locker_list_ends_the_change(stack_runtime: Runtime,
                                                                     customers: CustomerPool) -> None:
-    phone, parcel = one_changeable(customers)
-    assert "Which locker?" in sms(stack_runtime, phone, "send it to a locker pls")
+    customer, parcels = customers.take(lambda ps: any(p.status in CHANGEABLE for p in ps)
+                                       and not any(p.status == "out_for_delivery" for p in ps))
+    phone, parcel = customer.phone, next(p for p in parcels if p.status in CHANGEABLE)
+    assert "Which locker?" in sms(stack_runtime, phone, f"send {parcel.tracking_number} to a locker pls")
     answer = sms(stack_runtime, phone, "never mind, ill be home after all")
     assert "nothing was changed" in answer and "Reply with the number" not in answer
     assert shipment(stack_runtime, parcel.id).locker_id is None
