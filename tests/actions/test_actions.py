@@ -80,26 +80,26 @@ def test_verification_needs_both_to_match_and_links_the_conversation(world: Runt
         assert (link.channel, link.shipment_id, link.verified) == ("rest", parcel.id, True)
 
 
-@pytest.mark.parametrize("text", ["tmrw after 5 pls", "morgen nach 17 Uhr", "morgen na vijven"])
-def test_free_text_picks_tomorrow_after_five(world: Runtime, text: str) -> None:
+def answer_window_choice(world: Runtime, text: str) -> dict:
+    """`text` as the answer to "When should parcel … come?" for a parcel in transit."""
     customer, parcel = first_customer_with(world, "in_transit")
     state = tracker("tracker_sms", sender_id=customer.phone,
                     slots={"pending_request": "reschedule", "requested_slot": "window_choice", "offered": [],
                            "shipment_id": str(parcel.id)},
                     latest_message={"text": text, "intent": {"name": "inform"}})
-    result = run(ValidateChangeForm().validate_window_choice(text, CollectingDispatcher(), state, {}))
+    return run(ValidateChangeForm().validate_window_choice(text, CollectingDispatcher(), state, {}))
+
+
+@pytest.mark.parametrize("text", ["tmrw after 5 pls", "morgen nach 17 Uhr", "morgen na vijven"])
+def test_free_text_picks_tomorrow_after_five(world: Runtime, text: str) -> None:
+    result = answer_window_choice(world, text)
     start = datetime.fromisoformat(result["window_choice"].split("|")[0]).astimezone(BERLIN)
     assert start.time() >= time(17) and start.date() == datetime(2026, 11, 25).date()
 
 
 @pytest.mark.parametrize("text", ["never mind, ill be home after all", "vergiss es", "laat maar zitten"])
 def test_a_cancel_in_any_language_ends_the_change(world: Runtime, text: str) -> None:
-    customer, parcel = first_customer_with(world, "in_transit")
-    state = tracker("tracker_sms", sender_id=customer.phone,
-                    slots={"pending_request": "reschedule", "requested_slot": "window_choice", "offered": [],
-                           "shipment_id": str(parcel.id)},
-                    latest_message={"text": text, "intent": {"name": "inform"}})
-    result = run(ValidateChangeForm().validate_window_choice(text, CollectingDispatcher(), state, {}))
+    result = answer_window_choice(world, text)
     assert result == {"change_cancelled": True}
 
 
