@@ -488,3 +488,102 @@ class VerificationLimit(Base):
     locked_until: Mapped[datetime | None]
     first_locked_at: Mapped[datetime | None]
     last_failure_at: Mapped[datetime | None]
+
+
+# --- Issue 15 (after delivery): proof of delivery, claims ------------------------------------------------------------
+
+
+class DropPlace(enum.StrEnum):
+    """Where a driver left a parcel, as carriers report it (Onfleet's and DHL's codes map onto these)."""
+
+    HANDED_OVER = "handed_over"  # to the recipient in person
+    FRONT_DOOR = "front_door"
+    BACK_DOOR = "back_door"
+    PORCH = "porch"
+    GARAGE = "garage"
+    SHED = "shed"
+    MAILBOX = "mailbox"
+    RECEPTION = "reception"
+    NEIGHBOUR = "neighbour"
+    LOCKER = "locker"
+    OTHER = "other"
+
+
+class DeliveryProof(Base):
+    """What the carrier recorded when it delivered a parcel: place, note, time, drop point and photo.
+
+    One per shipment (the latest delivery wins). `instructions_in_force` is copied at the drop so the
+    comparison (`compliance`) stays what it was even if the customer edits the instructions later.
+    The photo is stored like return labels (base64 in the row) and served only through the parcel's
+    signed link.
+    """
+
+    __tablename__ = "delivery_proofs"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True, index=True)
+    carrier: Mapped[str] = mapped_column(String(32))
+    delivered_at: Mapped[datetime]
+    place: Mapped[str | None] = mapped_column(String(24))  # DropPlace
+    note: Mapped[str | None] = mapped_column(Text)  # the driver's own words
+    neighbour: Mapped[str | None] = mapped_column(String(120))  # name / house number, when left with one
+    lat: Mapped[float | None] = mapped_column(Float)
+    lng: Mapped[float | None] = mapped_column(Float)
+    distance_m: Mapped[int | None] = mapped_column(Integer)  # drop point to the delivery address
+    photo: Mapped[str | None] = mapped_column(Text)  # base64
+    photo_format: Mapped[str | None] = mapped_column(String(16))  # png | jpeg
+    driver_id: Mapped[int | None] = mapped_column(ForeignKey("drivers.id"))
+    depot_id: Mapped[int | None] = mapped_column(ForeignKey("depots.id"))
+    instructions_in_force: Mapped[str | None] = mapped_column(Text)
+    compliance: Mapped[str] = mapped_column(String(16), default="unknown")  # as_asked | differs | unknown
+    compliance_reasons: Mapped[list[Any]] = mapped_column(default=list)  # ["place", "neighbour", "distance"]
+    customer_asked_at: Mapped[datetime | None]  # when we asked the customer whether all is well
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    shipment: Mapped[Shipment] = relationship()
+
+
+class ClaimKind(enum.StrEnum):
+    MISSING = "missing"  # says delivered, not received
+    NOT_AS_ASKED = "not_as_asked"  # left somewhere other than the instructions said
+    DISPUTED_ATTEMPT = "disputed_attempt"  # "not in" while the customer was home
+
+
+class ClaimStatus(enum.StrEnum):
+    OPEN = "open"
+    RESOLVED = "resolved"
+
+
+class ClaimResolution(enum.StrEnum):
+    REDELIVER = "redeliver"
+    REFUND = "refund"  # through the retailer
+    CARRIER_INVESTIGATION = "carrier_investigation"
+    FOUND = "found"  # the customer found it after all
+
+
+class Claim(Base):
+    """A missing parcel or a complaint about a delivery: one per parcel; repeated reports add to it."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    reference: Mapped[str] = mapped_column(String(16), unique=True, index=True)  # told to the customer
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True, index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(24))  # ClaimKind of the first report
+    status: Mapped[str] = mapped_column(String(16), default=ClaimStatus.OPEN, index=True)
+    channel: Mapped[str] = mapped_column(String(16))  # where the customer is told: sms | web | whatsapp | email
+    sender_id: Mapped[str | None] = mapped_column(String(200))  # the conversation to tell, when there is one
+    evidence: Mapped[dict[str, Any]] = mapped_column(default=dict)  # proof, instructions, timeline, distance
+    reports: Mapped[list[Any]] = mapped_column(default=list)  # [{"at", "kind", "channel", "words"}]
+    opened_at: Mapped[datetime] = mapped_column(default=utcnow)
+    due_by: Mapped[datetime]  # what the customer was promised: an answer by then
+    resolution: Mapped[str | None] = mapped_column(String(24))  # ClaimResolution
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[int | None] = mapped_column(ForeignKey("agents.id"))
+    carrier_claim_id: Mapped[str | None] = mapped_column(String(80))  # where the carrier has a claims API
+    customer_told_at: Mapped[datetime | None]
+
+    shipment: Mapped[Shipment] = relationship()
+    customer: Mapped[Customer] = relationship()

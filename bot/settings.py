@@ -139,6 +139,12 @@ class Settings(BaseSettings):
     # Tracking numbers whose changes fail as if the carrier timed out (comma-separated): to see and
     # test that a carrier failure changes nothing and hands the customer to a person.
     sandbox_faults: str = ""
+    # After delivery (issue 15): how often the sandbox's drivers ignore the instructions in force, and
+    # how often they leave a parcel far from the door; what "far" means for the comparison.
+    sandbox_ignore_instructions_rate: float = Field(default=0.1, ge=0.0, le=1.0)
+    sandbox_far_drop_rate: float = Field(default=0.05, ge=0.0, le=1.0)
+    proof_max_distance_m: int = Field(default=50, ge=1)
+    claim_answer_hours: int = Field(default=48, ge=1)  # the customer is promised an answer within this
 
     # Real carrier adapters (issue 7), besides the sandbox: each shipment's `carrier` names its adapter.
     carriers: str = ""  # comma-separated: karrio, onfleet, rest
