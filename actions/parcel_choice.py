@@ -21,7 +21,8 @@ from bot.identity import normalise_tracking_number
 
 TRACKING = re.compile(r"\bDS\s?\d{10}\b", re.IGNORECASE)
 FOUR_DIGITS = re.compile(r"(?<![\d:.,/])(\d{4})(?![\d:.,/])")
-LIST_ACTIONS = {"action_track", "validate_change_form", "action_report_missing", "change_form"}
+LIST_ACTIONS = {"action_track", "validate_change_form", "action_report_missing", "change_form",
+                "action_delivery_complaint"}
 
 
 def last_bot_turn(tracker: Tracker) -> list[dict[str, Any]]:

@@ -11,12 +11,12 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions import texts
+from actions import complaint, texts
 from actions.dialogue import ReturnStatus
 from actions.handoff import open_handoff
 from actions.identity import MAX_ATTEMPTS
 from actions.language import reply_language
-from actions.missing import ReportMissing, missing_pick
+from actions.missing import ReportMissing, answering_check, missing_pick
 from actions.rating import handle_rating
 from actions.runtime import channel_of, off_loop, runtime
 from bot.carriers import CarrierError
@@ -147,8 +147,10 @@ class ActionTrack(Action):
         rating = await handle_rating(dispatcher, tracker)  # "4" after "delivered, how did we do?"
         if rating is not None:
             return rating
-        if await missing_pick(tracker) is not None:  # "2" after "which parcel is missing?"
+        if await missing_pick(tracker) is not None or answering_check(tracker):  # "2", "still not here"
             return await ReportMissing().run(dispatcher, tracker, domain)
+        if complaint.answering(tracker):  # "2" after "which parcel is it about?"
+            return await complaint.DeliveryComplaint().run(dispatcher, tracker, domain)
         return await _run_track(dispatcher, tracker)
 
 
@@ -167,4 +169,6 @@ class ActionAfterVerification(Action):
             return await ReturnStatus().run(dispatcher, tracker, domain)
         if tracker.get_slot("pending_request") == "missing":
             return await ReportMissing().run(dispatcher, tracker, domain)
+        if tracker.get_slot("pending_request") == "complaint":
+            return await complaint.DeliveryComplaint().run(dispatcher, tracker, domain)
         return [*await _run_track(dispatcher, tracker), SlotSet("pending_request", None)]

@@ -27,7 +27,8 @@ DEFAULT_LOCALE = "en"
 RELATIVE_DAYS = {"en": ("today", "tomorrow"), "de": ("heute", "morgen"), "nl": ("vandaag", "morgen")}
 # Longest value a template ever sees for each kind of data (the SMS length test uses these).
 LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_address": 40,
-          "pickup_code": 8, "rma": 14, "address": 40}
+          "pickup_code": 8, "rma": 14, "address": 40, "reference": 8, "resolution": 24, "place": 24, "asked": 36,
+          "distance": 6}
 
 
 @dataclass(frozen=True)
@@ -137,4 +138,9 @@ def context_for(notification: Notification, shipment: Shipment, *, now: datetime
         "return_method": ret.method if ret else "",
         "label_code": (ret.label_code or "") if ret else "",
         "pickup": clock.window(ret.pickup_start, ret.pickup_end) if ret else "",
+        "reference": limit("reference", str(facts.get("reference") or "")),
+        "resolution": limit("resolution", str(facts.get("resolution") or "")),
+        "place": limit("place", str(facts.get("place") or "")),
+        "asked": limit("asked", str(facts.get("asked") or "")),
+        "distance": limit("distance", str(facts.get("distance") or "")),
     }
