@@ -114,6 +114,10 @@ def _open_once(runtime: Runtime, *, shipment_id: int, customer_id: int, kind: Cl
             raise ClaimRefused("not this customer's parcel")
         now = sim_now(session)
         report = _report(now, kind, channel, words)
+        # Take the claim's row lock before reading it (a no-op UPDATE: a row lock on PostgreSQL, the write
+        # lock on SQLite), so two reports appending at once do not lose one of them.
+        session.execute(update(Claim).where(Claim.shipment_id == shipment_id).values(kind=Claim.kind)
+                        .execution_options(synchronize_session=False))
         existing = session.scalar(select(Claim).where(Claim.shipment_id == shipment_id))
         if existing is not None:
             _add_report(session, existing, report)

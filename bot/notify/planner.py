@@ -88,7 +88,7 @@ class Situation:
     # Issue 15: the drop differed from the instructions and the customer was not asked yet (its facts
     # for the message), and resolved claims the customer was not told about yet (reference, resolution).
     drop_differs: dict[str, object] | None = None
-    claims_resolved: tuple[tuple[str, str, datetime], ...] = ()
+    claims_resolved: tuple[tuple[str, str, datetime, str], ...] = ()  # + the channel the claim came in on
 
 
 def _fresh(moment: datetime | None, now: datetime) -> bool:
@@ -155,9 +155,10 @@ def _events(shipment: Shipment, now: datetime, rules: Rules, situation: Situatio
         yield "delivered", "", shipment.delivered_at or now, {}, None
         if situation.drop_differs is not None:  # "left at the back door, not as you asked. All OK?"
             yield "delivery_check", "", (shipment.delivered_at or now) + CHECK_AFTER, dict(situation.drop_differs), None
-    for reference, resolution, resolved_at in situation.claims_resolved:
+    for reference, resolution, resolved_at, channel in situation.claims_resolved:
         if now - resolved_at <= TELL_CLAIM_FOR:
-            yield "claim_resolved", reference, resolved_at, {"reference": reference, "resolution": resolution}, None
+            yield "claim_resolved", reference, resolved_at, {"reference": reference, "resolution": resolution,
+                                                             "prefer": channel}, None
     if status == ShipmentStatus.AT_LOCKER and at is not None:
         deadline = at + timedelta(days=rules.locker_hold_days)
         if _fresh(at, now):
@@ -183,6 +184,9 @@ def wanted(shipment: Shipment, now: datetime, rules: Rules, situation: Situation
     result = []
     for trigger, variant, due_at, facts, return_id in _events(shipment, now, rules, situation):
         channel = _channel(rules, trigger, shipment.customer, situation)
+        prefer = facts.pop("prefer", None)  # the channel the customer wrote to us on, when it can take it
+        if prefer == "sms" and shipment.customer.phone and "sms" not in situation.opted_out and channel is not None:
+            channel = "sms"
         if channel is not None:
             result.append(Wanted(trigger, variant, due_at, channel, facts, return_id))
     return result
@@ -262,14 +266,15 @@ def situations(session: Session, shipments: list[Shipment], now: datetime) -> di
     differs = {proof.shipment_id: drop_facts(proof) for proof in session.scalars(
         select(DeliveryProof).where(DeliveryProof.shipment_id.in_(ids), DeliveryProof.compliance == "differs",
                                     DeliveryProof.customer_asked_at.is_(None)))}
-    resolved: dict[int, list[tuple[str, str, datetime]]] = {}
-    for shipment_id, reference, resolution, resolved_at in session.execute(
-        select(Claim.shipment_id, Claim.reference, Claim.resolution, Claim.resolved_at)
+    resolved: dict[int, list[tuple[str, str, datetime, str]]] = {}
+    for shipment_id, reference, resolution, resolved_at, claim_channel in session.execute(
+        select(Claim.shipment_id, Claim.reference, Claim.resolution, Claim.resolved_at, Claim.channel)
         .where(Claim.shipment_id.in_(ids), Claim.status == ClaimStatus.RESOLVED, Claim.customer_told_at.is_(None),
                Claim.resolved_at >= now - TELL_CLAIM_FOR)
     ):
         if resolved_at is not None:
-            resolved.setdefault(shipment_id, []).append((reference, resolution or "", resolved_at))
+            sms = claim_channel in ("sms", "whatsapp")
+            resolved.setdefault(shipment_id, []).append((reference, resolution or "", resolved_at, "sms" if sms else ""))
     return {
         s.id: Situation(frozenset(opted.get(s.customer_id, ())), before.get(s.id),
                         verify_locked_at=locked.get(s.tracking_number), passed=tuple(passed.get(s.id, ())),
