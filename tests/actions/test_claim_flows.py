@@ -70,7 +70,7 @@ def test_missing_shows_the_proof_and_places_then_no_opens_a_claim_with_the_refer
 
 
 def test_yes_closes_kindly_and_never_mind_ends_it_without_a_claim(world: Runtime) -> None:
-    customer, parcel = customer_with_delivered(world)
+    customer, _ = customer_with_delivered(world)
     events = run(ReportMissing().run(CollectingDispatcher(), tracker(
         "tracker_sms", sender_id=customer.phone, latest_message=message(MISSING, "report_missing")), {}))
     for reply, intent, expected in (("yes found it", "affirm", "Glad you found it"),
