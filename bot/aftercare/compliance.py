@@ -48,13 +48,14 @@ SAME_PLACE: dict[DropPlace, frozenset[DropPlace]] = {
 _NUMBER = re.compile(r"(?<!\w)(\d{1,4}[a-z]?)(?!\w)(?!\.?\s*(?:floor|etage|stock|og|obergeschoss|verdieping|"
                      r"hoog|stockwerk)\b)")
 # Capitalised words that are not names, in a neighbour instruction.
-_NOT_NAMES = frozenset(fold(w) for w in (
-    "leave please pls if i'm im not home can could you it with the my a an at to next door neighbour neighbours "
-    "neighbor neighbors number no nr mr mrs ms family "
-    "bitte beim bei dem den der die das nachbar nachbarn nachbarin nebenan gegenüber paket abgeben lassen wenn "
-    "ich nicht da zu hause bin familie fam frau herr hausnummer nummer haus tür etage stock og "
-    "laat het bij de buren buurman buurvrouw hiernaast pakket afgeven graag als ik niet thuis ben familie "
-    "mevrouw meneer huisnummer nummer op deur verdieping").split())
+_NOT_NAMES = frozenset(fold(w) for w in " ".join((
+    "leave please pls if i'm im not home can could you it with the my a an at to next door neighbour neighbours",
+    "neighbor neighbors number no nr mr mrs ms family delivered left took handed",
+    "bitte beim bei dem den der die das nachbar nachbarn nachbarin nebenan gegenüber paket abgeben lassen wenn",
+    "ich nicht da zu hause bin familie fam frau herr hausnummer nummer haus tür etage stock og zugestellt",
+    "laat het bij de buren buurman buurvrouw hiernaast pakket afgeven graag als ik niet thuis ben familie",
+    "mevrouw meneer huisnummer nummer op deur verdieping bezorgd",
+)).split())
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,16 @@ def expected(instructions: str | None) -> Expected:
         if pattern.search(folded):
             return Expected(place=place)
     return Expected()
+
+
+def drop_from_words(text: str | None) -> tuple[str | None, str | None]:
+    """A carrier's words about a drop ("Left with neighbour no. 14", "Delivered at front desk") read as a place
+    and a neighbour, for carriers that report the drop only in words."""
+    wanted = expected(text)
+    if wanted.neighbour:
+        who = [f"no. {n}" for n in sorted(wanted.numbers)] + [n.title() for n in sorted(wanted.names)]
+        return DropPlace.NEIGHBOUR.value, (", ".join(who) or None)
+    return (wanted.place.value if wanted.place else None), None
 
 
 def same_neighbour(wanted: Expected, neighbour: str) -> bool | None:

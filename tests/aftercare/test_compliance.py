@@ -20,7 +20,7 @@ NEIGHBOUR_ASKS = ["leave it with the neighbour at no. {n}", "if I'm out, neighbo
 
 
 @settings(max_examples=300, deadline=None)
-@given(instructions=st.one_of(st.none(), st.text(max_size=120), st.sampled_from(NEIGHBOUR_ASKS + ["back door"])),
+@given(instructions=st.one_of(st.none(), st.text(max_size=120), st.sampled_from([*NEIGHBOUR_ASKS, "back door"])),
        place=PLACES, neighbour=NEIGHBOURS, max_distance=st.integers(1, 500), beyond=st.floats(0.01, 5000))
 def test_a_drop_farther_than_allowed_is_never_as_asked(instructions: str | None, place: str | None,
                                                       neighbour: str | None, max_distance: int, beyond: float) -> None:
