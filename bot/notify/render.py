@@ -16,7 +16,6 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
-
 from sqlalchemy.orm import object_session
 
 from bot.aftercare.proof import proof_of, where_words

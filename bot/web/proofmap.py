@@ -16,8 +16,10 @@ MIN_SPAN_M = 40.0
 SCALES = (5, 10, 20, 50, 100, 200, 500, 1000)
 
 
-def pin_map(address: tuple[float, float], drop: tuple[float, float] | None) -> dict[str, Any]:
-    """The pins' places in the picture (pixels) and a scale bar, as plain data for the page and its JSON."""
+def pin_map(address: tuple[float, float], drop: tuple[float, float] | None, *,
+            recorded_m: int | None = None) -> dict[str, Any]:
+    """The pins' places in the picture (pixels) and a scale bar, as plain data for the page and its JSON;
+    the distance shown is the one recorded with the proof, where there is one."""
     if drop is None:
         return {"address": [WIDTH / 2, HEIGHT / 2], "drop": None, "metres": None, "scale": [20, 20.0]}
     metres = distance_m(address[0], address[1], drop[0], drop[1])
@@ -37,7 +39,7 @@ def pin_map(address: tuple[float, float], drop: tuple[float, float] | None) -> d
         return [round(WIDTH / 2 + x * per_metre, 1), round(HEIGHT / 2 - y * per_metre, 1)]
 
     bar = next((s for s in SCALES if s * per_metre >= 40), SCALES[-1])
-    return {"address": pixel(address), "drop": pixel(drop), "metres": round(metres),
+    return {"address": pixel(address), "drop": pixel(drop), "metres": recorded_m if recorded_m is not None else round(metres),
             "scale": [bar, round(bar * per_metre, 1)]}
 
 

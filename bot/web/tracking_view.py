@@ -79,10 +79,11 @@ def _proof(shipment: Shipment, info: TrackingInfo, *, now: datetime, tz: str, t:
         rows.append({"key": "locker", "label": t("proof.locker"), "value": f"{locker.name}, {locker.address}"})
     if status == ShipmentStatus.AT_LOCKER and shipment.locker_pickup_code:
         rows.append({"key": "code", "label": t("proof.code"), "value": shipment.locker_pickup_code})
-    shown = delivery is not None and status == ShipmentStatus.DELIVERED
+    shown = delivery if delivery is not None and status == ShipmentStatus.DELIVERED else None
     return {"rows": [row for row in rows if row["value"]],
-            "photo": photo_url if shown and delivery is not None and delivery.has_photo else None,
-            "map": pin_map(delivery.address, delivery.drop) if shown and delivery is not None and delivery.drop else None}
+            "photo": photo_url if shown is not None and shown.has_photo else None,
+            "map": pin_map(shown.address, shown.drop, recorded_m=shown.distance_m)
+            if shown is not None and shown.drop else None}
 
 
 def live_view(shipment: Shipment, info: TrackingInfo, *, now: datetime, locale: str,
