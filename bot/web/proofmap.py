@@ -1,5 +1,6 @@
-"""A small map of a delivery as inline SVG: the drop pin against the address pin, with the distance and a
-scale bar. No tiles, no script: it shows where the parcel was left even where the map tiles are off."""
+"""The proof of delivery's pictures on the tracking page: a small map as inline SVG (the drop pin against the
+address pin, with a scale bar; no tiles, no script, so it shows even where map tiles are off) and the
+photo's element, both built here with every value escaped."""
 
 from __future__ import annotations
 
@@ -71,3 +72,8 @@ def pin_map_svg(data: dict[str, Any], *, title: str, address_label: str, drop_la
         "</svg>",
     ]
     return Markup("".join(parts))
+
+
+def photo_img(src: str | None, *, alt: str) -> Markup:
+    """The photo's <img> (the page's script sets its `src` when the proof arrives later)."""
+    return Markup('<img id="proof-photo" src="{}" alt="{}" width="320" height="240">').format(src or "", alt)

@@ -30,7 +30,7 @@ from bot.runtime import Runtime
 from bot.verify_limits import VerifyPolicy, address_client, verify
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.pages import render
-from bot.web.proofmap import pin_map, pin_map_svg
+from bot.web.proofmap import photo_img, pin_map, pin_map_svg
 from bot.web.ratelimit import RateLimiter
 from bot.web.tracking_view import live_view
 
@@ -94,6 +94,7 @@ def tracking_page(token: str, request: Request, runtime: RuntimeDep, session: Se
         "tracking.html", t=t, lang=locale, shipment=shipment, view=view, token=token,
         socket_url=settings.rasa_public_url, tile_url=settings.map_tile_url,
         tile_attribution=settings.map_tile_attribution, topics=TOPICS, proof_map=proof_map,
+        proof_photo=photo_img((view["proof"] or {}).get("photo"), alt=t("proof.photo.alt")),
     )
     response.headers.update(NO_STORE)
     return response
