@@ -83,6 +83,8 @@ def record_proof(session: Session, shipment: Shipment, drop: DropProof, *, carri
     if proof is None:
         proof = DeliveryProof(shipment_id=shipment.id)
         session.add(proof)
+    elif proof.delivered_at != delivered_at:
+        proof.customer_asked_at = None  # a new delivery: its own comparison, its own question to the customer
     place, neighbour = _place(drop.place), _clean(drop.neighbour, MAX_NEIGHBOUR)
     if neighbour and place is None:
         place = DropPlace.NEIGHBOUR.value
