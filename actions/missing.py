@@ -26,6 +26,7 @@ from actions.context import Context, Parcel, context_for, offer
 from actions.language import reply_language
 from actions.parcel_choice import last_bot_turn, listed_in_last_turn, named_parcel, parcel_of_last_turn
 from actions.runtime import off_loop, runtime
+from bot.aftercare.proof import proof_lines, proof_of, proof_view
 from bot.clock import sim_now
 from bot.models import Claim, ClaimKind, DeliveryProof, DropPlace, Shipment, ShipmentStatus
 from bot.text import N_, t
@@ -48,7 +49,8 @@ class Proof:
 
 
 def proof_of_delivery(shipment_id: int, language: str) -> Proof:
-    """The carrier's record of the delivery, as the tracking page's proof rows show it."""
+    """The carrier's record of the delivery, as the tracking page's proof rows show it (the proof view where
+    the carrier gave a proof of delivery, else what its delivered event said)."""
     rt = runtime()
     with rt.sessions() as session:
         shipment = session.get(Shipment, shipment_id)
@@ -70,6 +72,17 @@ def proof_of_delivery(shipment_id: int, language: str) -> Proof:
             if shipment.locker_pickup_code:
                 reply += t(language, " Pickup code: {code}.", code=shipment.locker_pickup_code)
             record.append(f"locker {locker.name}, {locker.address}, pickup code {shipment.locker_pickup_code or '-'}")
+        elif (delivery := proof_of(session, shipment.id)) is not None:  # the carrier's proof: the same view as the page
+            view = proof_view(delivery, language, tz, now)
+            reply = " ".join([t(language, "Parcel …{ref} shows as delivered {when}.", ref=ref, when=view.at),
+                              *proof_lines(view, language)])
+            if view.has_photo:
+                reply += " " + t(language, "The driver's photo: {link}", link=rt.link_for(shipment.id))
+            record.append(f"address {shipment.address_line}, {shipment.postcode} {shipment.city}")
+            record.append(f"drop: place {delivery.place or '-'}, neighbour {delivery.neighbour or '-'}, "
+                          f"{delivery.distance_m if delivery.distance_m is not None else '?'} m from the address, "
+                          f"driver's note \"{delivery.note or '-'}\", photo {'yes' if view.has_photo else 'no'}, "
+                          f"compared with the instructions: {delivery.compliance}")
         else:
             reply = t(language, "Parcel …{ref} shows as delivered {when}.", ref=ref, when=when) if when else t(
                 language, "Parcel …{ref} shows as delivered.", ref=ref)
