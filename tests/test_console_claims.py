@@ -17,6 +17,7 @@ from bot.clock import sim_now
 from bot.models import Claim, ClaimKind, DeliveryProof, Depot, Driver, Notification, Shipment
 from bot.runtime import Runtime
 from tests.conftest import T0
+from tests.factories import put_proof
 from tests.test_console import PASSWORD, client_for, login
 from tests.test_web import LiveServer
 
@@ -42,7 +43,7 @@ def hostile_claim(world: Runtime) -> Claim:
     with world.sessions() as session, session.begin():
         shipment = session.scalars(select(Shipment).where(Shipment.status == "delivered").order_by(Shipment.id)).first()
         shipment.instructions = HOSTILE
-        session.add(DeliveryProof(shipment_id=shipment.id, carrier="sandbox", delivered_at=shipment.delivered_at,
+        put_proof(session, DeliveryProof(shipment_id=shipment.id, carrier="sandbox", delivered_at=shipment.delivered_at,
                                   place="porch", note=HOSTILE, neighbour=HOSTILE[:100], distance_m=320, photo=PNG,
                                   photo_format="png", instructions_in_force=HOSTILE, compliance="differs",
                                   compliance_reasons=["distance"]))
@@ -111,7 +112,7 @@ def test_the_dashboard_counts_claims_compliance_and_disputed_attempts(live: Live
         verdicts = [(drivers[0], "as_asked"), (drivers[0], "as_asked"), (drivers[0], "differs"),
                     (drivers[1], "differs"), (drivers[1], "unknown")]
         for parcel, (driver, verdict) in zip(parcels, verdicts, strict=True):
-            session.add(DeliveryProof(shipment_id=parcel.id, carrier="sandbox", delivered_at=now, driver_id=driver.id,
+            put_proof(session, DeliveryProof(shipment_id=parcel.id, carrier="sandbox", delivered_at=now, driver_id=driver.id,
                                       depot_id=depot.id, compliance=verdict))
         ids = [(p.id, p.customer_id) for p in parcels[:2]]
     for shipment_id, customer_id in ids:

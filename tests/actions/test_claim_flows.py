@@ -15,6 +15,7 @@ from bot.models import Claim, Customer, DeliveryProof, Handoff, Shipment
 from bot.runtime import Runtime
 from tests.actions.conftest import tracker
 from tests.actions.test_flows import MISSING, customer_with_delivered, message, run, said, update
+from tests.factories import put_proof
 
 YES_NO_ACTIONS = {"missing_check": "action_report_missing", "complaint_confirm": "action_delivery_complaint"}
 
@@ -34,7 +35,7 @@ def answer(customer: Customer, first: str, first_intent: str, events: list[dict[
 def proof(world: Runtime, shipment_id: int) -> None:
     with world.sessions() as session, session.begin():
         shipment = session.get(Shipment, shipment_id)
-        session.add(DeliveryProof(shipment_id=shipment_id, carrier="sandbox", delivered_at=shipment.delivered_at,
+        put_proof(session, DeliveryProof(shipment_id=shipment_id, carrier="sandbox", delivered_at=shipment.delivered_at,
                                   place="neighbour", neighbour="Meyer, no. 12", distance_m=8,
                                   instructions_in_force="leave it in the shed", compliance="differs"))
 

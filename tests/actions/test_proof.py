@@ -84,7 +84,7 @@ def test_where_is_my_parcel_still_lists_the_parcel_on_its_way(world: Runtime) ->
     assert "was delivered" not in text and "Where:" not in text
 
 
-def test_a_missing_parcel_shows_the_proof_view_and_the_agent_gets_the_drop(world: Runtime) -> None:
+def test_a_missing_parcel_shows_the_proof_view_then_asks_the_customer_to_look(world: Runtime) -> None:
     customer, parcel = customer_with_proof(world, place="garage", note="In the garage, door was open",
                                            distance_m=6, compliance="differs", compliance_reasons=["place"])
     with world.sessions() as session, session.begin():
@@ -99,7 +99,6 @@ def test_a_missing_parcel_shows_the_proof_view_and_the_agent_gets_the_drop(world
     assert f"…{parcel.tracking_number[-4:]} shows as delivered" in text and "Where: in the garage." in text
     assert 'Driver\'s note: "In the garage, door was open".' in text and "The driver's photo: http" in text
     assert "back door please" in text  # the instructions in force, as before
+    assert "Have a look there. Found it?" in text  # the customer checks first; a NO opens a claim
     with world.sessions() as session:
-        handoff = session.scalars(select(Handoff)).one()
-    assert "drop: place garage" in handoff.summary and "6 m from the address" in handoff.summary
-    assert "compared with the instructions: differs" in handoff.summary
+        assert session.scalars(select(Handoff)).first() is None

@@ -26,6 +26,7 @@ from bot.models import (
 )
 from bot.runtime import Runtime
 from tests.conftest import T0
+from tests.factories import put_proof
 from tests.notify.helpers import MailRecorder, dispatch, fake_twilio, plan
 
 REFERENCE = re.compile(r"^CL-[2-9A-HJ-NP-Z]{5}$")
@@ -45,7 +46,7 @@ def delivered(world: Runtime, *, note: str = "left at the back door") -> Shipmen
         shipment = session.scalars(select(Shipment).where(Shipment.status == "delivered")
                                    .order_by(Shipment.id)).first()
         assert shipment is not None
-        session.add(DeliveryProof(shipment_id=shipment.id, carrier=shipment.carrier,
+        put_proof(session, DeliveryProof(shipment_id=shipment.id, carrier=shipment.carrier,
                                   delivered_at=shipment.delivered_at or T0, place="back_door", note=note,
                                   lat=shipment.lat, lng=shipment.lng, distance_m=240, photo="iVBORw0KGgo=",
                                   photo_format="png", instructions_in_force="leave it with the neighbour at no. 14",

@@ -21,7 +21,7 @@ from bot.web.pages import environment as web_environment
 
 HOSTILE = ('leave it <a href=//evil.example>here</a> <img src=x onerror=alert(1)> '
            '<script>alert(2)</script> " onmouseover="alert(3)')
-RAW_MARKUP = ("<a href=//evil", "<img", "<script>alert", 'onerror=alert(1)>', '" onmouseover="alert')
+RAW_MARKUP = ("<a href=//evil", "<img src=x", "<script>alert", 'onerror=alert(1)>', '" onmouseover="alert')
 WEB_TEMPLATES = ROOT / "templates" / "web"
 NOTIFICATION_TEMPLATES = sorted(p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.j2")
                                 if not p.name.endswith(".html.j2"))
