@@ -60,7 +60,13 @@ PARTS = {
     "ochtend": MORNING, "ochtends": MORNING, "voormiddag": MORNING, "lunchtijd": MIDDAY, "middag": AFTERNOON,
     "middags": AFTERNOON, "namiddag": AFTERNOON, "avond": EVENING, "avonds": EVENING,
     "vanavond": EVENING, "vanmiddag": AFTERNOON, "vanochtend": MORNING, "vanmorgen": MORNING,
+    "nachm": AFTERNOON, "vroeg": MORNING,  # "Fr nachm.", "morgen vroeg", "morgenvroeg"
 }
+# "next week" ("nächste Woche Freitag", "volgende week dinsdag"): a day of the coming Monday-to-Sunday week
+NEXT_WEEK = re.compile(r"\b(?:next week|(?:nachste|naechste|kommende) woche|(?:volgende|komende) week)\b")
+# When work ends: "nach Feierabend", "na het werk", "after work" mean after five
+AFTER_WORK = re.compile(r"\b(?:after work|nach (?:der|dem) (?:arbeit|job)|nach (?:dem )?feierabend|"
+                        r"na (?:het|mijn) werk|na werktijd)\b")
 # "morgen" after a day is its morning ("Samstag Morgen", "heute morgen", "zaterdagmorgen"), else tomorrow
 MORNING_WORD = "morgen"
 # Hours in words, after a preposition ("after five", "nach fünf", "na vijven": the Dutch "-en" form is the usual one)
@@ -181,6 +187,7 @@ def _prepare(text: str) -> str:
     t = fold(text)
     t = re.sub(r"\b(?:guten|goede|good|goeie)\s*morgen\b|\bgoedemorgen\b|\bgood morning\b|\bmoin\b", " ", t)
     t = re.sub(r"\btussen de middag\b", " lunchtijd ", t)
+    t = AFTER_WORK.sub(" after 17:00 ", t)
     t = re.sub(r"\b(?:voor de middag|vor dem mittag(?:essen)?)\b", " ochtend ", t)  # before noon: the morning
     t = re.sub(r"\b(?:na de middag|nach dem mittag(?:essen)?)\b", " namiddag ", t)
     t = re.sub(r"\bhalb\s+(\d{1,2})\b", lambda m: f"{int(m.group(1)) - 1 or 12}:30 uhr", t)  # "halb 6" is 5:30
@@ -222,6 +229,9 @@ def parse_when(text: str, now: datetime, tz: str) -> WhenRequest:
     if set(words) & DAY_AFTER or "day after tomorrow" in t:
         request.days = {today + timedelta(days=2)}
     _dates(request, t, today)
+    if not request.days and NEXT_WEEK.search(t):
+        monday = today + timedelta(days=7 - today.weekday())
+        request.days = {monday + timedelta(days=n) for n in range(7)}
     _times(request, t)
     if "noon" in words and request.not_after is None:
         request.not_after = time(12)

@@ -29,6 +29,7 @@ MIDDAY = {"not_before": time(11), "not_after": time(14)}
 AFTERNOON = {"not_before": time(12), "not_after": time(17)}
 EVENING = {"not_before": time(17), "not_after": time(23, 59)}
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
+NEXT_WEEK = {date(2026, 11, 30 + n) for n in range(1)} | {date(2026, 12, n) for n in range(1, 7)}
 
 
 def when(days: set[date] | None = None, **fields: object) -> WhenRequest:
@@ -113,6 +114,18 @@ def when(days: set[date] | None = None, **fields: object) -> WhenRequest:
     ("donderdg na 5", when(weekday=THU, not_before=time(17))),
     ("vrijdag voor de middag", when(weekday=FRI, **MORNING)),
     ("vrijdag na de middag", when(weekday=FRI, **AFTERNOON)),
+    # next week, after work, early, abbreviated (QA in German and Dutch)
+    ("nächste Woche Freitag", when(NEXT_WEEK, weekday=FRI)),
+    ("volgende week dinsdag", when(NEXT_WEEK, weekday=TUE)),
+    ("donnerstag kommende woche", when(NEXT_WEEK, weekday=THU)),
+    ("volgende week", when(NEXT_WEEK)),
+    ("morgen nächste woche", when({TOMORROW})),  # the named day wins
+    ("nach Feierabend", when(not_before=time(17))),
+    ("morgen nach der arbeit", when({TOMORROW}, not_before=time(17))),
+    ("na het werk", when(not_before=time(17))),
+    ("morgen vroeg", when({TOMORROW}, **MORNING)),
+    ("morgenvroeg", when({TOMORROW}, **MORNING)),
+    ("Fr nachm.", when(weekday=FRI, **AFTERNOON)),
     # mixed, and nothing at all
     ("Samstag after 5", when(weekday=SAT, not_before=time(17))),
     ("wo ist mein Paket", when()),
