@@ -45,7 +45,7 @@ from actions.context import context_for, offer
 from actions.language import reply_language
 from actions.parcel_choice import named_parcel
 from actions.runtime import off_loop, runtime
-from bot.answers import NO_PREFIX, is_no, is_yes
+from bot.answers import NO_PREFIX, is_no, is_yes, starts_with_no
 from bot.carriers import CarrierError
 from bot.choices import (
     INSTRUCTION_WORDS,
@@ -54,6 +54,7 @@ from bot.choices import (
     parse_when,
     pick_by_name,
     pick_window,
+    picks_the_only_option,
 )
 from bot.text import t
 
@@ -197,6 +198,8 @@ class ValidateChangeForm(FormValidationAction):
         text = str(value or "")
         number = option_number(text, len(candidates))
         chosen = candidates[number - 1] if number else named_parcel(text, ctx.eligible(kind))
+        if chosen is None and len(candidates) == 1 and picks_the_only_option(text):
+            chosen = candidates[0]  # one parcel offered: "ja", "ok dann die andere", "de andere"
         if chosen is None:
             dispatcher.utter_message(text=t(language, "Please reply with the number of the parcel from the list, "
                                                       "or say \"never mind\"."))
@@ -374,8 +377,8 @@ class ValidateChangeForm(FormValidationAction):
         correction = await self._correction(text, tracker)
         if correction:
             return {**correction, "confirm_change": None}
-        if value is False or intent == "deny" or is_no(text):
-            return {"confirm_change": False}
+        if value is False or intent == "deny" or is_no(text) or starts_with_no(text):
+            return {"confirm_change": False}  # "nee toch niet, ...": a no, not the question again
         return {"confirm_change": None}  # asked again
 
     async def _correction(self, text: str, tracker: Tracker) -> dict[str, Any] | None:

@@ -43,6 +43,17 @@ NO_PREFIX = re.compile(r"^\s*(?:no|nope|nah|nein|ne|nee|neen|n[oö]|actually|eig
                        re.IGNORECASE)
 
 
+# A no in front of something else: "no, actually can you ...", "nee toch niet, andere vraag", "doch nicht, ..."
+# (not "no problem", not "actually" or "doch" alone: those come before a yes as well)
+_NO_FIRST = re.compile(r"^\s*(?:(?:no|nope|nah|nein|ne|nee|neen|noe)\b(?![\s,.!]*(?:problem|probleem|worries|prob)\b)|"
+                       r"toch niet\b|doch nicht\b|lieber nicht\b|liever niet\b)")
+
+
+def starts_with_no(text: str) -> bool:
+    """The message opens with a no, whatever follows."""
+    return _NO_FIRST.match(fold(text)) is not None
+
+
 def is_cancel(text: str) -> bool:
     """The customer stops what they were doing: "never mind", "vergiss es", "laat maar zitten" (see CANCEL)."""
     return CANCEL.match(fold(text)) is not None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.answers import fold
+from bot.answers import fold, is_yes
 from bot.carriers.models import TimeWindow
 from bot.identity import normalise_postcode
 
@@ -125,6 +125,14 @@ def option_number(text: str, count: int) -> int | None:
         if LAST & set(words) and count:
             return count
     return None
+
+
+THE_OTHER = re.compile(r"\b(?:other|andere[nmrs]?|ander)\b")
+
+
+def picks_the_only_option(text: str) -> bool:
+    """With one option left, "yes", "ok then that one", "die andere", "de andere" take it."""
+    return is_yes(text) or THE_OTHER.search(fold(text)) is not None
 
 
 def _hour(value: str, meridiem: str | None, *, assume_pm_below: int = 8) -> time | None:

@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from actions.rating import score_of
-from bot.answers import NO_PREFIX, is_cancel, is_no, is_yes
+from bot.answers import NO_PREFIX, is_cancel, is_no, is_yes, starts_with_no
 from bot.carriers.models import TimeWindow
 from bot.choices import (
     INSTRUCTION_WORDS,
@@ -18,6 +18,7 @@ from bot.choices import (
     parse_when,
     pick_by_name,
     pick_window,
+    picks_the_only_option,
 )
 from bot.sentiment import is_angry
 from tests.conftest import T0  # Tuesday 24 Nov 2026, 07:00 in Berlin
@@ -280,3 +281,21 @@ def test_ratings_in_digits_and_words(text: str, expected: int | None) -> None:
 def test_angry_words_in_three_languages(text: str, angry: bool) -> None:
     assert is_angry(text) is angry
 
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("nee toch niet, andere vraag: kan het bij de buren?", True), ("no, actually can it go to my neighbour", True),
+    ("Nö, lieber zum Nachbarn", True), ("doch nicht, ich hole es selbst", True), ("liever niet, ik ben er niet", True),
+    ("no problem, go ahead", False), ("actually yes", False), ("doch, passt", False), ("eigentlich ja", False),
+    ("Nebenan bei Meyer", False), ("neue Adresse", False),
+])
+def test_starts_with_no_reads_a_no_in_front_of_something_else(text: str, expected: bool) -> None:
+    assert starts_with_no(text) is expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ja", True), ("ok dann die andere", True), ("dann eben das andere", True), ("de andere maar", True),
+    ("the other one", True), ("jep", True), ("freitag", False), ("nee", False), ("welches?", False),
+])
+def test_picks_the_only_option(text: str, expected: bool) -> None:
+    assert picks_the_only_option(text) is expected

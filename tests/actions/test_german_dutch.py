@@ -1,0 +1,78 @@
+"""Faults found by trying every flow in German and Dutch as a customer (branch qa-de-nl), at the action level."""
+
+from __future__ import annotations
+
+import pytest
+from rasa_sdk.executor import CollectingDispatcher
+
+from actions.change_form import ValidateChangeForm
+from actions.changes import CommitChange
+from bot.models import Shipment
+from bot.runtime import Runtime
+from tests.actions.conftest import tracker
+from tests.actions.test_flows import customer_with_two_in_flight, message, run, said, update
+
+
+@pytest.mark.parametrize(("text", "language"), [("ok dann die andere", "de"), ("ja", "de"), ("de andere graag", "nl"),
+                                                ("jep", "nl")])
+def test_with_one_parcel_left_to_pick_yes_or_the_other_one_takes_it(world: Runtime, text: str, language: str) -> None:
+    customer, moving = customer_with_two_in_flight(world)
+    update(world, moving[0].id, status="out_for_delivery")  # "…is already out with the driver. Which parcel then? 1."
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": "reschedule", "requested_slot": "parcel", "language": language},
+                    latest_message=message(text, "affirm"))
+    dispatcher = CollectingDispatcher()
+    result = run(ValidateChangeForm().validate_parcel(text, dispatcher, state, {}))
+    assert result == {"parcel": moving[1].tracking_number, "shipment_id": str(moving[1].id)}
+    assert dispatcher.messages == []
+
+
+def test_with_one_parcel_left_a_time_is_still_not_a_pick(world: Runtime) -> None:
+    customer, moving = customer_with_two_in_flight(world)
+    update(world, moving[0].id, status="out_for_delivery")
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": "reschedule", "requested_slot": "parcel", "language": "de"},
+                    latest_message=message("freitag", "inform"))
+    dispatcher = CollectingDispatcher()
+    assert run(ValidateChangeForm().validate_parcel("freitag", dispatcher, state, {})) == {"parcel": None}
+    assert "Nummer des Pakets" in said(dispatcher)
+
+
+LEFT_AS_IT_WAS = {"en": "OK, I've left it as it was.", "de": "OK, ich habe alles gelassen, wie es war.",
+                  "nl": "Oké, ik heb alles gelaten zoals het was."}
+
+
+@pytest.mark.parametrize(("text", "intent", "language"), [
+    ("nee toch niet, andere vraag: can you leave it with my neighbour?", "change_address", "nl"),
+    ("Nein, lieber zum Nachbarn", "change_address", "de"),
+    ("no, actually can it go to a locker", "redirect_to_locker", "en"),
+])
+def test_a_no_in_front_of_another_request_at_the_confirmation_is_a_no(world: Runtime, text: str, intent: str,
+                                                                      language: str) -> None:
+    """Before: the same question again, and the next "yes" moved the parcel the customer had turned down."""
+    customer, moving = customer_with_two_in_flight(world)
+    window = "2026-11-26T17:00:00+00:00|2026-11-26T19:00:00+00:00"
+    base = {"pending_request": "reschedule", "requested_slot": "confirm_change", "shipment_id": str(moving[0].id),
+            "window_choice": window, "language": language}
+    state = tracker("tracker_sms", sender_id=customer.phone, slots=base, latest_message=message(text, intent))
+    result = run(ValidateChangeForm().validate_confirm_change(text, CollectingDispatcher(), state, {}))
+    assert result == {"confirm_change": False}
+    dispatcher = CollectingDispatcher()
+    run(CommitChange().run(dispatcher, tracker("tracker_sms", sender_id=customer.phone,
+                                               slots={**base, **result}), {}))
+    assert said(dispatcher) == LEFT_AS_IT_WAS[language]
+    with world.sessions() as session:
+        unchanged = session.get(Shipment, moving[0].id)
+        assert unchanged is not None and unchanged.promised_start == moving[0].promised_start
+
+
+def test_a_correction_after_a_no_is_still_a_correction(world: Runtime) -> None:
+    customer, moving = customer_with_two_in_flight(world)
+    text = "nein, lieber Samstag"
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": "reschedule", "requested_slot": "confirm_change",
+                           "shipment_id": str(moving[0].id), "language": "de",
+                           "window_choice": "2026-11-26T17:00:00+00:00|2026-11-26T19:00:00+00:00"},
+                    latest_message=message(text, "inform"))
+    result = run(ValidateChangeForm().validate_confirm_change(text, CollectingDispatcher(), state, {}))
+    assert result["confirm_change"] is None and result["window_choice"]
