@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.change_form import ValidateChangeForm
+from actions.change_questions import AskLockerChoice
 from actions.changes import CommitChange
 from bot.models import Shipment
 from bot.runtime import Runtime
@@ -76,3 +79,17 @@ def test_a_correction_after_a_no_is_still_a_correction(world: Runtime) -> None:
                     latest_message=message(text, "inform"))
     result = run(ValidateChangeForm().validate_confirm_change(text, CollectingDispatcher(), state, {}))
     assert result["confirm_change"] is None and result["window_choice"]
+
+
+@pytest.mark.parametrize(("language", "mark"), [("de", ","), ("nl", ","), ("en", ".")])
+def test_the_locker_list_writes_distances_with_the_customers_decimal_mark(world: Runtime, language: str,
+                                                                          mark: str) -> None:
+    customer, moving = customer_with_two_in_flight(world)
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": "locker", "requested_slot": "locker_choice",
+                           "shipment_id": str(moving[0].id), "language": language},
+                    latest_message=message("packstation", "redirect_to_locker"))
+    dispatcher = CollectingDispatcher()
+    run(AskLockerChoice().run(dispatcher, state, {}))
+    distances = re.findall(r", (\d+\D\d) km,", said(dispatcher))
+    assert distances and all(d[-2] == mark for d in distances), said(dispatcher)
