@@ -10,6 +10,8 @@ from rasa_sdk.executor import CollectingDispatcher
 from actions.change_form import ValidateChangeForm
 from actions.change_questions import AskLockerChoice
 from actions.changes import CommitChange
+from actions.consent import ConfirmOptOut, RecordOptOut
+from bot.consent import sms_opted_out
 from bot.models import Shipment
 from bot.runtime import Runtime
 from tests.actions.conftest import tracker
@@ -93,3 +95,35 @@ def test_the_locker_list_writes_distances_with_the_customers_decimal_mark(world:
     run(AskLockerChoice().run(dispatcher, state, {}))
     distances = re.findall(r", (\d+\D\d) km,", said(dispatcher))
     assert distances and all(d[-2] == mark for d in distances), said(dispatcher)
+
+
+def _opt_out_turn(world: Runtime, text: str, confidence: float, language: str) -> tuple[str, bool]:
+    customer, _ = customer_with_two_in_flight(world)
+    state = tracker("tracker_sms", sender_id=customer.phone, slots={"language": language},
+                    latest_message=message(text, "opt_out", confidence))
+    dispatcher = CollectingDispatcher()
+    run(ConfirmOptOut().run(dispatcher, state, {}))
+    run(RecordOptOut().run(CollectingDispatcher(), state, {}))
+    with world.sessions() as session:
+        return said(dispatcher), sms_opted_out(session, customer.phone)
+
+
+@pytest.mark.parametrize(("text", "language"), [("telefoonnummer van jullie?", "nl"), ("Ihre Telefonnummer?", "de")])
+def test_an_unsure_opt_out_without_a_word_of_stopping_records_nothing(world: Runtime, text: str,
+                                                                      language: str) -> None:
+    reply, opted_out = _opt_out_turn(world, text, 0.69, language)
+    assert not opted_out
+    assert "STOP" in reply and "AGENT" in reply and "START" not in reply
+
+
+@pytest.mark.parametrize(("text", "confidence", "language", "confirmed"), [
+    ("bitte keine SMS mehr", 0.6, "de", "keine SMS mehr"),
+    ("stuur me geen berichten meer", 0.7, "nl", "geen sms'jes meer"),
+    ("afmelden", 0.55, "nl", "geen sms'jes meer"),
+    ("lasst mich in ruhe", 0.5, "de", "keine SMS mehr"),
+    ("please go away", 0.95, "en", "won't get more texts"),  # the classifier sure: recorded whatever the words
+])
+def test_an_opt_out_in_plain_words_is_still_recorded(world: Runtime, text: str, confidence: float, language: str,
+                                                     confirmed: str) -> None:
+    reply, opted_out = _opt_out_turn(world, text, confidence, language)
+    assert opted_out and confirmed in reply and "START" in reply
