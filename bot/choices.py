@@ -64,6 +64,12 @@ PARTS = {
 }
 # "next week" ("nächste Woche Freitag", "volgende week dinsdag"): a day of the coming Monday-to-Sunday week
 NEXT_WEEK = re.compile(r"\b(?:next week|(?:nachste|naechste|kommende) woche|(?:volgende|komende) week)\b")
+# A clause that turns a day down ("bin morgen nicht da", "can't do tomorrow", "ik ben er zaterdag niet"); "nicht
+# vor 10", "niet later dan 5" are limits, not refusals. Clauses end at punctuation and at "but", "aber", "maar", ...
+TURNED_DOWN = re.compile(r"(?:\b(?:nicht|nich|niet|not|cant|cannot|wont|geen|keine?|kein)\b|n't\b)"
+                         r"(?!\s+(?:vor|nach|voor|na|before|after|fruher|spater|eerder|later|als|than)\b)")
+CLAUSE = re.compile(r"[,;!?]|\b(?:aber|but|maar|sondern|dafur|lieber|liever|rather|instead|besser|beter|better|"
+                    r"also|dus|dann|then)\b")
 # When work ends: "nach Feierabend", "na het werk", "after work" mean after five
 AFTER_WORK = re.compile(r"\b(?:after work|nach (?:der|dem) (?:arbeit|job)|nach (?:dem )?feierabend|"
                         r"na (?:het|mijn) werk|na werktijd)\b")
@@ -219,7 +225,9 @@ def parse_when(text: str, now: datetime, tz: str) -> WhenRequest:
     today = now.astimezone(zone).date()
     t = _prepare(text)
     request = WhenRequest()
-    words = _words(t)
+    # "bin morgen nicht da, geht Freitag?", "not home tomorrow": a day turned down is not the day wanted
+    clauses = [_prepare(clause) for clause in CLAUSE.split(fold(text))]
+    words = _words(" ".join(c for c in clauses if not TURNED_DOWN.search(c)))
     previous = ""
     for word in words:
         if word == MORNING_WORD and (_is_day_word(previous) or previous in ("am", "den", "in", "de", "s", "this")):
@@ -243,7 +251,30 @@ def parse_when(text: str, now: datetime, tz: str) -> WhenRequest:
     _times(request, t)
     if "noon" in words and request.not_after is None:
         request.not_after = time(12)
+    refused_days, refused_weekdays = _turned_down(clauses, today)
+    request.days -= refused_days
+    if request.weekday in refused_weekdays:
+        request.weekday = None
     return request
+
+
+def _turned_down(clauses: list[str], today: date) -> tuple[set[date], set[int]]:
+    """The days and weekdays named in clauses that say no to them ("morgen passt nicht", "ik ben er zaterdag niet")."""
+    days: set[date] = set()
+    weekdays: set[int] = set()
+    for clause in clauses:
+        if not TURNED_DOWN.search(clause):
+            continue
+        for word in _words(clause):
+            if word in TOMORROW:
+                days.add(today + timedelta(days=1))
+            elif word in TODAY:
+                days.add(today)
+            elif word in DAY_AFTER:
+                days.add(today + timedelta(days=2))
+            elif (weekday := DOTTED_WEEKDAYS.get(word, _weekday(word))) is not None:
+                weekdays.add(weekday)
+    return days, weekdays
 
 
 def _dates(request: WhenRequest, t: str, today: date) -> None:

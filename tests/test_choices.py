@@ -127,6 +127,17 @@ def when(days: set[date] | None = None, **fields: object) -> WhenRequest:
     ("morgen vroeg", when({TOMORROW}, **MORNING)),
     ("morgenvroeg", when({TOMORROW}, **MORNING)),
     ("Fr nachm.", when(weekday=FRI, **AFTERNOON)),
+    # a day turned down is not the day wanted
+    ("bin morgen nicht da", when()),
+    ("bin morgen nicht da, geht übermorgen?", when({DAY_AFTER})),
+    ("morgen passt nicht, lieber Freitag", when(weekday=FRI)),
+    ("ik ben er morgen niet", when()),
+    ("ik ben er zaterdag niet, kan het vrijdag na vijven", when(weekday=FRI, not_before=time(17))),
+    ("not home tomorrow, can it come friday", when(weekday=FRI)),
+    ("cant do tomorrow", when()),
+    ("morgen früh geht nicht aber nachmittags", when(**AFTERNOON)),
+    ("morgen nicht vor 10", when({TOMORROW}, not_before=time(10))),  # a limit, not a refusal
+    ("niet later dan 5 morgen", when({TOMORROW}, not_after=time(17))),
     # mixed, and nothing at all
     ("Samstag after 5", when(weekday=SAT, not_before=time(17))),
     ("wo ist mein Paket", when()),
