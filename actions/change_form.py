@@ -223,9 +223,9 @@ class ValidateChangeForm(FormValidationAction):
         except CarrierError:
             available = offered
         chosen, request = pick_window(str(value or ""), offered, available, now=ctx.now, tz=ctx.tz)
-        if chosen is None and prefilled(tracker):
-            return {"window_choice": None}  # the request named no usable time: just ask
-        if chosen is None:
+        if chosen is None and prefilled(tracker) and request.empty:
+            return {"window_choice": None}  # the request named no time: just ask
+        if chosen is None:  # in the request too ("nächste Woche Freitag"): say so before the list, not silently
             if request.empty:
                 dispatcher.utter_message(text=t(reply_language(tracker), "Reply with a number from the list, or a "
                                                 "day and time, e.g. \"saturday morning\" or \"tmrw after 5\"."))

@@ -127,3 +127,30 @@ def test_an_opt_out_in_plain_words_is_still_recorded(world: Runtime, text: str, 
                                                      confirmed: str) -> None:
     reply, opted_out = _opt_out_turn(world, text, confidence, language)
     assert opted_out and confirmed in reply and "START" in reply
+
+
+@pytest.mark.parametrize(("text", "language", "expected"), [
+    ("können Sie es Sonntag bringen", "de", "kein Zeitfenster frei"),
+    ("kan het zondag komen", "nl", "geen tijdvak vrij"),
+])
+def test_a_request_naming_a_time_with_no_window_says_so_before_the_list(world: Runtime, text: str, language: str,
+                                                                        expected: str) -> None:
+    """Before: the request's day was dropped without a word and the list came as if nothing had been asked."""
+    customer, moving = customer_with_two_in_flight(world)
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": "reschedule", "shipment_id": str(moving[0].id), "language": language},
+                    latest_message=message(text, "reschedule_delivery"))
+    dispatcher = CollectingDispatcher()
+    assert run(ValidateChangeForm().validate_window_choice(text, dispatcher, state, {})) == {"window_choice": None}
+    assert expected in said(dispatcher)
+
+
+def test_a_request_naming_no_time_just_gets_the_question(world: Runtime) -> None:
+    customer, moving = customer_with_two_in_flight(world)
+    text = "bin morgen nicht da"
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": "reschedule", "shipment_id": str(moving[0].id), "language": "de"},
+                    latest_message=message(text, "reschedule_delivery"))
+    dispatcher = CollectingDispatcher()
+    assert run(ValidateChangeForm().validate_window_choice(text, dispatcher, state, {})) == {"window_choice": None}
+    assert dispatcher.messages == []
