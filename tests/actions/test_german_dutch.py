@@ -11,6 +11,8 @@ from actions.change_form import ValidateChangeForm
 from actions.change_questions import AskLockerChoice
 from actions.changes import CommitChange
 from actions.consent import ConfirmOptOut, RecordOptOut
+from actions.context import Parcel
+from actions.parcel_choice import named_parcel
 from bot.consent import sms_opted_out
 from bot.models import Shipment
 from bot.runtime import Runtime
@@ -154,3 +156,11 @@ def test_a_request_naming_no_time_just_gets_the_question(world: Runtime) -> None
     dispatcher = CollectingDispatcher()
     assert run(ValidateChangeForm().validate_window_choice(text, dispatcher, state, {})) == {"window_choice": None}
     assert dispatcher.messages == []
+
+
+@pytest.mark.parametrize("text", ["{short}: bin morgen nicht da", "paket {short}. morgen geht nicht", "{short}, na vijven"])
+def test_the_last_four_digits_name_the_parcel_before_a_colon_or_a_full_stop(text: str) -> None:
+    parcels = [Parcel(1, "DS1000003848", "sandbox", "at_depot", [], None),
+               Parcel(2, "DS2000004042", "sandbox", "at_depot", [], None)]
+    assert named_parcel(text.format(short="4042"), parcels) == parcels[1]
+    assert named_parcel("morgen um 40:42, am 12.12.4042", parcels) is None
