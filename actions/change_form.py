@@ -42,6 +42,7 @@ from actions.change_questions import (
 )
 from actions.changes import AskConfirmChange
 from actions.context import context_for, offer
+from actions.dialogue import return_lines
 from actions.language import reply_language
 from actions.parcel_choice import named_parcel
 from actions.runtime import off_loop, runtime
@@ -181,16 +182,30 @@ class ValidateChangeForm(FormValidationAction):
             slots += SLOTS[kind]
         return [*slots, "confirm_change"]
 
-    # -- cancel, from any question ---------------------------------------------------------
+    # -- cancel, from any question; a question about returns in between --------------------------
     async def _cancelled(self, tracker: Tracker) -> dict[str, Any] | None:
         if wants_cancel(tracker):
             return {"change_cancelled": True}
         return None
 
-    async def validate_parcel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> dict[str, Any]:
+    async def _before_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> dict[str, Any] | None:
+        """A cancel ends the change; "und wie ist der Stand der Rücksendung?" is answered, then the question
+        comes again (the slot mappings take it as an answer, so Rasa's own digression rules never see it)."""
         if cancelled := await self._cancelled(tracker):
             return cancelled
+        intent = tracker.latest_message.get("intent") or {}
+        if intent.get("name") != "return_status" or float(intent.get("confidence") or 0) < CONFIDENT:
+            return None
+        ctx = await context_for(tracker)
+        lang = reply_language(tracker)
+        lines = await off_loop(return_lines, [p.id for p in ctx.parcels], lang)
+        dispatcher.utter_message(text="\n".join(lines) if lines else t(lang, "I can't see a return for you yet."))
+        return {slot: None}
+
+    async def validate_parcel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        if early := await self._before_answer(dispatcher, tracker, "parcel"):
+            return early
         ctx = await context_for(tracker)
         kind = change_kind(tracker)
         language = reply_language(tracker)
@@ -212,8 +227,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_window_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "window_choice"):
+            return early
         ctx, parcel = await context_and_parcel(tracker)
         if parcel is None:
             return {"window_choice": None}
@@ -237,8 +252,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_locker_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "locker_choice"):
+            return early
         if prefilled(tracker):
             return await self._locker_named_in_request(tracker, str(value or ""))
         code = pick_locker(tracker, str(value or ""))
@@ -266,8 +281,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_instructions_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                          domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "instructions_text"):
+            return early
         text = " ".join(str(value or "").split())
         asks = any(word in text.lower() for word in ("instruction", "anweisung", "hinweis", "instructie", "aanwijzing"))
         if prefilled(tracker) and (not INSTRUCTION_WORDS.search(text) or asks):
@@ -284,8 +299,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_address_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "address_text"):
+            return early
         parsed = parse_address_answer(str(value or ""))
         if parsed is None and prefilled(tracker):
             return {"address_text": None}
@@ -299,8 +314,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_return_items(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "return_items"):
+            return early
         _, parcel = await context_and_parcel(tracker)
         items = [i for i in (parcel.items if parcel else []) if i.get("returnable")]
         text = str(value or "").lower()
@@ -317,8 +332,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_return_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "return_reason"):
+            return early
         text = " ".join(str(value or "").split())
         if len(text) < 2:
             return {"return_reason": None}
@@ -330,8 +345,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_return_method(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "return_method"):
+            return early
         _, parcel = await context_and_parcel(tracker)
         methods = [key for key, _ in return_methods(parcel)] if parcel is not None else []
         text = str(value or "").lower()
@@ -351,8 +366,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_return_option(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "return_option"):
+            return early
         if tracker.get_slot("return_method") == "locker":
             code = pick_locker(tracker, str(value or ""))
             if code is None:

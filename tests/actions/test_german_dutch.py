@@ -14,10 +14,10 @@ from actions.consent import ConfirmOptOut, RecordOptOut
 from actions.context import Parcel
 from actions.parcel_choice import named_parcel
 from bot.consent import sms_opted_out
-from bot.models import Shipment
+from bot.models import Return, Shipment
 from bot.runtime import Runtime
 from tests.actions.conftest import tracker
-from tests.actions.test_flows import customer_with_two_in_flight, message, run, said, update
+from tests.actions.test_flows import customer_with_delivered, customer_with_two_in_flight, message, run, said, update
 
 
 @pytest.mark.parametrize(("text", "language"), [("ok dann die andere", "de"), ("ja", "de"), ("de andere graag", "nl"),
@@ -164,3 +164,26 @@ def test_the_last_four_digits_name_the_parcel_before_a_colon_or_a_full_stop(text
                Parcel(2, "DS2000004042", "sandbox", "at_depot", [], None)]
     assert named_parcel(text.format(short="4042"), parcels) == parcels[1]
     assert named_parcel("morgen um 40:42, am 12.12.4042", parcels) is None
+
+
+@pytest.mark.parametrize(("slot", "text", "language", "expected"), [
+    ("return_method", "und wie ist der stand der rücksendung?", "de", "Rücksendung RMA-QA-1"),
+    ("return_option", "hoe staat het met mijn retour?", "nl", "Retour RMA-QA-1"),
+    ("window_choice", "is mijn retour al binnen?", "nl", "Retour RMA-QA-1"),
+])
+def test_a_question_about_a_return_in_the_middle_of_a_change_is_answered_then_asked_again(
+        world: Runtime, slot: str, text: str, language: str, expected: str) -> None:
+    """Before: taken as the answer ("Reply 1, 2 or 3.", or the locker list again) and never answered."""
+    customer, delivered = customer_with_delivered(world)
+    with world.sessions() as session, session.begin():
+        session.add(Return(shipment_id=delivered.id, rma="RMA-QA-1", items=[], reason="zu groß", method="label"))
+    kind = "reschedule" if slot == "window_choice" else "return"
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": kind, "requested_slot": slot, "language": language,
+                           "return_method": "locker" if slot == "return_option" else None,
+                           "offered": [{"code": "L1", "name": "Alexanderplatz"}] if slot == "return_option" else []},
+                    latest_message=message(text, "return_status", 0.95))
+    dispatcher = CollectingDispatcher()
+    result = run(getattr(ValidateChangeForm(), f"validate_{slot}")(text, dispatcher, state, {}))
+    assert result == {slot: None}
+    assert said(dispatcher).startswith(expected), said(dispatcher)
