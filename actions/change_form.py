@@ -244,9 +244,12 @@ class ValidateChangeForm(FormValidationAction):
             if request.empty:
                 dispatcher.utter_message(text=t(reply_language(tracker), "Reply with a number from the list, or a "
                                                 "day and time, e.g. \"saturday morning\" or \"tmrw after 5\"."))
-            else:
+            elif request.weekday == 6 or any(day.weekday() == 6 for day in request.days):
                 dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, there's no free window then (no "
                                                 "deliveries on Sundays). Try another day or time, or pick a number."))
+            else:  # "nächste Woche Freitag" past the last window, "morgen um 7"
+                dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, there's no free window then. "
+                                                "Try another day or time, or pick a number."))
             return {"window_choice": None}
         return {"window_choice": encode_window(chosen)}
 

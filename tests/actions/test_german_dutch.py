@@ -132,8 +132,10 @@ def test_an_opt_out_in_plain_words_is_still_recorded(world: Runtime, text: str, 
 
 
 @pytest.mark.parametrize(("text", "language", "expected"), [
-    ("können Sie es Sonntag bringen", "de", "kein Zeitfenster frei"),
-    ("kan het zondag komen", "nl", "geen tijdvak vrij"),
+    ("können Sie es Sonntag bringen", "de", "kein Zeitfenster frei (sonntags keine Lieferung)"),
+    ("kan het zondag komen", "nl", "geen tijdvak vrij (geen bezorging op zondag)"),
+    ("geht es übermorgen um 23 Uhr", "de", "Leider ist dann kein Zeitfenster frei. Versuchen"),  # no word of Sundays
+    ("kan het overmorgen om 23 uur", "nl", "Sorry, dan is er geen tijdvak vrij. Probeer"),
 ])
 def test_a_request_naming_a_time_with_no_window_says_so_before_the_list(world: Runtime, text: str, language: str,
                                                                         expected: str) -> None:
