@@ -10,11 +10,11 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy import select
 
-from actions import texts
+from actions import complaint, texts
 from actions.context import context_for
 from actions.handoff import open_handoff
 from actions.language import reply_language
-from actions.missing import ReportMissing, missing_pick
+from actions.missing import ReportMissing, answering_check, missing_pick
 from actions.parcel_choice import focus_for_request, parcel_of_last_turn
 from actions.rating import handle_rating
 from actions.runtime import off_loop, runtime
@@ -25,7 +25,8 @@ from bot.timefmt import day_label
 
 REQUESTS = {"track_package": "track", "inform": "track", "reschedule_delivery": "reschedule",
             "redirect_to_locker": "locker", "delivery_instructions": "instructions", "change_address": "address",
-            "start_return": "return", "return_status": "return_status", "report_missing": "missing"}
+            "start_return": "return", "return_status": "return_status", "report_missing": "missing",
+            "delivery_complaint": "complaint"}
 CHANGES = {"reschedule", "locker", "instructions", "address", "return"}
 FALLBACK_ACTIONS = {"action_fallback"}
 
@@ -42,7 +43,7 @@ class RememberRequest(Action):
         events: list[EventType] = [
             SlotSet("pending_request", request), SlotSet("wants_change", request in CHANGES),
             SlotSet("change_blocked", False), SlotSet("change_cancelled", False), SlotSet("confirm_change", None)]
-        if request not in CHANGES and request != "missing":
+        if request not in CHANGES and request not in ("missing", "complaint"):
             return events
         ctx = await context_for(tracker)
         if not ctx.verified:
@@ -91,8 +92,10 @@ class Fallback(Action):
         rating = await handle_rating(dispatcher, tracker)  # "4" after "delivered, how did we do?"
         if rating is not None:
             return rating
-        if await missing_pick(tracker) is not None:  # "the shoes" after "which parcel is missing?"
+        if await missing_pick(tracker) is not None or answering_check(tracker):  # "the shoes", "still not here"
             return await ReportMissing().run(dispatcher, tracker, domain)
+        if complaint.answering(tracker):  # "yes", "2", "not ok" to one of the complaint's questions
+            return await complaint.DeliveryComplaint().run(dispatcher, tracker, domain)
         if _previous_turn_fell_back(tracker):
             dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, I'm still not getting it. "
                                             "I'm passing you to a person, who will reply here."))

@@ -1,9 +1,11 @@
-""""It says delivered but I never got it": what we know as proof of delivery, then a person.
+""""It says delivered but I never got it": the proof of delivery, where to look, then a claim.
 
 Never a tracking list: the customer is told what the carrier recorded (when, where it was left, the
-note in force, the locker and its code) and that a person will follow up; the person gets the same
-proof and the customer's words in the handoff summary. A parcel that isn't delivered yet gets its
-status in one line instead.
+note in force, the locker and its code), where the parcel most likely is (the safe place or neighbour
+of the instructions, the locker, around the property) and asked one question: found it? NO opens the
+parcel's claim (bot/aftercare/claims.py) and the customer gets its reference and by when we answer;
+YES closes kindly. A second report for the parcel adds to its claim. AGENT is a person at every step.
+A parcel that isn't delivered yet gets its status in one line instead.
 """
 
 from __future__ import annotations
@@ -18,13 +20,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import texts
+from actions.claim_reply import answer_of, ask, asked_in_last_turn, open_claim, ticket_reply, words_of
+from actions.claim_reply import done as question_done
 from actions.context import Context, Parcel, context_for, offer
-from actions.handoff import open_handoff
 from actions.language import reply_language
 from actions.parcel_choice import last_bot_turn, listed_in_last_turn, named_parcel, parcel_of_last_turn
 from actions.runtime import off_loop, runtime
+from bot.aftercare.proof import proof_lines, proof_of, proof_view
 from bot.clock import sim_now
-from bot.models import Shipment, ShipmentStatus
+from bot.models import Claim, ClaimKind, DeliveryProof, DropPlace, Shipment, ShipmentStatus
 from bot.text import N_, t
 from bot.timefmt import clock, day_label
 from bot.timefmt import window as window_text
@@ -33,6 +37,7 @@ RECENT = timedelta(days=14)  # "delivered recently": what a customer could still
 ARRIVED = (ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER)
 MAX_LISTED = 5
 NAME = "action_report_missing"
+CHECK = "missing_check"
 
 
 @dataclass(frozen=True)
@@ -44,7 +49,8 @@ class Proof:
 
 
 def proof_of_delivery(shipment_id: int, language: str) -> Proof:
-    """The carrier's record of the delivery, as the tracking page's proof rows show it."""
+    """The carrier's record of the delivery, as the tracking page's proof rows show it (the proof view where
+    the carrier gave a proof of delivery, else what its delivered event said)."""
     rt = runtime()
     with rt.sessions() as session:
         shipment = session.get(Shipment, shipment_id)
@@ -66,6 +72,17 @@ def proof_of_delivery(shipment_id: int, language: str) -> Proof:
             if shipment.locker_pickup_code:
                 reply += t(language, " Pickup code: {code}.", code=shipment.locker_pickup_code)
             record.append(f"locker {locker.name}, {locker.address}, pickup code {shipment.locker_pickup_code or '-'}")
+        elif (delivery := proof_of(session, shipment.id)) is not None:  # the carrier's proof: the same view as the page
+            view = proof_view(delivery, language, tz, now)
+            reply = " ".join([t(language, "Parcel …{ref} shows as delivered {when}.", ref=ref, when=view.at),
+                              *proof_lines(view, language)])
+            if view.has_photo:
+                reply += " " + t(language, "The driver's photo: {link}", link=rt.link_for(shipment.id))
+            record.append(f"address {shipment.address_line}, {shipment.postcode} {shipment.city}")
+            record.append(f"drop: place {delivery.place or '-'}, neighbour {delivery.neighbour or '-'}, "
+                          f"{delivery.distance_m if delivery.distance_m is not None else '?'} m from the address, "
+                          f"driver's note \"{delivery.note or '-'}\", photo {'yes' if view.has_photo else 'no'}, "
+                          f"compared with the instructions: {delivery.compliance}")
         else:
             reply = t(language, "Parcel …{ref} shows as delivered {when}.", ref=ref, when=when) if when else t(
                 language, "Parcel …{ref} shows as delivered.", ref=ref)
@@ -76,6 +93,31 @@ def proof_of_delivery(shipment_id: int, language: str) -> Proof:
             reply += t(language, " Your note for the driver: \"{note}\".", note=note)
         record.append(f"carrier event: \"{where or '-'}\"; instructions in force: \"{note or '-'}\"")
         return Proof(reply, "; ".join(record))
+
+
+def likely_places(shipment_id: int, language: str) -> list[str]:
+    """Where a parcel shown as delivered most likely is: the neighbour or place the proof names, the
+    safe place of the instructions in force, the locker, then around the property."""
+    with runtime().sessions() as session:
+        shipment = session.get(Shipment, shipment_id)
+        assert shipment is not None
+        proof = session.query(DeliveryProof).filter(DeliveryProof.shipment_id == shipment_id).one_or_none()
+        places: list[str] = []
+        if proof is not None and proof.neighbour:
+            places.append(t(language, "with your neighbour ({neighbour})", neighbour=proof.neighbour[:60]))
+        instructions = proof.instructions_in_force if proof is not None else shipment.instructions
+        if instructions:
+            places.append(t(language, "where you asked: \"{note}\"", note=instructions[:80]))
+        if shipment.status == ShipmentStatus.AT_LOCKER or (proof is not None and proof.place == DropPlace.LOCKER):
+            places.append(t(language, "in the locker"))
+        places.append(t(language, "around the property or with a neighbour"))
+        return places
+
+
+def claim_of(shipment_id: int) -> str | None:
+    """The reference of the parcel's claim, if it has one."""
+    with runtime().sessions() as session:
+        return session.query(Claim.reference).filter(Claim.shipment_id == shipment_id).scalar()
 
 
 STATUS = {
@@ -102,11 +144,7 @@ def not_delivered_line(shipment_id: int, language: str) -> str:
 
 def customer_words(tracker: Tracker) -> str:
     """What the customer said about the missing parcel: their report_missing message, else the latest."""
-    for event in reversed(tracker.events):
-        if event.get("event") == "user" and (event.get("parse_data") or {}).get("intent", {}).get("name") == \
-                "report_missing":
-            return str(event.get("text") or "")
-    return str(tracker.latest_message.get("text") or "")
+    return words_of(tracker, ("report_missing",))
 
 
 def recently_arrived(ctx: Context) -> list[Parcel]:
@@ -117,6 +155,11 @@ def answering_our_question(tracker: Tracker) -> bool:
     """Our last turn asked which parcel is missing."""
     return tracker.get_slot("pending_request") == "missing" and any(
         e.get("event") == "action" and e.get("name") == NAME for e in last_bot_turn(tracker))
+
+
+def answering_check(tracker: Tracker) -> bool:
+    """The latest message answers our "found it?" question."""
+    return asked_in_last_turn(tracker, CHECK) is not None
 
 
 async def missing_pick(tracker: Tracker) -> Parcel | None:
@@ -142,8 +185,16 @@ class ReportMissing(Action):
         language = reply_language(tracker)
         done: list[EventType] = [SlotSet("pending_request", None), SlotSet("listed_parcels", None)]
         if not ctx.verified:
-            dispatcher.utter_message(text=texts.ASK_TRACKING_NUMBER)
+            dispatcher.utter_message(text=t(language, texts.ASK_TRACKING_NUMBER))
             return done
+        asked = asked_in_last_turn(tracker, CHECK)
+        if asked is not None:
+            return [*done, *await self.checked(dispatcher, tracker, ctx, asked.shipment_id)]
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if intent in ("deny", "affirm"):  # a yes or no with no question of ours open
+            dispatcher.utter_message(text=t(language, "OK, I've stopped. Nothing was changed.") if intent == "deny"
+                                     else t(language, texts.HELP))
+            return [*done, *question_done()]
         parcel = _named(tracker, ctx)
         if parcel is None:
             focus = parcel_of_last_turn(tracker)
@@ -169,10 +220,37 @@ class ReportMissing(Action):
         if parcel.status not in ARRIVED:
             dispatcher.utter_message(text=await off_loop(not_delivered_line, parcel.id, language))
             return [*done, SlotSet("shipment_id", str(parcel.id))]
+        if await off_loop(claim_of, parcel.id) is not None:  # reported before: add to its claim
+            ticket = await open_claim(tracker, ctx, parcel.id, ClaimKind.MISSING, customer_words(tracker))
+            if ticket is not None:
+                dispatcher.utter_message(text=ticket_reply(ticket, ctx, language))
+                return [*done, SlotSet("shipment_id", str(parcel.id)), *question_done()]
         proof = await off_loop(proof_of_delivery, parcel.id, language)
         dispatcher.utter_message(text=proof.reply)
-        dispatcher.utter_message(text=t(language, "I've passed this to our team. A person will look into it and reply "
-                                                  "here, usually within 15 minutes (8:00-20:00)."))
-        details = f"{proof.record}\nCustomer said: \"{customer_words(tracker)}\""
-        events = await open_handoff(tracker, reason="missing", shipment_id=parcel.id, details=details)
-        return [*done, SlotSet("shipment_id", str(parcel.id)), *events]
+        places = await off_loop(likely_places, parcel.id, language)
+        dispatcher.utter_message(text=t(language, "It may be {places}. Have a look there. Found it? Reply YES if you "
+                                                  "have it, NO if not.", places="; ".join(places)))
+        return [*done, SlotSet("pending_request", "missing"), *ask(CHECK, parcel.id)]
+
+    async def checked(self, dispatcher: CollectingDispatcher, tracker: Tracker, ctx: Context,
+                      shipment_id: int) -> list[EventType]:
+        """The answer to "found it?": NO (or another report) opens the claim, YES closes kindly."""
+        language = reply_language(tracker)
+        answer = answer_of(tracker)
+        intent = (tracker.latest_message.get("intent") or {}).get("name")
+        if answer == "cancel":
+            dispatcher.utter_message(text=t(language, "OK, I've stopped. Nothing was changed."))
+            return question_done()
+        if answer == "yes":
+            dispatcher.utter_message(text=t(language, "Glad you found it! Reply any time if you need anything."))
+            return question_done()
+        if answer == "no" or intent == "report_missing":
+            ticket = await open_claim(tracker, ctx, shipment_id, ClaimKind.MISSING, customer_words(tracker))
+            if ticket is None:  # not a parcel of this conversation's customer: nothing opened
+                dispatcher.utter_message(text=t(language, texts.NOT_UNDERSTOOD))
+                return question_done()
+            dispatcher.utter_message(text=ticket_reply(ticket, ctx, language))
+            return [SlotSet("shipment_id", str(shipment_id)), *question_done()]
+        dispatcher.utter_message(text=t(language, "Sorry, did you find it? Reply YES if you have it, NO if not, "
+                                                  "or AGENT for a person."))
+        return [SlotSet("pending_request", "missing"), *ask(CHECK, shipment_id)]

@@ -25,3 +25,5 @@ BAD_TRACKING_NUMBER = N_("That doesn't look like a tracking number. It's DS foll
 RATING_THANKS = N_("Thank you for rating your delivery! Reply any time if you need anything.")
 RATING_LOW = N_("Sorry it wasn't good. I've asked a person from our team to look into it: "
                 "they will reply here, usually within 15 minutes (8:00-20:00).")
+HELP = N_("I can say where your parcel is, move it, send it to a locker, pass on instructions or book a return. "
+          "AGENT for a person, STOP to stop texts.")

@@ -11,18 +11,20 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions import texts
+from actions import complaint, texts
 from actions.dialogue import ReturnStatus
 from actions.handoff import open_handoff
 from actions.identity import MAX_ATTEMPTS
 from actions.language import reply_language
-from actions.missing import ReportMissing, missing_pick
+from actions.missing import ReportMissing, answering_check, missing_pick
 from actions.rating import handle_rating
 from actions.runtime import channel_of, off_loop, runtime
+from bot.aftercare.proof import proof_message, proof_of, proof_view
+from bot.answers import fold
 from bot.carriers import CarrierError
 from bot.clock import sim_now
 from bot.identity import active_shipments, normalise_tracking_number, verified_link
-from bot.models import Customer, Shipment
+from bot.models import Customer, Shipment, ShipmentStatus
 from bot.sentiment import is_angry
 from bot.status_text import describe, status_line
 from bot.text import t
@@ -46,6 +48,7 @@ class TrackRequest:
     listed: tuple[str, ...] = ()
     focus: str | None = None  # the parcel under discussion, when they say "it"
     language: str = "en"
+    where_left: bool = False  # "where did you leave it?": a delivered parcel is meant
 
 
 def track_answer(request: TrackRequest) -> TrackAnswer:
@@ -66,6 +69,8 @@ def track_answer(request: TrackRequest) -> TrackAnswer:
             shipments = [s for s in shipments if str(s.id) == request.listed[request.picked - 1]] or shipments
         elif request.focus and any(str(s.id) == request.focus for s in shipments):
             shipments = [s for s in shipments if str(s.id) == request.focus]
+        elif request.where_left and link.shipment_id is None:
+            shipments = _delivered_meant(customer, request.focus) or shipments
         if not shipments:
             return TrackAnswer([], True, response=t(lang, texts.NO_ACTIVE_SHIPMENT))
         now = sim_now(session)
@@ -78,7 +83,12 @@ def track_answer(request: TrackRequest) -> TrackAnswer:
                                          "Try again in a few minutes, or reply AGENT for a person.",
                                    ref=shipment.tracking_number[-4:]))
                 continue
-            if len(shipments) == 1:
+            proof = proof_of(session, shipment.id) if info.status == ShipmentStatus.DELIVERED else None
+            if len(shipments) == 1 and proof is not None:  # where it was left, when, the note and the photo's link
+                view = proof_view(proof, lang, customer.time_zone, now)
+                summaries.append(proof_message(view, ref=shipment.tracking_number[-4:], link=rt.link_for(shipment.id),
+                                               language=lang))
+            elif len(shipments) == 1:
                 summaries.append(describe(shipment, info, now=now, tz=customer.time_zone,
                                           link=rt.link_for(shipment.id), language=lang))
             else:
@@ -106,6 +116,23 @@ def _own(session: Session, customer: Customer, tracking_number: str) -> list[Shi
     return [s for s in customer.shipments if s.tracking_number == tracking_number]
 
 
+def _delivered_meant(customer: Customer, focus: str | None) -> list[Shipment]:
+    """"Where did you leave it?" over SMS: the parcel under discussion if it is delivered, else the latest one."""
+    delivered = sorted((s for s in customer.shipments if s.status_enum == ShipmentStatus.DELIVERED and s.delivered_at),
+                       key=lambda s: s.delivered_at or s.created_at, reverse=True)
+    return [s for s in delivered if str(s.id) == focus][:1] or delivered[:1]
+
+
+# "Where did you leave it?", "wo haben Sie es abgelegt?", "waar hebben jullie het neergezet?" (folded text)
+WHERE_LEFT = re.compile(r"\b(?:where|wo|wohin|waar)\b.*\b(?:leave|left|put|drop(?:ped)?|deliver(?:ed)?|"
+                        r"abgelegt|abgestellt|hingelegt|hingestellt|gelassen|gelegt|zugestellt|abgegeben|"
+                        r"neergezet|neergelegd|gelaten|gelegd|gezet|achtergelaten|afgeleverd|bezorgd|afgegeven)\b")
+
+
+def asks_where_left(text: str) -> bool:
+    return WHERE_LEFT.search(fold(text)) is not None
+
+
 MAX_LISTED = 3
 # The parcel the conversation is about: "where is it", "wo ist es", "waar is het", "das Paket", "dat pakket"
 IT = re.compile(r"\b(it|its|it's|that one|this one|es|das|dieses|diese|ihn|das paket|die sendung|het|dat|deze|die|"
@@ -122,6 +149,7 @@ async def _run_track(dispatcher: CollectingDispatcher, tracker: Tracker) -> list
         listed=tuple(tracker.get_slot("listed_parcels") or ()),
         focus=tracker.get_slot("shipment_id") if IT.search(text) else None,
         language=reply_language(tracker),
+        where_left=asks_where_left(text),
     )
     answer = await off_loop(track_answer, request)
     if answer.response:
@@ -147,8 +175,10 @@ class ActionTrack(Action):
         rating = await handle_rating(dispatcher, tracker)  # "4" after "delivered, how did we do?"
         if rating is not None:
             return rating
-        if await missing_pick(tracker) is not None:  # "2" after "which parcel is missing?"
+        if await missing_pick(tracker) is not None or answering_check(tracker):  # "2", "still not here"
             return await ReportMissing().run(dispatcher, tracker, domain)
+        if complaint.answering(tracker):  # "2" after "which parcel is it about?"
+            return await complaint.DeliveryComplaint().run(dispatcher, tracker, domain)
         return await _run_track(dispatcher, tracker)
 
 
@@ -167,4 +197,6 @@ class ActionAfterVerification(Action):
             return await ReturnStatus().run(dispatcher, tracker, domain)
         if tracker.get_slot("pending_request") == "missing":
             return await ReportMissing().run(dispatcher, tracker, domain)
+        if tracker.get_slot("pending_request") == "complaint":
+            return await complaint.DeliveryComplaint().run(dispatcher, tracker, domain)
         return [*await _run_track(dispatcher, tracker), SlotSet("pending_request", None)]

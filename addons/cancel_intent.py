@@ -25,7 +25,7 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.answers import is_cancel
 
 CANCEL_INTENT = "deny"
-KEPT = frozenset({"deny", "opt_out", "opt_in", "talk_to_human", "report_missing", "out_of_scope"})
+KEPT = frozenset({"deny", "opt_out", "opt_in", "talk_to_human", "report_missing", "delivery_complaint", "out_of_scope"})
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)

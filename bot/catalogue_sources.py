@@ -13,7 +13,7 @@ from bot.settings import ROOT
 
 # t(language, "msgid", ...); N_("msgid") for texts kept in constants; a carrier's refusal, said to the customer.
 KEYWORDS = {"t": (2,), "N_": None, "ChangeRefused": None}
-PYTHON_SOURCES = ("actions", "addons", "bot/status_text.py", "bot/carriers")
+PYTHON_SOURCES = ("actions", "addons", "bot/status_text.py", "bot/carriers", "bot/aftercare")
 
 
 def _python_files(root: Path) -> Iterator[Path]:

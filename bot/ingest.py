@@ -13,11 +13,14 @@ from datetime import timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.aftercare.proof import record_proof
 from bot.carriers.errors import UnknownShipment
 from bot.carriers.models import CarrierEvent
 from bot.models import STATUS_RANK, AuditLog, Shipment, ShipmentEvent, ShipmentStatus
+from bot.settings import Settings
 
 RETURN_WINDOW = timedelta(days=30)
+PROOF_MAX_DISTANCE_M = float(Settings.model_fields["proof_max_distance_m"].default)
 
 
 class Outcome(enum.StrEnum):
@@ -53,8 +56,14 @@ def _is_newer(shipment: Shipment, event: CarrierEvent) -> bool:
     return shipment.status_at is None or event.occurred_at >= shipment.status_at
 
 
-def ingest_event(session: Session, event: CarrierEvent) -> IngestResult:
-    """Record one event and apply it if it is new and not behind the shipment's state (see `_is_newer`)."""
+def ingest_event(session: Session, event: CarrierEvent, *,
+                 max_distance_m: float = PROOF_MAX_DISTANCE_M) -> IngestResult:
+    """Record one event and apply it if it is new and not behind the shipment's state (see `_is_newer`).
+
+    A delivered event with a proof of delivery records it (`bot.aftercare.proof`; the latest delivery
+    wins), compared with the instructions in force; `max_distance_m` is how far from the address a drop
+    may be and still be "as asked".
+    """
     try:
         ShipmentStatus(event.status)
     except ValueError:
@@ -74,11 +83,14 @@ def ingest_event(session: Session, event: CarrierEvent) -> IngestResult:
         return IngestResult(Outcome.DUPLICATE, shipment.id, previous, previous)
 
     applies = _is_newer(shipment, event)
+    payload = dict(event.extra)
+    if event.proof is not None and event.proof.photo_ref:
+        payload["proof_photo_ref"] = event.proof.photo_ref[:500]
     session.add(
         ShipmentEvent(
             shipment_id=shipment.id, carrier=event.carrier, event_id=event.event_id,
             status=event.status, occurred_at=event.occurred_at, description=event.description,
-            applied=applies, lat=event.lat, lng=event.lng, payload=event.extra,
+            applied=applies, lat=event.lat, lng=event.lng, payload=payload,
         )
     )
     if applies:
@@ -88,6 +100,10 @@ def ingest_event(session: Session, event: CarrierEvent) -> IngestResult:
                      entity_id=str(shipment.id), detail={"from": previous, "to": event.status,
                                                           "event_id": event.event_id})
         )
+    if event.proof is not None and event.status == ShipmentStatus.DELIVERED \
+            and shipment.status_enum == ShipmentStatus.DELIVERED:
+        record_proof(session, shipment, event.proof, carrier=event.carrier, delivered_at=event.occurred_at,
+                     max_distance_m=max_distance_m)
     session.flush()
     return IngestResult(Outcome.APPLIED if applies else Outcome.STALE, shipment.id, previous, shipment.status)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from functools import lru_cache
 
+from bot.carriers.sandbox.proofs import DropPolicy
 from bot.carriers.sandbox.simulator import tick
 from bot.db import transaction
 from bot.models import Heartbeat, utcnow
@@ -30,7 +31,7 @@ def sandbox_tick() -> int:
     """Advance the sandbox world; returns how many shipment changes it applied."""
     rt = _runtime()
     with transaction(rt.sessions) as session:
-        report = tick(session, seed=rt.settings.sandbox_seed)
+        report = tick(session, seed=rt.settings.sandbox_seed, drops=DropPolicy.from_settings(rt.settings))
     if report.applied:
         logger.info("sandbox %s: %d shipment updates", report.now.isoformat(timespec="minutes"), len(report.applied))
     return len(report.applied)

@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.aftercare.stats import aftercare
 from bot.clock import sim_now
 from bot.models import (
     AuditLog,
@@ -148,4 +149,4 @@ def dashboard(session: Session) -> dict[str, Any]:
     return {"day": day.date.isoformat(), "now": day.now, "deliveries": deliveries(session, day),
             "messages": messages(session, day), "opt_outs": opt_outs(session, day), "changes": changes(session, day),
             "conversations": conversations(session, day), "agents": agent_response(session, day),
-            "eta": eta_accuracy(session, day)}
+            "eta": eta_accuracy(session, day), "aftercare": aftercare(session, day.now)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from alembic import command
 from alembic.config import Config
 
+from bot.carriers.sandbox.proofs import DropPolicy
 from bot.carriers.sandbox.world import build_world, world_exists
 from bot.runtime import Runtime
 from bot.settings import ROOT
@@ -24,5 +25,6 @@ def ensure_demo(runtime: Runtime) -> bool:
     with runtime.sessions() as session, session.begin():
         if world_exists(session):
             return False
-        build_world(session, seed=runtime.settings.sandbox_seed, speed=runtime.settings.sandbox_speed)
+        build_world(session, seed=runtime.settings.sandbox_seed, speed=runtime.settings.sandbox_speed,
+                    drops=DropPolicy.from_settings(runtime.settings))
     return True

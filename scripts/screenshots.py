@@ -17,6 +17,7 @@ from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
 from bot.agents import create_agent
+from bot.carriers.sandbox.proofs import DropPolicy
 from bot.carriers.sandbox.simulator import tick
 from bot.clock import sim_now, start_clock
 from bot.db import transaction
@@ -37,7 +38,7 @@ def hold_the_day_at(runtime: Runtime, hour: int, minute: int) -> None:
     with transaction(runtime.sessions) as session:
         day = sim_now(session).astimezone(BERLIN).date()
         start_clock(session, sim_start=datetime.combine(day, time(hour, minute), BERLIN), speed=1.0)
-        tick(session, seed=runtime.settings.sandbox_seed)
+        tick(session, seed=runtime.settings.sandbox_seed, drops=DropPolicy.from_settings(runtime.settings))
 
 
 def pick(runtime: Runtime, status: str, *, single: bool = True) -> Shipment:

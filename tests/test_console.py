@@ -92,7 +92,8 @@ def console_routes(server: LiveServer) -> list[tuple[str, str]]:
         if not path.startswith(("/agent", "/ops")) or path == "/agent/login":
             continue
         for method in sorted(operations):
-            routes.append((method.upper(), path.replace("{handoff_id}", "1").replace("{notification_id}", "1")))
+            routes.append((method.upper(), path.replace("{handoff_id}", "1").replace("{notification_id}", "1")
+                           .replace("{claim_id}", "1")))
     return routes
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol, runtime_checkable
 
 from bot.carriers.models import Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 
@@ -34,3 +34,19 @@ class Carrier(Protocol):
         self, tracking_number: str, *, items: list[str], reason: str, method: str,
         locker_code: str | None = None, pickup: TimeWindow | None = None,
     ) -> ReturnLabel: ...
+
+
+@runtime_checkable
+class ClaimsApi(Protocol):
+    """Optional: a carrier with a claims API takes our claims (a missing parcel, a complaint) too.
+
+    `open_claim` sends the claim's evidence and returns the carrier's own claim id; it raises a
+    `CarrierError` when the carrier refuses or does not answer (the claim stays open with us).
+    """
+
+    def open_claim(self, tracking_number: str, *, reference: str, kind: str, evidence: dict[str, Any]) -> str: ...
+
+
+def claims_api(carrier: object) -> ClaimsApi | None:
+    """The carrier's claims API, when it has one."""
+    return carrier if isinstance(carrier, ClaimsApi) else None

@@ -15,17 +15,19 @@ from sqlalchemy.orm import Session
 
 from bot.carriers.errors import UnknownShipment
 from bot.carriers.models import CarrierEvent
-from bot.ingest import IngestResult, Outcome, ingest_event
+from bot.ingest import PROOF_MAX_DISTANCE_M, IngestResult, Outcome, ingest_event
 from bot.models import Shipment, ShipmentEvent, ShipmentStatus
 
 logger = logging.getLogger("doorstep.carriers.inbound")
 UNKNOWN = "unknown"
 
 
-def ingest_or_keep(session: Session, event: CarrierEvent, *, carrier_status: str) -> IngestResult:
+def ingest_or_keep(session: Session, event: CarrierEvent, *, carrier_status: str,
+                   max_distance_m: float = PROOF_MAX_DISTANCE_M) -> IngestResult:
     """`event.status` is ours when the carrier's status maps to one, else "unknown" (kept, not applied)."""
     if event.status != UNKNOWN:
-        return ingest_event(session, replace(event, extra={**event.extra, "carrier_status": carrier_status}))
+        return ingest_event(session, replace(event, extra={**event.extra, "carrier_status": carrier_status}),
+                            max_distance_m=max_distance_m)
     shipment = session.scalar(select(Shipment).where(Shipment.tracking_number == event.tracking_number))
     if shipment is None or shipment.carrier != event.carrier:
         raise UnknownShipment(f"no {event.carrier} shipment {event.tracking_number}")

@@ -20,6 +20,8 @@ refused connections): a call with no tracking details back and such a note is `C
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import http.client
 import logging
@@ -37,10 +39,11 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.aftercare.compliance import drop_from_words
 from bot.carriers import local
 from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, UnknownShipment, UnsupportedOperation
 from bot.carriers.inbound import UNKNOWN, ingest_or_keep
-from bot.carriers.models import Capability, CarrierEvent, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
+from bot.carriers.models import Capability, CarrierEvent, DropProof, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.resilience import DEFAULT_ROBUSTNESS, Robustness
 from bot.db import transaction
 from bot.models import Return, ShipmentStatus
@@ -148,6 +151,38 @@ def _watching(netloc: str) -> Iterator[_Seen]:
     yield seen
 
 
+# -- proof of delivery, from what a tracking event gives --------------------------------------------
+def _photo_format(image: str) -> str | None:
+    """png | jpeg from the first bytes of a base64 picture; None for anything else (a PDF, a GIF…)."""
+    try:
+        head = base64.b64decode(image[:16] + "=" * (-len(image[:16]) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return None
+    return "png" if head.startswith(b"\x89PNG") else "jpeg" if head.startswith(b"\xff\xd8\xff") else None
+
+
+def _coordinate(value: Any, bound: float) -> float | None:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return None
+    return number if -bound <= number <= bound else None
+
+
+def event_proof(item: Any, details: Any) -> DropProof:
+    """What karrio passes on about a delivery: the event's words (read for a place or a neighbour), its
+    position where the carrier gives one, and the delivery photo where the carrier sends it."""
+    description = " ".join(str(item.description or "").split())[:500] or None
+    place, neighbour = drop_from_words(description)
+    image = getattr(getattr(details, "images", None), "delivery_image", None)
+    photo = image if isinstance(image, str) and image else None
+    photo_format = _photo_format(photo) if photo else None
+    lat, lng = _coordinate(item.latitude, 90), _coordinate(item.longitude, 180)
+    return DropProof(place=place, note=description, neighbour=neighbour,
+                     lat=lat if lng is not None else None, lng=lng if lat is not None else None,
+                     photo=photo if photo_format else None, photo_format=photo_format)
+
+
 # -- the adapter -----------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ReturnAddress:
@@ -232,11 +267,13 @@ class KarrioCarrier:
             key = "|".join(str(part or "") for part in (item.code, item.timestamp or f"{item.date} {item.time}",
                                                          item.description, item.location))
             event_id = f"{self.name}:{hashlib.sha256(key.encode()).hexdigest()[:40]}"
+            status = STATUS_MAP.get(str(item.status or ""), UNKNOWN)
             events.append((CarrierEvent(
                 carrier=self.name, event_id=event_id, tracking_number=tracking_number,
-                status=STATUS_MAP.get(str(item.status or ""), UNKNOWN), occurred_at=occurred,
+                status=status, occurred_at=occurred,
                 description=str(item.description or "")[:200],
                 extra={"code": item.code, "location": item.location},
+                proof=event_proof(item, details) if status == "delivered" else None,
             ), carrier_status))
         return events
 

@@ -66,6 +66,22 @@ class ReturnLabel:
 
 
 @dataclass(frozen=True)
+class DropProof:
+    """What a carrier recorded at the drop, as it travels with a delivered event (all optional)."""
+
+    place: str | None = None  # a `bot.models.DropPlace` value
+    note: str | None = None  # the driver's own words
+    neighbour: str | None = None  # name / house number, when left with one
+    lat: float | None = None
+    lng: float | None = None
+    photo: str | None = None  # the picture itself, base64, where the carrier sends it
+    photo_format: str | None = None  # png | jpeg
+    photo_ref: str | None = None  # where the carrier keeps the picture (a URL or its id), when not sent
+    driver_id: int | None = None  # ours, where known (the sandbox)
+    depot_id: int | None = None
+
+
+@dataclass(frozen=True)
 class CarrierEvent:
     """A normalised event as it enters ingestion, whatever carrier or webhook it came from."""
 
@@ -79,3 +95,4 @@ class CarrierEvent:
     lng: float | None = None
     eta: TimeWindow | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    proof: DropProof | None = None  # on a delivered event, where the carrier gives one

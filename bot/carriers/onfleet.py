@@ -29,9 +29,10 @@ from onfleet.error import HttpError, PermissionError, RateLimitError, ServiceErr
 from requests.adapters import HTTPAdapter
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.aftercare.compliance import drop_from_words
 from bot.carriers import local
 from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, UnknownShipment
-from bot.carriers.models import Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
+from bot.carriers.models import Capability, DropProof, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.resilience import DEFAULT_ROBUSTNESS, Robustness
 from bot.clock import sim_now
 from bot.models import Locker, Shipment
@@ -238,6 +239,32 @@ def task_status(task: dict[str, Any]) -> str | None:
     if not isinstance(state, int):
         return None
     return {UNASSIGNED: "at_depot", ASSIGNED: "at_depot", ACTIVE: "out_for_delivery"}.get(state)
+
+
+def task_proof(task: dict[str, Any]) -> DropProof | None:
+    """A completed task's proof: the driver's notes (read for a place or a neighbour), where the task was
+    completed (`lastLocation`, else `firstLocation`: [lng, lat]) and the photo's upload id. The photo is not
+    fetched: Onfleet serves uploads by id, and the id is kept with the event."""
+    details = task.get("completionDetails")
+    if not isinstance(details, dict):
+        return None
+    notes = details.get("notes") if isinstance(details.get("notes"), str) else None
+    place, neighbour = drop_from_words(notes)
+    lat = lng = None
+    for key in ("lastLocation", "firstLocation"):
+        point = details.get(key)
+        if isinstance(point, list) and len(point) == 2 and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in point) \
+                and -180 <= point[0] <= 180 and -90 <= point[1] <= 90:
+            lng, lat = float(point[0]), float(point[1])
+            break
+    uploads = details.get("photoUploadIds")
+    photo = details.get("photoUploadId") or (uploads[0] if isinstance(uploads, list) and uploads else None)
+    photo_ref = f"onfleet-upload:{photo[:60]}" if isinstance(photo, str) and photo.isalnum() else None
+    if not (notes or lat is not None or photo_ref):
+        return None
+    return DropProof(place=place, note=notes[:500] if notes else None, neighbour=neighbour, lat=lat, lng=lng,
+                     photo_ref=photo_ref)
 
 
 def task_eta(task: dict[str, Any]) -> TimeWindow | None:

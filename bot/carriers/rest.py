@@ -143,6 +143,36 @@ class RestCarrier:
                             lambda session, shipment: None, {"rma": label.rma, "method": label.method})
         return label
 
+    def open_claim(self, tracking_number: str, *, reference: str, kind: str, evidence: dict[str, Any]) -> str:
+        """`POST …/claims` with the evidence; the carrier's claim id. Sent once (a change, not a read)."""
+        return self._request("POST", self._path(tracking_number, "/claims"), _claim_id,
+                             json=claim_request(reference, kind, evidence))
+
+
+def claim_request(reference: str, kind: str, evidence: dict[str, Any]) -> dict[str, Any]:
+    """The contract's ClaimRequest from our claim's evidence: only the documented fields, each cut to size."""
+    proof = evidence.get("proof") or {}
+    return {
+        "reference": reference, "kind": kind,
+        "customer_words": str(evidence.get("words") or "")[:1000],
+        "instructions": (str(evidence["instructions"])[:300] if evidence.get("instructions") else None),
+        "distance_m": evidence.get("distance_m"),
+        "proof": {
+            "place": proof.get("place"), "note": (str(proof["note"])[:300] if proof.get("note") else None),
+            "neighbour": proof.get("neighbour"), "delivered_at": proof.get("delivered_at"),
+            "has_photo": bool(proof.get("photo")),
+        } if proof else None,
+        "timeline": [{"at": e["at"], "status": e["status"], "description": str(e.get("description") or "")[:200]}
+                     for e in (evidence.get("timeline") or [])[-50:]],
+    }
+
+
+def _claim_id(body: dict[str, Any]) -> str:
+    claim_id = str(body.get("claim_id") or "").strip()
+    if not claim_id or len(claim_id) > 80:
+        raise CarrierUnavailable("carrier answered a claim without a usable claim_id")
+    return claim_id
+
 
 def _answer(name: str, response: httpx.Response) -> Any:
     """The carrier's answer as our outcome: data, a refusal the customer may read, or unavailable."""

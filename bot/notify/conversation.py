@@ -26,13 +26,21 @@ logger = logging.getLogger("doorstep.notify")
 RETRY_FOR = timedelta(hours=2)
 
 
+# Messages that ask the customer something: the conversation marks the question (the rules send the answer
+# to the action that asked it: "NO" to "All OK? Reply NO to raise it." raises a complaint).
+QUESTIONS = {"delivery_check": "delivery_check"}
+
+
 def tracker_events(row: Notification) -> list[dict[str, object]]:
-    return [
+    events: list[dict[str, object]] = [
         {"event": "bot", "text": row.body, "timestamp": (row.sent_at or utcnow()).timestamp(),
          "metadata": {"notification": row.trigger, "notification_id": row.id,
                       "notification_shipment_id": row.shipment_id}},
         {"event": "slot", "name": "shipment_id", "value": str(row.shipment_id)},
     ]
+    if row.trigger in QUESTIONS:
+        events.append({"event": "slot", "name": "claim_question", "value": QUESTIONS[row.trigger]})
+    return events
 
 
 class ConversationRecorder:

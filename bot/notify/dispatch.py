@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
+from bot.aftercare.notices import mark_sent
 from bot.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
 from bot.notify.planner import Situation, plan_fallback, situations, still_wanted, superseded_by
 from bot.notify.providers import Attachment, EmailSender, PermanentFailure, Sent, SmsSender, TransientFailure
@@ -268,6 +269,7 @@ class Dispatcher:
                     {"notification_id": job.id, "at": now, "status": "sent",
                      "detail": f"{result.provider} {result.provider_id}"} for job, result in sent])
                 report.counts["sent"] += len(sent)
+                mark_sent(session, [job.key for job, _ in sent], now)  # "all OK?" asked, a claim's answer told
             if failed:
                 for row in session.scalars(select(Notification).where(Notification.id.in_(failed))):
                     self._failed(session, row, failed[row.id], now, report)

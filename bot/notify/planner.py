@@ -25,8 +25,11 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.db import insert_or_skip
 from bot.models import (
+    Claim,
+    ClaimStatus,
     Consent,
     Customer,
+    DeliveryProof,
     Notification,
     NotificationEvent,
     Route,
@@ -49,6 +52,8 @@ ANNOUNCES = {ShipmentStatus.IN_TRANSIT: "shipped", ShipmentStatus.AT_DEPOT: "shi
              ShipmentStatus.OUT_FOR_DELIVERY: "out_for_delivery", ShipmentStatus.FAILED_ATTEMPT: "failed_attempt",
              ShipmentStatus.DELIVERED: "delivered", ShipmentStatus.AT_LOCKER: "at_locker"}
 DAILY = ("out_for_delivery", "failed_attempt")
+CHECK_AFTER = timedelta(minutes=2)  # the "all OK?" ask comes after the "delivered" message, not before it
+TELL_CLAIM_FOR = timedelta(days=3)  # a resolved claim's message is worth sending this long
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,10 @@ class Situation:
     stops_before: int | None = None  # incomplete stops before this one on today's route
     verify_locked_at: datetime | None = None  # its tracking number's checks were locked then (guessing)
     passed: tuple[tuple[ShipmentStatus, datetime], ...] = ()  # stages entered within FRESH_FOR, in order
+    # Issue 15: the drop differed from the instructions and the customer was not asked yet (its facts
+    # for the message), and resolved claims the customer was not told about yet (reference, resolution).
+    drop_differs: dict[str, object] | None = None
+    claims_resolved: tuple[tuple[str, str, datetime, str], ...] = ()  # + the channel the claim came in on
 
 
 def _fresh(moment: datetime | None, now: datetime) -> bool:
@@ -144,6 +153,12 @@ def _events(shipment: Shipment, now: datetime, rules: Rules, situation: Situatio
         yield "failed_attempt", at.astimezone(tz).date().isoformat() if at else "", at or now, {}, None
     if status == ShipmentStatus.DELIVERED and _fresh(shipment.delivered_at, now):
         yield "delivered", "", shipment.delivered_at or now, {}, None
+        if situation.drop_differs is not None:  # "left at the back door, not as you asked. All OK?"
+            yield "delivery_check", "", (shipment.delivered_at or now) + CHECK_AFTER, dict(situation.drop_differs), None
+    for reference, resolution, resolved_at, channel in situation.claims_resolved:
+        if now - resolved_at <= TELL_CLAIM_FOR:
+            yield "claim_resolved", reference, resolved_at, {"reference": reference, "resolution": resolution,
+                                                             "prefer": channel}, None
     if status == ShipmentStatus.AT_LOCKER and at is not None:
         deadline = at + timedelta(days=rules.locker_hold_days)
         if _fresh(at, now):
@@ -169,6 +184,9 @@ def wanted(shipment: Shipment, now: datetime, rules: Rules, situation: Situation
     result = []
     for trigger, variant, due_at, facts, return_id in _events(shipment, now, rules, situation):
         channel = _channel(rules, trigger, shipment.customer, situation)
+        prefer = facts.pop("prefer", None)  # the channel the customer wrote to us on, when it can take it
+        if prefer == "sms" and shipment.customer.phone and "sms" not in situation.opted_out and channel is not None:
+            channel = "sms"
         if channel is not None:
             result.append(Wanted(trigger, variant, due_at, channel, facts, return_id))
     return result
@@ -244,11 +262,32 @@ def situations(session: Session, shipments: list[Shipment], now: datetime) -> di
         .order_by(ShipmentEvent.id)
     ):
         passed.setdefault(shipment_id, []).append((ShipmentStatus(status), at))
+    ids = [s.id for s in shipments]
+    differs = {proof.shipment_id: drop_facts(proof) for proof in session.scalars(
+        select(DeliveryProof).where(DeliveryProof.shipment_id.in_(ids), DeliveryProof.compliance == "differs",
+                                    DeliveryProof.customer_asked_at.is_(None)))}
+    resolved: dict[int, list[tuple[str, str, datetime, str]]] = {}
+    for shipment_id, reference, resolution, resolved_at, claim_channel in session.execute(
+        select(Claim.shipment_id, Claim.reference, Claim.resolution, Claim.resolved_at, Claim.channel)
+        .where(Claim.shipment_id.in_(ids), Claim.status == ClaimStatus.RESOLVED, Claim.customer_told_at.is_(None),
+               Claim.resolved_at >= now - TELL_CLAIM_FOR)
+    ):
+        if resolved_at is not None:
+            sms = claim_channel in ("sms", "whatsapp")
+            resolved.setdefault(shipment_id, []).append((reference, resolution or "", resolved_at, "sms" if sms else ""))
     return {
         s.id: Situation(frozenset(opted.get(s.customer_id, ())), before.get(s.id),
-                        verify_locked_at=locked.get(s.tracking_number), passed=tuple(passed.get(s.id, ())))
+                        verify_locked_at=locked.get(s.tracking_number), passed=tuple(passed.get(s.id, ())),
+                        drop_differs=differs.get(s.id), claims_resolved=tuple(resolved.get(s.id, ())))
         for s in shipments
     }
+
+
+def drop_facts(proof: DeliveryProof) -> dict[str, object]:
+    """What the "all OK?" message says about a drop that differed from the instructions."""
+    far = proof.distance_m is not None and "distance" in (proof.compliance_reasons or [])
+    return {"place": proof.place or "", "asked": proof.instructions_in_force or "",
+            "distance": str(proof.distance_m) if far else ""}
 
 
 def load_shipments(session: Session, ids: Iterable[int]) -> list[Shipment]:

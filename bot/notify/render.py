@@ -16,7 +16,9 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import object_session
 
+from bot.aftercare.proof import proof_of, where_words
 from bot.identity import make_link_token
 from bot.models import Locker, Notification, Return, Shipment
 from bot.settings import ROOT, Settings
@@ -27,7 +29,8 @@ DEFAULT_LOCALE = "en"
 RELATIVE_DAYS = {"en": ("today", "tomorrow"), "de": ("heute", "morgen"), "nl": ("vandaag", "morgen")}
 # Longest value a template ever sees for each kind of data (the SMS length test uses these).
 LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_address": 40,
-          "pickup_code": 8, "rma": 14, "address": 40}
+          "pickup_code": 8, "rma": 14, "address": 40, "reference": 8, "resolution": 24, "place": 24, "asked": 36,
+          "distance": 6}
 
 
 @dataclass(frozen=True)
@@ -107,6 +110,15 @@ def tracking_link(settings: Settings, shipment_id: int) -> str:
     return f"{settings.public_base_url.rstrip('/')}/t/{make_link_token(settings.link_secret, shipment_id)}"
 
 
+def left_at(shipment: Shipment, locale: str) -> str | None:
+    """Where the parcel was left, from the carrier's proof of delivery ("at the back door"), else the
+    instructions in force."""
+    session = object_session(shipment)
+    proof = proof_of(session, shipment.id) if session is not None else None
+    where = where_words(proof.place, proof.neighbour, locale) if proof is not None else None
+    return where or shipment.instructions
+
+
 def context_for(notification: Notification, shipment: Shipment, *, now: datetime, settings: Settings,
                 locker: Locker | None = None, ret: Return | None = None) -> dict[str, Any]:
     """Everything a template may use, from the shipment as it is now."""
@@ -131,10 +143,16 @@ def context_for(notification: Notification, shipment: Shipment, *, now: datetime
         "locker_address": limit("locker_address", locker.address if locker else ""),
         "pickup_code": limit("pickup_code", shipment.locker_pickup_code),
         "deadline": f"{clock.day(deadline)} {clock.time(deadline)}" if deadline else "",
-        "left_at": limit("address", shipment.instructions),
+        "left_at": limit("address", left_at(shipment, locale) if notification.trigger == "delivered"
+                         else shipment.instructions),
         "address": limit("address", shipment.address_line),
         "rma": limit("rma", ret.rma if ret else facts.get("rma")),
         "return_method": ret.method if ret else "",
         "label_code": (ret.label_code or "") if ret else "",
         "pickup": clock.window(ret.pickup_start, ret.pickup_end) if ret else "",
+        "reference": limit("reference", str(facts.get("reference") or "")),
+        "resolution": limit("resolution", str(facts.get("resolution") or "")),
+        "place": limit("place", str(facts.get("place") or "")),
+        "asked": limit("asked", str(facts.get("asked") or "")),
+        "distance": limit("distance", str(facts.get("distance") or "")),
     }

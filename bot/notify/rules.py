@@ -16,7 +16,7 @@ Channel = Literal["sms", "email"]
 TRIGGERS = (
     "shipped", "day_before", "out_for_delivery", "stops_away", "delayed", "failed_attempt", "delivered",
     "at_locker", "locker_reminder", "return_label", "return_dropoff_reminder", "return_received",
-    "verify_warning",
+    "verify_warning", "delivery_check", "claim_resolved",
 )
 DEFAULT_RULES = ROOT / "config" / "notifications.yml"
 

@@ -13,6 +13,7 @@ from bot.web import (
     carrier_webhooks,
     chat,
     console,
+    console_claims,
     dashboard,
     delivery_status,
     demo,
@@ -46,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     # issue 5: agent console and operations dashboard (tracking pages above)
     app.include_router(console.router)
     app.include_router(dashboard.router)
+    app.include_router(console_claims.router)  # issue 15: claims after delivery
     app.mount("/static", StaticFiles(directory=ROOT / "bot" / "web" / "static"), name="static")
     app.add_middleware(BodySizeLimit)  # refuses before any route reads the body
     app.add_middleware(SecurityHeaders)  # the last added is the outermost: a 413 gets the headers too

@@ -20,7 +20,9 @@ from pydantic import BaseModel, Field, ValidationError
 from bot.carriers import CarrierEvent, TimeWindow, UnknownShipment
 from bot.carriers.inbound import UNKNOWN, ingest_or_keep, known
 from bot.carriers.local import tracking_number_for
-from bot.carriers.onfleet import task_eta, task_status, tracking_number_of
+from bot.carriers.models import DropProof
+from bot.carriers.onfleet import task_eta, task_proof, task_status, tracking_number_of
+from bot.models import DropPlace
 from bot.settings import ROOT
 from bot.web.deps import SessionDep, SettingsDep
 from bot.web.inputs import EventTime, describe, load_json
@@ -41,9 +43,9 @@ def _reject(status: int, detail: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status)
 
 
-def _outcome(session: Any, event: CarrierEvent, carrier_status: str) -> JSONResponse:
+def _outcome(session: Any, event: CarrierEvent, carrier_status: str, max_distance_m: float) -> JSONResponse:
     try:
-        result = ingest_or_keep(session, event, carrier_status=carrier_status)
+        result = ingest_or_keep(session, event, carrier_status=carrier_status, max_distance_m=max_distance_m)
     except UnknownShipment:
         return _reject(404, "unknown shipment")
     session.commit()
@@ -60,6 +62,17 @@ class WindowIn(BaseModel):
     end: EventTime
 
 
+class ProofIn(BaseModel):
+    """Proof of delivery on a delivered event: where and how the parcel was left."""
+
+    place: DropPlace | None = None
+    note: str | None = Field(default=None, max_length=500)
+    neighbour: str | None = Field(default=None, max_length=120)
+    lat: float | None = Field(default=None, ge=-90, le=90)
+    lng: float | None = Field(default=None, ge=-180, le=180)
+    photo_url: str | None = Field(default=None, max_length=500, pattern=r"^https://\S+$")
+
+
 class RestEventIn(BaseModel):
     event_id: str = Field(min_length=1, max_length=80)
     tracking_number: str = Field(min_length=1, max_length=40)
@@ -70,6 +83,18 @@ class RestEventIn(BaseModel):
     lat: float | None = Field(default=None, ge=-90, le=90)
     lng: float | None = Field(default=None, ge=-180, le=180)
     pickup_code: str | None = Field(default=None, max_length=16)
+    proof: ProofIn | None = None
+
+
+def _rest_proof(payload: RestEventIn) -> DropProof | None:
+    """The contract's proof, on a delivered event; the drop point defaults to the event's position. The photo
+    URL is recorded with the event, not fetched (a URL from a webhook is not ours to follow)."""
+    proof = payload.proof
+    if proof is None or known(payload.status) != "delivered":
+        return None
+    lat, lng = (proof.lat, proof.lng) if proof.lat is not None and proof.lng is not None else (payload.lat, payload.lng)
+    return DropProof(place=proof.place.value if proof.place else None, note=proof.note, neighbour=proof.neighbour,
+                     lat=lat, lng=lng, photo_ref=proof.photo_url)
 
 
 @router.post("/webhooks/rest-carrier")
@@ -100,9 +125,9 @@ async def rest_carrier_event(
     event = CarrierEvent(
         carrier=settings.rest_carrier_name, event_id=payload.event_id, tracking_number=payload.tracking_number,
         status=known(payload.status), occurred_at=payload.occurred_at, description=payload.description,
-        lat=payload.lat, lng=payload.lng, eta=eta, extra=extra,
+        lat=payload.lat, lng=payload.lng, eta=eta, extra=extra, proof=_rest_proof(payload),
     )
-    return _outcome(session, event, payload.status)
+    return _outcome(session, event, payload.status, settings.proof_max_distance_m)
 
 
 # -- Onfleet ---------------------------------------------------------------------------------------
@@ -148,7 +173,7 @@ async def onfleet_event(
     event = _onfleet_event(session, payload)
     if isinstance(event, JSONResponse):
         return event
-    return _outcome(session, *event)
+    return _outcome(session, *event, settings.proof_max_distance_m)
 
 
 def _onfleet_event(session: Any, payload: Any) -> tuple[CarrierEvent, str] | JSONResponse:
@@ -179,5 +204,6 @@ def _onfleet_event(session: Any, payload: Any) -> tuple[CarrierEvent, str] | JSO
         carrier="onfleet", event_id=f"{trigger[:30]}:{task_id}:{at}", tracking_number=tracking_number[:40],
         status=status, occurred_at=occurred, description=f"Onfleet {trigger[:40]}", eta=eta,
         extra={"task_id": task_id, "trigger": trigger[:40]},
+        proof=task_proof(task) if status == "delivered" else None,
     )
     return event, trigger[:40]

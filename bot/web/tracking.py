@@ -11,10 +11,11 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.aftercare.proof import PHOTO_TYPES, photo_bytes, proof_of, proof_view
 from bot.carriers import CarrierError
 from bot.clock import sim_now
 from bot.i18n import best_locale, locale_of, translator
@@ -29,11 +30,14 @@ from bot.runtime import Runtime
 from bot.verify_limits import VerifyPolicy, address_client, verify
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.pages import render
+from bot.web.proofmap import photo_img, pin_map, pin_map_svg
 from bot.web.ratelimit import RateLimiter
 from bot.web.tracking_view import live_view
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
+PHOTO_HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff",
+                 "Referrer-Policy": "no-referrer", "Content-Security-Policy": "default-src 'none'"}
 TOPICS = {"reschedule": "/reschedule_delivery", "locker": "/redirect_to_locker",
           "instructions": "/delivery_instructions", "return": "/start_return", "person": "/talk_to_human"}
 
@@ -44,10 +48,14 @@ def _shipment(runtime: Runtime, session: Session, token: str) -> Shipment | None
     return session.get(Shipment, shipment_id) if shipment_id is not None else None
 
 
-def _view(runtime: Runtime, session: Session, shipment: Shipment, locale: str) -> dict[str, Any]:
+def _view(runtime: Runtime, session: Session, shipment: Shipment, locale: str, token: str) -> dict[str, Any]:
     info = runtime.carrier(shipment.carrier).track(shipment.tracking_number)
     depot = session.scalar(select(Depot).order_by(Depot.id))
-    return live_view(shipment, info, now=sim_now(session), locale=locale, depot=depot)
+    now = sim_now(session)
+    proof = proof_of(session, shipment.id)
+    delivery = proof_view(proof, locale, shipment.customer.time_zone, now) if proof is not None else None
+    photo = f"/t/{token}/proof.{delivery.photo_format}" if delivery is not None and delivery.has_photo else None
+    return live_view(shipment, info, now=now, locale=locale, depot=depot, delivery=delivery, photo_url=photo)
 
 
 def _invalid(request: Request, *, status_code: int, unavailable: bool = False, message: str | None = None,
@@ -74,14 +82,19 @@ def tracking_page(token: str, request: Request, runtime: RuntimeDep, session: Se
         return _invalid(request, status_code=404)
     locale = locale_of(lang or shipment.customer.locale)
     try:
-        view = _view(runtime, session, shipment, locale)
+        view = _view(runtime, session, shipment, locale, token)
     except CarrierError:
         return _invalid(request, status_code=503, unavailable=True)
     settings = runtime.settings
+    t = translator(locale)
+    pins = (view["proof"] or {}).get("map") or pin_map((shipment.lat, shipment.lng), None)
+    proof_map = pin_map_svg(pins, title=t("proof.map"), address_label=t("proof.map.address"),
+                            drop_label=t("proof.map.drop"))
     response = render(
-        "tracking.html", t=translator(locale), lang=locale, shipment=shipment, view=view, token=token,
+        "tracking.html", t=t, lang=locale, shipment=shipment, view=view, token=token,
         socket_url=settings.rasa_public_url, tile_url=settings.map_tile_url,
-        tile_attribution=settings.map_tile_attribution, topics=TOPICS,
+        tile_attribution=settings.map_tile_attribution, topics=TOPICS, proof_map=proof_map,
+        proof_photo=photo_img((view["proof"] or {}).get("photo"), alt=t("proof.photo.alt")),
     )
     response.headers.update(NO_STORE)
     return response
@@ -93,10 +106,21 @@ def tracking_live(token: str, runtime: RuntimeDep, session: SessionDep, lang: st
     if shipment is None:
         return JSONResponse({"detail": "link not valid"}, status_code=404, headers=NO_STORE)
     try:
-        view = _view(runtime, session, shipment, locale_of(lang or shipment.customer.locale))
+        view = _view(runtime, session, shipment, locale_of(lang or shipment.customer.locale), token)
     except CarrierError:
         return JSONResponse({"detail": "tracking unavailable"}, status_code=503, headers=NO_STORE)
     return JSONResponse(view, headers=NO_STORE)
+
+
+@router.get("/t/{token}/proof.{fmt}")
+def proof_photo(token: str, fmt: str, runtime: RuntimeDep, session: SessionDep) -> Response:
+    """The driver's photo, only through the parcel's own valid link; anything else is a 404 without it."""
+    shipment = _shipment(runtime, session, token)
+    proof = proof_of(session, shipment.id) if shipment is not None else None
+    picture = photo_bytes(proof.photo, proof.photo_format) if proof is not None and proof.photo_format == fmt else None
+    if picture is None or fmt not in PHOTO_TYPES:
+        return JSONResponse({"detail": "not found"}, status_code=404, headers=NO_STORE)
+    return Response(picture, media_type=PHOTO_TYPES[fmt], headers=PHOTO_HEADERS)
 
 
 @router.post("/t/lookup")

@@ -10,9 +10,11 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bot.aftercare.proof import ProofView
 from bot.carriers.models import TrackingInfo
 from bot.i18n import locale_of, translator
 from bot.models import Depot, Shipment, ShipmentStatus
+from bot.web.proofmap import pin_map
 
 STEPS = ("label_created", "in_transit", "at_depot", "out_for_delivery", "delivered")
 STEP_OF = {"label_created": 0, "in_transit": 1, "at_depot": 2, "out_for_delivery": 3, "failed_attempt": 3,
@@ -59,9 +61,35 @@ def headline(shipment: Shipment, info: TrackingInfo, now: datetime, tz: str, t: 
     return t("headline.on_way", window=eta) if eta else t("headline.on_way_plain")
 
 
+def _proof(shipment: Shipment, info: TrackingInfo, *, now: datetime, tz: str, t: Any, english: bool,
+           delivery: ProofView | None, photo_url: str | None) -> dict[str, Any]:
+    """The delivery's rows (only those with a value), the photo's address and the pins, for the page."""
+    status = ShipmentStatus(info.status)
+    locker = shipment.locker
+    rows: list[dict[str, str]] = []
+    if delivery is not None and status == ShipmentStatus.DELIVERED:
+        rows = [{"key": r.key, "label": r.label, "value": r.value} for r in delivery.rows if r.key != "photo"]
+    else:
+        delivered = [e for e in shipment.events if e.applied and e.status == info.status]
+        where = delivered[-1].description if delivered and english else (shipment.instructions or t(f"status.{info.status}"))
+        at = shipment.delivered_at or info.status_at
+        rows = [{"key": "at", "label": t("proof.at"), "value": f"{_day(at, now, tz, t)} {_clock(at, tz)}" if at else ""},
+                {"key": "where", "label": t("proof.where"), "value": where or ""}]
+    if locker is not None:
+        rows.append({"key": "locker", "label": t("proof.locker"), "value": f"{locker.name}, {locker.address}"})
+    if status == ShipmentStatus.AT_LOCKER and shipment.locker_pickup_code:
+        rows.append({"key": "code", "label": t("proof.code"), "value": shipment.locker_pickup_code})
+    shown = delivery if delivery is not None and status == ShipmentStatus.DELIVERED else None
+    return {"rows": [row for row in rows if row["value"]],
+            "photo": photo_url if shown is not None and shown.has_photo else None,
+            "map": pin_map(shown.address, shown.drop, recorded_m=shown.distance_m)
+            if shown is not None and shown.drop else None}
+
+
 def live_view(shipment: Shipment, info: TrackingInfo, *, now: datetime, locale: str,
-              depot: Depot | None) -> dict[str, Any]:
-    """Everything on the page that can change while it is open."""
+              depot: Depot | None, delivery: ProofView | None = None, photo_url: str | None = None) -> dict[str, Any]:
+    """Everything on the page that can change while it is open; `delivery` is the carrier's proof of delivery
+    and `photo_url` where the page loads its photo."""
     t = translator(locale)
     english = locale_of(locale) == "en"
     tz = shipment.customer.time_zone
@@ -81,14 +109,8 @@ def live_view(shipment: Shipment, info: TrackingInfo, *, now: datetime, locale: 
     destination = [locker.lat, locker.lng] if locker else [shipment.lat, shipment.lng]
     driver = list(info.driver_position) if info.driver_position else None
     route = [p for p in ([depot.lat, depot.lng] if depot else None, driver, destination) if p] if driver else []
-    proof = None
-    if status in (ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER):
-        delivered = [e for e in shipment.events if e.applied and e.status == info.status]
-        where = delivered[-1].description if delivered and english else (shipment.instructions or t(f"status.{info.status}"))
-        at = shipment.delivered_at or info.status_at
-        proof = {"where": where, "locker": f"{locker.name}, {locker.address}" if locker else None,
-                 "code": shipment.locker_pickup_code if status == ShipmentStatus.AT_LOCKER else None,
-                 "at": f"{_day(at, now, tz, t)} {_clock(at, tz)}" if at else None}
+    proof = _proof(shipment, info, now=now, tz=tz, t=t, english=english, delivery=delivery, photo_url=photo_url) \
+        if status in (ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER) else None
     returnable = any(i.get("returnable") for i in shipment.items or [])
     actions = {
         "reschedule": status in CHANGEABLE and locker is None,

@@ -37,6 +37,7 @@ class Fake:
     dhl: dict[str, str] = field(default_factory=dict)  # AWB → <ShipmentInfo> XML
     tasks: dict[str, dict[str, Any]] = field(default_factory=dict)  # Onfleet task id → task
     rest: dict[str, dict[str, Any]] = field(default_factory=dict)  # tracking number → REST shipment
+    claims: dict[str, Any] = field(default_factory=dict)  # REST claim id → the claim request body
     faults: dict[str, Any] = field(default_factory=dict)  # path prefix → "slow" | status code
     calls: list[tuple[str, str]] = field(default_factory=list)  # (method, path)
     bodies: list[tuple[str, str, Any]] = field(default_factory=list)  # (method, path, JSON body) of changes
@@ -348,6 +349,12 @@ def build_app(fake: Fake) -> Starlette:
         if action == "returns":
             return JSONResponse({"rma": "R00000042", "method": body["method"], "label_code": "LBL-REST42",
                                  "pickup": body.get("pickup"), "locker_name": None}, status_code=201)
+        if action == "claims":
+            if shipment["tracking"]["status"] not in ("delivered", "failed_attempt", "at_locker"):
+                return _rest_error(409, "change_refused", "That parcel is not delivered yet.")
+            claim_id = f"RC-{len(fake.claims) + 1:04d}"
+            fake.claims[claim_id] = body
+            return JSONResponse({"claim_id": claim_id, "status": "open"}, status_code=201)
         return _rest_error(404, "not_found", "no such route")
 
     routes = [

@@ -155,3 +155,32 @@ def test_rest_webhook_signature_replay_and_order(world: Runtime, fake: Fake) -> 
         assert post_event(live, odd).json() == {"outcome": "stale", "status": "out_for_delivery"}
     with world.sessions() as session:
         assert session.get(Shipment, shipment.id).status == "out_for_delivery"
+
+
+def test_a_claim_goes_to_the_rest_carrier_by_the_contract_and_survives_its_failure(
+        world: Runtime, fake: Fake, carrier_url: str, contract: ContractTransport) -> None:
+    from bot.aftercare.claims import open_or_add
+    from bot.models import Claim, ClaimKind
+
+    shipment = on_rest(world, fake, status="delivered")
+    rest = RestCarrier(world.sessions, name="rest", base_url=f"{carrier_url}/rest", api_key=API_KEY,
+                       capabilities=world.carrier("rest").capabilities, transport=contract)
+    claim_id = rest.open_claim(shipment.tracking_number, reference="CL-7K3Q9", kind="missing", evidence={
+        "proof": {"place": "porch", "note": "by the door", "neighbour": None,
+                  "delivered_at": "2026-11-24T10:50:00+01:00", "photo": True},
+        "instructions": "back door", "words": "never got it", "distance_m": 12,
+        "timeline": [{"at": "2026-11-24T10:50:00+01:00", "status": "delivered", "description": "Delivered"}]})
+    assert claim_id == "RC-0001" and contract.checked == 1
+    assert fake.claims["RC-0001"]["proof"]["has_photo"] is True and fake.claims["RC-0001"]["reference"] == "CL-7K3Q9"
+    rest.close()
+
+    # Through the service: the claim is recorded with the carrier's id; a failing carrier keeps it open with us.
+    ticket = open_or_add(world, shipment_id=shipment.id, customer_id=shipment.customer_id, kind=ClaimKind.MISSING,
+                         channel="sms", sender_id=None, words="never got it")
+    other = switch(world, in_transit(world)[1].id, "rest")  # a parcel the REST carrier refuses (404)
+    failed = open_or_add(world, shipment_id=other.id, customer_id=other.customer_id, kind=ClaimKind.NOT_AS_ASKED,
+                         channel="sms", sender_id=None, words="left in the rain")
+    with world.sessions() as session:
+        first, second = session.get(Claim, ticket.claim_id), session.get(Claim, failed.claim_id)
+    assert first.carrier_claim_id == "RC-0002" and first.status == "open"
+    assert second.carrier_claim_id is None and second.status == "open" and "No such shipment" in second.evidence["carrier_error"]

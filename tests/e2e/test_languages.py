@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.clock import sim_now
-from bot.models import Consent, Handoff, Shipment
+from bot.models import Claim, Consent, Shipment
 from bot.runtime import Runtime
 from bot.sms_sim import send_as_customer
 from tests.e2e.conftest import CustomerPool
@@ -84,19 +84,18 @@ def test_a_dutch_web_chat_verifies_tracks_and_cancels_a_locker_choice(stack_runt
         assert unchanged is not None and unchanged.locker_id == parcel.locker_id
 
 
-def test_a_dutch_missing_parcel_reaches_a_person_with_the_proof(stack_runtime: Runtime,
-                                                                customers: CustomerPool) -> None:
+def test_a_dutch_missing_parcel_gets_the_proof_and_a_claim(stack_runtime: Runtime,
+                                                           customers: CustomerPool) -> None:
     customer, parcels = customers.take(parcels_that(delivered=True), locale="nl")
     delivered = [p for p in parcels if p.status == "delivered"]
     text = f"volgens track & trace is {delivered[0].tracking_number} bezorgd maar ik heb niks ontvangen"
     reply = sms(stack_runtime, customer.phone, text)
-    assert "bezorgd" in reply and "medewerker" in reply, reply
+    assert "bezorgd" in reply and "Gevonden?" in reply, reply
     assert "onderweg" not in reply  # never a tracking list
+    again = sms(stack_runtime, customer.phone, f"gekeken, niks. {text}")  # still missing: a claim
     with stack_runtime.sessions() as session:
-        handoff = session.scalars(select(Handoff).where(Handoff.sender_id == customer.phone)
-                                  .order_by(Handoff.id.desc())).first()
-    assert handoff is not None and delivered[0].tracking_number in handoff.summary
-    assert "Language: nl" in handoff.summary
+        claim = session.scalars(select(Claim).where(Claim.shipment_id == delivered[0].id)).first()
+    assert claim is not None and claim.reference in again and "melding" in again, again
 
 
 GERMAN_DAYS = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"]

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.carriers.models import CarrierEvent, TimeWindow
+from bot.carriers.models import CarrierEvent, DropProof, TimeWindow
 from bot.carriers.sandbox.planner import eta_window, plan_routes
+from bot.carriers.sandbox.proofs import DropPolicy, drop_proof
 from bot.clock import sim_now
 from bot.eta.engine import EtaEngine
 from bot.eta.live import fit_engine, recompute_route
@@ -34,8 +35,12 @@ class TickReport:
     applied: list[IngestResult]
 
 
-def tick(session: Session, *, seed: int = 7) -> TickReport:
-    """Advance the world to the simulated now. Safe to run repeatedly and from a restart."""
+def tick(session: Session, *, seed: int = 7, drops: DropPolicy | None = None) -> TickReport:
+    """Advance the world to the simulated now. Safe to run repeatedly and from a restart.
+
+    Each delivery comes with the driver's proof (`bot.carriers.sandbox.proofs`), following `drops`.
+    """
+    drops = drops or DropPolicy()
     now = sim_now(session)
     applied: list[IngestResult] = []
     depot = session.scalars(select(Depot)).first()
@@ -49,23 +54,26 @@ def tick(session: Session, *, seed: int = 7) -> TickReport:
     for route in session.scalars(select(Route).where(Route.status != "done")).all():
         if engine is None and now >= route.departs_at:
             engine = fit_engine(session, local.date(), tz)
-        applied += _advance_route(session, route, now, engine)
+        applied += _advance_route(session, route, now, engine, seed=seed, drops=drops)
     applied += _deliver_to_lockers(session, now)
     return TickReport(now, [r for r in applied if r.outcome == Outcome.APPLIED])
 
 
 def _event(session: Session, shipment: Shipment, key: str, status: ShipmentStatus, at: datetime,
-           description: str, **extra: object) -> IngestResult:
+           description: str, proof: DropProof | None = None, max_distance_m: float | None = None,
+           **extra: object) -> IngestResult:
     eta = extra.pop("eta", None)
+    limit = {"max_distance_m": max_distance_m} if max_distance_m is not None else {}
     return ingest_event(session, CarrierEvent(
         carrier=CARRIER, event_id=f"{shipment.tracking_number}:{key}", tracking_number=shipment.tracking_number,
         status=status, occurred_at=at, description=description,
         lat=extra.pop("lat", None), lng=extra.pop("lng", None),  # type: ignore[arg-type]
-        eta=eta if isinstance(eta, TimeWindow) else None, extra=dict(extra),
-    ))
+        eta=eta if isinstance(eta, TimeWindow) else None, extra=dict(extra), proof=proof,
+    ), **limit)
 
 
-def _advance_route(session: Session, route: Route, now: datetime, engine: EtaEngine | None) -> list[IngestResult]:
+def _advance_route(session: Session, route: Route, now: datetime, engine: EtaEngine | None, *, seed: int,
+                   drops: DropPolicy) -> list[IngestResult]:
     results: list[IngestResult] = []
     if now < route.departs_at:
         return results
@@ -105,9 +113,11 @@ def _advance_route(session: Session, route: Route, now: datetime, engine: EtaEng
             _rebook_next_day(shipment, due)
         else:
             stop.outcome = "delivered"
+            proof = drop_proof(shipment, seed=seed, day=day, policy=drops, driver_id=route.driver_id,
+                               depot_id=route.depot_id)
             results.append(_event(session, shipment, f"pod:{day}", ShipmentStatus.DELIVERED, due,
                                   "Delivered" + (f" ({shipment.instructions})" if shipment.instructions else ""),
-                                  lat=shipment.lat, lng=shipment.lng))
+                                  proof=proof, max_distance_m=drops.max_distance_m, lat=proof.lat, lng=proof.lng))
         previous = stop
     if all(stop.completed_at is not None for stop in route.stops):
         route.status = "done"

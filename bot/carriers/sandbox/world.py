@@ -15,6 +15,7 @@ from sqlalchemy.orm import Session
 
 from bot.carriers.models import CarrierEvent
 from bot.carriers.sandbox.planner import plan_routes
+from bot.carriers.sandbox.proofs import DropPolicy, drop_proof
 from bot.clock import real_now, start_clock
 from bot.ingest import ingest_event
 from bot.models import Customer, Depot, Driver, Locker, Shipment, ShipmentStatus
@@ -67,16 +68,20 @@ def world_exists(session: Session) -> bool:
     return (session.scalar(select(func.count()).select_from(Shipment)) or 0) > 0
 
 
-def build_world(session: Session, *, seed: int, speed: float, now: datetime | None = None) -> None:
-    """Create the demo world and start the simulated clock at 07:30 today (Berlin)."""
+def build_world(session: Session, *, seed: int, speed: float, now: datetime | None = None,
+                drops: DropPolicy | None = None) -> None:
+    """Create the demo world and start the simulated clock at 07:30 today (Berlin).
+
+    The parcels delivered before today come with the driver's proof, following `drops`."""
     rng = random.Random(seed)
     now = now or real_now()
     today = now.astimezone(TZ).date()
     # The world's history happened before its own clock starts, whatever the wall clock says: a status
     # time after 07:30 would make the day's first events older than the state, so ingestion would drop them.
     day_start = datetime.combine(today, SIM_DAY_START, TZ)
-    session.add(Depot(name="Doorstep Depot Berlin-Lichtenberg", address="Herzbergstraße 40, 10365 Berlin",
-                      lat=52.5250, lng=13.4900, time_zone=TZ.key))
+    depot = Depot(name="Doorstep Depot Berlin-Lichtenberg", address="Herzbergstraße 40, 10365 Berlin",
+                  lat=52.5250, lng=13.4900, time_zone=TZ.key)
+    session.add(depot)
     for name, vehicle in [("Jan Kowalski", "e-van B-DS 101"), ("Mehmet Arslan", "e-van B-DS 102"),
                           ("Lena Vogel", "cargo bike B-DS 103")]:
         session.add(Driver(name=name, vehicle=vehicle))
@@ -110,10 +115,13 @@ def build_world(session: Session, *, seed: int, speed: float, now: datetime | No
         _parcel(session, rng, rng.choice(customers), next(counter), ShipmentStatus.LABEL_CREATED,
                 promised_day=None, before=day_start)
     session.flush()
+    policy = drops or DropPolicy()
     for shipment, delivered in delivered_events:  # history enters through ingestion like any event
+        proof = drop_proof(shipment, seed=seed, day=delivered.date().isoformat(), policy=policy, depot_id=depot.id)
         ingest_event(session, CarrierEvent(carrier="sandbox", event_id=f"{shipment.tracking_number}:pod:seed",
                                            tracking_number=shipment.tracking_number, status=ShipmentStatus.DELIVERED,
-                                           occurred_at=delivered, description="Delivered"))
+                                           occurred_at=delivered, description="Delivered", proof=proof),
+                     max_distance_m=policy.max_distance_m)
     plan_routes(session, today, rng)
     start_clock(session, sim_start=day_start, speed=speed, at=now)
 

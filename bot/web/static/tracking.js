@@ -57,14 +57,7 @@
     });
     const proof = view.proof;
     $("proof").hidden = !proof;
-    if (proof) {
-      $("proof-at").textContent = proof.at || "";
-      $("proof-where").textContent = proof.where || "";
-      $("proof-locker").textContent = proof.locker || "";
-      $("proof-locker-row").hidden = !proof.locker;
-      $("proof-code").textContent = proof.code || "";
-      $("proof-code-row").hidden = !proof.code;
-    }
+    if (proof) renderProof(proof);
     let any = false;
     document.querySelectorAll("#actions [data-action]").forEach((button) => {
       const key = button.dataset.action;
@@ -82,6 +75,37 @@
       return li;
     }));
     drawMap(view);
+  }
+
+  function renderProof(proof) {
+    $("proof-rows").replaceChildren(...proof.rows.map((row) => {
+      const div = document.createElement("div");
+      div.dataset.key = row.key;
+      const dt = document.createElement("dt");
+      dt.textContent = row.label;
+      const dd = document.createElement("dd");
+      dd.textContent = row.value;
+      if (row.key === "code") dd.className = "code";
+      div.append(dt, dd);
+      return div;
+    }));
+    const photo = $("proof-photo");
+    $("proof-photo-box").hidden = !proof.photo;
+    if (proof.photo && photo.getAttribute("src") !== proof.photo) photo.setAttribute("src", proof.photo);
+    const pins = proof.map;
+    $("proof-map-box").hidden = !pins;
+    if (pins) {
+      const [ax, ay] = pins.address, [dx, dy] = pins.drop || pins.address;
+      $("pin-address").setAttribute("transform", `translate(${ax} ${ay})`);
+      $("pin-drop").setAttribute("transform", `translate(${dx} ${dy})`);
+      $("pin-drop").setAttribute("visibility", pins.drop ? "visible" : "hidden");
+      const line = $("pin-line");
+      line.setAttribute("x1", ax); line.setAttribute("y1", ay); line.setAttribute("x2", dx); line.setAttribute("y2", dy);
+      line.setAttribute("visibility", pins.drop ? "visible" : "hidden");
+      $("pin-scale").setAttribute("x2", pins.scale[1]);
+      $("pin-scale-text").textContent = `${pins.scale[0]} m`;
+      $("proof-map-metres").textContent = pins.metres === null ? "" : `${pins.metres} m`;
+    }
   }
 
   async function poll() {

@@ -1,0 +1,1 @@
+"""After delivery: proof of delivery, compliance with the instructions, and claims."""

@@ -1,0 +1,42 @@
+"""'Where did you leave it?' end to end: a signed SMS into the running stack, the answer from the parcel's
+proof of delivery, and the photo fetched through the link in that very answer."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import httpx
+from sqlalchemy import select
+
+from bot.aftercare.proof import PLACE_WORDS
+from bot.clock import sim_now
+from bot.models import DeliveryProof, DropPlace
+from bot.runtime import Runtime
+from bot.sms_sim import send_as_customer
+from tests.e2e.conftest import CustomerPool
+
+
+def test_where_did_you_leave_it_over_sms_answers_with_the_proof_and_its_photo(stack_runtime: Runtime,
+                                                                             customers: CustomerPool) -> None:
+    with stack_runtime.sessions() as session:
+        now = sim_now(session)
+    customer, parcels = customers.take(lambda ps: [p.status for p in ps].count("delivered") == 1 and any(
+        p.status == "delivered" and p.delivered_at and p.delivered_at > now - timedelta(days=10) for p in ps))
+    delivered = next(p for p in parcels if p.status == "delivered")
+    with stack_runtime.sessions() as session:
+        proof = session.scalar(select(DeliveryProof).where(DeliveryProof.shipment_id == delivered.id))
+        assert proof is not None and proof.photo_format == "png" and proof.place
+        place = PLACE_WORDS[DropPlace(proof.place)]
+    exchange = send_as_customer(stack_runtime, customer.phone, "where exactly did you leave it?")
+    assert exchange.status_code == 204
+    reply = "\n".join(exchange.replies)
+    assert f"Parcel {delivered.tracking_number[-4:]} was delivered " in reply, reply
+    assert "Where: " in reply and (place in reply or "with a neighbour: " in reply), reply
+    link = re.search(r"Photo and details: (\S+/t/([\w.\-]+))", reply)
+    assert link is not None, reply
+    base = stack_runtime.settings.web_internal_url
+    photo = httpx.get(f"{base}/t/{link.group(2)}/proof.png")
+    assert photo.status_code == 200 and photo.content.startswith(b"\x89PNG")
+    assert photo.headers["cache-control"].startswith("private")
+    assert httpx.get(f"{base}/t/{link.group(2)[:-2]}xx/proof.png").status_code == 404
