@@ -42,10 +42,11 @@ from actions.change_questions import (
 )
 from actions.changes import AskConfirmChange
 from actions.context import context_for, offer
+from actions.dialogue import return_lines
 from actions.language import reply_language
 from actions.parcel_choice import named_parcel
 from actions.runtime import off_loop, runtime
-from bot.answers import NO_PREFIX, is_no, is_yes
+from bot.answers import NO_PREFIX, is_no, is_yes, starts_with_no
 from bot.carriers import CarrierError
 from bot.choices import (
     INSTRUCTION_WORDS,
@@ -54,6 +55,7 @@ from bot.choices import (
     parse_when,
     pick_by_name,
     pick_window,
+    picks_the_only_option,
 )
 from bot.text import t
 
@@ -180,16 +182,30 @@ class ValidateChangeForm(FormValidationAction):
             slots += SLOTS[kind]
         return [*slots, "confirm_change"]
 
-    # -- cancel, from any question ---------------------------------------------------------
+    # -- cancel, from any question; a question about returns in between --------------------------
     async def _cancelled(self, tracker: Tracker) -> dict[str, Any] | None:
         if wants_cancel(tracker):
             return {"change_cancelled": True}
         return None
 
-    async def validate_parcel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                              domain: DomainDict) -> dict[str, Any]:
+    async def _before_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> dict[str, Any] | None:
+        """A cancel ends the change; "und wie ist der Stand der Rücksendung?" is answered, then the question
+        comes again (the slot mappings take it as an answer, so Rasa's own digression rules never see it)."""
         if cancelled := await self._cancelled(tracker):
             return cancelled
+        intent = tracker.latest_message.get("intent") or {}
+        if intent.get("name") != "return_status" or float(intent.get("confidence") or 0) < CONFIDENT:
+            return None
+        ctx = await context_for(tracker)
+        lang = reply_language(tracker)
+        lines = await off_loop(return_lines, [p.id for p in ctx.parcels], lang)
+        dispatcher.utter_message(text="\n".join(lines) if lines else t(lang, "I can't see a return for you yet."))
+        return {slot: None}
+
+    async def validate_parcel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
+                              domain: DomainDict) -> dict[str, Any]:
+        if early := await self._before_answer(dispatcher, tracker, "parcel"):
+            return early
         ctx = await context_for(tracker)
         kind = change_kind(tracker)
         language = reply_language(tracker)
@@ -197,6 +213,8 @@ class ValidateChangeForm(FormValidationAction):
         text = str(value or "")
         number = option_number(text, len(candidates))
         chosen = candidates[number - 1] if number else named_parcel(text, ctx.eligible(kind))
+        if chosen is None and len(candidates) == 1 and picks_the_only_option(text):
+            chosen = candidates[0]  # one parcel offered: "ja", "ok dann die andere", "de andere"
         if chosen is None:
             dispatcher.utter_message(text=t(language, "Please reply with the number of the parcel from the list, "
                                                       "or say \"never mind\"."))
@@ -209,8 +227,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_window_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "window_choice"):
+            return early
         ctx, parcel = await context_and_parcel(tracker)
         if parcel is None:
             return {"window_choice": None}
@@ -220,22 +238,25 @@ class ValidateChangeForm(FormValidationAction):
         except CarrierError:
             available = offered
         chosen, request = pick_window(str(value or ""), offered, available, now=ctx.now, tz=ctx.tz)
-        if chosen is None and prefilled(tracker):
-            return {"window_choice": None}  # the request named no usable time: just ask
-        if chosen is None:
+        if chosen is None and prefilled(tracker) and request.empty:
+            return {"window_choice": None}  # the request named no time: just ask
+        if chosen is None:  # in the request too ("nächste Woche Freitag"): say so before the list, not silently
             if request.empty:
                 dispatcher.utter_message(text=t(reply_language(tracker), "Reply with a number from the list, or a "
                                                 "day and time, e.g. \"saturday morning\" or \"tmrw after 5\"."))
-            else:
+            elif request.weekday == 6 or any(day.weekday() == 6 for day in request.days):
                 dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, there's no free window then (no "
                                                 "deliveries on Sundays). Try another day or time, or pick a number."))
+            else:  # "nächste Woche Freitag" past the last window, "morgen um 7"
+                dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, there's no free window then. "
+                                                "Try another day or time, or pick a number."))
             return {"window_choice": None}
         return {"window_choice": encode_window(chosen)}
 
     async def validate_locker_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "locker_choice"):
+            return early
         if prefilled(tracker):
             return await self._locker_named_in_request(tracker, str(value or ""))
         code = pick_locker(tracker, str(value or ""))
@@ -263,8 +284,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_instructions_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                          domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "instructions_text"):
+            return early
         text = " ".join(str(value or "").split())
         asks = any(word in text.lower() for word in ("instruction", "anweisung", "hinweis", "instructie", "aanwijzing"))
         if prefilled(tracker) and (not INSTRUCTION_WORDS.search(text) or asks):
@@ -281,8 +302,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_address_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "address_text"):
+            return early
         parsed = parse_address_answer(str(value or ""))
         if parsed is None and prefilled(tracker):
             return {"address_text": None}
@@ -296,8 +317,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_return_items(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                     domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "return_items"):
+            return early
         _, parcel = await context_and_parcel(tracker)
         items = [i for i in (parcel.items if parcel else []) if i.get("returnable")]
         text = str(value or "").lower()
@@ -314,8 +335,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_return_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "return_reason"):
+            return early
         text = " ".join(str(value or "").split())
         if len(text) < 2:
             return {"return_reason": None}
@@ -327,8 +348,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_return_method(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "return_method"):
+            return early
         _, parcel = await context_and_parcel(tracker)
         methods = [key for key, _ in return_methods(parcel)] if parcel is not None else []
         text = str(value or "").lower()
@@ -348,8 +369,8 @@ class ValidateChangeForm(FormValidationAction):
 
     async def validate_return_option(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                      domain: DomainDict) -> dict[str, Any]:
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
+        if early := await self._before_answer(dispatcher, tracker, "return_option"):
+            return early
         if tracker.get_slot("return_method") == "locker":
             code = pick_locker(tracker, str(value or ""))
             if code is None:
@@ -374,8 +395,8 @@ class ValidateChangeForm(FormValidationAction):
         correction = await self._correction(text, tracker)
         if correction:
             return {**correction, "confirm_change": None}
-        if value is False or intent == "deny" or is_no(text):
-            return {"confirm_change": False}
+        if value is False or intent == "deny" or is_no(text) or starts_with_no(text):
+            return {"confirm_change": False}  # "nee toch niet, ...": a no, not the question again
         return {"confirm_change": None}  # asked again
 
     async def _correction(self, text: str, tracker: Tracker) -> dict[str, Any] | None:

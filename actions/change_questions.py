@@ -30,6 +30,7 @@ from actions.questions import Ask
 from actions.runtime import off_loop, runtime
 from bot.carriers import Capability, CarrierError, ChangeRefused
 from bot.text import t
+from bot.timefmt import kilometres
 from bot.timefmt import window as window_text
 
 
@@ -131,7 +132,7 @@ async def _offer_lockers(dispatcher: CollectingDispatcher, tracker: Tracker, par
     for lk in usable:
         hours = lk.opening_hours.get("mon", ["", ""])
         opening = t(lang, "24h") if hours == ["00:00", "24:00"] else f"{hours[0]}-{hours[1]}"
-        options.append(t(lang, "{name}, {km} km, {opening}, {free} free", name=lk.name, km=f"{lk.distance_m / 1000:.1f}",
+        options.append(t(lang, "{name}, {km} km, {opening}, {free} free", name=lk.name, km=kilometres(lk.distance_m, lang),
                          opening=opening, free=lk.free))
     offer(dispatcher, tracker, question, options)
     return [SlotSet("offered", [{"code": lk.code, "name": lk.name} for lk in usable])]

@@ -9,6 +9,7 @@ from rasa_sdk.types import DomainDict
 
 from actions.language import reply_language
 from actions.runtime import channel_of, off_loop, runtime
+from bot.answers import says_stop
 from bot.consent import set_opt_out
 from bot.db import transaction
 from bot.identity import customer_by_phone, verified_link
@@ -19,6 +20,17 @@ def said(tracker: Tracker) -> str:
     """What the customer typed (a carrier keyword reaches the bot as `/opt_out`; the text is kept)."""
     metadata = tracker.latest_message.get("metadata") or {}
     return str(metadata.get("text") or tracker.latest_message.get("text") or "")
+
+
+SURE = 0.9
+
+
+def unsure_opt_out(tracker: Tracker) -> bool:
+    """Plain words the classifier took for an opt-out without being sure, and with no word of stopping in them
+    ("telefoonnummer van jullie?"): no opt-out is recorded for those. Carrier keywords (`/opt_out`) always count."""
+    text = str(tracker.latest_message.get("text") or "")
+    confidence = float((tracker.latest_message.get("intent") or {}).get("confidence") or 0)
+    return not text.startswith("/") and confidence < SURE and not says_stop(said(tracker))
 
 
 def _channel_meant(tracker: Tracker) -> str:
@@ -48,6 +60,10 @@ class ConfirmOptOut(Action):
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
         lang = reply_language(tracker)
+        if unsure_opt_out(tracker):
+            dispatcher.utter_message(text=t(lang, "Sorry, I didn't get that. To stop our texts, reply STOP. "
+                                                  "Reply AGENT for a person."))
+            return []
         if _channel_meant(tracker) == "email":
             dispatcher.utter_message(text=t(lang, "OK, no more delivery emails. Reply START EMAIL to undo."))
         else:
@@ -60,6 +76,8 @@ class RecordOptOut(Action):
         return "action_record_opt_out"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if unsure_opt_out(tracker):
+            return []  # not an opt-out (see ConfirmOptOut)
         text = said(tracker)[:60]
         await off_loop(_record, channel_of(tracker), tracker.sender_id, _channel_meant(tracker), True,
                        f"{channel_of(tracker)}: {text}")

@@ -109,7 +109,8 @@ RETURN_STATES = {"created": N_("booked, waiting for the parcel"), "in_transit": 
 RETURN_METHODS = {"locker": N_("locker"), "pickup": N_("pickup"), "label": N_("label")}
 
 
-def _returns(shipment_ids: list[int], lang: str) -> list[str]:
+def return_lines(shipment_ids: list[int], lang: str) -> list[str]:
+    """The customer's latest returns (at most 3), one line each, in their language."""
     with runtime().sessions() as session:
         now = sim_now(session)
         rows = session.scalars(select(Return).where(Return.shipment_id.in_(shipment_ids))
@@ -135,7 +136,7 @@ class ReturnStatus(Action):
             dispatcher.utter_message(text=t(reply_language(tracker), texts.VERIFY_LOCKED))
             return []
         lang = reply_language(tracker)
-        lines = await off_loop(_returns, [p.id for p in ctx.parcels], lang)
+        lines = await off_loop(return_lines, [p.id for p in ctx.parcels], lang)
         dispatcher.utter_message(text="\n".join(lines) if lines else
                                  t(lang, "I can't see a return for you. To start one, say \"return\"."))
         return [SlotSet("pending_request", None)]

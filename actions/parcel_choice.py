@@ -20,7 +20,9 @@ from bot.choices import ORDINALS, option_number
 from bot.identity import normalise_tracking_number
 
 TRACKING = re.compile(r"\bDS\s?\d{10}\b", re.IGNORECASE)
-FOUR_DIGITS = re.compile(r"(?<![\d:.,/])(\d{4})(?![\d:.,/])")
+# The last 4 digits, also at the end of a sentence or before a colon ("3848: bin morgen nicht da"); not in
+# "10:30", "12.12.2026" or "1234/5678"
+FOUR_DIGITS = re.compile(r"(?<![\d:.,/])(\d{4})(?!\d|[:.,/]\d)")
 LIST_ACTIONS = {"action_track", "validate_change_form", "action_report_missing", "change_form",
                 "action_delivery_complaint"}
 

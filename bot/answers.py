@@ -43,6 +43,17 @@ NO_PREFIX = re.compile(r"^\s*(?:no|nope|nah|nein|ne|nee|neen|n[oö]|actually|eig
                        re.IGNORECASE)
 
 
+# A no in front of something else: "no, actually can you ...", "nee toch niet, andere vraag", "doch nicht, ..."
+# (not "no problem", not "actually" or "doch" alone: those come before a yes as well)
+_NO_FIRST = re.compile(r"^\s*(?:(?:no|nope|nah|nein|ne|nee|neen|noe)\b(?![\s,.!]*(?:problem|probleem|worries|prob)\b)|"
+                       r"toch niet\b|doch nicht\b|lieber nicht\b|liever niet\b)")
+
+
+def starts_with_no(text: str) -> bool:
+    """The message opens with a no, whatever follows."""
+    return _NO_FIRST.match(fold(text)) is not None
+
+
 def is_cancel(text: str) -> bool:
     """The customer stops what they were doing: "never mind", "vergiss es", "laat maar zitten" (see CANCEL)."""
     return CANCEL.match(fold(text)) is not None
@@ -56,3 +67,20 @@ def is_yes(text: str) -> bool:
 def is_no(text: str) -> bool:
     """A plain no, nothing else: "no", "nein danke", "nee", "liever niet"."""
     return NO.fullmatch(fold(text).strip()) is not None
+
+
+# -- stopping our messages ---------------------------------------------------------------------------
+# Words without which a message is no opt-out ("telefoonnummer van jullie?" once came out as one): stop, no more,
+# unsubscribe, leave me alone, in the three languages. Deliberately wide: it only vetoes an unsure classifier.
+_STOP_WORDS = re.compile(
+    r"\b(?:stop\w*|quit|enough|unsub\w*|opt|remove|block\w*|spam\w*|never|no more|not? (?:text|sms|messag)\w*|"
+    r"don'?t|dont|alone|annoying|cancel|"
+    r"keine?|kein\w*|nicht mehr|nie wieder|abmelden|abbestell\w*|austragen|entfern\w*|sperr\w*|ruhe|genug|"
+    r"h[oö]e?rt? auf|aufh[oö]e?ren|schluss|nerv\w*|"
+    r"geen|niet meer|nooit|afmelden|uitschrijv\w*|uitzetten|verwijder\w*|blokk\w*|rust|genoeg|hou op|houd op|"
+    r"ophouden|irritant)\b")
+
+
+def says_stop(text: str) -> bool:
+    """The message has a word of stopping or unsubscribing in it ("bitte keine SMS mehr", "afmelden", "STOP")."""
+    return _STOP_WORDS.search(fold(text)) is not None

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.answers import fold
+from bot.answers import fold, is_yes
 from bot.carriers.models import TimeWindow
 from bot.identity import normalise_postcode
 
@@ -60,7 +60,19 @@ PARTS = {
     "ochtend": MORNING, "ochtends": MORNING, "voormiddag": MORNING, "lunchtijd": MIDDAY, "middag": AFTERNOON,
     "middags": AFTERNOON, "namiddag": AFTERNOON, "avond": EVENING, "avonds": EVENING,
     "vanavond": EVENING, "vanmiddag": AFTERNOON, "vanochtend": MORNING, "vanmorgen": MORNING,
+    "nachm": AFTERNOON, "vroeg": MORNING,  # "Fr nachm.", "morgen vroeg", "morgenvroeg"
 }
+# "next week" ("nächste Woche Freitag", "volgende week dinsdag"): a day of the coming Monday-to-Sunday week
+NEXT_WEEK = re.compile(r"\b(?:next week|(?:nachste|naechste|kommende) woche|(?:volgende|komende) week)\b")
+# A clause that turns a day down ("bin morgen nicht da", "can't do tomorrow", "ik ben er zaterdag niet"); "nicht
+# vor 10", "niet later dan 5" are limits, not refusals. Clauses end at punctuation and at "but", "aber", "maar", ...
+TURNED_DOWN = re.compile(r"(?:\b(?:nicht|nich|niet|not|cant|cannot|wont|geen|keine?|kein)\b|n't\b)"
+                         r"(?!\s+(?:vor|nach|voor|na|before|after|fruher|spater|eerder|later|als|than)\b)")
+CLAUSE = re.compile(r"[,;!?]|\b(?:aber|but|maar|sondern|dafur|lieber|liever|rather|instead|besser|beter|better|"
+                    r"also|dus|dann|then)\b")
+# When work ends: "nach Feierabend", "na het werk", "after work" mean after five
+AFTER_WORK = re.compile(r"\b(?:after work|nach (?:der|dem) (?:arbeit|job)|nach (?:dem )?feierabend|"
+                        r"na (?:het|mijn) werk|na werktijd)\b")
 # "morgen" after a day is its morning ("Samstag Morgen", "heute morgen", "zaterdagmorgen"), else tomorrow
 MORNING_WORD = "morgen"
 # Hours in words, after a preposition ("after five", "nach fünf", "na vijven": the Dutch "-en" form is the usual one)
@@ -119,6 +131,14 @@ def option_number(text: str, count: int) -> int | None:
         if LAST & set(words) and count:
             return count
     return None
+
+
+THE_OTHER = re.compile(r"\b(?:other|andere[nmrs]?|ander)\b")
+
+
+def picks_the_only_option(text: str) -> bool:
+    """With one option left, "yes", "ok then that one", "die andere", "de andere" take it."""
+    return is_yes(text) or THE_OTHER.search(fold(text)) is not None
 
 
 def _hour(value: str, meridiem: str | None, *, assume_pm_below: int = 8) -> time | None:
@@ -181,6 +201,7 @@ def _prepare(text: str) -> str:
     t = fold(text)
     t = re.sub(r"\b(?:guten|goede|good|goeie)\s*morgen\b|\bgoedemorgen\b|\bgood morning\b|\bmoin\b", " ", t)
     t = re.sub(r"\btussen de middag\b", " lunchtijd ", t)
+    t = AFTER_WORK.sub(" after 17:00 ", t)
     t = re.sub(r"\b(?:voor de middag|vor dem mittag(?:essen)?)\b", " ochtend ", t)  # before noon: the morning
     t = re.sub(r"\b(?:na de middag|nach dem mittag(?:essen)?)\b", " namiddag ", t)
     t = re.sub(r"\bhalb\s+(\d{1,2})\b", lambda m: f"{int(m.group(1)) - 1 or 12}:30 uhr", t)  # "halb 6" is 5:30
@@ -204,7 +225,9 @@ def parse_when(text: str, now: datetime, tz: str) -> WhenRequest:
     today = now.astimezone(zone).date()
     t = _prepare(text)
     request = WhenRequest()
-    words = _words(t)
+    # "bin morgen nicht da, geht Freitag?", "not home tomorrow": a day turned down is not the day wanted
+    clauses = [_prepare(clause) for clause in CLAUSE.split(fold(text))]
+    words = _words(" ".join(c for c in clauses if not TURNED_DOWN.search(c)))
     previous = ""
     for word in words:
         if word == MORNING_WORD and (_is_day_word(previous) or previous in ("am", "den", "in", "de", "s", "this")):
@@ -222,10 +245,36 @@ def parse_when(text: str, now: datetime, tz: str) -> WhenRequest:
     if set(words) & DAY_AFTER or "day after tomorrow" in t:
         request.days = {today + timedelta(days=2)}
     _dates(request, t, today)
+    if not request.days and NEXT_WEEK.search(t):
+        monday = today + timedelta(days=7 - today.weekday())
+        request.days = {monday + timedelta(days=n) for n in range(7)}
     _times(request, t)
     if "noon" in words and request.not_after is None:
         request.not_after = time(12)
+    refused_days, refused_weekdays = _turned_down(clauses, today)
+    request.days -= refused_days
+    if request.weekday in refused_weekdays:
+        request.weekday = None
     return request
+
+
+def _turned_down(clauses: list[str], today: date) -> tuple[set[date], set[int]]:
+    """The days and weekdays named in clauses that say no to them ("morgen passt nicht", "ik ben er zaterdag niet")."""
+    days: set[date] = set()
+    weekdays: set[int] = set()
+    for clause in clauses:
+        if not TURNED_DOWN.search(clause):
+            continue
+        for word in _words(clause):
+            if word in TOMORROW:
+                days.add(today + timedelta(days=1))
+            elif word in TODAY:
+                days.add(today)
+            elif word in DAY_AFTER:
+                days.add(today + timedelta(days=2))
+            elif (weekday := DOTTED_WEEKDAYS.get(word, _weekday(word))) is not None:
+                weekdays.add(weekday)
+    return days, weekdays
 
 
 def _dates(request: WhenRequest, t: str, today: date) -> None:

@@ -6,6 +6,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date
+from babel.numbers import format_decimal
 
 from bot.i18n import STRINGS, locale_of
 
@@ -30,3 +31,8 @@ def clock(moment: datetime, tz: str) -> str:
 def window(start: datetime, end: datetime, now: datetime, tz: str, language: str | None = "en") -> str:
     """'today 14:00-15:00', 'morgen 14:00-15:00' (an en dash costs a UCS-2 SMS: so a plain hyphen)."""
     return f"{day_label(start, now, tz, language)} {clock(start, tz)}-{clock(end, tz)}"
+
+
+def kilometres(metres: float, language: str | None = "en") -> str:
+    """A distance with one decimal, as the customer writes numbers: '1.9' in English, '1,9' in German and Dutch."""
+    return format_decimal(metres / 1000, format="0.0", locale=locale_of(language))

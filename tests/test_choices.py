@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from actions.rating import score_of
-from bot.answers import NO_PREFIX, is_cancel, is_no, is_yes
+from bot.answers import NO_PREFIX, is_cancel, is_no, is_yes, starts_with_no
 from bot.carriers.models import TimeWindow
 from bot.choices import (
     INSTRUCTION_WORDS,
@@ -18,6 +18,7 @@ from bot.choices import (
     parse_when,
     pick_by_name,
     pick_window,
+    picks_the_only_option,
 )
 from bot.sentiment import is_angry
 from tests.conftest import T0  # Tuesday 24 Nov 2026, 07:00 in Berlin
@@ -29,6 +30,7 @@ MIDDAY = {"not_before": time(11), "not_after": time(14)}
 AFTERNOON = {"not_before": time(12), "not_after": time(17)}
 EVENING = {"not_before": time(17), "not_after": time(23, 59)}
 MON, TUE, WED, THU, FRI, SAT, SUN = range(7)
+NEXT_WEEK = {date(2026, 11, 30 + n) for n in range(1)} | {date(2026, 12, n) for n in range(1, 7)}
 
 
 def when(days: set[date] | None = None, **fields: object) -> WhenRequest:
@@ -113,6 +115,29 @@ def when(days: set[date] | None = None, **fields: object) -> WhenRequest:
     ("donderdg na 5", when(weekday=THU, not_before=time(17))),
     ("vrijdag voor de middag", when(weekday=FRI, **MORNING)),
     ("vrijdag na de middag", when(weekday=FRI, **AFTERNOON)),
+    # next week, after work, early, abbreviated (QA in German and Dutch)
+    ("nächste Woche Freitag", when(NEXT_WEEK, weekday=FRI)),
+    ("volgende week dinsdag", when(NEXT_WEEK, weekday=TUE)),
+    ("donnerstag kommende woche", when(NEXT_WEEK, weekday=THU)),
+    ("volgende week", when(NEXT_WEEK)),
+    ("morgen nächste woche", when({TOMORROW})),  # the named day wins
+    ("nach Feierabend", when(not_before=time(17))),
+    ("morgen nach der arbeit", when({TOMORROW}, not_before=time(17))),
+    ("na het werk", when(not_before=time(17))),
+    ("morgen vroeg", when({TOMORROW}, **MORNING)),
+    ("morgenvroeg", when({TOMORROW}, **MORNING)),
+    ("Fr nachm.", when(weekday=FRI, **AFTERNOON)),
+    # a day turned down is not the day wanted
+    ("bin morgen nicht da", when()),
+    ("bin morgen nicht da, geht übermorgen?", when({DAY_AFTER})),
+    ("morgen passt nicht, lieber Freitag", when(weekday=FRI)),
+    ("ik ben er morgen niet", when()),
+    ("ik ben er zaterdag niet, kan het vrijdag na vijven", when(weekday=FRI, not_before=time(17))),
+    ("not home tomorrow, can it come friday", when(weekday=FRI)),
+    ("cant do tomorrow", when()),
+    ("morgen früh geht nicht aber nachmittags", when(**AFTERNOON)),
+    ("morgen nicht vor 10", when({TOMORROW}, not_before=time(10))),  # a limit, not a refusal
+    ("niet later dan 5 morgen", when({TOMORROW}, not_after=time(17))),
     # mixed, and nothing at all
     ("Samstag after 5", when(weekday=SAT, not_before=time(17))),
     ("wo ist mein Paket", when()),
@@ -267,3 +292,21 @@ def test_ratings_in_digits_and_words(text: str, expected: int | None) -> None:
 def test_angry_words_in_three_languages(text: str, angry: bool) -> None:
     assert is_angry(text) is angry
 
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("nee toch niet, andere vraag: kan het bij de buren?", True), ("no, actually can it go to my neighbour", True),
+    ("Nö, lieber zum Nachbarn", True), ("doch nicht, ich hole es selbst", True), ("liever niet, ik ben er niet", True),
+    ("no problem, go ahead", False), ("actually yes", False), ("doch, passt", False), ("eigentlich ja", False),
+    ("Nebenan bei Meyer", False), ("neue Adresse", False),
+])
+def test_starts_with_no_reads_a_no_in_front_of_something_else(text: str, expected: bool) -> None:
+    assert starts_with_no(text) is expected
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    ("ja", True), ("ok dann die andere", True), ("dann eben das andere", True), ("de andere maar", True),
+    ("the other one", True), ("jep", True), ("freitag", False), ("nee", False), ("welches?", False),
+])
+def test_picks_the_only_option(text: str, expected: bool) -> None:
+    assert picks_the_only_option(text) is expected

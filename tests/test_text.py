@@ -12,7 +12,7 @@ import pytest
 from bot.catalogue_sources import all_messages, domain_messages, python_messages
 from bot.settings import ROOT
 from bot.text import LANGUAGES, catalogue, language_of, t, translate
-from bot.timefmt import day_label, window
+from bot.timefmt import day_label, kilometres, window
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=BERLIN)  # a Tuesday
@@ -85,3 +85,8 @@ def test_days_and_windows_in_the_customers_language() -> None:
     assert window(thursday, end, NOW, "Europe/Berlin", "de") == "Do., 3. Dez. 14:00-15:00"
     assert window(thursday, end, NOW, "Europe/Berlin", "nl") == "do 3 dec 14:00-15:00"
     assert window(thursday, end, NOW, "Europe/Berlin", "fr") == "Thu 3 Dec 14:00-15:00"
+
+
+def test_distances_with_the_customers_decimal_mark() -> None:
+    assert [kilometres(1949, lang) for lang in LANGUAGES] == ["1.9", "1,9", "1,9"]
+    assert kilometres(12000, "de") == "12,0"

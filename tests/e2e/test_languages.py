@@ -4,6 +4,7 @@ processes: understood in their own words, answered in their own language, and ch
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -95,3 +96,56 @@ def test_a_dutch_missing_parcel_gets_the_proof_and_a_claim(stack_runtime: Runtim
     with stack_runtime.sessions() as session:
         claim = session.scalars(select(Claim).where(Claim.shipment_id == delivered[0].id)).first()
     assert claim is not None and claim.reference in again and "melding" in again, again
+
+
+GERMAN_DAYS = ["Montag", "Dienstag", "Mittwoch", "Donnerstag", "Freitag", "Samstag", "Sonntag"]
+
+
+def test_a_german_customer_turns_tomorrow_down_and_gets_the_day_they_asked_for(stack_runtime: Runtime,
+                                                                              customers: CustomerPool) -> None:
+    """"bin morgen nicht da" names tomorrow to refuse it: the bot once offered exactly tomorrow."""
+    customer, parcels = customers.take(parcels_that(changeable=1), locale="de")
+    parcel = next(p for p in parcels if p.status in CHANGEABLE)
+    with stack_runtime.sessions() as session:
+        today = sim_now(session).astimezone(BERLIN).date()
+    target = today + timedelta(days=2)
+    target += timedelta(days=1) if target.weekday() == 6 else timedelta()  # no deliveries on Sundays
+    text = f"{parcel.tracking_number[-4:]}: bin morgen nicht da, geht es am {GERMAN_DAYS[target.weekday()]}?"
+    confirm = sms(stack_runtime, customer.phone, text)
+    assert "JA oder NEIN" in confirm and "morgen" not in confirm, confirm
+    done = sms(stack_runtime, customer.phone, "jo passt")
+    assert done.startswith("Erledigt"), done
+    with stack_runtime.sessions() as session:
+        moved = session.get(Shipment, parcel.id)
+        assert moved is not None and moved.promised_start is not None
+        assert moved.promised_start.astimezone(BERLIN).date() == target
+
+
+def test_a_dutch_no_in_front_of_another_question_leaves_the_delivery_as_it_was(stack_runtime: Runtime,
+                                                                               customers: CustomerPool) -> None:
+    """At the confirmation, "nee toch niet, ..." was asked again, and the next "ja" moved the parcel."""
+    _, parcels = customers.take(parcels_that(changeable=1))  # any reader: the web chat goes by the words
+    parcel = next(p for p in parcels if p.status in CHANGEABLE)
+    sender = new_sender()
+    rest(stack_runtime, sender, "hoi, waar blijft mijn pakket nou?")
+    rest(stack_runtime, sender, parcel.tracking_number)
+    rest(stack_runtime, sender, parcel.postcode)
+    confirm = " ".join(rest(stack_runtime, sender, "kan het morgen na vijven komen"))
+    assert "JA of NEE" in confirm, confirm
+    answer = " ".join(rest(stack_runtime, sender, "nee toch niet, kan het ook bij de buren?"))
+    assert "zoals het was" in answer, answer
+    after = " ".join(rest(stack_runtime, sender, "ja"))
+    assert "Klaar" not in after, after
+    with stack_runtime.sessions() as session:
+        unchanged = session.get(Shipment, parcel.id)
+        assert unchanged is not None and unchanged.promised_start == parcel.promised_start
+
+
+def test_asking_for_the_phone_number_in_dutch_is_no_opt_out(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    customer, _ = customers.take(parcels_that())
+    reply = sms(stack_runtime, customer.phone, "telefoonnummer van jullie?")
+    assert "START" not in reply, reply  # no "you won't get more texts"
+    with stack_runtime.sessions() as session:
+        consent = session.scalars(select(Consent).where(Consent.customer_id == customer.id,
+                                                        Consent.channel == "sms")).first()
+    assert consent is None or not consent.opted_out
