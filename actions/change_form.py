@@ -46,7 +46,7 @@ from actions.dialogue import return_lines
 from actions.language import reply_language
 from actions.parcel_choice import named_parcel
 from actions.runtime import off_loop, runtime
-from bot.answers import NO_PREFIX, is_no, is_yes, starts_with_no
+from bot.answers import NO_PREFIX, is_no, said_yes, starts_with_no
 from bot.carriers import CarrierError
 from bot.choices import (
     INSTRUCTION_WORDS,
@@ -390,7 +390,8 @@ class ValidateChangeForm(FormValidationAction):
         text = tracker.latest_message.get("text") or ""
         if wants_cancel(tracker):
             return {"confirm_change": False, "change_cancelled": True}
-        if value is True or intent == "affirm" or (value is None and is_yes(text)):
+        confidence = (tracker.latest_message.get("intent") or {}).get("confidence")
+        if said_yes(text, intent, confidence) or (value is True and intent != "affirm"):
             return {"confirm_change": True}
         correction = await self._correction(text, tracker)
         if correction:

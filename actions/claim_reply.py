@@ -18,7 +18,7 @@ from actions.context import Context
 from actions.parcel_choice import last_bot_turn
 from actions.runtime import SMS_SENDER, channel_of, off_loop, runtime
 from bot.aftercare.claims import ClaimRefused, ClaimTicket, open_or_add
-from bot.answers import is_cancel, is_no, is_yes
+from bot.answers import is_cancel, is_no, is_yes, said_yes
 from bot.models import ClaimKind
 from bot.text import t
 from bot.timefmt import clock, day_label
@@ -63,7 +63,10 @@ def answer_of(tracker: Tracker) -> str:
         return "no"
     if is_yes(text):
         return "yes"
-    return {"deny": "no", "affirm": "yes"}.get(str(intent), "")
+    confidence = (tracker.latest_message.get("intent") or {}).get("confidence")
+    if said_yes(text, intent, confidence):
+        return "yes"
+    return "no" if intent == "deny" else ""
 
 
 def words_of(tracker: Tracker, intents: tuple[str, ...]) -> str:

@@ -54,11 +54,17 @@ def without_entities(text: str, entities: List[Dict[str, Any]]) -> str:
 
 
 def identify(text: str, *, min_words: int = 3, min_letters: int = 15, min_confidence: float = 0.45,
-             min_ratio: float = 2.5, low_accuracy: bool = False) -> Tuple[str, bool] | None:
+             min_ratio: float = 2.5, min_supported_confidence: float = 0.2,
+             low_accuracy: bool = False) -> Tuple[str, bool] | None:
     """(ISO 639-1 code, supported) when `text` is clearly in one language; None when it can't tell.
 
-    Clearly: enough words, and the most likely language at least `min_confidence` and `min_ratio`
-    times as likely as the next (lingua spreads its confidence over all nine languages)."""
+    lingua spreads its confidence over all nine languages, and short English shares words with Spanish
+    or French ("where is my parcel": English 0.30, Spanish 0.14). So:
+    - one of ours (en/de/nl) wins when it is at least `min_supported_confidence` and `min_ratio` times as
+      likely as the next of ours: all that matters is which of our languages to answer in;
+    - another language wins only when it is at least `min_confidence` and `min_ratio` times as likely
+      as the next language of all nine: the customer gets English as well, so doubt stays with ours.
+    """
     words = WORD.findall(text)
     if len(words) < min_words and sum(len(w) for w in words) < min_letters:
         return None
@@ -67,11 +73,17 @@ def identify(text: str, *, min_words: int = 3, min_letters: int = 15, min_confid
     values = detector(low_accuracy).compute_language_confidence_values(" ".join(words))
     if not values:
         return None
-    best, second = values[0], (values[1].value if len(values) > 1 else 0.0)
+    best = values[0]
+    if best.language in SUPPORTED:
+        rival = max((v.value for v in values if v.language in SUPPORTED and v.language != best.language),
+                    default=0.0)
+        if best.value < min_supported_confidence or best.value < min_ratio * rival:
+            return None
+        return SUPPORTED[best.language], True
+    second = values[1].value if len(values) > 1 else 0.0
     if best.value < min_confidence or best.value < min_ratio * second:
         return None
-    code = SUPPORTED.get(best.language) or best.language.iso_code_639_1.name.lower()
-    return code, best.language in SUPPORTED
+    return best.language.iso_code_639_1.name.lower(), False
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.ENTITY_EXTRACTOR], is_trainable=False)
@@ -80,7 +92,8 @@ class LanguageIdentifier(GraphComponent):
 
     @staticmethod
     def get_default_config() -> Dict[str, Any]:
-        return {"min_words": 3, "min_letters": 15, "min_confidence": 0.45, "min_ratio": 2.5, "low_accuracy": False}
+        return {"min_words": 3, "min_letters": 15, "min_confidence": 0.45, "min_ratio": 2.5,
+                "min_supported_confidence": 0.2, "low_accuracy": False}
 
     def __init__(self, config: Dict[str, Any]) -> None:
         self.config = {**self.get_default_config(), **config}
@@ -105,7 +118,9 @@ class LanguageIdentifier(GraphComponent):
         entities = list(message.get(ENTITIES) or [])
         found = identify(without_entities(text, entities), min_words=self.config["min_words"],
                          min_letters=self.config["min_letters"], min_confidence=self.config["min_confidence"],
-                         min_ratio=self.config["min_ratio"], low_accuracy=self.config["low_accuracy"])
+                         min_ratio=self.config["min_ratio"],
+                         min_supported_confidence=self.config["min_supported_confidence"],
+                         low_accuracy=self.config["low_accuracy"])
         if found is None:
             return
         code, supported = found

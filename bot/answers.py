@@ -84,3 +84,13 @@ _STOP_WORDS = re.compile(
 def says_stop(text: str) -> bool:
     """The message has a word of stopping or unsubscribing in it ("bitte keine SMS mehr", "afmelden", "STOP")."""
     return _STOP_WORDS.search(fold(text)) is not None
+
+
+AFFIRM_MIN_CONFIDENCE = 0.7  # real yeses score 0.85+; keyboard mash ("asdf jkl") can reach 0.5 as affirm
+
+
+def said_yes(text: str, intent: str | None, confidence: float | None) -> bool:
+    """A yes that may change something: by its words, or by the classifier when it is sure."""
+    if is_yes(text):
+        return True
+    return intent == "affirm" and (confidence or 0.0) >= AFFIRM_MIN_CONFIDENCE

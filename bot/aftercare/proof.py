@@ -168,7 +168,8 @@ def proof_lines(view: ProofView, language: str) -> list[str]:
     if view.where:
         lines.append(t(language, "Where: {where}.", where=view.where))
     if view.note:
-        note = view.note if len(view.note) <= SMS_NOTE else view.note[:SMS_NOTE - 3].rstrip() + "..."
+        note = view.note if len(view.note) <= SMS_NOTE else view.note[:SMS_NOTE - 1].rstrip() + "…"
+        note = note.rstrip(".")  # the sentence ends with its own full stop
         lines.append(t(language, "Driver's note: \"{note}\".", note=note))
     if view.far and view.distance_m is not None:
         lines.append(t(language, "It was left {m} m from your address.", m=view.distance_m))

@@ -115,6 +115,19 @@ def test_a_plain_yes_or_no_confirms_when_the_classifier_missed_it(world: Runtime
     assert result == {"confirm_change": expected}
 
 
+@pytest.mark.parametrize(("text", "confidence", "expected"), [("asdf jkl", 0.53, None), ("sounds good", 0.93, True),
+                                                              ("yes", 0.4, True)])
+def test_only_a_sure_yes_confirms_a_change(world: Runtime, text: str, confidence: float, expected: bool | None) -> None:
+    """Keyboard mash the classifier calls affirm at 0.53 must not move a parcel; a yes in words always does."""
+    customer, parcel = first_customer_with(world, "in_transit")
+    state = tracker("tracker_sms", sender_id=customer.phone,
+                    slots={"pending_request": "reschedule", "requested_slot": "confirm_change",
+                           "shipment_id": str(parcel.id)},
+                    latest_message={"text": text, "intent": {"name": "affirm", "confidence": confidence}})
+    result = run(ValidateChangeForm().validate_confirm_change(True, CollectingDispatcher(), state, {}))
+    assert result == {"confirm_change": expected}
+
+
 def test_nothing_is_committed_without_a_yes(world: Runtime) -> None:
     customer, parcel = first_customer_with(world, "in_transit")
     window = f"{datetime(2026, 11, 27, 10, tzinfo=BERLIN).isoformat()}|{datetime(2026, 11, 27, 12, tzinfo=BERLIN).isoformat()}"

@@ -66,7 +66,7 @@ def test_a_far_drop_says_how_far_and_a_long_note_is_cut_for_sms(world: Runtime) 
                                       compliance="differs", compliance_reasons=["distance"])
     text, _ = ask(customer, "where exactly did you leave it")
     assert "It was left 180 m from your address." in text
-    assert '"' + "x" * 77 + '..."' in text and "x" * 81 not in text
+    assert '"' + "x" * 79 + '…"' in text and "x" * 81 not in text
 
 
 def test_the_answer_is_in_the_customers_language(world: Runtime) -> None:

@@ -52,6 +52,7 @@ CASES = [
     ("ik wil met een medewerker praten", []),
     ("can it come tomorrow instead", []),
     ("I want to talk to a person please", []),
+    ("hi, where is my parcel?", []),
     ("Où est mon colis ? Je ne le trouve pas", []),
     ("¿Dónde está mi paquete? No ha llegado", []),
     ("ja", []), ("2", []), ("ok", []), ("DS1234567890", []), ("nee", []), ("/greet", []),

@@ -25,17 +25,25 @@ from bot.settings import Settings
 METRES_PER_DEGREE = 111_320
 NEAR_M, FAR_M = (2.0, 12.0), (80.0, 400.0)
 SAFE_PLACES = (DropPlace.FRONT_DOOR, DropPlace.BACK_DOOR, DropPlace.PORCH, DropPlace.GARAGE, DropPlace.MAILBOX)
-NOTES = {
-    DropPlace.HANDED_OVER: "Handed to the customer at the door.",
-    DropPlace.FRONT_DOOR: "Left at the front door.",
-    DropPlace.BACK_DOOR: "Left at the back door, out of sight.",
-    DropPlace.PORCH: "Left in the porch, out of the rain.",
-    DropPlace.GARAGE: "Left in the garage.",
-    DropPlace.SHED: "Left in the shed.",
-    DropPlace.MAILBOX: "Put in the parcel box.",
-    DropPlace.RECEPTION: "Left at reception.",
-    DropPlace.NEIGHBOUR: "Neighbour took it.",
+# The driver's own words, in the household's language (the sandbox's drivers speak all three).
+NOTES: dict[DropPlace, dict[str, str]] = {
+    DropPlace.HANDED_OVER: {"en": "Handed to the customer at the door.", "de": "An der Tür persönlich übergeben.",
+                            "nl": "Aan de deur persoonlijk afgegeven."},
+    DropPlace.FRONT_DOOR: {"en": "Left at the front door.", "de": "Vor der Haustür abgestellt.",
+                           "nl": "Bij de voordeur neergezet."},
+    DropPlace.BACK_DOOR: {"en": "Left at the back door, out of sight.", "de": "An der Hintertür abgestellt, nicht einsehbar.",
+                          "nl": "Bij de achterdeur neergezet, uit het zicht."},
+    DropPlace.PORCH: {"en": "Left in the porch, out of the rain.", "de": "Im Vorbau abgestellt, regengeschützt.",
+                      "nl": "In het portiek neergezet, droog."},
+    DropPlace.GARAGE: {"en": "Left in the garage.", "de": "In der Garage abgestellt.", "nl": "In de garage gezet."},
+    DropPlace.SHED: {"en": "Left in the shed.", "de": "Im Schuppen abgestellt.", "nl": "In de schuur gezet."},
+    DropPlace.MAILBOX: {"en": "Put in the parcel box.", "de": "In den Paketkasten gelegt.", "nl": "In de pakketbus gedaan."},
+    DropPlace.RECEPTION: {"en": "Left at reception.", "de": "Am Empfang abgegeben.", "nl": "Bij de receptie afgegeven."},
+    DropPlace.NEIGHBOUR: {"en": "Neighbour took it.", "de": "Vom Nachbarn angenommen.", "nl": "Door de buren aangenomen."},
 }
+OTHER_NOTE = {"en": "Left as noted.", "de": "Wie vermerkt abgestellt.", "nl": "Neergezet zoals genoteerd."}
+NEIGHBOUR_NOTE = {"en": "{who} took it.", "de": "{who} hat es angenommen.", "nl": "{who} heeft het aangenomen."}
+NEIGHBOUR_AT = {"en": "Neighbour at {who}", "de": "Nachbar in {who}", "nl": "Buren op {who}"}
 DOOR_COLOURS = {DropPlace.BACK_DOOR: (46, 125, 50), DropPlace.GARAGE: (120, 120, 120), DropPlace.NEIGHBOUR: (21, 101, 192),
                 DropPlace.MAILBOX: (198, 40, 40), DropPlace.PORCH: (109, 76, 65)}
 
@@ -98,9 +106,11 @@ def drop_proof(shipment: Shipment, *, seed: int, day: str, policy: DropPolicy, d
     far = rng.random() < policy.far_rate
     place, neighbour = _choose(shipment, rng, ignore)
     lat, lng = _offset(shipment.lat, shipment.lng, rng.uniform(*(FAR_M if far else NEAR_M)), rng.uniform(0, 2 * math.pi))
-    note = NOTES.get(place, "Left as noted.")
+    language = shipment.customer.locale if shipment.customer.locale in OTHER_NOTE else "en"
+    note = NOTES.get(place, OTHER_NOTE)[language]
     if neighbour:
-        note = f"Neighbour at {neighbour} took it." if neighbour.startswith("no.") else f"{neighbour} took it."
+        who = NEIGHBOUR_AT[language].format(who=neighbour) if neighbour.startswith("no.") else neighbour
+        note = NEIGHBOUR_NOTE[language].format(who=who)
     number = neighbour.removeprefix("no. ") if neighbour and neighbour.startswith("no.") else _house_number(
         shipment.address_line)
     photo = picture(place, number, rng)
