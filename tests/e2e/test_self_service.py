@@ -181,9 +181,9 @@ def test_asking_for_a_person_opens_a_handoff_and_the_bot_goes_quiet(stack_runtim
 
 def test_two_misunderstandings_in_a_row_hand_over(stack_runtime: Runtime, customers: CustomerPool) -> None:
     customer, _ = customers.take(lambda ps: True)
-    first = sms(stack_runtime, customer.phone, "blorp zzkx qwv")
+    first = sms(stack_runtime, customer.phone, "hjkl vbnm")  # keyboard mash the model falls back on
     assert "didn't get that" in first
-    second = sms(stack_runtime, customer.phone, "vrrp glonk")
+    second = sms(stack_runtime, customer.phone, "xkcd blrg")
     assert "person" in second
     with stack_runtime.sessions() as session:
         assert session.scalars(select(Handoff.reason).where(Handoff.sender_id == customer.phone)).one() == "misunderstood"
