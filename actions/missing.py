@@ -110,7 +110,10 @@ def likely_places(shipment_id: int, language: str) -> list[str]:
             places.append(t(language, "where you asked: \"{note}\"", note=instructions[:80]))
         if shipment.status == ShipmentStatus.AT_LOCKER or (proof is not None and proof.place == DropPlace.LOCKER):
             places.append(t(language, "in the locker"))
-        places.append(t(language, "around the property or with a neighbour"))
+        if proof is not None and proof.place == DropPlace.HANDED_OVER:
+            places.append(t(language, "with someone at home who took it at the door"))
+        else:
+            places.append(t(language, "around the property or with a neighbour"))
         return places
 
 
