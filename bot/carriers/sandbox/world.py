@@ -7,7 +7,8 @@ Today's parcels are on routes that start at 08:00; the simulated clock starts at
 from __future__ import annotations
 
 import random
-from datetime import datetime, time, timedelta
+from collections.abc import Iterator
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -60,6 +61,7 @@ PRODUCTS = [("SH-RUN-42", "running shoes"), ("JK-RAIN-M", "rain jacket"), ("BK-C
 TODAY_PARCELS = 45
 TOMORROW_PARCELS = 16
 DELIVERED_PARCELS = 8
+EARLIER_DELIVERIES = 6  # more history, for English customers with several parcels (see _earlier_deliveries)
 LABEL_ONLY_PARCELS = 3
 CUSTOMERS = 40
 
@@ -115,6 +117,7 @@ def build_world(session: Session, *, seed: int, speed: float, now: datetime | No
         _parcel(session, rng, rng.choice(customers), next(counter), ShipmentStatus.LABEL_CREATED,
                 promised_day=None, before=day_start)
     session.flush()
+    delivered_events += _earlier_deliveries(session, customers, counter, seed=seed, today=today, day_start=day_start)
     policy = drops or DropPolicy()
     for shipment, delivered in delivered_events:  # history enters through ingestion like any event
         proof = drop_proof(shipment, seed=seed, day=delivered.date().isoformat(), policy=policy, depot_id=depot.id)
@@ -124,6 +127,25 @@ def build_world(session: Session, *, seed: int, speed: float, now: datetime | No
                      max_distance_m=policy.max_distance_m)
     plan_routes(session, today, rng)
     start_clock(session, sim_start=day_start, speed=speed, at=now)
+
+
+def _earlier_deliveries(session: Session, customers: list[Customer], counter: Iterator[int], *, seed: int,
+                        today: date, day_start: datetime) -> list[tuple[Shipment, datetime]]:
+    """A parcel delivered a few days ago for English customers who have several on the way and none
+    delivered: "where did you leave it?", missing parcels and returns have more people to try them on.
+    Drawn from a random stream of their own, so the rest of the world is what it always was."""
+    rng = random.Random(f"{seed}-earlier-deliveries")
+    owners = [c for c in customers[DELIVERED_PARCELS:]  # the first ones have one delivered already
+              if c.locale == "en" and len(c.shipments) >= 2][:EARLIER_DELIVERIES]
+    events = []
+    for index, owner in enumerate(owners):
+        delivered = datetime.combine(today - timedelta(days=2 + index), time(9 + index % 8), TZ)
+        shipment = _parcel(session, rng, owner, next(counter), ShipmentStatus.IN_TRANSIT,
+                           promised_day=delivered.date(), before=day_start, items=1 + index % 2)
+        shipment.status_at = delivered - timedelta(days=1)
+        events.append((shipment, delivered))
+    session.flush()
+    return events
 
 
 def _customer(rng: random.Random, index: int) -> Customer:
