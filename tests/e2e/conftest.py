@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from bot.devstack import Stack
 from bot.model_files import model_path
-from bot.models import Customer, Shipment
+from bot.models import Consent, Customer, DeliveryProof, Shipment, ShipmentEvent
 from bot.runtime import Runtime
 
 
@@ -22,6 +22,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     running.setup()
     running.env["SANDBOX_FAULTS"] = faulty_tracking_number(running)
     mostly_english(running)
+    twin_english_customers(running)
     try:
         running.start()
     except Exception:
@@ -42,6 +43,45 @@ def mostly_english(stack: Stack) -> None:
                 if sum(p.status in ("at_depot", "in_transit") for p in customer.shipments) == 1:
                     customer.locale = "en"
             session.commit()
+    finally:
+        runtime.engine.dispose()
+
+
+TWIN_PHONES = "+4915130"  # the twins' numbers: +4915130000001, …
+TWIN_STATUSES = ("at_depot", "in_transit", "delivered")
+
+
+def _copy(row: object, **changes: object) -> dict[str, object]:
+    table = type(row).__table__  # type: ignore[attr-defined]
+    return {c.key: getattr(row, c.key) for c in table.columns if c.key != "id"} | changes
+
+
+def twin_english_customers(stack: Stack) -> None:
+    """Before anything runs: a twin of every English customer, with copies of their parcels on the way
+    (not on a route: the sandbox never moves them) and delivered (with the proof and the events), so the
+    ~50 tests on one stack don't run out of customers. The pool hands twins out only after the real ones."""
+    runtime = Runtime.build(stack.settings)
+    try:
+        with runtime.sessions() as session, session.begin():
+            originals = session.scalars(select(Customer).where(Customer.locale == "en").order_by(Customer.id)).all()
+            for number, original in enumerate(originals, start=1):
+                twin = Customer(**_copy(original, phone=f"{TWIN_PHONES}{number:06d}", name=f"{original.name} Jr.",
+                                        email=f"twin{number}@example.com"))
+                session.add(twin)
+                session.flush()
+                for consent in original.consents:
+                    session.add(Consent(**_copy(consent, customer_id=twin.id)))
+                for index, parcel in enumerate(p for p in original.shipments if p.status in TWIN_STATUSES):
+                    copy = Shipment(**_copy(parcel, customer_id=twin.id,
+                                            tracking_number=f"DS9{number:04d}{index:05d}"))
+                    session.add(copy)
+                    session.flush()
+                    for event in parcel.events:
+                        session.add(ShipmentEvent(**_copy(event, shipment_id=copy.id,
+                                                          event_id=f"twin:{copy.tracking_number}:{event.id}")))
+                    proof = session.scalars(select(DeliveryProof).where(DeliveryProof.shipment_id == parcel.id)).first()
+                    if proof is not None:
+                        session.add(DeliveryProof(**_copy(proof, shipment_id=copy.id)))
     finally:
         runtime.engine.dispose()
 
@@ -79,7 +119,8 @@ class CustomerPool:
             # one changeable or one delivered parcel (most tests need one), and the rarer ones (returns,
             # several parcels) stay available for the tests that need them, whatever order tests run in.
             everyone = sorted(session.scalars(select(Customer)),
-                              key=lambda c: (usefulness(list(c.shipments)), len(c.shipments), c.id))
+                              key=lambda c: (c.phone.startswith(TWIN_PHONES), usefulness(list(c.shipments)),
+                                             len(c.shipments), c.id))
             for customer in everyone:
                 parcels = list(customer.shipments)
                 if customer.id in self.used or any(p.tracking_number in self.reserved for p in parcels):
