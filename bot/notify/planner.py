@@ -39,6 +39,7 @@ from bot.models import (
     Stop,
 )
 from bot.notify.rules import Rules
+from bot.rasa_api import ADDRESSABLE_ID
 from bot.verify_limits import lock_runs
 
 # Event messages are only worth sending while fresh: a world built with history must not announce
@@ -54,6 +55,15 @@ ANNOUNCES = {ShipmentStatus.IN_TRANSIT: "shipped", ShipmentStatus.AT_DEPOT: "shi
 DAILY = ("out_for_delivery", "failed_attempt")
 CHECK_AFTER = timedelta(minutes=2)  # the "all OK?" ask comes after the "delivered" message, not before it
 TELL_CLAIM_FOR = timedelta(days=3)  # a resolved claim's message is worth sending this long
+# A claim opened in the web chat is answered in the chat (bot.aftercare.chat_notice); its SMS/email is
+# planned for this much later, and goes only if the chat could not be reached (made due at once then).
+CHAT_FIRST = timedelta(minutes=30)
+
+
+def web_chat(channel: str | None, sender_id: str | None) -> bool:
+    """A claim opened in a web chat conversation Rasa's API can address (told there first)."""
+    return channel == "web" and sender_id is not None and sender_id.startswith("web:") \
+        and ADDRESSABLE_ID.match(sender_id) is not None
 
 
 @dataclass(frozen=True)
@@ -88,7 +98,8 @@ class Situation:
     # Issue 15: the drop differed from the instructions and the customer was not asked yet (its facts
     # for the message), and resolved claims the customer was not told about yet (reference, resolution).
     drop_differs: dict[str, object] | None = None
-    claims_resolved: tuple[tuple[str, str, datetime, str], ...] = ()  # + the channel the claim came in on
+    # + the channel the claim came in on: "sms", "web" (an addressable web chat) or ""
+    claims_resolved: tuple[tuple[str, str, datetime, str], ...] = ()
 
 
 def _fresh(moment: datetime | None, now: datetime) -> bool:
@@ -157,8 +168,9 @@ def _events(shipment: Shipment, now: datetime, rules: Rules, situation: Situatio
             yield "delivery_check", "", (shipment.delivered_at or now) + CHECK_AFTER, dict(situation.drop_differs), None
     for reference, resolution, resolved_at, channel in situation.claims_resolved:
         if now - resolved_at <= TELL_CLAIM_FOR:
-            yield "claim_resolved", reference, resolved_at, {"reference": reference, "resolution": resolution,
-                                                             "prefer": channel}, None
+            due = resolved_at + CHAT_FIRST if channel == "web" else resolved_at
+            yield "claim_resolved", reference, due, {"reference": reference, "resolution": resolution,
+                                                     "prefer": channel}, None
     if status == ShipmentStatus.AT_LOCKER and at is not None:
         deadline = at + timedelta(days=rules.locker_hold_days)
         if _fresh(at, now):
@@ -267,14 +279,15 @@ def situations(session: Session, shipments: list[Shipment], now: datetime) -> di
         select(DeliveryProof).where(DeliveryProof.shipment_id.in_(ids), DeliveryProof.compliance == "differs",
                                     DeliveryProof.customer_asked_at.is_(None)))}
     resolved: dict[int, list[tuple[str, str, datetime, str]]] = {}
-    for shipment_id, reference, resolution, resolved_at, claim_channel in session.execute(
-        select(Claim.shipment_id, Claim.reference, Claim.resolution, Claim.resolved_at, Claim.channel)
+    for shipment_id, reference, resolution, resolved_at, claim_channel, sender_id in session.execute(
+        select(Claim.shipment_id, Claim.reference, Claim.resolution, Claim.resolved_at, Claim.channel,
+               Claim.sender_id)
         .where(Claim.shipment_id.in_(ids), Claim.status == ClaimStatus.RESOLVED, Claim.customer_told_at.is_(None),
                Claim.resolved_at >= now - TELL_CLAIM_FOR)
     ):
         if resolved_at is not None:
-            sms = claim_channel in ("sms", "whatsapp")
-            resolved.setdefault(shipment_id, []).append((reference, resolution or "", resolved_at, "sms" if sms else ""))
+            came_in = "sms" if claim_channel in ("sms", "whatsapp") else "web" if web_chat(claim_channel, sender_id) else ""
+            resolved.setdefault(shipment_id, []).append((reference, resolution or "", resolved_at, came_in))
     return {
         s.id: Situation(frozenset(opted.get(s.customer_id, ())), before.get(s.id),
                         verify_locked_at=locked.get(s.tracking_number), passed=tuple(passed.get(s.id, ())),

@@ -1,6 +1,6 @@
 """The console's claims: the list (open first, most urgent first), one claim with its evidence, the
 driver's photo (only to a logged-in agent), and resolving it (once; the customer is then told on their
-channel by the notification planner)."""
+channel by the notification planner, or in their web chat when the claim was opened there)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from fastapi.responses import RedirectResponse, Response
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.aftercare.chat_notice import tell_in_chat
 from bot.aftercare.claims import MAX_NOTE, AlreadyResolved, resolve
 from bot.clock import sim_now
 from bot.models import Agent, Claim, ClaimResolution, ClaimStatus, Customer, DeliveryProof, Shipment
@@ -120,4 +121,5 @@ async def resolve_claim(claim_id: RowId, me: CurrentAgent, runtime: RuntimeDep, 
                                 agent_id=me.agent.id)
     except AlreadyResolved:
         raise HTTPException(status_code=409, detail="this claim is resolved already") from None
+    await tell_in_chat(runtime, claim_id)  # a web-chat claim: told in the chat (else SMS/email, as planned)
     return RedirectResponse(f"/agent/claims/{claim_id}?msg=resolved", status_code=303)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import uuid
 from typing import Any
 
@@ -11,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.identity import make_link_token
-from bot.models import Shipment
+from bot.models import Claim, Notification, OutboxMessage, Shipment
 from bot.runtime import Runtime
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import user_messages
@@ -107,3 +108,65 @@ def test_a_forged_token_or_a_phone_as_session_id_gets_nothing(stack_runtime: Run
     assert user_messages(stack_runtime, customer.phone) == []
     with stack_runtime.sessions() as session:
         assert session.scalars(select(Shipment).where(Shipment.id == parcels[0].id)).one()
+
+
+# -- a claim opened in the web chat is answered in the web chat ---------------------------------------------
+
+def test_a_web_chat_claim_is_answered_in_the_chat_and_not_by_sms(stack_runtime: Runtime,
+                                                                 customers: CustomerPool) -> None:
+    from tests.e2e.test_claims import agent, console, dispatch_now, missing_delivered, no_quiet_hours
+
+    phone, shipment_id, number = missing_delivered(customers, stack_runtime)
+    no_quiet_hours(stack_runtime, phone)  # an SMS for the claim would go out at once if one were due
+    token = make_link_token(stack_runtime.settings.link_secret, shipment_id)
+    client, csrf = console(stack_runtime.settings.web_internal_url, agent(stack_runtime))
+
+    def resolve(claim_id: int) -> tuple[int, int]:
+        done = client.post(f"/agent/claims/{claim_id}/resolve", data={
+            "resolution": "redeliver", "note": "new attempt tomorrow", "csrf_token": csrf})
+        again = client.post(f"/agent/claims/{claim_id}/resolve", data={"resolution": "refund", "csrf_token": csrf})
+        return done.status_code, again.status_code
+
+    async def chat() -> tuple[str, str, str, Claim, tuple[int, int], list[str], list[str]]:
+        async with WebChat(stack_runtime, token=token) as tab:
+            first = texts(await tab.say("my parcel says delivered but it isn't here"))
+            reply = texts(await tab.say("no"))
+            with stack_runtime.sessions() as session:
+                claim = session.scalars(select(Claim).where(Claim.shipment_id == shipment_id)).one()
+            codes = await asyncio.to_thread(resolve, claim.id)
+            heard: list[str] = []
+            deadline = asyncio.get_running_loop().time() + 20
+            while not any(claim.reference in h for h in heard) and asyncio.get_running_loop().time() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    heard.append((await asyncio.wait_for(tab.inbox.get(), 1))["text"])
+            later: list[str] = []
+            with contextlib.suppress(TimeoutError):  # nothing more: told once
+                while True:
+                    later.append((await asyncio.wait_for(tab.inbox.get(), 3))["text"])
+            return first, reply, tab.session_id, claim, codes, heard, later
+
+    try:
+        first, reply, session_id, claim, codes, heard, later = asyncio.run(chat())
+    finally:
+        client.close()
+    assert f"…{number[-4:]} shows as delivered" in first and "Found it?" in first, first
+    assert claim.reference in reply and "answer by" in reply, reply
+    assert (claim.kind, claim.channel, claim.sender_id) == ("missing", "web", "web:" + session_id.split(".")[0])
+    assert claim.evidence["proof"] is not None and claim.evidence["timeline"][-1]["status"] == "delivered"
+    assert "isn't here" in claim.evidence["words"]
+    assert codes == (303, 409)
+    told = [h for h in heard if claim.reference in h]
+    assert len(told) == 1 and "deliver your parcel again" in told[0] and number in told[0], heard
+    assert not told[0].startswith("Doorstep:") and "/t/" not in told[0]
+    assert not any(claim.reference in h for h in later), later
+
+    dispatch_now(stack_runtime)  # the scheduler's pass: the planned SMS stays cancelled
+    with stack_runtime.sessions() as session:
+        after = session.get(Claim, claim.id)
+        assert after is not None and after.status == "resolved" and after.customer_told_at is not None
+        plans = session.scalars(select(Notification).where(Notification.shipment_id == shipment_id,
+                                                           Notification.trigger == "claim_resolved")).all()
+        assert plans and all(n.status == "cancelled" and n.error == "told in the web chat" for n in plans), \
+            [(n.channel, n.status, n.error) for n in plans]
+        sms_bodies = session.scalars(select(OutboxMessage.body).where(OutboxMessage.to_address == phone)).all()
+    assert not any(claim.reference in body for body in sms_bodies), sms_bodies
