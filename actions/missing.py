@@ -10,9 +10,7 @@ A parcel that isn't delivered yet gets its status in one line instead.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import timedelta
-from zoneinfo import ZoneInfo
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import EventType, SlotSet
@@ -40,15 +38,7 @@ NAME = "action_report_missing"
 CHECK = "missing_check"
 
 
-@dataclass(frozen=True)
-class Proof:
-    """What we know about a parcel's delivery: for the customer (`reply`) and for the agent (`record`)."""
-
-    reply: str
-    record: str
-
-
-def proof_of_delivery(shipment_id: int, language: str) -> Proof:
+def proof_of_delivery(shipment_id: int, language: str) -> str:
     """The carrier's record of the delivery, as the tracking page's proof rows show it (the proof view where
     the carrier gave a proof of delivery, else what its delivered event said)."""
     rt = runtime()
@@ -57,42 +47,31 @@ def proof_of_delivery(shipment_id: int, language: str) -> Proof:
         assert shipment is not None
         now, tz = sim_now(session), shipment.customer.time_zone
         ref = shipment.tracking_number[-4:]
-        arrived = [e for e in shipment.events if e.applied and e.status == shipment.status]
         at = shipment.delivered_at or shipment.status_at
-        where = arrived[-1].description if arrived else ""
-        place = where.removeprefix("Delivered").strip(" ()") if where.startswith("Delivered") else where
-        note = shipment.instructions or ""
         when = t(language, "{day} at {time}", day=day_label(at, now, tz, language), time=clock(at, tz)) if at else ""
-        record = [f"Proof of delivery for {shipment.tracking_number} ({shipment.carrier}): status {shipment.status}",
-                  f"at {at.astimezone(ZoneInfo(tz)).isoformat(timespec='minutes')} ({tz})" if at else "time not recorded"]
         if shipment.status == ShipmentStatus.AT_LOCKER and shipment.locker is not None:
             locker = shipment.locker
             reply = t(language, "Parcel …{ref} is waiting at the {locker} locker ({address}) since {when}.",
                       ref=ref, locker=locker.name, address=locker.address, when=when or day_label(now, now, tz, language))
             if shipment.locker_pickup_code:
                 reply += t(language, " Pickup code: {code}.", code=shipment.locker_pickup_code)
-            record.append(f"locker {locker.name}, {locker.address}, pickup code {shipment.locker_pickup_code or '-'}")
         elif (delivery := proof_of(session, shipment.id)) is not None:  # the carrier's proof: the same view as the page
             view = proof_view(delivery, language, tz, now)
             reply = " ".join([t(language, "Parcel …{ref} shows as delivered {when}.", ref=ref, when=view.at),
                               *proof_lines(view, language)])
             if view.has_photo:
                 reply += " " + t(language, "The driver's photo: {link}", link=rt.link_for(shipment.id))
-            record.append(f"address {shipment.address_line}, {shipment.postcode} {shipment.city}")
-            record.append(f"drop: place {delivery.place or '-'}, neighbour {delivery.neighbour or '-'}, "
-                          f"{delivery.distance_m if delivery.distance_m is not None else '?'} m from the address, "
-                          f"driver's note \"{delivery.note or '-'}\", photo {'yes' if view.has_photo else 'no'}, "
-                          f"compared with the instructions: {delivery.compliance}")
         else:
+            arrived = [e for e in shipment.events if e.applied and e.status == shipment.status]
+            where = arrived[-1].description if arrived else ""
+            place = where.removeprefix("Delivered").strip(" ()") if where.startswith("Delivered") else where
             reply = t(language, "Parcel …{ref} shows as delivered {when}.", ref=ref, when=when) if when else t(
                 language, "Parcel …{ref} shows as delivered.", ref=ref)
             if place:
                 reply += t(language, " The driver noted: \"{place}\".", place=place)
-            record.append(f"address {shipment.address_line}, {shipment.postcode} {shipment.city}")
-        if note:
-            reply += t(language, " Your note for the driver: \"{note}\".", note=note)
-        record.append(f"carrier event: \"{where or '-'}\"; instructions in force: \"{note or '-'}\"")
-        return Proof(reply, "; ".join(record))
+        if shipment.instructions:
+            reply += t(language, " Your note for the driver: \"{note}\".", note=shipment.instructions)
+        return reply
 
 
 def likely_places(shipment_id: int, language: str) -> list[str]:
@@ -229,7 +208,7 @@ class ReportMissing(Action):
                 dispatcher.utter_message(text=ticket_reply(ticket, ctx, language))
                 return [*done, SlotSet("shipment_id", str(parcel.id)), *question_done()]
         proof = await off_loop(proof_of_delivery, parcel.id, language)
-        dispatcher.utter_message(text=proof.reply)
+        dispatcher.utter_message(text=proof)
         places = await off_loop(likely_places, parcel.id, language)
         dispatcher.utter_message(text=t(language, "It may be {places}. Have a look there. Found it? Reply YES if you "
                                                   "have it, NO if not.", places="; ".join(places)))

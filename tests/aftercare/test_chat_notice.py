@@ -17,24 +17,14 @@ from sqlalchemy import select
 
 from bot.aftercare.chat_notice import tell_in_chat
 from bot.aftercare.claims import open_or_add, resolve
-from bot.carriers.sandbox.world import build_world
 from bot.clock import sim_now
 from bot.models import Agent, Claim, ClaimKind, ClaimResolution, Customer, Notification
 from bot.rasa_api import RasaAPI
 from bot.runtime import Runtime
-from tests.aftercare.test_claims import delivered
-from tests.conftest import T0
+from tests.aftercare.conftest import delivered
 from tests.notify.helpers import MailRecorder, dispatch, fake_twilio
 
 SENDER = "web:0123456789abcdef0123456789abcdef"
-
-
-@pytest.fixture
-def world(sqlite_runtime: Runtime) -> Runtime:
-    with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=1, now=T0)
-        session.add(Agent(email="sam@example.com", name="Sam", password_hash="x", role="agent"))
-    return sqlite_runtime
 
 
 @pytest.fixture

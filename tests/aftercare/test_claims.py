@@ -11,7 +11,6 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.aftercare.claims import AlreadyResolved, ClaimRefused, open_or_add, resolve
-from bot.carriers.sandbox.world import build_world
 from bot.clock import sim_now
 from bot.models import (
     Agent,
@@ -19,39 +18,14 @@ from bot.models import (
     ClaimKind,
     ClaimResolution,
     Customer,
-    DeliveryProof,
     Notification,
-    Shipment,
     ShipmentEvent,
 )
 from bot.runtime import Runtime
-from tests.conftest import T0
-from tests.factories import put_proof
+from tests.aftercare.conftest import delivered
 from tests.notify.helpers import MailRecorder, dispatch, fake_twilio, plan
 
 REFERENCE = re.compile(r"^CL-[2-9A-HJ-NP-Z]{5}$")
-
-
-@pytest.fixture
-def world(sqlite_runtime: Runtime) -> Runtime:
-    with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=1, now=T0)
-        session.add(Agent(email="sam@example.com", name="Sam", password_hash="x", role="agent"))
-    return sqlite_runtime
-
-
-def delivered(world: Runtime, *, note: str = "left at the back door") -> Shipment:
-    """A delivered parcel with a proof that differs from the instructions (the back door, not no. 14)."""
-    with world.sessions() as session, session.begin():
-        shipment = session.scalars(select(Shipment).where(Shipment.status == "delivered")
-                                   .order_by(Shipment.id)).first()
-        assert shipment is not None
-        put_proof(session, DeliveryProof(shipment_id=shipment.id, carrier=shipment.carrier,
-                                  delivered_at=shipment.delivered_at or T0, place="back_door", note=note,
-                                  lat=shipment.lat, lng=shipment.lng, distance_m=240, photo="iVBORw0KGgo=",
-                                  photo_format="png", instructions_in_force="leave it with the neighbour at no. 14",
-                                  compliance="differs", compliance_reasons=["place", "neighbour", "distance"]))
-        return shipment
 
 
 def test_a_claim_carries_its_evidence_a_reference_and_a_due_time(world: Runtime) -> None:

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
+from datetime import timedelta
 from typing import Any
 
 import httpx
 
 from bot.clock import sim_now
 from bot.models import Customer, Shipment
+from bot.notify.conversation import ConversationRecorder
+from bot.notify.dispatch import Dispatcher
+from bot.notify.providers import email_sender, sms_sender
+from bot.notify.rules import load_rules
 from bot.runtime import Runtime
 from bot.timefmt import clock
 
@@ -52,3 +58,31 @@ def eta_text(runtime: Runtime, shipment: Shipment, tz: str) -> str:
 def user_messages(runtime: Runtime, sender_id: str) -> list[str]:
     """What the tracker recorded as said by the user (reading it starts an empty session, nothing more)."""
     return [e.get("text", "") for e in tracker_events(runtime, sender_id) if e.get("event") == "user"]
+
+
+def recently_delivered(pool: Any, runtime: Runtime) -> tuple[Customer, list[Shipment], Shipment]:
+    """A customer of one's own with exactly one delivered parcel, delivered in the last ten days."""
+    with runtime.sessions() as session:
+        now = sim_now(session)
+    customer, parcels = pool.take(lambda ps: [p.status for p in ps].count("delivered") == 1 and any(
+        p.status == "delivered" and p.delivered_at and p.delivered_at > now - timedelta(days=10) for p in ps))
+    return customer, parcels, next(p for p in parcels if p.status == "delivered")
+
+
+def dispatch_now(runtime: Runtime) -> None:
+    """The scheduler's dispatch pass (the e2e stack runs no scheduler): outbox SMS, recorded in Rasa."""
+    with runtime.sessions() as session:
+        now = sim_now(session)
+
+    async def send() -> None:
+        sms_out, email = sms_sender(runtime.settings), email_sender(runtime.settings)
+        recorder = ConversationRecorder(runtime.sessions, runtime.settings)
+        dispatcher = Dispatcher(runtime.sessions, runtime.settings, load_rules(), sms=sms_out, email=email,
+                                after_send=recorder.record)
+        try:
+            await dispatcher.run_once(now)
+        finally:
+            await sms_out.close()
+            await recorder.close()
+
+    asyncio.run(send())

@@ -5,28 +5,22 @@ the console (HTTP, and in a real browser) and the customer is told by SMS. The c
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import time
 import uuid
-from datetime import timedelta
 
 import httpx
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
 from bot.agents import create_agent
-from bot.clock import sim_now
 from bot.db import transaction
 from bot.models import Claim, Customer, Notification, OutboxMessage
-from bot.notify.conversation import ConversationRecorder
-from bot.notify.dispatch import Dispatcher
-from bot.notify.providers import email_sender, sms_sender
-from bot.notify.rules import load_rules
 from bot.runtime import Runtime
 from bot.sms_sim import send_as_customer
 from tests.e2e.conftest import CustomerPool
+from tests.e2e.helpers import dispatch_now, recently_delivered
 from tests.e2e.test_browser import CHROMIUM, FLAGS
 
 PASSWORD = "correct horse battery"
@@ -64,25 +58,6 @@ def no_quiet_hours(runtime: Runtime, phone: str) -> None:
         customer.quiet_hours_start = customer.quiet_hours_end = 0
 
 
-def dispatch_now(runtime: Runtime) -> None:
-    """The scheduler's dispatch pass (the e2e stack runs no scheduler): outbox SMS, recorded in Rasa."""
-    with runtime.sessions() as session:
-        now = sim_now(session)
-
-    async def send() -> None:
-        sms_out, email = sms_sender(runtime.settings), email_sender(runtime.settings)
-        recorder = ConversationRecorder(runtime.sessions, runtime.settings)
-        dispatcher = Dispatcher(runtime.sessions, runtime.settings, load_rules(), sms=sms_out, email=email,
-                                after_send=recorder.record)
-        try:
-            await dispatcher.run_once(now)
-        finally:
-            await sms_out.close()
-            await recorder.close()
-
-    asyncio.run(send())
-
-
 def told(runtime: Runtime, phone: str, reference: str, timeout: float = 30.0) -> str:
     """The SMS that tells the customer about their resolved claim, once dispatched."""
     dispatch_now(runtime)
@@ -104,11 +79,7 @@ def told(runtime: Runtime, phone: str, reference: str, timeout: float = 30.0) ->
 
 
 def missing_delivered(customers: CustomerPool, runtime: Runtime) -> tuple[str, int, str]:
-    with runtime.sessions() as session:
-        now = sim_now(session)
-    customer, parcels = customers.take(lambda ps: [p.status for p in ps].count("delivered") == 1 and any(
-        p.status == "delivered" and p.delivered_at and p.delivered_at > now - timedelta(days=10) for p in ps))
-    delivered = next(p for p in parcels if p.status == "delivered")
+    customer, _, delivered = recently_delivered(customers, runtime)
     return customer.phone, delivered.id, delivered.tracking_number
 
 

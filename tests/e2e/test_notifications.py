@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import httpx
 from sqlalchemy import select
 
 from bot.clock import sim_now
 from bot.models import AuditLog, Handoff, Notification, OutboxMessage, Shipment, ShipmentStatus
-from bot.notify.conversation import ConversationRecorder
-from bot.notify.dispatch import Dispatcher
-from bot.notify.providers import email_sender, sms_sender
-from bot.notify.rules import load_rules
 from bot.runtime import Runtime
 from bot.sms_sim import send_as_customer
 from tests.e2e.conftest import CustomerPool
+from tests.e2e.helpers import dispatch_now
 
 CHANGEABLE = ("at_depot", "in_transit")
 
@@ -41,18 +36,7 @@ def notify(rt: Runtime, customer_id: int, shipment_id: int, trigger: str) -> Not
         session.commit()
         notification_id = row.id
 
-    async def send() -> None:
-        sms, email = sms_sender(rt.settings), email_sender(rt.settings)
-        recorder = ConversationRecorder(rt.sessions, rt.settings)
-        dispatcher = Dispatcher(rt.sessions, rt.settings, load_rules(), sms=sms, email=email,
-                                after_send=recorder.record)
-        try:
-            await dispatcher.run_once(now)
-        finally:
-            await sms.close()
-            await recorder.close()
-
-    asyncio.run(send())
+    dispatch_now(rt)
     with rt.sessions() as session:
         sent = session.get(Notification, notification_id)
         assert sent is not None and sent.status in ("sent", "delivered") and sent.recorded_at is not None

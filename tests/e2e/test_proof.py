@@ -4,26 +4,21 @@ proof of delivery, and the photo fetched through the link in that very answer.""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
 
 from bot.aftercare.proof import PLACE_WORDS
-from bot.clock import sim_now
 from bot.models import DeliveryProof, DropPlace
 from bot.runtime import Runtime
 from bot.sms_sim import send_as_customer
 from tests.e2e.conftest import CustomerPool
+from tests.e2e.helpers import recently_delivered
 
 
 def test_where_did_you_leave_it_over_sms_answers_with_the_proof_and_its_photo(stack_runtime: Runtime,
                                                                              customers: CustomerPool) -> None:
-    with stack_runtime.sessions() as session:
-        now = sim_now(session)
-    customer, parcels = customers.take(lambda ps: [p.status for p in ps].count("delivered") == 1 and any(
-        p.status == "delivered" and p.delivered_at and p.delivered_at > now - timedelta(days=10) for p in ps))
-    delivered = next(p for p in parcels if p.status == "delivered")
+    customer, _, delivered = recently_delivered(customers, stack_runtime)
     with stack_runtime.sessions() as session:
         proof = session.scalar(select(DeliveryProof).where(DeliveryProof.shipment_id == delivered.id))
         assert proof is not None and proof.photo_format == "png" and proof.place

@@ -9,14 +9,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.carriers import CarrierEvent
-from bot.clock import sim_now
 from bot.db import transaction
 from bot.ingest import ingest_event
 from bot.models import Consent, Handoff, Return, Shipment
 from bot.runtime import Runtime
 from bot.sms_sim import send_as_customer
 from tests.e2e.conftest import CustomerPool
-from tests.e2e.helpers import new_sender, rest
+from tests.e2e.helpers import new_sender, recently_delivered, rest
 
 BERLIN = ZoneInfo("Europe/Berlin")
 CHANGEABLE = ("at_depot", "in_transit")
@@ -233,11 +232,7 @@ def test_never_mind_in_the_middle_of_the_locker_list_ends_the_change(stack_runti
 
 def test_a_missing_parcel_gets_its_proof_and_a_question_not_a_tracking_list(stack_runtime: Runtime,
                                                                              customers: CustomerPool) -> None:
-    with stack_runtime.sessions() as session:
-        now = sim_now(session)
-    customer, parcels = customers.take(lambda ps: [p.status for p in ps].count("delivered") == 1 and any(
-        p.status == "delivered" and p.delivered_at and p.delivered_at > now - timedelta(days=10) for p in ps))
-    delivered = next(p for p in parcels if p.status == "delivered")
+    customer, _, delivered = recently_delivered(customers, stack_runtime)
     reply = sms(stack_runtime, customer.phone, "it says my parcel was delivered but i never got it")
     assert f"…{delivered.tracking_number[-4:]} shows as delivered" in reply
     assert "Found it?" in reply and "on the way" not in reply and "Track:" not in reply

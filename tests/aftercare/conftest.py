@@ -1,0 +1,34 @@
+"""What the after-delivery tests share: the demo world with an agent, and a delivered parcel with a proof."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from bot.carriers.sandbox.world import build_world
+from bot.models import Agent, DeliveryProof, Shipment
+from bot.runtime import Runtime
+from tests.conftest import T0
+from tests.factories import put_proof
+
+
+@pytest.fixture
+def world(sqlite_runtime: Runtime) -> Runtime:
+    with sqlite_runtime.sessions() as session, session.begin():
+        build_world(session, seed=7, speed=1, now=T0)
+        session.add(Agent(email="sam@example.com", name="Sam", password_hash="x", role="agent"))
+    return sqlite_runtime
+
+
+def delivered(world: Runtime, *, note: str = "left at the back door") -> Shipment:
+    """A delivered parcel with a proof that differs from the instructions (the back door, not no. 14)."""
+    with world.sessions() as session, session.begin():
+        shipment = session.scalars(select(Shipment).where(Shipment.status == "delivered")
+                                   .order_by(Shipment.id)).first()
+        assert shipment is not None
+        put_proof(session, DeliveryProof(shipment_id=shipment.id, carrier=shipment.carrier,
+                                  delivered_at=shipment.delivered_at or T0, place="back_door", note=note,
+                                  lat=shipment.lat, lng=shipment.lng, distance_m=240, photo="iVBORw0KGgo=",
+                                  photo_format="png", instructions_in_force="leave it with the neighbour at no. 14",
+                                  compliance="differs", compliance_reasons=["place", "neighbour", "distance"]))
+        return shipment
