@@ -16,9 +16,9 @@ from actions.handoff import open_handoff
 from actions.language import reply_language
 from actions.runtime import runtime
 from bot.answers import is_cancel
-from bot.carriers import Capability, TimeWindow
+from bot.carriers import Capability, Refusal, TimeWindow
 from bot.choices import option_number, pick_by_name
-from bot.text import N_, t, translate
+from bot.text import N_, t
 
 CAPABILITY = {"reschedule": Capability.RESCHEDULE, "locker": Capability.REDIRECT,
               "instructions": Capability.INSTRUCTIONS, "address": Capability.CHANGE_ADDRESS,
@@ -39,12 +39,30 @@ def with_agent(lang: str, text: str) -> str:
     return f"{text} {t(lang, AGENT)}"
 
 
-def refusal(lang: str, reason: str) -> str:
-    """A carrier's refusal in the customer's language: its translation, or a plain one when there is none."""
-    translated = translate(lang, reason)
-    if lang != "en" and translated == reason:
-        return t(lang, "The carrier didn't accept that change.")
-    return translated
+# What each carrier refusal says to the customer (bot/carriers/errors.Refusal).
+REFUSALS: dict[Refusal, str] = {
+    Refusal.OUT_FOR_DELIVERY: N_("Your parcel is already out with the driver, so I can't change that now."),
+    Refusal.DELIVERED: N_("Your parcel has already arrived, so I can't change that now."),
+    Refusal.GOING_TO_LOCKER: N_("Your parcel is on its way to a locker, so I can't change that now."),
+    Refusal.NOT_OFFERED: N_("This carrier doesn't offer that."),
+    Refusal.WINDOW_TAKEN: N_("That window is no longer available."),
+    Refusal.UNKNOWN_LOCKER: N_("I don't know that locker."),
+    Refusal.LOCKER_FULL: N_("That locker is full right now."),
+    Refusal.OUTSIDE_AREA: N_("We don't deliver to that postcode from this depot."),
+    Refusal.NOT_YET_DELIVERED: N_("A return can be booked once the parcel has been delivered."),
+    Refusal.RETURN_WINDOW_CLOSED: N_("The return window for this order has closed."),
+    Refusal.NOT_RETURNABLE: N_("Those items can't be returned."),
+    Refusal.RETURN_METHOD_NOT_OFFERED: N_("That return method isn't offered."),
+    Refusal.LOCKER_NEEDED: N_("Please choose a locker for the drop-off."),
+    Refusal.PICKUP_WINDOW_NEEDED: N_("Please choose a pickup window."),
+    Refusal.LABEL_FAILED: N_("The carrier couldn't create a return label for this parcel."),
+    Refusal.REJECTED: N_("The carrier didn't accept that change."),
+}
+
+
+def refusal(lang: str, code: Refusal) -> str:
+    """A carrier's refusal in the customer's language."""
+    return t(lang, REFUSALS[code])
 
 
 def change_kind(tracker: Tracker) -> str:

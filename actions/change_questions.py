@@ -82,7 +82,7 @@ class AskWindowChoice(Action):
         try:
             available = await off_loop(carrier.available_windows, parcel.tracking_number)
         except ChangeRefused as refused:
-            dispatcher.utter_message(text=with_agent(lang, refusal(lang, refused.reason)))
+            dispatcher.utter_message(text=with_agent(lang, refusal(lang, refused.code)))
             return end_form()
         except CarrierError:
             return await carrier_down(dispatcher, tracker, parcel)

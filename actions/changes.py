@@ -30,7 +30,7 @@ from actions.change_common import (
 from actions.context import Context, Parcel, forget_context
 from actions.language import reply_language
 from actions.runtime import off_loop, runtime
-from bot.carriers import CarrierError, ChangeRefused
+from bot.carriers import CarrierError, ChangeRefused, Refusal
 from bot.text import N_, t
 from bot.timefmt import window as window_text
 
@@ -124,7 +124,7 @@ class CommitChange(Action):
             forget_context(tracker)
         except ChangeRefused as refused:
             dispatcher.utter_message(text=with_agent(lang, t(lang, "Sorry, that didn't work: {reason} Nothing was changed.",
-                                                          reason=refusal(lang, refused.reason))))
+                                                          reason=refusal(lang, refused.code))))
             return _reset()
         except CarrierError:
             events = await carrier_down(dispatcher, tracker, parcel)
@@ -147,7 +147,7 @@ def _commit(kind: str, slots: dict[str, Any], parcel: Parcel, ctx: Context, lang
     """One carrier call; it either happens whole or raises (the carrier commits in one transaction)."""
     carrier = runtime().carrier(parcel.carrier)
     if CAPABILITY[kind] not in carrier.capabilities:
-        raise ChangeRefused("This carrier doesn't offer that.")
+        raise ChangeRefused(Refusal.NOT_OFFERED)
     ref = parcel.short
     if kind == "reschedule":
         window = carrier.reschedule(parcel.tracking_number, decode_window(slots["window_choice"]))
@@ -190,7 +190,7 @@ def _commit(kind: str, slots: dict[str, Any], parcel: Parcel, ctx: Context, lang
         _email_label(parcel, label.rma, label.label_code)
         return t(lang, "Return {rma} booked. The label ({code}) is on its way to your email.", rma=label.rma,
                  code=label.label_code)
-    raise ChangeRefused("I can't make that change.")
+    raise ChangeRefused(Refusal.NOT_OFFERED, kind)
 
 
 def _email_label(parcel: Parcel, rma: str, code: str) -> None:

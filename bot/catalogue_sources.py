@@ -11,8 +11,8 @@ from babel.messages.extract import extract_from_file
 
 from bot.settings import ROOT
 
-# t(language, "msgid", ...); N_("msgid") for texts kept in constants; a carrier's refusal, said to the customer.
-KEYWORDS = {"t": (2,), "N_": None, "ChangeRefused": None}
+# t(language, "msgid", ...); N_("msgid") for texts kept in constants.
+KEYWORDS = {"t": (2,), "N_": None}
 PYTHON_SOURCES = ("actions", "addons", "bot/status_text.py", "bot/carriers", "bot/aftercare")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.carriers.base import Carrier
-from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, UnknownShipment, UnsupportedOperation
+from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, Refusal, UnknownShipment, UnsupportedOperation
 from bot.carriers.models import RETURN_METHODS, Capability, CarrierEvent, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.settings import Settings
 
@@ -64,6 +64,19 @@ def build_remote_carriers(session_factory: sessionmaker[Session], settings: Sett
 
 
 __all__ = [
-    "RETURN_METHODS", "Capability", "Carrier", "CarrierError", "CarrierEvent", "CarrierUnavailable", "ChangeRefused",
-    "LockerOption", "ReturnLabel", "TimeWindow", "TrackingInfo", "UnknownShipment", "UnsupportedOperation", "build_carriers",
+    "RETURN_METHODS",
+    "Capability",
+    "Carrier",
+    "CarrierError",
+    "CarrierEvent",
+    "CarrierUnavailable",
+    "ChangeRefused",
+    "LockerOption",
+    "Refusal",
+    "ReturnLabel",
+    "TimeWindow",
+    "TrackingInfo",
+    "UnknownShipment",
+    "UnsupportedOperation",
+    "build_carriers",
 ]

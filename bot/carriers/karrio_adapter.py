@@ -41,7 +41,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.aftercare.compliance import drop_from_words
 from bot.carriers import local
-from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, UnknownShipment, UnsupportedOperation
+from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, Refusal, UnknownShipment, UnsupportedOperation
 from bot.carriers.inbound import UNKNOWN, ingest_or_keep
 from bot.carriers.models import Capability, CarrierEvent, DropProof, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.resilience import DEFAULT_ROBUSTNESS, Robustness
@@ -331,7 +331,7 @@ class KarrioCarrier:
         locker_code: str | None = None, pickup: TimeWindow | None = None,
     ) -> ReturnLabel:
         if method not in self.return_methods:
-            raise ChangeRefused("This carrier only does returns with a label, dropped at one of its shops.")
+            raise ChangeRefused(Refusal.RETURN_METHOD_NOT_OFFERED, "label only")
         rma = f"R{secrets.randbelow(10**8):08d}"
         request = self._return_request(tracking_number, items, rma)
         details = self._guard.call(lambda: self._ship(request), idempotent=False)
@@ -353,10 +353,10 @@ class KarrioCarrier:
         with self._sessions() as session:
             shipment = local.shipment_of(session, self.name, tracking_number)
             if shipment.status_enum != ShipmentStatus.DELIVERED:
-                raise ChangeRefused("A return can be booked once the parcel has been delivered.")
+                raise ChangeRefused(Refusal.NOT_YET_DELIVERED)
             returnable = {item["sku"]: item for item in shipment.items if item.get("returnable")}
             if not items or not set(items) <= set(returnable):
-                raise ChangeRefused("Those items can't be returned.")
+                raise ChangeRefused(Refusal.NOT_RETURNABLE)
             customer = {"person_name": shipment.customer.name, "address_line1": shipment.address_line,
                         "postal_code": shipment.postcode, "city": shipment.city, "country_code": "DE",
                         "phone_number": shipment.customer.phone, "email": shipment.customer.email,
@@ -389,4 +389,4 @@ class KarrioCarrier:
         if failures:
             raise CarrierUnavailable(f"{self.name}: {', '.join(failures[:3])}")
         logger.warning("%s refused a return label: %s", self.name, text[:300] or "no message")
-        raise ChangeRefused("The carrier couldn't create a return label for this parcel.")
+        raise ChangeRefused(Refusal.LABEL_FAILED)

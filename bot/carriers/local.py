@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.carriers.errors import ChangeRefused, UnknownShipment
+from bot.carriers.errors import ChangeRefused, Refusal, UnknownShipment
 from bot.carriers.models import LockerOption, TimeWindow
 from bot.db import transaction
 from bot.geo import distance_m
@@ -61,9 +61,9 @@ def refuse_if_settled(sessions: sessionmaker[Session], carrier: str, tracking_nu
     with sessions() as session:
         status = shipment_of(session, carrier, tracking_number).status_enum
     if status == ShipmentStatus.OUT_FOR_DELIVERY:
-        raise ChangeRefused(f"Your parcel is already out with the driver, so I can't {verb} it now.")
+        raise ChangeRefused(Refusal.OUT_FOR_DELIVERY, verb)
     if status in FINAL_STATUSES or status == ShipmentStatus.AT_LOCKER:
-        raise ChangeRefused(f"Your parcel has already arrived, so I can't {verb} it.")
+        raise ChangeRefused(Refusal.DELIVERED, verb)
 
 
 def record_change(sessions: sessionmaker[Session], carrier: str, tracking_number: str, action: str,
@@ -99,9 +99,9 @@ def locker_by_code(sessions: sessionmaker[Session], code: str) -> Locker:
     with sessions() as session:
         locker = session.scalar(select(Locker).where(Locker.code == code))
         if locker is None:
-            raise ChangeRefused("I don't know that locker.")
+            raise ChangeRefused(Refusal.UNKNOWN_LOCKER, code)
         if locker.free <= 0:
-            raise ChangeRefused(f"The {locker.name} locker is full right now.")
+            raise ChangeRefused(Refusal.LOCKER_FULL, locker.name)
         return locker
 
 

@@ -31,7 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.aftercare.compliance import drop_from_words
 from bot.carriers import local
-from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, UnknownShipment
+from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, Refusal, UnknownShipment
 from bot.carriers.models import Capability, DropProof, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.resilience import DEFAULT_ROBUSTNESS, Robustness
 from bot.clock import sim_now
@@ -111,7 +111,7 @@ class OnfleetCarrier:
             except (RateLimitError, ServiceError) as exc:
                 raise CarrierUnavailable(f"onfleet: {exc.message}") from exc
             except ValidationError as exc:
-                raise ChangeRefused("The carrier didn't accept that change.") from exc
+                raise ChangeRefused(Refusal.REJECTED) from exc
             except PermissionError as exc:
                 raise CarrierError(f"onfleet refused our credentials: {exc.message}") from exc
             except HttpError as exc:
@@ -135,9 +135,9 @@ class OnfleetCarrier:
         local.refuse_if_settled(self._sessions, self.name, tracking_number, verb)
         task = self._task(tracking_number)
         if task.get("state") == ACTIVE:
-            raise ChangeRefused(f"Your parcel is already out with the driver, so I can't {verb} it now.")
+            raise ChangeRefused(Refusal.OUT_FOR_DELIVERY, verb)
         if task.get("state") == COMPLETED:
-            raise ChangeRefused(f"Your parcel has already arrived, so I can't {verb} it.")
+            raise ChangeRefused(Refusal.DELIVERED, verb)
         return task
 
     def _update(self, task: dict[str, Any], body: dict[str, Any]) -> dict[str, Any]:
@@ -167,7 +167,7 @@ class OnfleetCarrier:
         return local.nearby_lockers(self._sessions, self.name, tracking_number, limit)
 
     def pickup_windows(self, tracking_number: str) -> list[TimeWindow]:
-        raise ChangeRefused("Returns aren't booked through this carrier.")
+        raise ChangeRefused(Refusal.NOT_OFFERED, "returns")
 
     # -- changing --------------------------------------------------------------------------
     def reschedule(self, tracking_number: str, window: TimeWindow) -> TimeWindow:
@@ -226,7 +226,7 @@ class OnfleetCarrier:
         self, tracking_number: str, *, items: list[str], reason: str, method: str,
         locker_code: str | None = None, pickup: TimeWindow | None = None,
     ) -> ReturnLabel:
-        raise ChangeRefused("Returns aren't booked through this carrier.")
+        raise ChangeRefused(Refusal.NOT_OFFERED, "returns")
 
 
 # -- Onfleet's task, read -------------------------------------------------------------------------

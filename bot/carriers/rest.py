@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.carriers import local
-from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, UnknownShipment
+from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, Refusal, UnknownShipment
 from bot.carriers.inbound import known
 from bot.carriers.models import RETURN_METHODS, Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.resilience import DEFAULT_ROBUSTNESS, Robustness
@@ -193,9 +193,9 @@ def _answer(name: str, response: httpx.Response) -> Any:
     if status == 404:
         raise UnknownShipment(f"{name}: {message or 'unknown shipment'}")
     if status == 409 and message:
-        raise ChangeRefused(message[:MAX_REFUSAL])
+        raise ChangeRefused(Refusal.REJECTED, message[:MAX_REFUSAL])
     if status in (409, 422):
-        raise ChangeRefused("The carrier didn't accept that change.")
+        raise ChangeRefused(Refusal.REJECTED)
     raise CarrierError(f"{name}: HTTP {status} {message}".strip())
 
 
@@ -219,13 +219,13 @@ def _tracking(body: dict[str, Any]) -> dict[str, Any]:
 
 def _redirected_locker(body: dict[str, Any]) -> LockerOption:
     if body.get("accepted") is not True or not body.get("locker"):
-        raise ChangeRefused("The carrier didn't accept that locker.")
+        raise ChangeRefused(Refusal.REJECTED, "locker")
     return _locker(body["locker"])
 
 
 def _accepted(body: dict[str, Any]) -> None:
     if body.get("accepted") is not True:
-        raise ChangeRefused("The carrier didn't accept that change.")
+        raise ChangeRefused(Refusal.REJECTED)
 
 
 def _nothing(body: dict[str, Any]) -> None:

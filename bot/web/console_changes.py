@@ -102,7 +102,7 @@ def make_change(runtime: Runtime, shipment_id: int, form: dict[str, str], items:
                 else t("change.return.label", code=label.label_code)
             done = Done(kind, t("change.return", rma=label.rma, how=how), {"rma": label.rma, "method": method})
     except ChangeRefused as refused:
-        raise ChangeFailed(refused.reason) from None
+        raise ChangeFailed(refused.code.value) from None
     except CarrierError as exc:
         raise ChangeFailed(f"carrier error: {exc}") from None
     if kind != "return":

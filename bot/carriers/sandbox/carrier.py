@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.carriers.errors import CarrierError, ChangeRefused, UnknownShipment
+from bot.carriers.errors import CarrierError, ChangeRefused, Refusal, UnknownShipment
 from bot.carriers.models import RETURN_METHODS, Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.sandbox.simulator import LOCKER_LEAD
 from bot.carriers.sandbox.world import AREAS
@@ -81,7 +81,7 @@ class SandboxCarrier:
             shipment = _shipment(session, tracking_number)
             _refuse_if_settled(shipment, "move")
             if window not in _free_windows(session, sim_now(session), exclude=shipment.id):
-                raise ChangeRefused("That window is no longer available.")
+                raise ChangeRefused(Refusal.WINDOW_TAKEN)
             _unplan(session, shipment)
             shipment.promised_start, shipment.promised_end = window.start, window.end
             shipment.eta_start, shipment.eta_end = window.start, window.end
@@ -95,9 +95,9 @@ class SandboxCarrier:
             _refuse_if_settled(shipment, "send to a locker")
             locker = session.scalar(select(Locker).where(Locker.code == locker_code).with_for_update())
             if locker is None:
-                raise ChangeRefused("I don't know that locker.")
+                raise ChangeRefused(Refusal.UNKNOWN_LOCKER, locker_code)
             if locker.free <= 0:
-                raise ChangeRefused(f"The {locker.name} locker is full right now.")
+                raise ChangeRefused(Refusal.LOCKER_FULL, locker.name)
             now = sim_now(session)
             _unplan(session, shipment)
             locker.occupied += 1
@@ -131,7 +131,7 @@ class SandboxCarrier:
             _refuse_if_settled(shipment, "change the address of")
             centre = SERVICE_AREA.get(postcode)
             if centre is None:
-                raise ChangeRefused(f"We don't deliver to {postcode} from this depot, so I can't send it there.")
+                raise ChangeRefused(Refusal.OUTSIDE_AREA, postcode)
             _unplan(session, shipment)
             shipment.address_line, shipment.postcode = address_line, postcode
             shipment.lat, shipment.lng = centre
@@ -152,19 +152,19 @@ class SandboxCarrier:
             shipment = _shipment(session, tracking_number)
             now = sim_now(session)
             if shipment.status_enum != ShipmentStatus.DELIVERED:
-                raise ChangeRefused("A return can be booked once the parcel has been delivered.")
+                raise ChangeRefused(Refusal.NOT_YET_DELIVERED)
             if shipment.return_until is None or shipment.return_until < now:
-                raise ChangeRefused("The return window for this order has closed.")
+                raise ChangeRefused(Refusal.RETURN_WINDOW_CLOSED)
             skus = {item["sku"] for item in shipment.items if item.get("returnable")}
             if not items or not set(items) <= skus:
-                raise ChangeRefused("Those items can't be returned.")
+                raise ChangeRefused(Refusal.NOT_RETURNABLE)
             if method not in ("locker", "pickup", "label"):
-                raise ChangeRefused("That return method isn't offered.")
+                raise ChangeRefused(Refusal.RETURN_METHOD_NOT_OFFERED, method)
             locker = session.scalar(select(Locker).where(Locker.code == locker_code)) if locker_code else None
             if method == "locker" and locker is None:
-                raise ChangeRefused("Please choose a locker for the drop-off.")
+                raise ChangeRefused(Refusal.LOCKER_NEEDED)
             if method == "pickup" and pickup is None:
-                raise ChangeRefused("Please choose a pickup window.")
+                raise ChangeRefused(Refusal.PICKUP_WINDOW_NEEDED)
             rma = f"R{secrets.randbelow(10**8):08d}"
             code = f"QR-{secrets.token_hex(4).upper()}" if method == "locker" else f"LBL-{secrets.token_hex(4).upper()}"
             session.add(Return(
@@ -189,11 +189,11 @@ def _shipment(session: Session, tracking_number: str) -> Shipment:
 def _refuse_if_settled(shipment: Shipment, verb: str) -> None:
     status = shipment.status_enum
     if status in WITH_DRIVER:
-        raise ChangeRefused(f"Your parcel is already out with the driver, so I can't {verb} it now.")
+        raise ChangeRefused(Refusal.OUT_FOR_DELIVERY, verb)
     if status in FINAL_STATUSES or status == ShipmentStatus.AT_LOCKER:
-        raise ChangeRefused(f"Your parcel has already arrived, so I can't {verb} it.")
+        raise ChangeRefused(Refusal.DELIVERED, verb)
     if shipment.locker_id is not None:
-        raise ChangeRefused(f"Your parcel is on its way to a locker, so I can't {verb} it.")
+        raise ChangeRefused(Refusal.GOING_TO_LOCKER, verb)
 
 
 def _free_windows(session: Session, now: datetime, *, exclude: int) -> list[TimeWindow]:
