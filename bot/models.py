@@ -587,3 +587,38 @@ class Claim(Base):
 
     shipment: Mapped[Shipment] = relationship()
     customer: Mapped[Customer] = relationship()
+
+
+# --- Issue 17 (scale-out): event-driven planning, the workers' dead letters ------------------------
+
+
+class PlanningRequest(Base):
+    """An outbox row: "plan this shipment's messages again", written in the transaction that changed a
+    fact the plans depend on (`bot.notify.replan.request_replan`), consumed by a planning worker once
+    `due_at` has come (`bot.notify.planning`). A worker that dies leaves it here for the next one."""
+
+    __tablename__ = "planning_requests"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(64))
+    due_at: Mapped[datetime] = mapped_column(index=True)  # REPLAN_NOW for "as soon as a worker is free"
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class FailedTask(Base):
+    """A worker task that ran out of retries (the dead-letter path): shown on the ops page."""
+
+    __tablename__ = "failed_tasks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task: Mapped[str] = mapped_column(String(80))
+    task_id: Mapped[str] = mapped_column(String(64), unique=True)
+    arguments: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    error: Mapped[str] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# Every flush that changes a fact the notification plans depend on asks for them again (issue 17).
+import bot.notify.replan  # noqa: E402, F401  (registers the flush hook wherever the models are used)

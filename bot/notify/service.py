@@ -1,5 +1,6 @@
-"""One notification pass, as the scheduler runs it every few seconds: plan from the shipments' state,
-send what is due, and catch up on recording sent SMS in their Rasa conversations."""
+"""One notification pass, as the embedded scheduler runs it every few seconds: plan the shipments
+that asked (`bot.notify.planning`), send what is due, and catch up on recording sent SMS in their Rasa
+conversations. With a broker configured the same steps run as Celery tasks (`bot.workers`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from bot.models import Return, Shipment, ShipmentStatus
 from bot.notify.conversation import ConversationRecorder
 from bot.notify.dispatch import Dispatcher, DispatchReport
 from bot.notify.planner import FRESH_FOR, WARN_FOR, load_shipments, sync_plans
+from bot.notify.planning import plan_requested
 from bot.notify.providers import email_sender, sms_sender
 from bot.notify.rules import Rules, cached_rules
 from bot.runtime import Runtime
@@ -30,7 +32,8 @@ def now_for(runtime: Runtime) -> datetime:
 
 
 def plan_all(runtime: Runtime, now: datetime, rules: Rules) -> int:
-    """Re-derive plans for every shipment whose messages can still change."""
+    """Re-derive plans for every shipment whose messages can still change: a one-off (tests, a
+    database filled without the flush hook); no pass does this."""
     with runtime.sessions() as session:
         open_returns = select(Return.shipment_id).where(Return.status.in_(("created", "received")),
                                                         Return.created_at >= now - RETURNS_FOR)
@@ -57,7 +60,7 @@ async def run_pass(runtime: Runtime, now: datetime | None = None) -> PassReport:
     settings = runtime.settings
     rules = cached_rules(settings.notification_rules)
     now = now or now_for(runtime)
-    planned = plan_all(runtime, now, rules)
+    planned = plan_requested(runtime.sessions, now, rules)
     sms, email = sms_sender(settings), email_sender(settings)
     recorder = ConversationRecorder(runtime.sessions, settings)
     speed = settings.sandbox_speed if settings.carrier == "sandbox" else 1.0
