@@ -38,7 +38,13 @@ def sandbox_tick() -> int:
 
 
 def notify_tick() -> str:
-    """Plan and send notifications (see bot.notify.service)."""
+    """Plan and send notifications: here (bot.notify.service), or by the workers when a broker is set."""
+    settings = _runtime().settings
+    if settings.celery_broker_url:
+        from bot.workers.tasks import enqueue_tick
+
+        enqueue_tick(settings.notify_tick_seconds)
+        return "enqueued"
     from bot.notify.service import run_pass_sync
 
     report = run_pass_sync(_runtime())

@@ -129,6 +129,21 @@ class Settings(BaseSettings):
     notify_batch: int = 500
     notify_concurrency: int = 32
     notify_claim_lease_seconds: float = 60.0  # a claim older than this is presumed dead and reconciled
+    # SMS per second per sender pool (a Twilio number or Messaging Service: a long code sends about one
+    # segment a second, a short code 100 or more), shared by every worker through Redis when REDIS_URL
+    # is set; 0: no limit.
+    sms_per_second: float = Field(default=0.0, ge=0)
+
+    # Issue 17: workers. Unset (the default): the scheduler runs planning, dispatch and recording in
+    # its own process. Set (e.g. amqp://guest:guest@127.0.0.1:5672//): Celery workers run them.
+    celery_broker_url: str = ""
+    # The workers' queues are named <prefix>.planning, <prefix>.essential, ... (several deployments,
+    # or test runs, can share one broker).
+    celery_queue_prefix: str = Field(default="doorstep", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
+    # Shared state between processes: the sender pools' rate, the scheduler's leader lock.
+    redis_url: str = ""
+    worker_max_retries: int = Field(default=5, ge=0)  # then the task goes to the dead letters (failed_tasks)
+    worker_retry_backoff_seconds: float = Field(default=2.0, gt=0)  # doubled on every retry, jittered
 
     # Carrier
     carrier: Literal["sandbox"] = "sandbox"
@@ -307,6 +322,13 @@ class Settings(BaseSettings):
     def sms_auth_token(self) -> str:
         """The token that signs inbound webhooks and authenticates outbound API calls."""
         return self.twilio_auth_token if self.sms_provider == "twilio" else self.outbox_auth_token
+
+    @property
+    def sms_sender_pool(self) -> str:
+        """The pool SMS leave from, whose rate `sms_per_second` limits: the Messaging Service, else the number."""
+        if self.sms_provider == "twilio":
+            return self.twilio_messaging_service_sid or self.twilio_from_number
+        return self.outbox_from_number
 
     @property
     def sms_from(self) -> str:

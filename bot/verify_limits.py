@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 from bot.db import insert_or_skip
 from bot.identity import shipment_by_tracking_and_postcode
 from bot.models import Shipment, VerificationLimit
+from bot.notify.replan import request_replan_by_tracking
 from bot.settings import Settings
 
 TRACKING = "tracking"
@@ -155,3 +156,4 @@ def _lock_if_spent(session: Session, counter: _Counter, now: datetime, policy: V
     session.execute(update(VerificationLimit).where(VerificationLimit.id == row_id)
                     .values(locked_until=now + policy.lock_for(locks), first_locked_at=first_locked_at or now)
                     .execution_options(synchronize_session=False))
+    request_replan_by_tracking(session, counter.subject, "verification locked")  # the customer is warned

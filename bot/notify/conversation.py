@@ -81,6 +81,10 @@ class ConversationRecorder:
                 session.commit()
         return len(recorded)
 
+    async def record_sent(self, notification_ids: list[int]) -> None:
+        """The dispatcher's after-send hook: record what it just sent."""
+        await self.record(notification_ids)
+
     async def _ensure_session(self, base: str, token: dict[str, str]) -> None:
         """A conversation that never started gets its session started first (our session-start
         action identifies the phone): events appended to an empty tracker would skip it. Asked

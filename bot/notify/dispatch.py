@@ -26,13 +26,15 @@ from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, func, insert, select, update
+from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.aftercare.notices import mark_sent
 from bot.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
+from bot.notify.pacing import Pace, Unlimited
 from bot.notify.planner import Situation, plan_fallback, situations, still_wanted, superseded_by
 from bot.notify.providers import Attachment, EmailSender, PermanentFailure, Sent, SmsSender, TransientFailure
 from bot.notify.render import context_for, render
@@ -40,6 +42,7 @@ from bot.notify.rules import Rules
 from bot.settings import Settings
 
 logger = logging.getLogger("doorstep.notify")
+Priority = Literal["essential", "other"]
 SENT_STATES = ("sent", "delivered")
 
 
@@ -98,11 +101,14 @@ def label_attachment(ret: Return | None) -> tuple[Attachment, ...]:
 class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, rules: Rules, *, sms: SmsSender,
                  email: EmailSender, speed: float = 1.0, worker: str | None = None,
-                 after_send: Callable[[list[int]], Awaitable[None]] | None = None) -> None:
+                 after_send: Callable[[list[int]], Awaitable[None]] | None = None,
+                 pace: Pace | None = None, priority: Priority | None = None) -> None:
         self.sessions, self.settings, self.rules = sessions, settings, rules
         self.sms, self.email, self.speed = sms, email, speed
         self.worker = worker or worker_name()
         self.after_send = after_send
+        self.pace = pace or Unlimited()
+        self.priority = priority  # None: every message, the essential ones first
         self.concurrency = asyncio.Semaphore(settings.notify_concurrency)
 
     # -- 0. messages a dead dispatcher left in "sending" ------------------------------------------
@@ -139,9 +145,14 @@ class Dispatcher:
 
     # -- 1. claim ---------------------------------------------------------------------------------
     def claim(self, now: datetime) -> list[int]:
+        """Claim a batch of due messages: the essential ones first (or only one kind, see `priority`)."""
+        essential = Notification.trigger.in_(self.rules.essential_triggers)
         with self.sessions() as session:
-            due = select(Notification.id).where(Notification.status == "planned", Notification.due_at <= now) \
-                .order_by(Notification.due_at, Notification.id).limit(self.settings.notify_batch)
+            due = select(Notification.id).where(Notification.status == "planned", Notification.due_at <= now)
+            if self.priority is not None:
+                due = due.where(essential if self.priority == "essential" else ~essential)
+            due = due.order_by(case((essential, 0), else_=1), Notification.due_at, Notification.id) \
+                .limit(self.settings.notify_batch)
             ids = list(session.scalars(due))
             if not ids:
                 return []
@@ -215,7 +226,7 @@ class Dispatcher:
 
     def _sent_today(self, session: Session, customer_ids: set[int], now: datetime) -> Counter[int]:
         """Non-essential messages already sent to each customer in the last day (the cap's count)."""
-        essential = [name for name, rule in self.rules.triggers.items() if rule.essential]
+        essential = self.rules.essential_triggers
         rows = session.execute(
             select(Notification.customer_id, func.count()).where(
                 Notification.customer_id.in_(customer_ids), Notification.status.in_(SENT_STATES),
@@ -239,6 +250,7 @@ class Dispatcher:
         async with self.concurrency:
             try:
                 if job.channel == "sms":
+                    await self.pace.take()
                     # The callback names our record, so a status that arrives before we stored the
                     # provider's id still finds its message.
                     callback = f"{self.settings.twilio_status_callback_url}?n={job.id}"
@@ -315,4 +327,4 @@ class Dispatcher:
         return report
 
 
-__all__ = ["DispatchReport", "Dispatcher", "in_quiet_hours"]
+__all__ = ["DispatchReport", "Dispatcher", "Priority", "in_quiet_hours"]

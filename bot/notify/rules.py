@@ -48,6 +48,11 @@ class Rules(BaseModel):
         rule = self.triggers.get(trigger)
         return rule if rule is not None and rule.enabled else None
 
+    @property
+    def essential_triggers(self) -> list[str]:
+        """Triggers that go first and outside the daily cap (the customer needs them to get the parcel)."""
+        return [name for name, rule in self.triggers.items() if rule.essential]
+
     def model_post_init(self, _context: object) -> None:
         unknown = set(self.triggers) - set(TRIGGERS)
         if unknown:

@@ -5,6 +5,7 @@ conversations. With a broker configured the same steps run as Celery tasks (`bot
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -13,7 +14,8 @@ from sqlalchemy import or_, select
 from bot.clock import sim_now
 from bot.models import Return, Shipment, ShipmentStatus
 from bot.notify.conversation import ConversationRecorder
-from bot.notify.dispatch import Dispatcher, DispatchReport
+from bot.notify.dispatch import Dispatcher, DispatchReport, Priority
+from bot.notify.pacing import RedisPace, pace_for
 from bot.notify.planner import FRESH_FOR, WARN_FOR, load_shipments, sync_plans
 from bot.notify.planning import plan_requested
 from bot.notify.providers import email_sender, sms_sender
@@ -56,27 +58,49 @@ class PassReport:
     recorded: int
 
 
-async def run_pass(runtime: Runtime, now: datetime | None = None) -> PassReport:
+def plan_step(runtime: Runtime, now: datetime) -> int:
+    """Plan the shipments whose planning requests are due; returns messages newly planned."""
+    return plan_requested(runtime.sessions, now, cached_rules(runtime.settings.notification_rules))
+
+
+async def dispatch_step(runtime: Runtime, now: datetime, *, priority: Priority | None = None,
+                        after_send: Callable[[list[int]], Awaitable[None]] | None = None) -> DispatchReport:
+    """Send what is due (of one priority, or all: the essential first), through this process's senders."""
     settings = runtime.settings
-    rules = cached_rules(settings.notification_rules)
-    now = now or now_for(runtime)
-    planned = plan_requested(runtime.sessions, now, rules)
-    sms, email = sms_sender(settings), email_sender(settings)
-    recorder = ConversationRecorder(runtime.sessions, settings)
+    sms, email, pace = sms_sender(settings), email_sender(settings), pace_for(settings)
     speed = settings.sandbox_speed if settings.carrier == "sandbox" else 1.0
-    dispatcher = Dispatcher(runtime.sessions, settings, rules, sms=sms, email=email, speed=speed,
-                            after_send=lambda ids: _record(recorder, ids))
+    dispatcher = Dispatcher(runtime.sessions, settings, cached_rules(settings.notification_rules), sms=sms,
+                            email=email, speed=speed, after_send=after_send, pace=pace, priority=priority)
     try:
-        report = await dispatcher.run_once(now)
-        recorded = await recorder.record_pending(now)
+        return await dispatcher.run_once(now)
     finally:
         await sms.close()
+        if isinstance(pace, RedisPace):
+            await pace.close()
+
+
+async def record_step(runtime: Runtime, now: datetime, notification_ids: list[int] | None = None) -> int:
+    """Record these sent SMS in their conversations, or (None) catch up on the recent ones not recorded."""
+    recorder = ConversationRecorder(runtime.sessions, runtime.settings)
+    try:
+        if notification_ids is None:
+            return await recorder.record_pending(now)
+        return await recorder.record(notification_ids)
+    finally:
+        await recorder.close()
+
+
+async def run_pass(runtime: Runtime, now: datetime | None = None) -> PassReport:
+    """The embedded pass: the same steps the workers run, one after the other in this process."""
+    now = now or now_for(runtime)
+    planned = plan_step(runtime, now)
+    recorder = ConversationRecorder(runtime.sessions, runtime.settings)
+    try:
+        report = await dispatch_step(runtime, now, after_send=recorder.record_sent)
+        recorded = await recorder.record_pending(now)
+    finally:
         await recorder.close()
     return PassReport(planned, report, recorded)
-
-
-async def _record(recorder: ConversationRecorder, ids: list[int]) -> None:
-    await recorder.record(ids)
 
 
 def run_pass_sync(runtime: Runtime) -> PassReport:
