@@ -100,6 +100,7 @@ def _affected(session: Session) -> dict[str, set[int]]:
         elif isinstance(obj, Customer) and obj in session.dirty:
             customers.add(obj.id)
         elif isinstance(obj, Stop):  # a stop done moves every later stop of its route closer
+            found.setdefault("stop", set()).add(obj.shipment_id)
             routes.add(obj.route_id)
         elif isinstance(obj, Route) and obj in session.dirty:
             routes.add(obj.id)

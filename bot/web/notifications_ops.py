@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Consent, Notification, NotificationEvent
+from bot.models import Consent, FailedTask, Notification, NotificationEvent, PlanningRequest
 from bot.notify.rules import TRIGGERS
 from bot.web.auth import require_agent
 from bot.web.deps import SessionDep
@@ -26,6 +26,7 @@ from bot.web.pages import render
 STATUSES = ("planned", "sending", "sent", "delivered", "failed", "undelivered", "bounced", "dropped",
             "blocked", "skipped", "suppressed", "cancelled", "superseded")
 PAGE = 100
+DEAD_LETTERS = 20  # the workers' latest tasks that failed for good
 
 
 router = APIRouter()
@@ -54,7 +55,10 @@ def notifications_page(
         query = query.where(Notification.id < before)
     rows = session.scalars(query.order_by(Notification.id.desc()).limit(PAGE)).all()
     counts = dict(session.execute(select(Notification.status, func.count()).group_by(Notification.status)).all())
+    dead = session.scalars(select(FailedTask).order_by(FailedTask.id.desc()).limit(DEAD_LETTERS)).all()
+    backlog = session.scalar(select(func.count()).select_from(PlanningRequest)) or 0
     return render("ops_notifications.html", rows=rows, counts=counts, statuses=STATUSES, triggers=TRIGGERS,
+                  dead_letters=dead, planning_backlog=backlog,
                   filters={"status": status or "", "trigger": trigger or "", "channel": channel or "", "to": to or ""},
                   next_before=rows[-1].id if len(rows) == PAGE else None)
 
