@@ -88,7 +88,7 @@ def enqueue_tick(tick_seconds: float) -> None:
     """The scheduler's tick with workers: one task of each kind. A task still queued after a few ticks
     has been overtaken by newer ones and expires unrun."""
     settings = _runtime().settings
-    expires = max(10.0, 5 * tick_seconds)
+    expires = max(30.0, 5 * tick_seconds)
     plan.apply_async(queue=queue(settings, "planning"), expires=expires)
     dispatch.apply_async(("essential",), queue=queue(settings, "essential"), expires=expires)
     dispatch.apply_async(("other",), queue=queue(settings, "dispatch"), expires=expires)

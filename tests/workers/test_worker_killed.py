@@ -1,0 +1,71 @@
+"""The scaled set for real: a scheduler as the beat, Celery workers on RabbitMQ, PostgreSQL, and the
+fake Twilio API counting. A worker SIGKILLed in the middle of a wave: its task is given to the next
+worker (late acknowledgement), and every message is sent exactly once."""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from sqlalchemy import func, select
+
+from bench.notify_wave import build_wave
+from bot.models import Notification, PlanningRequest, utcnow
+from bot.notify.replan import request_replan
+from bot.runtime import Runtime
+from tests.conftest import make_settings
+from tests.notify.helpers import fake_twilio
+from tests.workers.conftest import RABBITMQ_URL, Processes, wait_until, worker_args
+
+WAVE = 200
+
+
+def count(runtime: Runtime, status: str) -> int:
+    with runtime.sessions() as session:
+        return session.scalar(select(func.count()).where(Notification.status == status)) or 0
+
+
+def received_not_finished(log: str) -> set[str]:
+    """Dispatch tasks a worker took and never finished (it was killed running them)."""
+    taken = set(re.findall(r"Task doorstep\.dispatch\[([0-9a-f-]+)\] received", log))
+    done = set(re.findall(r"Task doorstep\.dispatch\[([0-9a-f-]+)\] (?:succeeded|retry|raised)", log))
+    return taken - done
+
+
+def test_a_worker_killed_mid_wave_loses_and_repeats_nothing(postgres_url: str, queue_prefix: str,
+                                                              processes: Processes) -> None:
+    settings = make_settings(postgres_url)
+    runtime = Runtime.build(settings)
+    now = utcnow()
+    with runtime.sessions() as session:  # the wave's parcels go out; each asks to be planned
+        for shipment_id in build_wave(session, WAVE, now):
+            request_replan(session, shipment_id, "out for delivery")
+        session.commit()
+    with fake_twilio(delay_seconds=0.05, prefix="/outbox/twilio", account_sid=settings.outbox_account_sid,
+                     auth_token=settings.outbox_auth_token) as (fake, base):
+        env = {**os.environ, "DATABASE_URL": postgres_url, "CELERY_BROKER_URL": RABBITMQ_URL,
+               "CELERY_QUEUE_PREFIX": queue_prefix, "WEB_INTERNAL_URL": base, "PUBLIC_BASE_URL": base,
+               "RASA_URL": "http://127.0.0.1:9", "NOTIFY_CONCURRENCY": "2", "NOTIFY_BATCH": "20",
+               "NOTIFY_CLAIM_LEASE_SECONDS": "2", "NOTIFY_TICK_SECONDS": "0.5", "SANDBOX_TICK_SECONDS": "3600"}
+        processes.start("scheduler", ["-m", "bot", "scheduler"], env)
+        first = processes.start("worker1", worker_args(queue_prefix, "worker1"), env)
+        wait_until(lambda: len(fake.received) >= 40 and count(runtime, "sending") > 0, 90,
+                   "the first worker sending the wave\n" + processes.log("worker1")[-3000:])
+        processes.kill(first)  # mid-batch: claimed, partly with the provider, not recorded
+        time.sleep(0.3)
+        assert count(runtime, "sending") > 0 and len(fake.received) < WAVE, "the kill landed mid-wave"
+        interrupted = received_not_finished(processes.log("worker1"))
+        assert interrupted, "the killed worker was running a dispatch task"
+        processes.start("worker2", worker_args(queue_prefix, "worker2"), env)
+        wait_until(lambda: count(runtime, "sent") == WAVE, 120,
+                   "every message sent\n" + processes.log("worker2")[-3000:])
+        wait_until(lambda: bool(interrupted & set(re.findall(r"Task doorstep\.dispatch\[([0-9a-f-]+)\] received",
+                                                             processes.log("worker2")))), 30,
+                   "the interrupted task redelivered to the other worker")
+    assert fake.duplicates == 0
+    assert len(fake.received) == WAVE
+    with runtime.sessions() as session:
+        assert session.scalar(select(func.count()).select_from(PlanningRequest)) == 0
+        assert session.scalar(select(func.count()).select_from(Notification)) == WAVE
+    runtime.engine.dispose()
