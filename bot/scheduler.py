@@ -66,6 +66,10 @@ def run(settings: Settings) -> None:
         lead(lock)
         from bot.jobs import heartbeat
 
+        if settings.celery_broker_url:  # ready to send before the first tick
+            from bot.workers.app import declare_queues
+
+            declare_queues()
         heartbeat()
         scheduler = build_scheduler(settings)
 

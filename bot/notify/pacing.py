@@ -12,8 +12,6 @@ import math
 import time
 from typing import Protocol
 
-from redis import asyncio as aioredis
-
 from bot.settings import Settings
 
 
@@ -57,6 +55,8 @@ class RedisPace:
     """Every worker's sends from one pool, counted in shared windows (INCR on a key per window)."""
 
     def __init__(self, url: str, pool: str, rate: float) -> None:
+        from redis import asyncio as aioredis  # only where a shared pace is configured
+
         self.client = aioredis.from_url(url)
         self.pool = pool
         self.seconds, self.per_window = _window(rate)

@@ -43,6 +43,15 @@ app = Celery("doorstep", include=["bot.workers.tasks"])
 app.add_defaults(lambda: celery_config(get_settings()))
 
 
+def declare_queues() -> None:
+    """Declare the queues from the sending side too: tasks sent before any worker started wait for it
+    (an exchange with no queue bound drops what it is given)."""
+    with app.connection_for_write() as connection:
+        channel = connection.default_channel
+        for declared in app.amqp.queues.values():
+            declared.bind(channel).declare()
+
+
 def configure(settings: Settings) -> Celery:
     """Point the app at these settings (a process that was given its settings rather than the environment)."""
     app.conf.update(celery_config(settings))

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import random
 from collections.abc import Callable
+from functools import lru_cache
 from typing import Any, TypeVar
 
 from celery import Task
@@ -21,7 +22,7 @@ from bot.db import insert_or_skip, transaction
 from bot.jobs import _runtime
 from bot.models import FailedTask, utcnow
 from bot.notify.service import dispatch_step, now_for, plan_step, record_step
-from bot.workers.app import app, queue
+from bot.workers.app import app, declare_queues, queue
 
 logger = logging.getLogger("doorstep.workers")
 T = TypeVar("T")
@@ -84,10 +85,17 @@ def record(self: DoorstepTask, notification_ids: list[int] | None = None) -> int
     return _with_retries(self, lambda: asyncio.run(record_step(runtime, now_for(runtime), ids)))
 
 
+@lru_cache(maxsize=1)
+def _declared() -> bool:
+    declare_queues()
+    return True
+
+
 def enqueue_tick(tick_seconds: float) -> None:
     """The scheduler's tick with workers: one task of each kind. A task still queued after a few ticks
     has been overtaken by newer ones and expires unrun."""
     settings = _runtime().settings
+    _declared()
     expires = max(30.0, 5 * tick_seconds)
     plan.apply_async(queue=queue(settings, "planning"), expires=expires)
     dispatch.apply_async(("essential",), queue=queue(settings, "essential"), expires=expires)
