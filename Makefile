@@ -18,7 +18,7 @@ LEAFLET_JS := bot/web/static/vendor/leaflet/leaflet.js
 LEAFLET_VERSION := 1.9.4
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: help run test setup model db validate crossval eval-nlu bench bench-notify lint clean screenshots eval-eta
+.PHONY: help run test setup model db validate crossval eval-nlu bench bench-notify bench-scale lint clean screenshots eval-eta
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -137,6 +137,9 @@ bench: setup $(APP_DEV_READY) ## conversation throughput/latency vs a stock `ras
 
 bench-notify: $(APP_DEV_READY) ## the notification wave alone: 100,000 SMS through the twilio library -> bench/notify_results.json
 	@$(VENV)/bin/python -m bench.notify_run
+
+bench-scale: $(APP_DEV_READY) ## planning cost per change at 10k/100k in flight (SIZES=...), dispatch with 1 and 2 Celery workers -> bench/scale_results.json
+	@$(VENV)/bin/python -m bench.scale --sizes $(or $(SIZES),10000,100000)
 
 # Issue 12: long runs, not part of `make test`.
 .PHONY: soak chaos

@@ -8,9 +8,11 @@ Essential messages have their own queue, so they never wait behind a wave of oth
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from celery import Celery
+from celery.signals import after_setup_logger
 from kombu import Queue
 
 from bot.settings import Settings, get_settings
@@ -39,6 +41,14 @@ def celery_config(settings: Settings) -> dict[str, Any]:
 
 
 app = Celery("doorstep", include=["bot.workers.tasks"])
+NOISY = ("twilio", "httpx")  # a line per request: the workers' own lines say what each task did
+
+
+@after_setup_logger.connect
+def _quiet(**_: object) -> None:
+    for name in NOISY:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
 # Read when the app is first configured (a worker starting, a first task sent), not at import.
 app.add_defaults(lambda: celery_config(get_settings()))
 
