@@ -138,8 +138,9 @@ bench: setup $(APP_DEV_READY) ## conversation throughput/latency vs a stock `ras
 bench-notify: $(APP_DEV_READY) ## the notification wave alone: 100,000 SMS through the twilio library -> bench/notify_results.json
 	@$(VENV)/bin/python -m bench.notify_run
 
-bench-scale: $(APP_DEV_READY) ## planning cost per change at 10k/100k in flight (SIZES=...), dispatch with 1 and 2 Celery workers -> bench/scale_results.json
-	@$(VENV)/bin/python -m bench.scale --sizes $(or $(SIZES),10000,100000)
+SCALE_SIZES ?= 10000,100000
+bench-scale: $(APP_DEV_READY) ## planning cost per change in flight (SCALE_SIZES=10000,100000,1000000), dispatch by 1 and 2 Celery workers -> bench/scale_results.json
+	@$(VENV)/bin/python -m bench.scale --sizes $(SCALE_SIZES)
 
 # Issue 12: long runs, not part of `make test`.
 .PHONY: soak chaos
