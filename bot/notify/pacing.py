@@ -16,13 +16,13 @@ from bot.settings import Settings
 
 
 class Pace(Protocol):
-    async def take(self) -> None:
-        """Return when one more message may leave the pool."""
+    async def take(self) -> int:
+        """Return when one more message may leave the pool: the number of the window it was counted in."""
 
 
 class Unlimited:
-    async def take(self) -> None:
-        return None
+    async def take(self) -> int:
+        return 0
 
 
 def _window(rate: float) -> tuple[float, int]:
@@ -39,7 +39,7 @@ class LocalPace:
         self._window, self._count = -1, 0
         self._lock = asyncio.Lock()
 
-    async def take(self) -> None:
+    async def take(self) -> int:
         async with self._lock:
             while True:
                 window = int(time.time() / self.seconds)
@@ -47,7 +47,7 @@ class LocalPace:
                     self._window, self._count = window, 0
                 if self._count < self.per_window:
                     self._count += 1
-                    return
+                    return window
                 await asyncio.sleep((window + 1) * self.seconds - time.time())
 
 
@@ -61,7 +61,7 @@ class RedisPace:
         self.pool = pool
         self.seconds, self.per_window = _window(rate)
 
-    async def take(self) -> None:
+    async def take(self) -> int:
         while True:
             window = int(time.time() / self.seconds)
             key = f"doorstep:pace:{self.pool}:{window}"
@@ -69,7 +69,7 @@ class RedisPace:
             if count == 1:
                 await self.client.expire(key, math.ceil(self.seconds) + 1)
             if count <= self.per_window:
-                return
+                return window
             await asyncio.sleep(max(0.0, (window + 1) * self.seconds - time.time()))
 
     async def close(self) -> None:

@@ -12,19 +12,18 @@ from tests.workers.conftest import REDIS_URL
 
 
 async def _sends_per_window(paces: list[LocalPace] | list[RedisPace], total: int) -> tuple[float, list[int]]:
-    """Send `total` through the paces (round robin, concurrently); (seconds taken, sends per second)."""
-    stamps: list[float] = []
+    """Send `total` through the paces (round robin, concurrently); (seconds taken, sends per window)."""
+    granted: list[int] = []
 
     async def one(index: int) -> None:
-        await paces[index % len(paces)].take()
-        stamps.append(time.time())
+        granted.append(await paces[index % len(paces)].take())
 
     started = time.monotonic()
     await asyncio.gather(*(one(i) for i in range(total)))
-    per_second: dict[int, int] = {}
-    for stamp in stamps:
-        per_second[int(stamp)] = per_second.get(int(stamp), 0) + 1
-    return time.monotonic() - started, list(per_second.values())
+    per_window: dict[int, int] = {}
+    for window in granted:
+        per_window[window] = per_window.get(window, 0) + 1
+    return time.monotonic() - started, list(per_window.values())
 
 
 def test_two_workers_share_one_pools_rate_through_redis() -> None:
@@ -39,13 +38,13 @@ def test_two_workers_share_one_pools_rate_through_redis() -> None:
                 await pace.close()
 
     took, per_second = asyncio.run(go())
-    assert max(per_second) <= 20, "never more than the pool's rate in one second, whichever worker sends"
-    assert took >= 1.9, "60 messages at 20 a second take at least two more windows"
+    assert max(per_second) <= 20 and len(per_second) >= 3, "20 a second from the pool, whichever worker sends"
+    assert took > 1.0, "60 messages at 20 a second wait for at least two more windows"
 
 
 def test_one_process_keeps_the_rate_without_redis() -> None:
     took, per_second = asyncio.run(_sends_per_window([LocalPace(25)], 50))
-    assert max(per_second) <= 25 and took >= 0.9
+    assert max(per_second) <= 25 and len(per_second) >= 2 and took > 0.0
 
 
 def test_the_settings_choose_the_pace() -> None:
