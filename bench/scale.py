@@ -47,7 +47,6 @@ WORK = BENCH / ".work" / "scale"
 POSTGRES = os.environ.get("DOORSTEP_BENCH_POSTGRES_URL", "postgresql+psycopg://root@127.0.0.1:5432/test")
 RABBITMQ = os.environ.get("DOORSTEP_BENCH_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")
 NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # 08:00 in Berlin: parcels at the depot, due today
-SWEEP_UP_TO = 100_000  # the old per-tick sweep is measured up to this many in flight (1M: minutes)
 
 
 @contextmanager
@@ -143,7 +142,7 @@ def sweep_seconds(runtime: Runtime) -> float:
     return round(time.perf_counter() - started, 2)
 
 
-def bench_planning(sizes: list[int], changes: int) -> list[dict[str, object]]:
+def bench_planning(sizes: list[int], changes: int, sweep_up_to: int) -> list[dict[str, object]]:
     results: list[dict[str, object]] = []
     with schema() as url:
         runtime = Runtime.build(Settings(_env_file=None, database_url=url))  # type: ignore[call-arg]
@@ -156,7 +155,7 @@ def bench_planning(sizes: list[int], changes: int) -> list[dict[str, object]]:
             loaded = size
             row: dict[str, object] = {"in_flight": size, "copy_seconds": load_seconds,
                                       **planning_cost(runtime, size, changes)}
-            if size <= SWEEP_UP_TO:
+            if size <= sweep_up_to:
                 row["old_sweep_seconds_per_tick"] = sweep_seconds(runtime)
             print(json.dumps(row), flush=True)
             results.append(row)
@@ -261,9 +260,11 @@ def main() -> None:
     parser.add_argument("--changes", type=int, default=300)
     parser.add_argument("--wave", type=int, default=10_000)
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--sweep-up-to", type=int, default=10_000,
+                        help="time the old per-tick sweep up to this many in flight (100k on PostgreSQL: minutes)")
     args = parser.parse_args()
     started = datetime.now(UTC)
-    planning = bench_planning([int(s) for s in args.sizes.split(",")], args.changes)
+    planning = bench_planning([int(s) for s in args.sizes.split(",")], args.changes, args.sweep_up_to)
     dispatch = [bench_dispatch(int(n), args.wave) for n in args.workers.split(",")]
     for row in dispatch:
         print(json.dumps(row), flush=True)
