@@ -94,7 +94,6 @@ setup: ## install both runtimes, train the model, set up the database
 model: $(MODEL) ## train the Rasa model if config, domain or data changed
 
 db: $(APP_READY) ## migrate the database and build the demo world if empty
-	@$(VENV)/bin/python -m bot check-config
 	@$(VENV)/bin/python -m bot setup
 
 run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)

@@ -51,6 +51,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         print("configuration ok")
         return 0
+    if args.command == "setup":
+        from bot.schema import is_ready
+
+        if is_ready(settings.database_url, needs_world=settings.carrier == "sandbox"):
+            print("configuration ok; database ready")
+            return 0
     if args.command == "launch":
         from bot.launch import exec_process
 
@@ -73,7 +79,7 @@ def main(argv: list[str] | None = None) -> int:
 
         migrate(settings.database_url)
         built = ensure_demo(runtime)
-        print("database ready" + ("; demo world built" if built else ""))
+        print("configuration ok; database ready" + ("; demo world built" if built else ""))
         return 0
     if args.command == "demo":
         from bot.demo_report import demo_report

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -16,8 +17,13 @@ from bot.models import Agent, AgentSession, AuditLog, utcnow
 ROLES = ("agent", "supervisor")
 MIN_PASSWORD = 10
 _hasher = PasswordHasher()
-# Verifying against this when the email is unknown takes as long as a real check: no timing oracle.
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Verifying against this when the email is unknown takes as long as a real check: no timing oracle.
+    Made on first use, not at import (a hash takes a deliberate ~0.1-0.4 s, and every process imports this)."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 class AgentError(ValueError):
@@ -47,7 +53,7 @@ def authenticate(session: Session, *, email: str, password: str) -> Agent | None
     """The active agent with this email and password, else None (same time either way)."""
     agent = session.scalar(select(Agent).where(func.lower(Agent.email) == email.strip().lower()))
     try:
-        _hasher.verify(agent.password_hash if agent else _DUMMY_HASH, password)
+        _hasher.verify(agent.password_hash if agent else _dummy_hash(), password)
     except (VerificationError, InvalidHashError):
         return None
     if agent is None or not agent.active:
