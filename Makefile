@@ -44,7 +44,7 @@ $(APP_DEV_READY): requirements-dev.txt $(APP_READY) | $(UV)
 
 $(RASA_READY): requirements-rasa.txt | $(UV)
 	@echo "==> Rasa runtime ($(RASA_VENV))"
-	@py310=$$(scripts/find-python310) || exit 1; scripts/install-venv $(UV) $(RASA_VENV) $$py310 requirements-rasa.txt
+	@py310=$$(scripts/find-python310) || exit 1; scripts/install-venv --exact $(UV) $(RASA_VENV) $$py310 requirements-rasa.txt
 	@touch $@
 
 # The model is named by a hash of config, domain, data and the Rasa pins: it is trained only when one
