@@ -15,7 +15,9 @@ from bot.changes.common import (
     Reason,
     Refused,
     Requester,
+    carrier_does,
     reason_text,
+    refusal_for_state,
 )
 from bot.changes.instructions import InstructionsRequest
 from bot.changes.locker import LockerRequest
@@ -27,5 +29,6 @@ from bot.changes.service import Asker, Options, Request, check, make, options
 __all__ = [
     "RETURN_METHODS", "AddressRequest", "Asker", "CarrierDown", "ChangeRequest", "Code", "Done", "InstructionsRequest",
     "Kind", "LockerRequest", "NeighbourRequest", "Options", "Outcome", "Reason", "Refused", "Request", "Requester",
-    "RescheduleRequest", "ReturnRequest", "check", "make", "options", "reason_text",
+    "RescheduleRequest", "ReturnRequest", "carrier_does", "check", "make", "options", "reason_text",
+    "refusal_for_state",
 ]

@@ -127,19 +127,26 @@ def carrier_does(capabilities: frozenset[Capability], kind: Kind) -> bool:
 
 def state_refusal(kind: Kind, parcel: Parcel) -> Code | None:
     """Why this parcel's state rules the change out now, from our mirror of it; None if it does not."""
+    return refusal_for_state(kind, status=parcel.status, going_to_locker=parcel.going_to_locker,
+                             return_until=parcel.return_until, now=parcel.now)
+
+
+def refusal_for_state(kind: Kind, *, status: str, going_to_locker: bool, return_until: datetime | None = None,
+                      now: datetime | None = None) -> Code | None:
+    """The state check on its own, for callers that hold the facts already (the chat's context)."""
     if kind == Kind.RETURN:
-        if parcel.status != ShipmentStatus.DELIVERED:
+        if status != ShipmentStatus.DELIVERED:
             return Refusal.NOT_YET_DELIVERED
-        if parcel.return_until is None or parcel.return_until <= parcel.now:
+        if return_until is None or now is None or return_until <= now:
             return Refusal.RETURN_WINDOW_CLOSED
         return None
-    if parcel.status == ShipmentStatus.OUT_FOR_DELIVERY:
+    if status == ShipmentStatus.OUT_FOR_DELIVERY:
         return Refusal.OUT_FOR_DELIVERY
-    if parcel.status == ShipmentStatus.AT_LOCKER:
+    if status == ShipmentStatus.AT_LOCKER:
         return Reason.AT_LOCKER
-    if parcel.status in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED):
+    if status in (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED):
         return Refusal.DELIVERED
-    if parcel.going_to_locker:
+    if going_to_locker:
         return Refusal.GOING_TO_LOCKER
     return None
 
