@@ -161,8 +161,9 @@ class ApiProblem(Exception):
 async def problem_handler(request: Request, problem: Exception) -> JSONResponse:
     """An `ApiProblem` as its status and `ApiError` body."""
     assert isinstance(problem, ApiProblem)
+    headers = {**NO_STORE, **({"Retry-After": "60"} if problem.status == 429 else {})}
     return JSONResponse(ApiError(code=problem.code, message=problem.message).model_dump(), status_code=problem.status,
-                        headers=NO_STORE)
+                        headers=headers)
 
 
 def _limiter(request: Request) -> RateLimiter:
