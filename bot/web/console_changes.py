@@ -11,6 +11,7 @@ from bot.changes import (
     Asker,
     CarrierDown,
     Done,
+    Kind,
     LockerRequest,
     Refused,
     Request,
@@ -20,6 +21,7 @@ from bot.changes import (
     make,
     options,
 )
+from bot.models import ShipmentStatus
 from bot.runtime import Runtime
 from bot.text import language_of
 from bot.timefmt import window as window_text
@@ -49,8 +51,10 @@ def change_options(runtime: Runtime, shipment_id: int) -> dict[str, Any]:
     """What the console offers for this parcel right now; each part empty when the change can't be made."""
     found = options(runtime, Asker(shipment_id=shipment_id, by=Requester.AGENT))
     parcel = found.parcel
+    # Why a change that fits the parcel's stage (a return once delivered, the others before) can't be made.
     notes = [f"{kind}: {refusal.code}" for kind, refusal in found.refusals.items()
-             if refusal is not None and kind in KINDS and parcel is not None]
+             if refusal is not None and kind in KINDS and parcel is not None
+             and (kind == Kind.RETURN) == (parcel.status == ShipmentStatus.DELIVERED)]
     windows = [{"value": _encode(w), "label": window_text(w.start, w.end, parcel.now, parcel.tz)}
                for w in found.windows[:12]] if parcel is not None else []
     lockers = found.lockers or found.return_lockers

@@ -17,7 +17,16 @@ def test_the_console_offers_windows_and_lockers_for_a_parcel_on_its_way(world: R
     shipment = parcel(world, ShipmentStatus.AT_DEPOT)
     offered = change_options(world, shipment.id)
     assert offered["windows"] and "|" in offered["windows"][0]["value"] and offered["lockers"]
-    assert offered["items"] == [] and offered["notes"] == ["return: not_yet_delivered"]
+    assert offered["items"] == [] and offered["notes"] == []
+
+
+def test_the_console_says_why_a_parcel_with_the_driver_cant_change(world: Runtime) -> None:
+    shipment = parcel(world, ShipmentStatus.AT_DEPOT)
+    with world.sessions() as session, session.begin():
+        session.get(Shipment, shipment.id).status = ShipmentStatus.OUT_FOR_DELIVERY  # type: ignore[union-attr]
+    offered = change_options(world, shipment.id)
+    assert offered["windows"] == [] and offered["lockers"] == []
+    assert offered["notes"] == ["reschedule: out_for_delivery", "locker: out_for_delivery"]
 
 
 def test_an_agents_reschedule_is_told_in_the_customers_language(world: Runtime) -> None:
