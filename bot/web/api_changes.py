@@ -4,7 +4,9 @@
 `POST /api/v1/shipments/{tracking_number}/changes/{kind}`  make one change (reschedule, locker, …)
 
 Authorised by the parcel's signed tracking-page token (`Authorization: Bearer <token>`, the token of
-`/t/<token>`): a customer acts on their own parcel only. Answers: 200 with what was done; 401 for a
+`/t/<token>`): a customer acts on their own parcel only. A logged-in agent's session cookie is
+accepted too (with the session's CSRF token in `X-CSRF-Token` for a change), for any parcel; the
+change is then in the audit log under the agent's name. Answers: 200 with what was done; 401 for a
 missing, forged or expired token; 403 for another parcel's token; 404 for an unknown parcel; 409 with
 the reason code when the change is refused; 422 for a malformed request; 429 when a client asks too
 often; 503 when the carrier does not answer. Nothing is changed by any answer but a 200.
@@ -12,6 +14,7 @@ often; 503 when the carrier does not answer. Nothing is changed by any answer bu
 
 from __future__ import annotations
 
+import secrets
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Request
@@ -19,16 +22,20 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import AwareDatetime, BaseModel, Field, model_validator
+from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from bot.carriers import TimeWindow
 from bot.changes import (
     AddressRequest,
     Asker,
     CarrierDown,
+    Done,
     InstructionsRequest,
     Kind,
     LockerRequest,
     NeighbourRequest,
+    Outcome,
     Reason,
     Refused,
     Requester,
@@ -40,13 +47,14 @@ from bot.changes import (
 from bot.changes import (
     Request as ChangeRequest,
 )
+from bot.db import transaction
 from bot.identity import normalise_tracking_number, read_link_token
-from bot.models import Shipment
+from bot.models import AuditLog, Shipment
 from bot.runtime import Runtime
 from bot.text import language_of
 from bot.timefmt import window as window_text
-from bot.web.auth import client_address
-from bot.web.deps import RuntimeDep
+from bot.web.auth import CSRF_HEADER, SAFE_METHODS, AgentContext, client_address, load_agent
+from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.ratelimit import RateLimiter
 
 router = APIRouter(prefix="/api/v1/shipments", tags=["changes"])
@@ -176,8 +184,10 @@ def _limiter(request: Request) -> RateLimiter:
 
 class Caller(BaseModel):
     shipment_id: int
-    customer_id: int
+    by: Requester
+    customer_id: int | None  # the customer the token is for; None for an agent
     language: str
+    agent_id: int | None = None
 
 
 def _caller(runtime: Runtime, token: str | None, tracking_number: str, lang: str | None) -> Caller:
@@ -194,16 +204,32 @@ def _caller(runtime: Runtime, token: str | None, tracking_number: str, lang: str
             raise ApiProblem(404, Reason.UNKNOWN_PARCEL.value, "No such parcel.")
         if number is None or shipment.tracking_number != number:
             raise ApiProblem(403, "not_your_parcel", "This token is for another parcel.")
-        return Caller(shipment_id=shipment.id, customer_id=shipment.customer_id,
+        return Caller(shipment_id=shipment.id, by=Requester.API, customer_id=shipment.customer_id,
                       language=language_of(lang or shipment.customer.locale))
 
 
-async def caller(request: Request, tracking_number: str, runtime: RuntimeDep,
+def _agent_caller(request: Request, db: Session, agent: AgentContext, tracking_number: str,
+                  lang: str | None) -> Caller:
+    if request.method not in SAFE_METHODS:
+        sent = request.headers.get(CSRF_HEADER)
+        if not sent or not secrets.compare_digest(sent, agent.csrf_token):
+            raise ApiProblem(403, "bad_csrf_token", "Send the session's CSRF token in X-CSRF-Token.")
+    number = normalise_tracking_number(tracking_number)
+    shipment = db.scalar(select(Shipment).where(Shipment.tracking_number == number)) if number else None
+    if shipment is None:
+        raise ApiProblem(404, Reason.UNKNOWN_PARCEL.value, "No such parcel.")
+    return Caller(shipment_id=shipment.id, by=Requester.AGENT, customer_id=None, agent_id=agent.agent.id,
+                  language=language_of(lang or shipment.customer.locale))
+
+
+async def caller(request: Request, tracking_number: str, runtime: RuntimeDep, db: SessionDep,
                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
                  lang: str | None = None) -> Caller:
-    """The parcel the token authorises, once the client is within its rate."""
+    """The parcel the token authorises (or an agent's session), once the client is within its rate."""
     if not _limiter(request).allow(client_address(request)):
         raise ApiProblem(429, "too_many_requests", "Too many requests; try again later.")
+    if credentials is None and (agent := load_agent(request, db)) is not None:
+        return _agent_caller(request, db, agent, tracking_number[:60], lang)
     token = credentials.credentials if credentials is not None else None
     return await run_in_threadpool(_caller, runtime, token, tracking_number[:60], lang)
 
@@ -220,7 +246,7 @@ def _locker(option: Any) -> Locker:
 @router.get("/{tracking_number}/changes", response_model=ChangesView, responses=ERRORS)
 async def list_changes(tracking_number: str, who: CallerDep, runtime: RuntimeDep) -> Any:
     """What can be changed about this parcel now, why not where not, and the choices for each change."""
-    asker = Asker(shipment_id=who.shipment_id, by=Requester.API, customer_id=who.customer_id, language=who.language)
+    asker = Asker(shipment_id=who.shipment_id, by=who.by, customer_id=who.customer_id, language=who.language)
     found = await run_in_threadpool(options, runtime, asker)
     parcel = found.parcel
     assert parcel is not None
@@ -243,8 +269,10 @@ async def list_changes(tracking_number: str, who: CallerDep, runtime: RuntimeDep
 STATUS = {Reason.UNKNOWN_PARCEL: 404, Reason.NOT_VERIFIED: 401, Reason.INVALID: 422}
 
 
-async def _make(runtime: Runtime, request: ChangeRequest) -> JSONResponse:
+async def _make(runtime: Runtime, request: ChangeRequest, who: Caller) -> JSONResponse:
     outcome = await run_in_threadpool(make, runtime, request)
+    if who.agent_id is not None:
+        await run_in_threadpool(_audit, runtime, who.agent_id, request, outcome)
     if isinstance(outcome, Refused):
         status = STATUS.get(outcome.code, 409) if isinstance(outcome.code, Reason) else 409
         raise ApiProblem(status, outcome.code.value, outcome.message)
@@ -254,40 +282,47 @@ async def _make(runtime: Runtime, request: ChangeRequest) -> JSONResponse:
     return JSONResponse(done.model_dump(mode="json"), headers=NO_STORE)
 
 
+def _audit(runtime: Runtime, agent_id: int, request: ChangeRequest, outcome: Outcome) -> None:
+    """An agent's change (or attempt) through the API, in the audit log like the console's."""
+    detail = outcome.detail if isinstance(outcome, Done) else {"refused": getattr(outcome, "code", "carrier_down")}
+    with transaction(runtime.sessions) as session:
+        session.add(AuditLog(actor=f"agent:{agent_id}", action=f"api.{request.kind}", entity="shipment",
+                             entity_id=str(request.shipment_id), detail={k: str(v) for k, v in detail.items()}))
+
+
 def _who(who: Caller) -> dict[str, Any]:
-    return {"shipment_id": who.shipment_id, "by": Requester.API, "customer_id": who.customer_id,
-            "language": who.language}
+    return {"shipment_id": who.shipment_id, "by": who.by, "customer_id": who.customer_id, "language": who.language}
 
 
 @router.post("/{tracking_number}/changes/reschedule", response_model=ChangeDone, responses=ERRORS)
 async def reschedule(tracking_number: str, body: RescheduleBody, who: CallerDep, runtime: RuntimeDep) -> Any:
     """Move the delivery to one of the offered windows."""
-    return await _make(runtime, RescheduleRequest(**_who(who), window=TimeWindow(body.start, body.end)))
+    return await _make(runtime, RescheduleRequest(**_who(who), window=TimeWindow(body.start, body.end)), who)
 
 
 @router.post("/{tracking_number}/changes/locker", response_model=ChangeDone, responses=ERRORS)
 async def redirect_to_locker(tracking_number: str, body: LockerBody, who: CallerDep, runtime: RuntimeDep) -> Any:
     """Send the parcel to a locker with room instead of the door."""
-    return await _make(runtime, LockerRequest(**_who(who), locker_code=body.locker_code))
+    return await _make(runtime, LockerRequest(**_who(who), locker_code=body.locker_code), who)
 
 
 @router.post("/{tracking_number}/changes/instructions", response_model=ChangeDone, responses=ERRORS)
 async def instructions(tracking_number: str, body: InstructionsBody, who: CallerDep, runtime: RuntimeDep) -> Any:
     """Pass a note to the driver."""
-    return await _make(runtime, InstructionsRequest(**_who(who), note=" ".join(body.note.split())))
+    return await _make(runtime, InstructionsRequest(**_who(who), note=" ".join(body.note.split())), who)
 
 
 @router.post("/{tracking_number}/changes/neighbour", response_model=ChangeDone, responses=ERRORS)
 async def neighbour(tracking_number: str, body: NeighbourBody, who: CallerDep, runtime: RuntimeDep) -> Any:
     """Leave the parcel with a neighbour if nobody is home."""
-    return await _make(runtime, NeighbourRequest(**_who(who), neighbour=" ".join(body.neighbour.split())))
+    return await _make(runtime, NeighbourRequest(**_who(who), neighbour=" ".join(body.neighbour.split())), who)
 
 
 @router.post("/{tracking_number}/changes/address", response_model=ChangeDone, responses=ERRORS)
 async def change_address(tracking_number: str, body: AddressBody, who: CallerDep, runtime: RuntimeDep) -> Any:
     """Deliver to another address in the depot's area."""
     return await _make(runtime, AddressRequest(**_who(who), address_line=" ".join(body.address_line.split()),
-                                               postcode=body.postcode))
+                                               postcode=body.postcode), who)
 
 
 @router.post("/{tracking_number}/changes/return", response_model=ChangeDone, responses=ERRORS)
@@ -297,4 +332,4 @@ async def book_return(tracking_number: str, body: ReturnBody, who: CallerDep, ru
     if body.pickup_start is not None and body.pickup_end is not None and body.pickup_start < body.pickup_end:
         pickup = TimeWindow(body.pickup_start, body.pickup_end)
     return await _make(runtime, ReturnRequest(**_who(who), items=body.items, reason=body.reason, method=body.method,
-                                              locker_code=body.locker_code, pickup=pickup))
+                                              locker_code=body.locker_code, pickup=pickup), who)

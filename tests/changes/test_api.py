@@ -11,12 +11,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
+from bot.agents import create_agent
 from bot.identity import make_link_token
-from bot.models import Return, Shipment, ShipmentStatus
+from bot.models import AuditLog, Return, Shipment, ShipmentStatus
 from bot.runtime import Runtime
 from bot.settings import Settings
 from bot.web.ratelimit import RateLimiter
 from tests.changes.conftest import audit, parcel
+from tests.test_console import PASSWORD, login
 from tests.test_web import LiveServer
 
 BASE = "/api/v1/shipments"
@@ -173,3 +175,25 @@ def test_the_api_is_in_the_openapi_schema(client: httpx.Client) -> None:
     post = schema["paths"][f"{BASE}/{{tracking_number}}/changes/reschedule"]["post"]
     assert {"200", "401", "403", "409", "422", "503"} <= set(post["responses"])
     assert "RescheduleBody" in schema["components"]["schemas"]
+
+
+def test_an_agent_session_with_its_csrf_token_may_change_any_parcel(live: tuple[LiveServer, httpx.Client],
+                                                                      world: Runtime) -> None:
+    server, _ = live
+    with world.sessions() as session, session.begin():
+        create_agent(session, email="sam@example.com", name="Sam", password=PASSWORD, role="agent")
+    agent, csrf = login(server)
+    try:
+        shipment = parcel(world, ShipmentStatus.AT_DEPOT)
+        url = f"{BASE}/{shipment.tracking_number}/changes/instructions"
+        assert agent.get(f"{BASE}/{shipment.tracking_number}/changes").status_code == 200
+        refused = agent.post(url, json={"note": "ring twice"})
+        assert refused.status_code == 403 and refused.json()["code"] == "bad_csrf_token"
+        done = agent.post(url, json={"note": "ring twice"}, headers={"X-CSRF-Token": csrf})
+        assert done.status_code == 200, done.text
+        with world.sessions() as session:
+            assert session.get(Shipment, shipment.id).instructions == "ring twice"  # type: ignore[union-attr]
+            actors = session.scalars(select(AuditLog.actor).where(AuditLog.action == "api.instructions")).all()
+        assert len(actors) == 1 and actors[0].startswith("agent:")
+    finally:
+        agent.close()
