@@ -68,7 +68,7 @@ def _load(runtime: Runtime, shipment_id: int) -> tuple[Parcel | None, Carrier | 
         parcel = load_parcel(session, shipment_id)
     try:
         carrier = runtime.carrier(parcel.carrier) if parcel is not None else None
-    except (KeyError, UnsupportedOperation):
+    except UnsupportedOperation:  # no adapter for that carrier here
         carrier = None
     return parcel, carrier
 
