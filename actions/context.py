@@ -27,6 +27,7 @@ class Parcel:
     items: list[dict[str, Any]]
     return_until: datetime | None
     arrived_at: datetime | None = None  # delivered, or put in the locker
+    going_to_locker: bool = False  # redirected to a locker, not there yet
 
     @property
     def short(self) -> str:
@@ -66,7 +67,7 @@ def _parcel(shipment: Shipment) -> Parcel:
     arrived = shipment.delivered_at if shipment.status == ShipmentStatus.DELIVERED else (
         shipment.status_at if shipment.status == ShipmentStatus.AT_LOCKER else None)
     return Parcel(shipment.id, shipment.tracking_number, shipment.carrier, shipment.status, list(shipment.items),
-                  shipment.return_until, arrived)
+                  shipment.return_until, arrived, shipment.locker_id is not None)
 
 
 def load_context(channel: str, sender_id: str) -> Context:

@@ -13,7 +13,7 @@ from bot.settings import ROOT
 
 # t(language, "msgid", ...); N_("msgid") for texts kept in constants.
 KEYWORDS = {"t": (2,), "N_": None}
-PYTHON_SOURCES = ("actions", "addons", "bot/status_text.py", "bot/carriers", "bot/aftercare")
+PYTHON_SOURCES = ("actions", "addons", "bot/status_text.py", "bot/carriers", "bot/aftercare", "bot/changes")
 
 
 def _python_files(root: Path) -> Iterator[Path]:

@@ -11,8 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import texts
-from actions.change_form import ValidateChangeForm
-from actions.changes import CommitChange
+from actions.change_form import CommitChange, ValidateChangeForm
 from actions.dialogue import Fallback
 from actions.identity import ActionSessionStart, ValidateVerifyForm
 from actions.track import ActionTrack

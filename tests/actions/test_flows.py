@@ -13,8 +13,7 @@ import yaml
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.change_form import ValidateChangeForm
-from actions.changes import CommitChange
+from actions.change_form import CommitChange, ValidateChangeForm
 from actions.dialogue import RememberRequest
 from actions.missing import ReportMissing
 from actions.track import ActionTrack

@@ -9,9 +9,9 @@ import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
-from actions.change_form import ValidateChangeForm
-from actions.change_questions import AskReturnMethod, AskWindowChoice
-from actions.changes import AskConfirmChange, CommitChange
+from actions.change_form import AskConfirmChange, CommitChange, ValidateChangeForm
+from actions.reschedule import AskWindowChoice
+from actions.returns import AskReturnMethod
 from actions.track import ActionTrack
 from bot.carriers import Capability
 from bot.models import Shipment
