@@ -12,7 +12,7 @@ come from our own database). A refusal is a `ChangeRefused` with the right `Refu
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,12 +60,25 @@ class Subject:
     locker_code: str  # a locker the carrier knows, for redirect
 
 
-def carriers(world: Runtime, faults: frozenset[str] = frozenset()) -> dict[str, Carrier]:
-    """Fresh adapters over the world's settings, with a breaker that never opens: every call reaches the server."""
+@pytest.fixture(autouse=True)
+def built() -> Iterator[list[Carrier]]:
+    """The adapters a test built, closed after it."""
+    adapters: list[Carrier] = []
+    yield adapters
+    for adapter in adapters:
+        close = getattr(adapter, "close", None)
+        if close is not None:
+            close()
+
+
+def carrier(world: Runtime, name: str, built: list[Carrier], faults: frozenset[str] = frozenset()) -> Carrier:
+    """A fresh adapter over the world's settings, with a breaker that never opens: every call reaches the server."""
+    if name == "sandbox":
+        return SandboxCarrier(world.sessions, faults=faults)
     settings = world.settings.model_copy(update={"carrier_breaker_failures": 10_000})
-    built: dict[str, Carrier] = {"sandbox": SandboxCarrier(world.sessions, faults=faults)}
-    built.update(build_remote_carriers(world.sessions, settings))
-    return built
+    remote = build_remote_carriers(world.sessions, settings)
+    built.extend(remote.values())
+    return remote[name]
 
 
 def first_locker(world: Runtime) -> str:
@@ -104,16 +117,16 @@ def on_rest_delivered(world: Runtime, fake: Fake, returned: Shipment) -> None:
         "windows": [], "lockers": []}
 
 
-def subject(world: Runtime, fake: Fake, name: str, *, faulty: bool = False) -> Subject:
+def subject(world: Runtime, fake: Fake, name: str, built: list[Carrier], *, faulty: bool = False) -> Subject:
     """`faulty`: the sandbox fails on changes to both parcels (its `SANDBOX_FAULTS`)."""
     parcel, returned, locker = prepare(world, fake, name)
     faults = frozenset({parcel.tracking_number, returned.tracking_number}) if faulty else frozenset()
-    carrier = carriers(world, faults)[name]
+    adapter = carrier(world, name, built, faults)
     window = None
-    if Capability.WINDOWS in carrier.capabilities:
+    if Capability.WINDOWS in adapter.capabilities:
         window = SandboxCarrier(world.sessions).available_windows(parcel.tracking_number)[0] \
-            if name == "sandbox" else carrier.available_windows(parcel.tracking_number)[0]
-    return Subject(carrier, parcel, returned, window, locker)
+            if name == "sandbox" else adapter.available_windows(parcel.tracking_number)[0]
+    return Subject(adapter, parcel, returned, window, locker)
 
 
 def any_window() -> TimeWindow:
@@ -170,8 +183,9 @@ def audits(world: Runtime) -> int:
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
-def test_every_case_answers_with_our_types_or_says_it_is_not_offered(world: Runtime, fake: Fake, name: str) -> None:
-    s = subject(world, fake, name)
+def test_every_case_answers_with_our_types_or_says_it_is_not_offered(world: Runtime, fake: Fake, name: str,
+                                                                     built: list[Carrier]) -> None:
+    s = subject(world, fake, name, built)
     for case, needs, is_change, call, answered in CASES:
         before = audits(world)
         if needs <= s.carrier.capabilities:
@@ -189,10 +203,10 @@ def test_every_case_answers_with_our_types_or_says_it_is_not_offered(world: Runt
 @pytest.mark.parametrize("fault", FAULTS, ids=str)
 @pytest.mark.parametrize("name", ADAPTERS)
 def test_a_failing_carrier_is_unavailable_and_nothing_changes(world: Runtime, fake: Fake, name: str,
-                                                             fault: int | str) -> None:
+                                                             fault: int | str, built: list[Carrier]) -> None:
     """Every call that needs the carrier fails as unavailable; a read served from our own data (the sandbox's
     world, Onfleet's lockers, which are ours) needs no carrier and still answers."""
-    s = subject(world, fake, name, faulty=True)
+    s = subject(world, fake, name, built, faulty=True)
     fake.slow_seconds = 1.0
     if name in SERVER:
         fake.faults[SERVER[name]] = fault
@@ -244,8 +258,9 @@ REFUSALS: dict[str, list[tuple[Callable[[Runtime, Fake, Subject], None], str, Re
 
 
 @pytest.mark.parametrize("name", ADAPTERS)
-def test_a_refusal_has_its_code_and_changes_nothing(world: Runtime, fake: Fake, name: str) -> None:
-    s = subject(world, fake, name)
+def test_a_refusal_has_its_code_and_changes_nothing(world: Runtime, fake: Fake, name: str,
+                                                   built: list[Carrier]) -> None:
+    s = subject(world, fake, name, built)
     calls = {case: call for case, _needs, _change, call, _answered in CASES}
     for refuse, case, code in REFUSALS[name]:
         refuse(world, fake, s)
