@@ -8,6 +8,7 @@ import socket
 import urllib.request
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import onfleet.config
 import onfleet.request
@@ -58,6 +59,17 @@ def test_two_onfleet_adapters_each_use_their_own_server_and_leave_the_sdk_as_it_
 
 
 
+def beside(other: Fake, build: Callable[[str], Any], first: Callable[[], str],
+           second: Callable[[Any], str]) -> tuple[list[str], list[str]]:
+    """`first()` beside `second(adapter)`, where `build(url)` makes the adapter over `other`'s server (closed after)."""
+    with serve(other) as other_url:
+        adapter = build(other_url)
+        try:
+            return side_by_side(first, lambda: second(adapter))
+        finally:
+            adapter.close()
+
+
 def test_two_karrio_adapters_each_use_their_own_server_and_leave_urllib_as_it_was(world: Runtime, fake: Fake) -> None:
     opener, default_timeout = urllib.request._opener, socket.getdefaulttimeout()  # type: ignore[attr-defined]
     here_parcel, there_parcel = in_transit(world)[:2]
@@ -67,15 +79,11 @@ def test_two_karrio_adapters_each_use_their_own_server_and_leave_urllib_as_it_wa
     arrived = ("I", "AR", "Arrived at Facility", "20261123", "220000")
     fake.ups[UPS_NUMBER] = ups_package(arrived)
     other = Fake(ups={there_number: {**ups_package(arrived), "trackingNumber": there_number}})  # knows only its own
-    with serve(other) as other_url:
-        second = KarrioCarrier(world.sessions, carrier="ups", server_url=f"{other_url}/ups",
-                               credentials={"client_id": "c2", "client_secret": "s2", "account_number": "B2"})
-        try:
-            first = world.carrier("ups")
-            here, there = side_by_side(lambda: first.track(here_parcel.tracking_number).tracking_number,
-                                       lambda: second.track(there_parcel.tracking_number).tracking_number)
-        finally:
-            second.close()
+    here, there = beside(
+        other, lambda url: KarrioCarrier(world.sessions, carrier="ups", server_url=f"{url}/ups",
+                                         credentials={"client_id": "c2", "client_secret": "s2", "account_number": "B2"}),
+        lambda: world.carrier("ups").track(here_parcel.tracking_number).tracking_number,
+        lambda second: second.track(there_parcel.tracking_number).tracking_number)
     assert (set(here), set(there)) == ({here_parcel.tracking_number}, {there_parcel.tracking_number})
     assert (fake.count("/ups/api/track"), other.count("/ups/api/track")) == (ROUNDS, ROUNDS)
     assert urllib.request._opener is opener  # type: ignore[attr-defined]  # no process-wide opener installed
@@ -83,18 +91,12 @@ def test_two_karrio_adapters_each_use_their_own_server_and_leave_urllib_as_it_wa
 
 
 def test_two_rest_adapters_each_use_their_own_server(world: Runtime, fake: Fake) -> None:
-    shipment = on_rest(world, fake, status="at_depot")
-    other = Fake(rest={shipment.tracking_number: {**fake.rest[shipment.tracking_number],
-                                                  "tracking": {**fake.rest[shipment.tracking_number]["tracking"],
-                                                               "status": "out_for_delivery"}}})
-    with serve(other) as other_url:
-        second = RestCarrier(world.sessions, name="rest", base_url=f"{other_url}/rest", api_key=API_KEY,
-                             capabilities=frozenset({Capability.TRACK}))
-        try:
-            first = world.carrier("rest")
-            here, there = side_by_side(lambda: first.track(shipment.tracking_number).status,
-                                       lambda: second.track(shipment.tracking_number).status)
-        finally:
-            second.close()
-    assert (set(here), set(there)) == ({"at_depot"}, {"out_for_delivery"})
+    number = on_rest(world, fake, status="at_depot").tracking_number
+    there = {**fake.rest[number], "tracking": {**fake.rest[number]["tracking"], "status": "out_for_delivery"}}
+    other = Fake(rest={number: there})
+    here_status, there_status = beside(
+        other, lambda url: RestCarrier(world.sessions, name="rest", base_url=f"{url}/rest", api_key=API_KEY,
+                                       capabilities=frozenset({Capability.TRACK})),
+        lambda: world.carrier("rest").track(number).status, lambda second: second.track(number).status)
+    assert (set(here_status), set(there_status)) == ({"at_depot"}, {"out_for_delivery"})
     assert (fake.count("/rest"), other.count("/rest")) == (ROUNDS, ROUNDS)

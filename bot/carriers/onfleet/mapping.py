@@ -79,7 +79,8 @@ def error(status: int, body: Any) -> CarrierError:
         if status == 429 or status >= 500:
             return CarrierUnavailable(f"onfleet: {message}")
         return CarrierError(f"onfleet: {message} ({status})")
-    code = detail.get("error") if isinstance(detail.get("error"), int) else 0
+    raw_code = detail.get("error")
+    code = raw_code if isinstance(raw_code, int) else 0
     message = str(detail.get("message") or "")[:200]
     if 1000 <= code <= 1012:
         return ChangeRefused(Refusal.REJECTED, message)
