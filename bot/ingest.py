@@ -15,6 +15,7 @@ import enum
 import logging
 from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -22,7 +23,8 @@ from sqlalchemy.orm import Session
 from bot.aftercare.proof import record_proof
 from bot.carriers.errors import UnknownShipment
 from bot.carriers.models import UNKNOWN, CarrierEvent, known
-from bot.models import STATUS_RANK, AuditLog, Shipment, ShipmentEvent, ShipmentStatus
+from bot.db import insert_or_skip
+from bot.models import STATUS_RANK, AuditLog, Shipment, ShipmentEvent, ShipmentStatus, utcnow
 from bot.settings import Settings
 
 __all__ = ["UNKNOWN", "IngestResult", "Outcome", "ingest_event", "ingest_or_keep", "known"]
@@ -95,13 +97,10 @@ def ingest_event(session: Session, event: CarrierEvent, *,
     payload = dict(event.extra)
     if event.proof is not None and event.proof.photo_ref:
         payload["proof_photo_ref"] = event.proof.photo_ref[:500]
-    session.add(
-        ShipmentEvent(
-            shipment_id=shipment.id, carrier=event.carrier, event_id=event.event_id,
-            status=event.status, occurred_at=event.occurred_at, description=event.description,
-            applied=applies, lat=event.lat, lng=event.lng, payload=payload,
-        )
-    )
+    if not _record(session, shipment_id=shipment.id, carrier=event.carrier, event_id=event.event_id,
+                   status=event.status, occurred_at=event.occurred_at, description=event.description,
+                   applied=applies, lat=event.lat, lng=event.lng, payload=payload):
+        return IngestResult(Outcome.DUPLICATE, shipment.id, previous, previous)
     if applies:
         _apply(shipment, event)
         session.add(
@@ -144,14 +143,19 @@ def ingest_or_keep(session: Session, event: CarrierEvent, *, carrier_status: str
         raise UnknownShipment(f"no {event.carrier} shipment {event.tracking_number}")
     seen = session.scalar(select(ShipmentEvent.id).where(
         ShipmentEvent.carrier == event.carrier, ShipmentEvent.event_id == event.event_id))
-    if seen is None:
+    kept = seen is None and _record(
+        session, shipment_id=shipment.id, carrier=event.carrier, event_id=event.event_id, status=UNKNOWN,
+        occurred_at=event.occurred_at, description=event.description[:200], applied=False,
+        lat=event.lat, lng=event.lng, payload={**event.extra, "carrier_status": carrier_status[:80]})
+    if kept:
         logger.warning("carrier %s sent status %r for %s: kept, not applied",
                        event.carrier, carrier_status[:60], event.tracking_number)
-        session.add(ShipmentEvent(
-            shipment_id=shipment.id, carrier=event.carrier, event_id=event.event_id, status=UNKNOWN,
-            occurred_at=event.occurred_at, description=event.description[:200], applied=False,
-            lat=event.lat, lng=event.lng, payload={**event.extra, "carrier_status": carrier_status[:80]},
-        ))
-        session.flush()
-    outcome = Outcome.DUPLICATE if seen is not None else Outcome.STALE
-    return IngestResult(outcome, shipment.id, shipment.status, shipment.status)
+    return IngestResult(Outcome.STALE if kept else Outcome.DUPLICATE, shipment.id, shipment.status, shipment.status)
+
+
+def _record(session: Session, **row: Any) -> bool:
+    """Insert the event's row; False when another writer recorded the same (carrier, event id) meanwhile
+    (two polls of one parcel at once, a webhook retried while the first is in flight)."""
+    statement = insert_or_skip(session, ShipmentEvent.__table__, ["carrier", "event_id"])
+    result = session.execute(statement.values(received_at=utcnow(), **row))
+    return bool(getattr(result, "rowcount", 0) == 1)

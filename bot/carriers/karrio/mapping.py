@@ -73,14 +73,16 @@ def tracking_details(carrier: str, mapper: Any, response: Any, external_id: str)
 
 
 def events(carrier: str, tracking_number: str, details: Any, tz: ZoneInfo) -> list[tuple[CarrierEvent, str]]:
-    """Each tracking event as ours, with the carrier's own status; ids made from the event, so a poll is idempotent."""
+    """Each tracking event as ours, with the carrier's own status; ids made from the parcel's number at the carrier
+    and the event, so a poll is idempotent and two parcels scanned together keep an event each."""
     found = []
     for item in details.events or []:
         occurred = moment(item.timestamp, item.date, item.time, tz)
         if occurred is None:
             continue
         carrier_status = str(item.status or item.code or "")
-        key = "|".join(str(part or "") for part in (item.code, item.timestamp or f"{item.date} {item.time}",
+        key = "|".join(str(part or "") for part in (details.tracking_number, item.code,
+                                                     item.timestamp or f"{item.date} {item.time}",
                                                      item.description, item.location))
         status = STATUS_MAP.get(str(item.status or ""), UNKNOWN)
         found.append((CarrierEvent(
