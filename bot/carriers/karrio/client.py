@@ -14,6 +14,7 @@ from __future__ import annotations
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import httpx
@@ -66,7 +67,7 @@ class _Token:
         self._value: str | None = None
         self._expires = 0.0
 
-    def get(self, fetch: Any) -> str:
+    def get(self, fetch: Callable[[], tuple[str, float]]) -> str:
         with self._lock:
             if self._value is None or time.monotonic() > self._expires:
                 self._value, lifetime = fetch()
