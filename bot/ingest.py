@@ -1,24 +1,35 @@
 """Carrier events in: idempotent on (carrier, event id), never moving a shipment backwards in its
 lifecycle (an out-for-delivery after delivered changes nothing), and within a stage never back in time.
 
-Both a carrier's webhook and the sandbox simulator call `ingest_event`: one path for every event.
+Every event takes this one path: the sandbox simulator, our own carrier webhook and karrio's polls call
+`ingest_event`; the remote carriers' webhooks and polls call `ingest_or_keep`, because a real carrier
+sends new statuses whenever it likes: an event whose carrier status has no meaning for us is kept
+(status "unknown", not applied, the raw status in its payload) and logged, idempotently on its event
+id, and nothing about the shipment changes. Each carrier's `mapping` turns its payloads into
+`CarrierEvent`s; this module is the only one that writes them.
 """
 
 from __future__ import annotations
 
 import enum
-from dataclasses import dataclass
+import logging
+from dataclasses import dataclass, replace
 from datetime import timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.aftercare.proof import record_proof
 from bot.carriers.errors import UnknownShipment
-from bot.carriers.models import CarrierEvent
-from bot.models import STATUS_RANK, AuditLog, Shipment, ShipmentEvent, ShipmentStatus
+from bot.carriers.models import UNKNOWN, CarrierEvent, known
+from bot.db import insert_or_skip
+from bot.models import STATUS_RANK, AuditLog, Shipment, ShipmentEvent, ShipmentStatus, utcnow
 from bot.settings import Settings
 
+__all__ = ["UNKNOWN", "IngestResult", "Outcome", "ingest_event", "ingest_or_keep", "known"]
+
+logger = logging.getLogger("doorstep.ingest")
 RETURN_WINDOW = timedelta(days=30)
 PROOF_MAX_DISTANCE_M = float(Settings.model_fields["proof_max_distance_m"].default)
 
@@ -86,13 +97,10 @@ def ingest_event(session: Session, event: CarrierEvent, *,
     payload = dict(event.extra)
     if event.proof is not None and event.proof.photo_ref:
         payload["proof_photo_ref"] = event.proof.photo_ref[:500]
-    session.add(
-        ShipmentEvent(
-            shipment_id=shipment.id, carrier=event.carrier, event_id=event.event_id,
-            status=event.status, occurred_at=event.occurred_at, description=event.description,
-            applied=applies, lat=event.lat, lng=event.lng, payload=payload,
-        )
-    )
+    if not _record(session, shipment_id=shipment.id, carrier=event.carrier, event_id=event.event_id,
+                   status=event.status, occurred_at=event.occurred_at, description=event.description,
+                   applied=applies, lat=event.lat, lng=event.lng, payload=payload):
+        return IngestResult(Outcome.DUPLICATE, shipment.id, previous, previous)
     if applies:
         _apply(shipment, event)
         session.add(
@@ -122,3 +130,32 @@ def _apply(shipment: Shipment, event: CarrierEvent) -> None:
             shipment.return_until = event.occurred_at + RETURN_WINDOW
     if status == ShipmentStatus.AT_LOCKER and event.extra.get("pickup_code"):
         shipment.locker_pickup_code = str(event.extra["pickup_code"])
+
+
+def ingest_or_keep(session: Session, event: CarrierEvent, *, carrier_status: str,
+                   max_distance_m: float = PROOF_MAX_DISTANCE_M) -> IngestResult:
+    """`event.status` is ours when the carrier's status maps to one, else "unknown" (kept, not applied)."""
+    if event.status != UNKNOWN:
+        return ingest_event(session, replace(event, extra={**event.extra, "carrier_status": carrier_status}),
+                            max_distance_m=max_distance_m)
+    shipment = session.scalar(select(Shipment).where(Shipment.tracking_number == event.tracking_number))
+    if shipment is None or shipment.carrier != event.carrier:
+        raise UnknownShipment(f"no {event.carrier} shipment {event.tracking_number}")
+    seen = session.scalar(select(ShipmentEvent.id).where(
+        ShipmentEvent.carrier == event.carrier, ShipmentEvent.event_id == event.event_id))
+    kept = seen is None and _record(
+        session, shipment_id=shipment.id, carrier=event.carrier, event_id=event.event_id, status=UNKNOWN,
+        occurred_at=event.occurred_at, description=event.description[:200], applied=False,
+        lat=event.lat, lng=event.lng, payload={**event.extra, "carrier_status": carrier_status[:80]})
+    if kept:
+        logger.warning("carrier %s sent status %r for %s: kept, not applied",
+                       event.carrier, carrier_status[:60], event.tracking_number)
+    return IngestResult(Outcome.STALE if kept else Outcome.DUPLICATE, shipment.id, shipment.status, shipment.status)
+
+
+def _record(session: Session, **row: Any) -> bool:
+    """Insert the event's row; False when another writer recorded the same (carrier, event id) meanwhile
+    (two polls of one parcel at once, a webhook retried while the first is in flight)."""
+    statement = insert_or_skip(session, ShipmentEvent.__table__, ["carrier", "event_id"])
+    result = session.execute(statement.values(received_at=utcnow(), **row))
+    return bool(getattr(result, "rowcount", 0) == 1)

@@ -32,7 +32,7 @@ def build_remote_carriers(session_factory: sessionmaker[Session], settings: Sett
     enabled = settings.enabled_carrier_adapters
     carriers: dict[str, Carrier] = {}
     if "karrio" in enabled:
-        from bot.carriers.karrio_adapter import KarrioCarrier, ReturnAddress
+        from bot.carriers.karrio import KarrioCarrier, ReturnAddress
 
         return_to = ReturnAddress(name=settings.karrio_return_name, street=settings.karrio_return_street,
                                   postcode=settings.karrio_return_postcode, city=settings.karrio_return_city,

@@ -7,7 +7,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.models import ShipmentStatus
+
 RETURN_METHODS = frozenset({"locker", "pickup", "label"})  # drop at a locker (QR), carrier pickup, label by email
+
+
+UNKNOWN = "unknown"  # a carrier status with no meaning for us: ingestion keeps such an event, never applies it
+
+
+def known(status: str | None) -> str:
+    """Our status if `status` is one of ours, else "unknown"."""
+    try:
+        return ShipmentStatus(status or "").value
+    except ValueError:
+        return UNKNOWN
 
 
 class Capability(enum.StrEnum):
