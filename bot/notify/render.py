@@ -12,12 +12,11 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import object_session
 
+from bot import timefmt
 from bot.aftercare.proof import proof_of, where_words
 from bot.identity import make_link_token
 from bot.models import Locker, Notification, Return, Shipment
@@ -26,7 +25,6 @@ from bot.settings import ROOT, Settings
 TEMPLATES = ROOT / "templates" / "notifications"
 LOCALES = ("en", "de", "nl")
 DEFAULT_LOCALE = "en"
-RELATIVE_DAYS = {"en": ("today", "tomorrow"), "de": ("heute", "morgen"), "nl": ("vandaag", "morgen")}
 # Longest value a template ever sees for each kind of data (the SMS length test uses these).
 LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_address": 40,
           "pickup_code": 8, "rma": 14, "address": 40, "reference": 8, "resolution": 24, "place": 24, "asked": 36,
@@ -53,27 +51,21 @@ def locale_of(locale: str | None) -> str:
 
 
 class Clock:
-    """Babel formatting for one customer: their locale, their time zone, their 'today'."""
+    """One customer's locale, time zone and 'today', for the formatter in bot/timefmt.py."""
 
     def __init__(self, locale: str, tz: str, now: datetime) -> None:
-        self.locale, self.zone, self.now = locale, ZoneInfo(tz), now
+        self.locale, self.tz, self.now = locale, tz, now
 
     def time(self, moment: datetime | None) -> str:
-        return format_time(moment.astimezone(self.zone), "HH:mm", locale=self.locale) if moment else ""
+        return timefmt.clock(moment, self.tz) if moment else ""
 
     def day(self, moment: datetime | None) -> str:
-        if moment is None:
-            return ""
-        day = moment.astimezone(self.zone).date()
-        offset = (day - self.now.astimezone(self.zone).date()).days
-        if offset in (0, 1):
-            return RELATIVE_DAYS[self.locale][offset]
-        return format_date(day, "EEE d MMM", locale=self.locale).replace(".", "")
+        return timefmt.day_label(moment, self.now, self.tz, self.locale) if moment else ""
 
     def window(self, start: datetime | None, end: datetime | None) -> str:
         if start is None or end is None:
             return ""
-        return f"{self.day(start)} {self.time(start)}-{self.time(end)}"
+        return timefmt.window(start, end, self.now, self.tz, self.locale)
 
 
 @lru_cache(maxsize=1)

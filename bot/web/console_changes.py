@@ -11,11 +11,11 @@ from bot.carriers import CarrierError, ChangeRefused
 from bot.carriers.models import Capability, TimeWindow
 from bot.clock import sim_now
 from bot.db import transaction
-from bot.i18n import translator
 from bot.models import Shipment
 from bot.notify import replan_after_change
 from bot.runtime import Runtime
-from bot.web.tracking_view import window_text
+from bot.text import language_of, t
+from bot.timefmt import window as window_text
 
 KINDS = {"reschedule": Capability.RESCHEDULE, "locker": Capability.REDIRECT, "return": Capability.RETURNS}
 
@@ -53,11 +53,10 @@ def change_options(runtime: Runtime, shipment_id: int) -> dict[str, Any]:
         now, tz, number = sim_now(session), shipment.customer.time_zone, shipment.tracking_number
         returnable = [i for i in shipment.items or [] if i.get("returnable")]
         carrier = runtime.carrier(shipment.carrier)
-    t = translator("en")
     options: dict[str, Any] = {"windows": [], "lockers": [], "items": [], "notes": []}
     try:
         if Capability.RESCHEDULE in carrier.capabilities:
-            options["windows"] = [{"value": _encode(w), "label": window_text(w.start, w.end, now, tz, t)}
+            options["windows"] = [{"value": _encode(w), "label": window_text(w.start, w.end, now, tz, "en", dash="–")}
                                   for w in carrier.available_windows(number)[:12]]
     except (ChangeRefused, CarrierError) as exc:
         options["notes"].append(f"reschedule: {getattr(exc, 'reason', None) or exc}")
@@ -84,23 +83,27 @@ def make_change(runtime: Runtime, shipment_id: int, form: dict[str, str], items:
         carrier = runtime.carrier(shipment.carrier)
     if KINDS[kind] not in carrier.capabilities:
         raise ChangeFailed("this carrier doesn't offer that")
-    t = translator(locale)
+    lang = language_of(locale)
     try:
         if kind == "reschedule":
             window = carrier.reschedule(number, _decode(form.get("window", "")))
-            when = window_text(window.start, window.end, now, tz, t, dash="-")
-            done = Done(kind, t("change.reschedule", short=short, window=when), {"start": window.start.isoformat()})
+            when = window_text(window.start, window.end, now, tz, lang)
+            done = Done(kind, t(lang, "Done: parcel …{short} now comes {window}.", short=short, window=when),
+                        {"start": window.start.isoformat()})
         elif kind == "locker":
             locker = carrier.redirect_to_locker(number, form.get("locker", ""))
-            done = Done(kind, t("change.locker", short=short, locker=locker.name, address=locker.address),
+            done = Done(kind, t(lang, "Done: parcel …{short} goes to the {locker} locker ({address}). You'll get the "
+                                "pickup code when it's there.", short=short, locker=locker.name, address=locker.address),
                         {"locker": locker.code})
         else:
             method = form.get("method", "label")
             label = carrier.create_return(number, items=items, reason=form.get("reason", "")[:200] or "agent",
                                           method=method, locker_code=form.get("locker") if method == "locker" else None)
-            how = t("change.return.locker", locker=label.locker_name, code=label.label_code) if method == "locker" \
-                else t("change.return.label", code=label.label_code)
-            done = Done(kind, t("change.return", rma=label.rma, how=how), {"rma": label.rma, "method": method})
+            how = t(lang, "At the {locker} locker, scan code {code} and put the parcel in.", locker=label.locker_name,
+                    code=label.label_code) if method == "locker" \
+                else t(lang, "The label ({code}) is on its way to your email.", code=label.label_code)
+            done = Done(kind, t(lang, "Return {rma} booked. {how}", rma=label.rma, how=how),
+                        {"rma": label.rma, "method": method})
     except ChangeRefused as refused:
         raise ChangeFailed(refused.code.value) from None
     except CarrierError as exc:
