@@ -1,6 +1,8 @@
-"""Messages from templates: `templates/notifications/<locale>/<trigger>.j2`, one file per trigger and
-locale with three blocks (`subject`, `sms`, `email`); the HTML part of an email wraps its text in one
-layout. Dates and times are formatted by Babel for the customer's locale and time zone.
+"""Messages from templates: `templates/notifications/<trigger>.j2`, one file per trigger with three blocks
+(`subject`, `sms`, `email`) whose words come from the catalogues (`t("English {x}", x=...)` and
+`pt("context", "English")` from bot.text, bound to the customer's language for each render); the HTML
+part of an email wraps its text in one layout. Dates and times come from bot/timefmt.py (Babel), in the
+customer's language and time zone.
 
 Every value that comes from data is cut to a known maximum here (`limit`), so the SMS length test over
 worst-case data holds for whatever the database holds.
@@ -21,6 +23,7 @@ from bot.aftercare.proof import proof_of, where_words
 from bot.identity import make_link_token
 from bot.models import Locker, Notification, Return, Shipment
 from bot.settings import ROOT, Settings
+from bot.text import template_texts
 
 TEMPLATES = ROOT / "templates" / "notifications"
 LOCALES = ("en", "de", "nl")
@@ -90,7 +93,8 @@ def _block(template: Any, name: str, context: dict[str, Any]) -> str:
 
 def render(trigger: str, locale: str, context: dict[str, Any]) -> Rendered:
     env = environment()
-    template = env.get_template(f"{locale_of(locale)}/{trigger}.j2")
+    template = env.get_template(f"{trigger}.j2")
+    context = {**context, **template_texts(locale_of(locale))}
     text = _block(template, "email", context)
     html = env.get_template("layout.html.j2").render(paragraphs=[p for p in text.split("\n\n") if p],
                                                     link=context["link"], lang=locale_of(locale))
