@@ -97,7 +97,8 @@ def render(trigger: str, locale: str, context: dict[str, Any]) -> Rendered:
     context = {**context, **template_texts(locale_of(locale))}
     text = _block(template, "email", context)
     html = env.get_template("layout.html.j2").render(paragraphs=[p for p in text.split("\n\n") if p],
-                                                    link=context["link"], lang=locale_of(locale))
+                                                    link=context["link"], lang=locale_of(locale),
+                                                    **template_texts(locale_of(locale)))
     return Rendered(subject=_block(template, "subject", context), sms=_block(template, "sms", context),
                     text=text, html=html)
 
