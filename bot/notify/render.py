@@ -23,11 +23,10 @@ from bot.aftercare.proof import proof_of, where_words
 from bot.identity import make_link_token
 from bot.models import Locker, Notification, Return, Shipment
 from bot.settings import ROOT, Settings
-from bot.text import template_texts
+from bot.text import LANGUAGES, language_of, template_texts
 
 TEMPLATES = ROOT / "templates" / "notifications"
-LOCALES = ("en", "de", "nl")
-DEFAULT_LOCALE = "en"
+LOCALES = LANGUAGES
 # Longest value a template ever sees for each kind of data (the SMS length test uses these).
 LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_address": 40,
           "pickup_code": 8, "rma": 14, "address": 40, "reference": 8, "resolution": 24, "place": 24, "asked": 36,
@@ -46,11 +45,6 @@ def limit(kind: str, value: str | None) -> str:
     value = (value or "").strip()
     cap = LIMITS[kind]
     return value if len(value) <= cap else value[: cap - 1].rstrip() + "."
-
-
-def locale_of(locale: str | None) -> str:
-    base = (locale or DEFAULT_LOCALE).split("_")[0].split("-")[0].lower()
-    return base if base in LOCALES else DEFAULT_LOCALE
 
 
 class Clock:
@@ -94,11 +88,11 @@ def _block(template: Any, name: str, context: dict[str, Any]) -> str:
 def render(trigger: str, locale: str, context: dict[str, Any]) -> Rendered:
     env = environment()
     template = env.get_template(f"{trigger}.j2")
-    context = {**context, **template_texts(locale_of(locale))}
+    context = {**context, **template_texts(language_of(locale))}
     text = _block(template, "email", context)
     html = env.get_template("layout.html.j2").render(paragraphs=[p for p in text.split("\n\n") if p],
-                                                    link=context["link"], lang=locale_of(locale),
-                                                    **template_texts(locale_of(locale)))
+                                                    link=context["link"], lang=language_of(locale),
+                                                    **template_texts(language_of(locale)))
     return Rendered(subject=_block(template, "subject", context), sms=_block(template, "sms", context),
                     text=text, html=html)
 
@@ -120,7 +114,7 @@ def context_for(notification: Notification, shipment: Shipment, *, now: datetime
                 locker: Locker | None = None, ret: Return | None = None) -> dict[str, Any]:
     """Everything a template may use, from the shipment as it is now."""
     customer = shipment.customer
-    locale = locale_of(customer.locale)
+    locale = language_of(customer.locale)
     clock = Clock(locale, customer.time_zone, now)
     facts = notification.context or {}
     deadline = datetime.fromisoformat(str(facts["deadline"])) if facts.get("deadline") else None
