@@ -13,6 +13,7 @@ from actions.runtime import channel_of, off_loop, runtime
 from bot.clock import sim_now
 from bot.identity import active_shipments, verified_link
 from bot.models import Customer, Shipment, ShipmentStatus
+from bot.offer_text import numbered
 
 # What each change needs the parcel to be: on its way, or delivered and returnable.
 CHANGE_KINDS = ("reschedule", "locker", "instructions", "address", "return")
@@ -121,10 +122,7 @@ def offer(dispatcher: CollectingDispatcher, tracker: Tracker, question: str, opt
           footer: str = "") -> None:
     """Numbered options in one SMS; buttons in web chat (their payload is the option number)."""
     if is_sms(tracker):
-        lines = [question] + [f"{n}. {text}" for n, text in enumerate(options, start=1)]
-        if footer:
-            lines.append(footer)
-        dispatcher.utter_message(text="\n".join(lines))
+        dispatcher.utter_message(text=numbered(question, options, footer))
     else:
         buttons = [{"title": text, "payload": str(n)} for n, text in enumerate(options, start=1)]
         dispatcher.utter_message(text=question + (f" {footer}" if footer else ""), buttons=buttons)
