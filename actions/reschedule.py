@@ -29,6 +29,7 @@ from actions.runtime import off_loop, runtime
 from bot.carriers import CarrierError, ChangeRefused
 from bot.changes import Asker, Kind, RescheduleRequest, reason_text
 from bot.choices import parse_when, pick_window
+from bot.offer_text import reschedule_offer
 from bot.text import t
 from bot.timefmt import window as window_text
 
@@ -58,9 +59,9 @@ class AskWindowChoice(Action):
             dispatcher.utter_message(text=with_agent(lang, t(lang, "There are no free delivery windows in the next days.")))
             return end_form()
         shown = spread(available, MAX_OFFERED, ctx.tz)
-        offer(dispatcher, tracker, t(lang, "When should parcel …{ref} come?", ref=parcel.short),
-              [window_text(w.start, w.end, ctx.now, ctx.tz, lang) for w in shown],
-              footer=t(lang, "Or say a day/time, e.g. \"sat morning\"."))
+        # Two SMS segments at most (bot/offer_text.py): no "…" in the question.
+        offer(dispatcher, tracker, *reschedule_offer(lang, parcel.short, [(w.start, w.end) for w in shown],
+                                                     now=ctx.now, tz=ctx.tz))
         return [SlotSet("offered", [encode_window(w) for w in shown])]
 
 

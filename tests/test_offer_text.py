@@ -10,9 +10,9 @@ import pytest
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.change_common import RETURN_METHODS
 from actions.context import offer
 from bot.carriers.sandbox.world import LOCKERS
+from bot.changes.returns import METHODS as RETURN_METHODS
 from bot.notify.segments import encoding, segments
 from bot.offer_text import locker_option, numbered, reschedule_offer
 from bot.text import LANGUAGES, t
@@ -75,5 +75,5 @@ def test_the_list_of_four_lockers_fits_two_segments(language: str) -> None:
 
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_the_list_of_return_methods_fits_two_segments(language: str) -> None:
-    text = sms(t(language, "How do you want to send it back? All free."), [t(language, m) for _, m in RETURN_METHODS])
+    text = sms(t(language, "How do you want to send it back? All free."), [t(language, m) for m in RETURN_METHODS.values()])
     within_two_segments(text)
