@@ -1,7 +1,7 @@
 """A neighbour if the customer is out ("Meyer, no 14"), or a new address with its postcode.
 
 The slot `address_text` holds the parsed answer: "N:<the customer's words about the neighbour>" or
-"A:<address line>|<postcode>" (see `bot.choices.parse_address_answer`); only this module reads it.
+"A:<address line>|<postcode>" (see `bot.conversation.choices.parse_address_answer`); only this module reads it.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from actions import texts
 from actions.change_common import MAX_TEXT, Answers, AskAfterCheck, prefilled
 from actions.context import Context, Parcel
 from actions.language import reply_language
-from bot.answers import NO_PREFIX, is_no
 from bot.changes import AddressRequest, Asker, NeighbourRequest
-from bot.choices import parse_address_answer
+from bot.conversation.answers import NO_PREFIX, is_no
+from bot.conversation.choices import parse_address_answer
 from bot.text import t
 
 SLOTS = ["address_text"]

@@ -20,10 +20,10 @@ from actions.handoff import open_handoff
 from actions.language import reply_language
 from actions.questions import Ask
 from actions.runtime import off_loop, runtime
-from bot.answers import is_cancel
 from bot.carriers import Refusal, TimeWindow
 from bot.changes import Asker, Code, Kind, Reason, Requester, carrier_does, reason_text, refusal_for_state
-from bot.choices import option_number, pick_by_name
+from bot.conversation.answers import is_cancel
+from bot.conversation.choices import option_number, pick_by_name
 from bot.text import N_, t
 
 KINDS = {kind.value: kind for kind in Kind}

@@ -40,10 +40,10 @@ from actions.context import Context, Parcel, context_for, forget_context, offer
 from actions.language import reply_language
 from actions.parcel_choice import named_parcel
 from actions.runtime import off_loop, runtime
-from bot.answers import is_no, said_yes, starts_with_no
 from bot.carriers import Refusal
 from bot.changes import CarrierDown, Refused, check, make
-from bot.choices import option_number, picks_the_only_option
+from bot.conversation.answers import is_no, said_yes, starts_with_no
+from bot.conversation.choices import option_number, picks_the_only_option
 from bot.text import t
 
 FLOWS: dict[str, ModuleType] = {"reschedule": reschedule, "locker": locker, "instructions": instructions,

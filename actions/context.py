@@ -10,10 +10,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.runtime import channel_of, off_loop, runtime
-from bot.clock import sim_now
-from bot.identity import active_shipments, verified_link
-from bot.models import Customer, Shipment, ShipmentStatus
-from bot.offer_text import numbered
+from bot.conversation.identity import active_shipments, verified_link
+from bot.core.clock import sim_now
+from bot.core.models import Customer, Shipment, ShipmentStatus
+from bot.text.offer_text import numbered
 
 # What each change needs the parcel to be: on its way, or delivered and returnable.
 CHANGE_KINDS = ("reschedule", "locker", "instructions", "address", "return")

@@ -14,9 +14,9 @@ from actions import texts
 from actions.change_common import CONFIDENT, MAX_TEXT, Answers, AskAfterCheck, prefilled
 from actions.context import Context, Parcel
 from actions.language import reply_language
-from bot.answers import NO_PREFIX
 from bot.changes import Asker, InstructionsRequest
-from bot.choices import INSTRUCTION_WORDS
+from bot.conversation.answers import NO_PREFIX
+from bot.conversation.choices import INSTRUCTION_WORDS
 from bot.text import t
 
 SLOTS = ["instructions_text"]

@@ -26,9 +26,9 @@ from actions.language import reply_language
 from actions.runtime import off_loop, runtime
 from bot.carriers import Capability, CarrierError
 from bot.changes import Asker, LockerRequest
-from bot.choices import pick_by_name
+from bot.conversation.choices import pick_by_name
 from bot.text import t
-from bot.timefmt import kilometres
+from bot.text.timefmt import kilometres
 
 SLOTS = ["locker_choice"]
 SHOWN = 4

@@ -28,10 +28,10 @@ from actions.language import reply_language
 from actions.runtime import off_loop, runtime
 from bot.carriers import CarrierError, ChangeRefused
 from bot.changes import Asker, Kind, RescheduleRequest, reason_text
-from bot.choices import parse_when, pick_window
-from bot.offer_text import reschedule_offer
+from bot.conversation.choices import parse_when, pick_window
 from bot.text import t
-from bot.timefmt import window as window_text
+from bot.text.offer_text import reschedule_offer
+from bot.text.timefmt import window as window_text
 
 SLOTS = ["window_choice"]
 
@@ -59,7 +59,7 @@ class AskWindowChoice(Action):
             dispatcher.utter_message(text=with_agent(lang, t(lang, "There are no free delivery windows in the next days.")))
             return end_form()
         shown = spread(available, MAX_OFFERED, ctx.tz)
-        # Two SMS segments at most (bot/offer_text.py): no "…" in the question.
+        # Two SMS segments at most (bot/text/offer_text.py): no "…" in the question.
         offer(dispatcher, tracker, *reschedule_offer(lang, parcel.short, [(w.start, w.end) for w in shown],
                                                      now=ctx.now, tz=ctx.tz))
         return [SlotSet("offered", [encode_window(w) for w in shown])]

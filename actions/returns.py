@@ -30,9 +30,9 @@ from actions.runtime import off_loop, runtime
 from bot.carriers import CarrierError
 from bot.changes import RETURN_METHODS, Asker, ReturnRequest
 from bot.changes.returns import methods as carrier_methods
-from bot.choices import option_number, pick_window
+from bot.conversation.choices import option_number, pick_window
 from bot.text import N_, t
-from bot.timefmt import window as window_text
+from bot.text.timefmt import window as window_text
 
 RETURN_HOW = {"locker": N_("drop-off at a locker"), "pickup": N_("pickup"), "label": N_("an email label")}
 MAX_REASON = 200

@@ -2,7 +2,7 @@
 
     .venv/bin/python scripts/update_catalogues.py
 
-Every text said to customers (bot/catalogue_sources.py: `t(lang, "...")`, `pt(lang, "context", "...")`,
+Every text said to customers (bot/text/catalogue_sources.py: `t(lang, "...")`, `pt(lang, "context", "...")`,
 `N_("...")` in Python, `t("...")` in the notification and web templates, domain.yml responses) gets an
 entry; translations already there are kept, new texts come
 with an empty translation for a translator to fill in (tests/test_text.py fails until they are),
@@ -19,8 +19,8 @@ from babel.messages.pofile import read_po, write_po
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.catalogue_sources import all_messages
 from bot.text import CONTEXT_SEPARATOR, LANGUAGES, LOCALE_DIR, key
+from bot.text.catalogue_sources import all_messages
 
 
 def update(language: str, messages: dict[str, str], translations: dict[str, str] | None = None) -> int:

@@ -14,9 +14,9 @@ from actions.context import offer
 from bot.carriers.sandbox.world import LOCKERS
 from bot.changes.returns import METHODS as RETURN_METHODS
 from bot.notify.segments import encoding, segments
-from bot.offer_text import locker_option, numbered, reschedule_offer
 from bot.text import LANGUAGES, t
-from bot.timefmt import window
+from bot.text.offer_text import locker_option, numbered, reschedule_offer
+from bot.text.timefmt import window
 
 TZ = "Europe/Berlin"
 NOW = datetime(2026, 11, 23, 6, 0, tzinfo=ZoneInfo(TZ))  # a Monday: the next days cover every weekday

@@ -10,9 +10,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from babel.messages.pofile import read_po
 
-from bot.catalogue_sources import all_messages, domain_messages, python_messages, template_messages
+from bot.core.settings import ROOT
 from bot.notify.render import TEMPLATES
-from bot.settings import ROOT
 from bot.text import (
     LANGUAGES,
     NP_,
@@ -25,7 +24,8 @@ from bot.text import (
     template_texts,
     translate,
 )
-from bot.timefmt import day_label, kilometres, moment_text, window
+from bot.text.catalogue_sources import all_messages, domain_messages, python_messages, template_messages
+from bot.text.timefmt import day_label, kilometres, moment_text, window
 
 BERLIN = ZoneInfo("Europe/Berlin")
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=BERLIN)  # a Tuesday
@@ -44,7 +44,7 @@ def test_the_extraction_finds_the_domain_responses_and_the_actions_texts() -> No
         "Reply AGENT for a person." in domain
     assert texts.HANDOFF in python and texts.VERIFY_FAILED in python  # N_("…") constants
     assert "{change}? Reply YES or NO." in python  # t(lang, "…", change=…)
-    assert "Parcel {ref} is on its way: {when}." in python  # bot/status_text.py
+    assert "Parcel {ref} is on its way: {when}." in python  # bot/text/status_text.py
     assert "That window is no longer available." in python  # a carrier's refusal
     assert len(domain) >= 8 and len(python) >= 100
     templates = template_messages()

@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.carriers.base import Carrier
 from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, Refusal, UnknownShipment, UnsupportedOperation
 from bot.carriers.models import RETURN_METHODS, Capability, CarrierEvent, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
-from bot.settings import Settings
+from bot.core.settings import Settings
 
 
 def build_carriers(session_factory: sessionmaker[Session], *, sandbox_faults: str = "",

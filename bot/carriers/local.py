@@ -18,12 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.carriers.errors import ChangeRefused, Refusal, UnknownShipment
+from bot.carriers.ingest import ingest_or_keep
 from bot.carriers.models import CarrierEvent, LockerOption, TimeWindow
-from bot.clock import sim_now
-from bot.db import transaction
-from bot.geo import distance_m
-from bot.ingest import ingest_or_keep
-from bot.models import FINAL_STATUSES, AuditLog, CarrierRef, Locker, Return, Shipment, ShipmentStatus
+from bot.core.clock import sim_now
+from bot.core.db import transaction
+from bot.core.geo import distance_m
+from bot.core.models import FINAL_STATUSES, AuditLog, CarrierRef, Locker, Return, Shipment, ShipmentStatus
 
 
 def shipment_of(session: Session, carrier: str, tracking_number: str) -> Shipment:

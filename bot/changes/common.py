@@ -11,8 +11,8 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 
 from bot.carriers import Capability, Refusal
-from bot.clock import sim_now
-from bot.models import Shipment, ShipmentStatus
+from bot.core.clock import sim_now
+from bot.core.models import Shipment, ShipmentStatus
 from bot.text import N_, t
 
 

@@ -8,7 +8,7 @@ from typing import ClassVar
 from bot.carriers import Carrier, TimeWindow
 from bot.changes.common import ChangeRequest, Done, Kind, Parcel
 from bot.text import t
-from bot.timefmt import window as window_text
+from bot.text.timefmt import window as window_text
 
 
 @dataclass(frozen=True, kw_only=True)

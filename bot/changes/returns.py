@@ -9,10 +9,10 @@ from sqlalchemy.orm import Session
 
 from bot.carriers import Carrier, TimeWindow
 from bot.changes.common import ChangeRequest, Done, Kind, Parcel
-from bot.outbox import record
-from bot.settings import Settings
+from bot.core.settings import Settings
+from bot.demo.outbox import record
 from bot.text import N_, t
-from bot.timefmt import window as window_text
+from bot.text.timefmt import window as window_text
 
 # The methods in the order we offer them, and how the customer is asked about them.
 METHODS: dict[str, str] = {

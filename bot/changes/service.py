@@ -30,9 +30,9 @@ from bot.changes.common import (
     refused,
     state_refusal,
 )
-from bot.db import transaction
+from bot.core.db import transaction
+from bot.core.runtime import Runtime
 from bot.notify import replan_after_change
-from bot.runtime import Runtime
 from bot.text import t
 
 Request = (reschedule.RescheduleRequest | locker.LockerRequest | instructions.InstructionsRequest

@@ -1,7 +1,7 @@
 """Messages from templates: `templates/notifications/<trigger>.j2`, one file per trigger with three blocks
 (`subject`, `sms`, `email`) whose words come from the catalogues (`t("English {x}", x=...)` and
 `pt("context", "English")` from bot.text, bound to the customer's language for each render); the HTML
-part of an email wraps its text in one layout. Dates and times come from bot/timefmt.py (Babel), in the
+part of an email wraps its text in one layout. Dates and times come from bot/text/timefmt.py (Babel), in the
 customer's language and time zone.
 
 Every value that comes from data is cut to a known maximum here (`limit`), so the SMS length test over
@@ -18,12 +18,11 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import object_session
 
-from bot import timefmt
 from bot.aftercare.proof import proof_of, where_words
-from bot.identity import make_link_token
-from bot.models import Locker, Notification, Return, Shipment
-from bot.settings import ROOT, Settings
-from bot.text import LANGUAGES, language_of, template_texts
+from bot.conversation.identity import make_link_token
+from bot.core.models import Locker, Notification, Return, Shipment
+from bot.core.settings import ROOT, Settings
+from bot.text import LANGUAGES, language_of, template_texts, timefmt
 
 TEMPLATES = ROOT / "templates" / "notifications"
 LOCALES = LANGUAGES
@@ -48,7 +47,7 @@ def limit(kind: str, value: str | None) -> str:
 
 
 class Clock:
-    """One customer's locale, time zone and 'today', for the formatter in bot/timefmt.py."""
+    """One customer's locale, time zone and 'today', for the formatter in bot/text/timefmt.py."""
 
     def __init__(self, locale: str, tz: str, now: datetime) -> None:
         self.locale, self.tz, self.now = locale, tz, now

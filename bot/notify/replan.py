@@ -6,7 +6,7 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.models import AuditLog, Notification
+from bot.core.models import AuditLog, Notification
 
 # Messages whose content depends on where and when the parcel comes.
 WINDOW_TRIGGERS = {"day_before", "out_for_delivery", "stops_away", "delayed", "eta_window", "failed_attempt"}

@@ -47,12 +47,12 @@ from bot.changes import (
 from bot.changes import (
     Request as ChangeRequest,
 )
-from bot.db import transaction
-from bot.identity import normalise_tracking_number, read_link_token
-from bot.models import AuditLog, Shipment
-from bot.runtime import Runtime
+from bot.conversation.identity import normalise_tracking_number, read_link_token
+from bot.core.db import transaction
+from bot.core.models import AuditLog, Shipment
+from bot.core.runtime import Runtime
 from bot.text import language_of
-from bot.timefmt import window as window_text
+from bot.text.timefmt import window as window_text
 from bot.web.auth import CSRF_HEADER, SAFE_METHODS, AgentContext, client_address, load_agent
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.ratelimit import RateLimiter

@@ -7,8 +7,8 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import ClientDisconnect
 
-from bot.runtime import Runtime
-from bot.settings import ROOT, Settings, get_settings
+from bot.core.runtime import Runtime
+from bot.core.settings import ROOT, Settings, get_settings
 from bot.web import (
     api_changes,
     carrier_webhooks,

@@ -2,7 +2,7 @@
 
 HTTP only: each checks its signature over the raw body before reading it and limits the body; a forged,
 stale or malformed request gets a 4xx and changes nothing. The carrier's `mapping` turns the payload into
-our event; accepted events go through `bot.ingest.ingest_or_keep` (idempotent on the event id, never
+our event; accepted events go through `bot.carriers.ingest.ingest_or_keep` (idempotent on the event id, never
 backwards, unknown statuses kept and logged).
 """
 
@@ -17,11 +17,11 @@ from fastapi import APIRouter, Header, Request
 from fastapi.responses import FileResponse, JSONResponse, PlainTextResponse, Response
 
 from bot.carriers import CarrierEvent, UnknownShipment
+from bot.carriers.ingest import ingest_or_keep
 from bot.carriers.local import tracking_number_for
 from bot.carriers.onfleet import mapping as onfleet
 from bot.carriers.rest import mapping as rest
-from bot.ingest import ingest_or_keep
-from bot.settings import ROOT
+from bot.core.settings import ROOT
 from bot.web.deps import SessionDep, SettingsDep
 from bot.web.inputs import describe, load_json
 

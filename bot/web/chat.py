@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from bot.identity import read_link_token
+from bot.conversation.identity import read_link_token
 from bot.text import best_language, template_texts
 from bot.web.deps import SettingsDep
 from bot.web.pages import render

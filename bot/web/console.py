@@ -15,14 +15,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from bot import handoff_desk as desk
-from bot.agents import authenticate, end_session, start_session
-from bot.clock import sim_now
-from bot.models import Agent, Customer, Handoff
-from bot.rasa_api import RasaAPI, RasaUnavailable, UnaddressableConversation, bot_attempts, slot_value, transcript
-from bot.runtime import Runtime
+from bot.conversation.rasa_api import RasaAPI, RasaUnavailable, UnaddressableConversation, bot_attempts, slot_value, transcript
+from bot.core.clock import sim_now
+from bot.core.models import Agent, Customer, Handoff
+from bot.core.runtime import Runtime
+from bot.desk import handoff_desk as desk
+from bot.desk.agents import authenticate, end_session, start_session
 from bot.text import N_, language_of, t
-from bot.timefmt import window
+from bot.text.timefmt import window
 from bot.web.auth import (
     CurrentAgent,
     clear_session_cookie,
@@ -125,7 +125,7 @@ def queue_json(me: CurrentAgent, session: SessionDep) -> JSONResponse:
 
 
 def _still_in(runtime: Runtime, session_id: str) -> bool:
-    from bot.agents import current_session
+    from bot.desk.agents import current_session
 
     with runtime.sessions() as db, db.begin():
         return current_session(db, session_id, policy(runtime.settings)) is not None

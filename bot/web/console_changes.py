@@ -21,10 +21,10 @@ from bot.changes import (
     make,
     options,
 )
-from bot.models import ShipmentStatus
-from bot.runtime import Runtime
+from bot.core.models import ShipmentStatus
+from bot.core.runtime import Runtime
 from bot.text import language_of
-from bot.timefmt import window as window_text
+from bot.text.timefmt import window as window_text
 
 KINDS = ("reschedule", "locker", "return")
 

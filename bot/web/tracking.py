@@ -17,17 +17,17 @@ from sqlalchemy.orm import Session
 
 from bot.aftercare.proof import PHOTO_TYPES, photo_bytes, proof_of, proof_view
 from bot.carriers import CarrierError
-from bot.clock import sim_now
-from bot.identity import (
+from bot.conversation.identity import (
     make_link_token,
     normalise_postcode,
     normalise_tracking_number,
     read_link_token,
 )
-from bot.models import Depot, Shipment
-from bot.runtime import Runtime
+from bot.conversation.verify_limits import VerifyPolicy, address_client, verify
+from bot.core.clock import sim_now
+from bot.core.models import Depot, Shipment
+from bot.core.runtime import Runtime
 from bot.text import best_language, language_of, pt, t, template_texts
-from bot.verify_limits import VerifyPolicy, address_client, verify
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.pages import render
 from bot.web.proofmap import photo_img, pin_map, pin_map_svg
@@ -137,7 +137,7 @@ async def tracking_lookup(
     def find() -> int | None:
         if number is None or code is None:
             return None
-        with runtime.sessions() as session, session.begin():  # the bot's limits too (bot/verify_limits.py)
+        with runtime.sessions() as session, session.begin():  # the bot's limits too (bot/conversation/verify_limits.py)
             shipment = verify(session, tracking_number=number, postcode=code, clients=[address_client(client) or client],
                               now=sim_now(session), policy=VerifyPolicy.from_settings(runtime.settings))
             return shipment.id if shipment is not None else None

@@ -11,9 +11,9 @@ from typing import Any
 
 from bot.aftercare.proof import ProofView
 from bot.carriers.models import TrackingInfo
-from bot.models import Depot, Shipment, ShipmentStatus
+from bot.core.models import Depot, Shipment, ShipmentStatus
 from bot.text import N_, language_of, pt, t
-from bot.timefmt import clock, day_label, moment_text, window
+from bot.text.timefmt import clock, day_label, moment_text, window
 from bot.web.proofmap import pin_map
 
 STEPS = ("label_created", "in_transit", "at_depot", "out_for_delivery", "delivered")

@@ -12,9 +12,9 @@ from actions.consent import ConfirmOptOut, RecordOptOut
 from actions.context import Parcel
 from actions.locker import AskLockerChoice
 from actions.parcel_choice import named_parcel
-from bot.consent import sms_opted_out
-from bot.models import Return, Shipment
-from bot.runtime import Runtime
+from bot.conversation.consent import sms_opted_out
+from bot.core.models import Return, Shipment
+from bot.core.runtime import Runtime
 from tests.actions.conftest import tracker
 from tests.actions.test_flows import customer_with_delivered, customer_with_two_in_flight, message, run, said, update
 

@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.devstack import free_port
+from bot.processes.devstack import free_port
 
 API_KEY = "test-api-key"
 

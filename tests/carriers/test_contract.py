@@ -34,8 +34,8 @@ from bot.carriers import (
     build_remote_carriers,
 )
 from bot.carriers.sandbox import SandboxCarrier
-from bot.models import AuditLog, Locker, Return, Shipment, ShipmentEvent
-from bot.runtime import Runtime
+from bot.core.models import AuditLog, Locker, Return, Shipment, ShipmentEvent
+from bot.core.runtime import Runtime
 from tests.carriers.conftest import switch
 from tests.carriers.fakes import Fake
 from tests.carriers.test_karrio import DHL_NUMBER, FEDEX_NUMBER, UPS_NUMBER, dhl_info, fedex_result, in_transit, ups_package

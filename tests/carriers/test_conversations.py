@@ -14,8 +14,8 @@ from actions.reschedule import AskWindowChoice
 from actions.returns import AskReturnMethod
 from actions.track import ActionTrack
 from bot.carriers import Capability
-from bot.models import Shipment
-from bot.runtime import Runtime
+from bot.core.models import Shipment
+from bot.core.runtime import Runtime
 from tests.actions.conftest import tracker
 from tests.actions.test_actions import first_customer_with
 from tests.carriers.conftest import switch

@@ -19,7 +19,7 @@ from bot.carriers import Capability
 from bot.carriers.karrio import KarrioCarrier
 from bot.carriers.onfleet import OnfleetCarrier
 from bot.carriers.rest import RestCarrier
-from bot.runtime import Runtime
+from bot.core.runtime import Runtime
 from tests.carriers.conftest import switch
 from tests.carriers.fakes import API_KEY, Fake, serve
 from tests.carriers.test_karrio import UPS_NUMBER, in_transit, ups_package

@@ -10,10 +10,10 @@ import pytest
 from sqlalchemy import select
 
 from bot.carriers.sandbox.world import build_world
-from bot.clock import start_clock
-from bot.models import AuditLog, Shipment, ShipmentStatus
-from bot.runtime import Runtime
-from bot.schema import migrate
+from bot.core.clock import start_clock
+from bot.core.models import AuditLog, Shipment, ShipmentStatus
+from bot.core.runtime import Runtime
+from bot.core.schema import migrate
 from tests.conftest import T0, make_settings
 
 

@@ -11,11 +11,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.agents import create_agent
-from bot.identity import make_link_token
-from bot.models import AuditLog, Return, Shipment, ShipmentStatus
-from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.conversation.identity import make_link_token
+from bot.core.models import AuditLog, Return, Shipment, ShipmentStatus
+from bot.core.runtime import Runtime
+from bot.core.settings import Settings
+from bot.desk.agents import create_agent
 from bot.web.ratelimit import RateLimiter
 from tests.changes.conftest import audit, parcel
 from tests.test_console import PASSWORD, login

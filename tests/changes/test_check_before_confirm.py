@@ -15,8 +15,8 @@ from sqlalchemy import select
 
 from actions.change_form import AskConfirmChange, CommitChange
 from bot.changes import Asker, Done, LockerRequest, Requester, make, options
-from bot.models import Customer, Shipment
-from bot.runtime import Runtime
+from bot.core.models import Customer, Shipment
+from bot.core.runtime import Runtime
 from tests.actions.conftest import tracker
 from tests.actions.conftest import world as world  # the action server's runtime on the demo world
 

@@ -7,8 +7,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.changes import Done
-from bot.models import OutboxMessage, Return, Shipment, ShipmentStatus
-from bot.runtime import Runtime
+from bot.core.models import OutboxMessage, Return, Shipment, ShipmentStatus
+from bot.core.runtime import Runtime
 from bot.web.console_changes import ChangeFailed, change_options, make_change
 from tests.changes.conftest import audit, parcel
 

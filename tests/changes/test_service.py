@@ -27,8 +27,8 @@ from bot.changes import (
     make,
     options,
 )
-from bot.models import OutboxMessage, Return, Shipment, ShipmentStatus
-from bot.runtime import Runtime
+from bot.core.models import OutboxMessage, Return, Shipment, ShipmentStatus
+from bot.core.runtime import Runtime
 from tests.changes.conftest import audit, build, parcel
 
 

@@ -14,11 +14,11 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import select
 
-from bot.agents import create_agent
-from bot.db import transaction
-from bot.identity import make_link_token
-from bot.models import AuditLog, Handoff, Route, Shipment, Stop
-from bot.runtime import Runtime
+from bot.conversation.identity import make_link_token
+from bot.core.db import transaction
+from bot.core.models import AuditLog, Handoff, Route, Shipment, Stop
+from bot.core.runtime import Runtime
+from bot.desk.agents import create_agent
 from bot.text import language_of, t
 from bot.web.console import BACK_WITH_THE_BOT
 from tests.e2e.conftest import CustomerPool

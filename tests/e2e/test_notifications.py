@@ -5,10 +5,10 @@ from __future__ import annotations
 import httpx
 from sqlalchemy import select
 
-from bot.clock import sim_now
-from bot.models import AuditLog, Handoff, Notification, OutboxMessage, Shipment, ShipmentStatus
-from bot.runtime import Runtime
-from bot.sms_sim import send_as_customer
+from bot.core.clock import sim_now
+from bot.core.models import AuditLog, Handoff, Notification, OutboxMessage, Shipment, ShipmentStatus
+from bot.core.runtime import Runtime
+from bot.demo.sms_sim import send_as_customer
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import dispatch_now
 

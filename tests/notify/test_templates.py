@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.identity import make_link_token
+from bot.conversation.identity import make_link_token
 from bot.notify.render import LIMITS, LOCALES, TEMPLATES, Clock, render
 from bot.notify.rules import TRIGGERS
 from bot.notify.segments import encoding, segments

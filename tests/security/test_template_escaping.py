@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 from jinja2 import Environment, meta
 
+from bot.core.settings import ROOT
 from bot.notify.render import LOCALES, TEMPLATES, environment, render
-from bot.settings import ROOT
 from bot.web.pages import environment as web_environment
 
 HOSTILE = ('leave it <a href=//evil.example>here</a> <img src=x onerror=alert(1)> '

@@ -13,7 +13,7 @@ from pydantic import BaseModel, Field
 
 from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, Refusal, UnknownShipment
 from bot.carriers.models import CarrierEvent, DropProof, LockerOption, ReturnLabel, TimeWindow, known
-from bot.models import DropPlace
+from bot.core.models import DropPlace
 from bot.web.inputs import EventTime
 
 MAX_REFUSAL = 200

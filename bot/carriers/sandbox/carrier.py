@@ -13,10 +13,10 @@ from bot.carriers.errors import CarrierUnavailable, ChangeRefused, Refusal, Unkn
 from bot.carriers.models import RETURN_METHODS, Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.sandbox.simulator import LOCKER_LEAD
 from bot.carriers.sandbox.world import AREAS
-from bot.clock import sim_now
-from bot.db import transaction
-from bot.geo import distance_m
-from bot.models import (
+from bot.core.clock import sim_now
+from bot.core.db import transaction
+from bot.core.geo import distance_m
+from bot.core.models import (
     FINAL_STATUSES,
     AuditLog,
     Locker,
