@@ -10,7 +10,7 @@ APP_DEV_READY := $(VENV)/.installed-dev
 RASA_READY := $(RASA_VENV)/.installed
 UV_VERSION := 0.13.9
 UV := var/tools/bin/uv
-MODEL := $(shell $(PYTHON) bot/model_files.py)
+MODEL := $(shell $(PYTHON) bot/processes/model_files.py)
 MODEL_CACHE ?= $(HOME)/.cache/doorstep/models
 WEBCHAT_JS := bot/web/static/vendor/webchat.js
 WEBCHAT_VERSION := 1.0.1
@@ -44,7 +44,7 @@ $(APP_DEV_READY): requirements-dev.txt $(APP_READY) | $(UV)
 
 $(RASA_READY): requirements-rasa.txt | $(UV)
 	@echo "==> Rasa runtime ($(RASA_VENV))"
-	@py310=$$(scripts/find-python310) || exit 1; scripts/install-venv $(UV) $(RASA_VENV) $$py310 requirements-rasa.txt
+	@py310=$$(scripts/find-python310) || exit 1; scripts/install-venv --exact $(UV) $(RASA_VENV) $$py310 requirements-rasa.txt
 	@touch $@
 
 # The model is named by a hash of config, domain, data and the Rasa pins: it is trained only when one
@@ -94,7 +94,6 @@ setup: ## install both runtimes, train the model, set up the database
 model: $(MODEL) ## train the Rasa model if config, domain or data changed
 
 db: $(APP_READY) ## migrate the database and build the demo world if empty
-	@$(VENV)/bin/python -m bot check-config
 	@$(VENV)/bin/python -m bot setup
 
 run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)

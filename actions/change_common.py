@@ -1,4 +1,6 @@
-"""What the change form's parts share: the kind of change, windows as slot values, ending the form."""
+"""What the change flows share: the kind of change, the parcel, windows and lockers as slot values, the
+checks before a question (through the change service), ending the form, handing over when the carrier
+is down."""
 
 from __future__ import annotations
 
@@ -10,27 +12,26 @@ from zoneinfo import ZoneInfo
 from rasa_sdk import Tracker
 from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
 
 from actions.context import Context, Parcel, context_for
+from actions.dialogue import return_lines
 from actions.handoff import open_handoff
 from actions.language import reply_language
-from actions.runtime import runtime
-from bot.answers import is_cancel
-from bot.carriers import Capability, Refusal, TimeWindow
-from bot.choices import option_number, pick_by_name
+from actions.questions import Ask
+from actions.runtime import off_loop, runtime
+from bot.carriers import Refusal, TimeWindow
+from bot.changes import Asker, Code, Kind, Reason, Requester, carrier_does, reason_text, refusal_for_state
+from bot.conversation.answers import is_cancel
+from bot.conversation.choices import option_number, pick_by_name
 from bot.text import N_, t
 
-CAPABILITY = {"reschedule": Capability.RESCHEDULE, "locker": Capability.REDIRECT,
-              "instructions": Capability.INSTRUCTIONS, "address": Capability.CHANGE_ADDRESS,
-              "return": Capability.RETURNS}
-SLOTS = {"reschedule": ["window_choice"], "locker": ["locker_choice"], "instructions": ["instructions_text"],
-         "address": ["address_text"]}
+KINDS = {kind.value: kind for kind in Kind}
 FORM_SLOTS = ["parcel", "window_choice", "locker_choice", "instructions_text", "address_text", "return_items",
               "return_reason", "return_method", "return_option", "confirm_change"]
-RETURN_METHODS = [("locker", N_("Drop it at a locker (QR code, no printer)")),
-                  ("pickup", N_("Carrier pickup from your door")), ("label", N_("Label by email, drop at any shop"))]
 MAX_OFFERED = 5
 MAX_TEXT = 300
+CONFIDENT = 0.6
 AGENT = N_("Reply AGENT for a person.")
 
 
@@ -39,34 +40,13 @@ def with_agent(lang: str, text: str) -> str:
     return f"{text} {t(lang, AGENT)}"
 
 
-# What each carrier refusal says to the customer (bot/carriers/errors.Refusal).
-REFUSALS: dict[Refusal, str] = {
-    Refusal.OUT_FOR_DELIVERY: N_("Your parcel is already out with the driver, so I can't change that now."),
-    Refusal.DELIVERED: N_("Your parcel has already arrived, so I can't change that now."),
-    Refusal.GOING_TO_LOCKER: N_("Your parcel is on its way to a locker, so I can't change that now."),
-    Refusal.NOT_OFFERED: N_("This carrier doesn't offer that."),
-    Refusal.WINDOW_TAKEN: N_("That window is no longer available."),
-    Refusal.UNKNOWN_LOCKER: N_("I don't know that locker."),
-    Refusal.LOCKER_FULL: N_("That locker is full right now."),
-    Refusal.OUTSIDE_AREA: N_("We don't deliver to that postcode from this depot."),
-    Refusal.NOT_YET_DELIVERED: N_("A return can be booked once the parcel has been delivered."),
-    Refusal.RETURN_WINDOW_CLOSED: N_("The return window for this order has closed."),
-    Refusal.NOT_RETURNABLE: N_("Those items can't be returned."),
-    Refusal.RETURN_METHOD_NOT_OFFERED: N_("That return method isn't offered."),
-    Refusal.LOCKER_NEEDED: N_("Please choose a locker for the drop-off."),
-    Refusal.PICKUP_WINDOW_NEEDED: N_("Please choose a pickup window."),
-    Refusal.LABEL_FAILED: N_("The carrier couldn't create a return label for this parcel."),
-    Refusal.REJECTED: N_("The carrier didn't accept that change."),
-}
-
-
-def refusal(lang: str, code: Refusal) -> str:
-    """A carrier's refusal in the customer's language."""
-    return t(lang, REFUSALS[code])
-
-
 def change_kind(tracker: Tracker) -> str:
     return str(tracker.get_slot("pending_request") or "")
+
+
+def asker(ctx: Context, parcel: Parcel, language: str) -> Asker:
+    """The verified customer asking the change service about one of their parcels."""
+    return Asker(shipment_id=parcel.id, by=Requester.CUSTOMER, customer_id=ctx.customer_id, language=language)
 
 
 def encode_window(window: TimeWindow) -> str:
@@ -127,87 +107,74 @@ def spread(windows: list[TimeWindow], count: int, tz: str) -> list[TimeWindow]:
     return shown[:count]
 
 
-# What each change needs from the carrier, what to say when it can't, and what the bot offers instead.
-NEEDS = {"reschedule": {Capability.WINDOWS, Capability.RESCHEDULE}, "locker": {Capability.REDIRECT, Capability.LOCKERS},
-         "instructions": {Capability.INSTRUCTIONS}, "address": {Capability.CHANGE_ADDRESS}, "return": {Capability.RETURNS}}
-CANNOT = {
-    "reschedule": N_("This carrier doesn't let me move deliveries."),
-    "locker": N_("This carrier has no lockers I can use."),
-    "instructions": N_("This carrier doesn't take delivery notes."),
-    "address": N_("This carrier doesn't let me send it to a neighbour or another address."),
-    "return": N_("This carrier doesn't let me book returns here."),
-}
+# -- can this parcel have this change? (the service's checks, on the conversation's context) ---------
 INSTEAD = {"reschedule": N_("move the delivery"), "locker": N_("send it to a locker"),
            "address": N_("leave it with a neighbour"), "instructions": N_("pass a note to the driver")}
 
 
-def can_do(capabilities: frozenset[Capability], kind: str) -> bool:
-    return NEEDS.get(kind, set()) <= capabilities
+def can_do(parcel: Parcel, kind: str) -> bool:
+    return kind in KINDS and carrier_does(runtime().carrier(parcel.carrier).capabilities, KINDS[kind])
 
 
-def cannot_text(capabilities: frozenset[Capability], kind: str, lang: str = "en") -> str:
+def cannot_text(parcel: Parcel, kind: str, lang: str = "en") -> str:
     """What this carrier can't do, and what it can do instead (for a parcel on its way), then a person."""
-    instead = [t(lang, text) for other, text in INSTEAD.items() if other != kind and can_do(capabilities, other)]
+    cannot = reason_text(lang, Refusal.NOT_OFFERED, KINDS[kind])
+    instead = [t(lang, text) for other, text in INSTEAD.items() if other != kind and can_do(parcel, other)]
     if kind == "return" or not instead:
-        return with_agent(lang, t(lang, CANNOT[kind]))
+        return with_agent(lang, cannot)
     things = t(lang, "{first} or {second}", first=instead[0], second=instead[1]) if len(instead) > 1 else instead[0]
-    return t(lang, "{cannot} I can {things} instead, or reply AGENT for a person.", cannot=t(lang, CANNOT[kind]),
-             things=things)
+    return t(lang, "{cannot} I can {things} instead, or reply AGENT for a person.", cannot=cannot, things=things)
 
 
 def carrier_cannot(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher,
                    lang: str) -> list[EventType] | None:
     """Before the first question: say plainly when the parcel's carrier can't make this change at all."""
-    if kind not in NEEDS:
+    if kind not in KINDS or can_do(parcel, kind):
         return None
-    capabilities = runtime().carrier(parcel.carrier).capabilities
-    if can_do(capabilities, kind):
-        return None
-    dispatcher.utter_message(text=cannot_text(capabilities, kind, lang))
+    dispatcher.utter_message(text=cannot_text(parcel, kind, lang))
     return end_form()
 
 
-def return_methods(parcel: Parcel) -> list[tuple[str, str]]:
-    """The return methods offered for this parcel: those its carrier does, in our usual order."""
-    offered = runtime().carrier(parcel.carrier).return_methods
-    return [(key, text) for key, text in RETURN_METHODS if key in offered]
-
-
-WITH_DRIVER_OR_DONE = {
-    "out_for_delivery": N_("Your parcel is already out with the driver, so I can't change that now."),
-    "at_locker": N_("Your parcel is already at the locker, so I can't change that now."),
-}
+def state_code(kind: str, parcel: Parcel) -> Code | None:
+    """Why the parcel's state rules this change out (a parcel on its way; returns are checked by `eligible`)."""
+    if kind == "return" or kind not in KINDS:
+        return None
+    return refusal_for_state(KINDS[kind], status=parcel.status, going_to_locker=parcel.going_to_locker)
 
 
 def too_late(kind: str, parcel: Parcel, dispatcher: CollectingDispatcher, lang: str) -> list[EventType] | None:
     """Say plainly, before asking anything, when the parcel is past the point of changing."""
-    if kind == "return":
+    code = state_code(kind, parcel)
+    if code is None:
         return None
-    reason = WITH_DRIVER_OR_DONE.get(parcel.status)
-    if reason is None:
-        return None
-    dispatcher.utter_message(text=with_agent(lang, t(lang, reason)))
+    dispatcher.utter_message(text=with_agent(lang, reason_text(lang, code)))
     return end_form()
+
+
+# Why one of several parcels can't have the change, naming it.
+PARCEL_STATE = {
+    Refusal.OUT_FOR_DELIVERY: N_("Parcel …{ref} is already out with the driver, so I can't change it now."),
+    Reason.AT_LOCKER: N_("Parcel …{ref} is already at the locker, so I can't change it now."),
+    Refusal.GOING_TO_LOCKER: N_("Parcel …{ref} is on its way to a locker, so I can't change it now."),
+    Refusal.DELIVERED: N_("Parcel …{ref} has already arrived, so I can't change it now."),
+}
+PARCEL_CANNOT = {
+    "reschedule": N_("Parcel …{ref}'s carrier doesn't let me move deliveries."),
+    "locker": N_("Parcel …{ref}'s carrier has no lockers I can use."),
+    "instructions": N_("Parcel …{ref}'s carrier doesn't take delivery notes."),
+    "address": N_("Parcel …{ref}'s carrier doesn't let me send it to a neighbour or another address."),
+    "return": N_("Parcel …{ref}'s carrier doesn't let me book returns here."),
+}
 
 
 def why_not(kind: str, parcel: Parcel, language: str | None) -> str | None:
     """Why this parcel can't have this change (its state, then its carrier), in one sentence; None if it can."""
-    ref = parcel.short
-    if kind != "return" and parcel.status == "out_for_delivery":
-        return t(language, "Parcel …{ref} is already out with the driver, so I can't change it now.", ref=ref)
-    if kind != "return" and parcel.status == "at_locker":
-        return t(language, "Parcel …{ref} is already at the locker, so I can't change it now.", ref=ref)
-    if kind not in NEEDS or can_do(runtime().carrier(parcel.carrier).capabilities, kind):
+    code = state_code(kind, parcel)
+    if code is not None and code in PARCEL_STATE:
+        return t(language, PARCEL_STATE[code], ref=parcel.short)
+    if kind not in KINDS or can_do(parcel, kind):
         return None
-    if kind == "reschedule":
-        return t(language, "Parcel …{ref}'s carrier doesn't let me move deliveries.", ref=ref)
-    if kind == "locker":
-        return t(language, "Parcel …{ref}'s carrier has no lockers I can use.", ref=ref)
-    if kind == "instructions":
-        return t(language, "Parcel …{ref}'s carrier doesn't take delivery notes.", ref=ref)
-    if kind == "address":
-        return t(language, "Parcel …{ref}'s carrier doesn't let me send it to a neighbour or another address.", ref=ref)
-    return t(language, "Parcel …{ref}'s carrier doesn't let me book returns here.", ref=ref)
+    return t(language, PARCEL_CANNOT[kind], ref=parcel.short)
 
 
 def changeable(ctx: Context, kind: str) -> list[Parcel]:
@@ -222,4 +189,35 @@ async def carrier_down(dispatcher: CollectingDispatcher, tracker: Tracker, parce
     return [*events, SlotSet("change_blocked", True), SlotSet("requested_slot", None)]
 
 
-# -- committing ------------------------------------------------------------------------------------
+class Answers:
+    """What every flow's answer validation starts with (the flows' `validate_<slot>` methods are mixed into
+    the change form's validation action): a cancel ends the change; a question about returns in between is
+    answered, then the question comes again (the slot mappings take it as an answer, so Rasa's own
+    digression rules never see it)."""
+
+    async def _before_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> dict[str, Any] | None:
+        if wants_cancel(tracker):
+            return {"change_cancelled": True}
+        intent = tracker.latest_message.get("intent") or {}
+        if intent.get("name") != "return_status" or float(intent.get("confidence") or 0) < CONFIDENT:
+            return None
+        ctx = await context_for(tracker)
+        lang = reply_language(tracker)
+        lines = await off_loop(return_lines, [p.id for p in ctx.parcels], lang)
+        dispatcher.utter_message(text="\n".join(lines) if lines else t(lang, "I can't see a return for you yet."))
+        return {slot: None}
+
+
+class AskAfterCheck(Ask):
+    """A plain question, after checking the parcel can still be changed."""
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        _, parcel = await context_and_parcel(tracker)
+        if parcel is None:
+            return end_form()
+        lang = reply_language(tracker)
+        if (stop := too_late(change_kind(tracker), parcel, dispatcher, lang)) is not None:
+            return stop
+        if (stop := carrier_cannot(change_kind(tracker), parcel, dispatcher, lang)) is not None:
+            return stop
+        return await super().run(dispatcher, tracker, domain)

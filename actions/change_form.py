@@ -1,8 +1,16 @@
-"""Validating the change form's answers: numbers, free text, cancel, corrections at the confirmation."""
+"""The change form: one Rasa form (`change_form`) for every change, its questions depending on the change
+asked for (`pending_request`). This module holds what every flow goes through (which parcel, the check,
+the confirmation, the commit); each flow's own questions and answers are in its module (`actions/reschedule.py`,
+`locker.py`, `instructions.py`, `address.py`, `returns.py`).
+
+Every change ends with an explicit confirmation, asked only once the change service says the change can be
+made now; nothing is committed without "yes". "cancel" / "never mind" leaves with nothing changed; "no,
+Sunday" at the confirmation is taken as a correction.
+"""
 
 from __future__ import annotations
 
-import re
+from types import ModuleType
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -10,75 +18,138 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
+from actions import address, instructions, locker, reschedule, returns, texts
 from actions.change_common import (
-    CAPABILITY,
     FORM_SLOTS,
+    KINDS,
     MAX_OFFERED,
-    MAX_TEXT,
-    SLOTS,
+    asker,
+    cannot_text,
     carrier_cannot,
+    carrier_down,
     change_kind,
     changeable,
     context_and_parcel,
-    decode_window,
-    encode_window,
     end_form,
-    pick_locker,
-    prefilled,
-    return_methods,
     too_late,
     wants_cancel,
     why_not,
+    with_agent,
 )
-from actions.change_questions import (
-    AskAddress,
-    AskInstructions,
-    AskLockerChoice,
-    AskParcel,
-    AskReturnItems,
-    AskReturnMethod,
-    AskReturnOption,
-    AskWindowChoice,
-)
-from actions.changes import AskConfirmChange
-from actions.context import context_for, offer
-from actions.dialogue import return_lines
+from actions.context import Context, Parcel, context_for, forget_context, offer
 from actions.language import reply_language
 from actions.parcel_choice import named_parcel
 from actions.runtime import off_loop, runtime
-from bot.answers import NO_PREFIX, is_no, said_yes, starts_with_no
-from bot.carriers import CarrierError
-from bot.choices import (
-    INSTRUCTION_WORDS,
-    option_number,
-    parse_address_answer,
-    parse_when,
-    pick_by_name,
-    pick_window,
-    picks_the_only_option,
-)
+from bot.carriers import Refusal
+from bot.changes import CarrierDown, Refused, check, make
+from bot.conversation.answers import is_no, said_yes, starts_with_no
+from bot.conversation.choices import option_number, picks_the_only_option
 from bot.text import t
 
-# Words of a note for the driver beyond the place words: who to ring, a pet, a parcel box, a time.
-NOTE_WORDS = re.compile(r"\b(neighbou?rs?|leave|ring|call|text|knock|wait|dog|cat|box|flat|apartment|house|"
-                        r"hall|lobby|entrance|porch|parcel|package|careful|fragile|heavy|home|door\w*)\b|\d",
-                        re.IGNORECASE)
-CHATTER = re.compile(r"\?\s*$|\b(lol|haha\w*|hehe|weather|joke|football|pizza|bored|hello|hi|hey|how are you|"
-                     r"who are you|what are you|thanks?|thank you|bye|ok|okay|cool|nice)\b", re.IGNORECASE)
-CHATTY_INTENTS = {"out_of_scope", "greet", "goodbye", "thank", "bot_challenge", "affirm"}
-CONFIDENT = 0.6
+FLOWS: dict[str, ModuleType] = {"reschedule": reschedule, "locker": locker, "instructions": instructions,
+                                "address": address, "return": returns}
 
 
-def off_topic_answer(tracker: Tracker, text: str) -> bool:
-    """An answer to "what should the driver know?" that is no note: NLU says out of scope (or small talk)
-    with confidence, or it names no place, door or code and reads like chatter."""
-    intent = tracker.latest_message.get("intent") or {}
-    confident = float(intent.get("confidence") or 0) >= CONFIDENT
-    if intent.get("name") == "out_of_scope" and confident:
-        return True
-    if INSTRUCTION_WORDS.search(text) or NOTE_WORDS.search(text):
-        return False
-    return bool(CHATTER.search(text)) or (intent.get("name") in CHATTY_INTENTS and confident)
+class AskParcel(Action):
+    def name(self) -> str:
+        return "action_ask_parcel"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ctx = await context_for(tracker)
+        kind = change_kind(tracker)
+        language = reply_language(tracker)
+        eligible = ctx.eligible(kind)
+        candidates = changeable(ctx, kind)[:MAX_OFFERED]
+        if not eligible:
+            text = (t(language, "I can't see a delivered order that can still be returned.") if kind == "return"
+                    else t(language, "I can't see a parcel on its way that I could change."))
+            dispatcher.utter_message(text=with_agent(language, text))
+            return end_form()
+        if not candidates:  # say plainly why not, for each (at most two), before anything else
+            first = eligible[0]
+            if len({p.carrier for p in eligible}) == 1 and (
+                    stop := carrier_cannot(kind, first, dispatcher, language)):
+                return stop
+            if len(eligible) == 1 and (stop := too_late(kind, first, dispatcher, language)):
+                return stop
+            reasons = " ".join(str(why_not(kind, p, language)) for p in eligible[:2])
+            dispatcher.utter_message(text=with_agent(language, reasons))
+            return end_form()
+        # The parcels that can't have this change: why not, in a line, then the ones that can.
+        blocked = [why_not(kind, p, language) for p in eligible if p not in candidates][:1]
+        question = t(language, "Which parcel?") if not blocked else t(
+            language, "{reason} Which parcel then?", reason=blocked[0])
+        offer(dispatcher, tracker, question, [p.label for p in candidates])
+        return [SlotSet("listed_parcels", [str(p.id) for p in candidates])]
+
+
+class AskConfirmChange(Action):
+    """"Move parcel …1297 to tomorrow 18:00-20:00? Reply YES or NO.", once the service says it can be done."""
+
+    def name(self) -> str:
+        return "action_ask_confirm_change"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        ctx, parcel = await context_and_parcel(tracker)
+        if parcel is None:
+            return end_form()
+        lang, kind = reply_language(tracker), change_kind(tracker)
+        if (stop := too_late(kind, parcel, dispatcher, lang)) is not None:
+            return stop
+        refused = await off_loop(check, runtime(), KINDS[kind], asker(ctx, parcel, lang))
+        if refused is not None:  # before the question, not after the "yes"
+            text = cannot_text(parcel, kind, lang) if refused.code == Refusal.NOT_OFFERED else with_agent(
+                lang, refused.message)
+            dispatcher.utter_message(text=text)
+            return end_form()
+        dispatcher.utter_message(text=t(lang, "{change}? Reply YES or NO.",
+                                        change=describe_change(tracker, ctx, parcel, lang)))
+        return []
+
+
+def describe_change(tracker: Tracker, ctx: Context, parcel: Parcel, lang: str = "en") -> str:
+    flow = FLOWS.get(change_kind(tracker))
+    return flow.describe(tracker, ctx, parcel, lang) if flow is not None else t(lang, "Make this change")
+
+
+def _reset() -> list[EventType]:
+    return [SlotSet(slot, None) for slot in [*FORM_SLOTS, "offered", "pending_request"]] + [
+        SlotSet("change_blocked", False), SlotSet("change_cancelled", False), SlotSet("wants_change", False)]
+
+
+class CommitChange(Action):
+    """The form is done: the change service makes the change, or says why not. Nothing half-done."""
+
+    def name(self) -> str:
+        return "action_commit_change"
+
+    async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if tracker.get_slot("change_blocked"):
+            return _reset()
+        ctx, parcel = await context_and_parcel(tracker)
+        lang = reply_language(tracker)
+        if not ctx.verified:
+            dispatcher.utter_message(text=t(lang, texts.VERIFY_LOCKED))
+            return _reset()
+        if tracker.get_slot("change_cancelled"):
+            dispatcher.utter_message(text=t(lang, "OK, nothing was changed."))
+            return _reset()
+        flow = FLOWS.get(change_kind(tracker))
+        if tracker.get_slot("confirm_change") is not True or parcel is None or flow is None:
+            dispatcher.utter_message(text=t(lang, "OK, I've left it as it was."))
+            return _reset()
+        request = flow.request(tracker.current_slot_values(), asker(ctx, parcel, lang))
+        outcome = await off_loop(make, runtime(), request)
+        forget_context(tracker)
+        if isinstance(outcome, Refused):
+            dispatcher.utter_message(text=with_agent(lang, t(lang, "Sorry, that didn't work: {reason} Nothing was changed.",
+                                                          reason=outcome.message)))
+            return _reset()
+        if isinstance(outcome, CarrierDown):
+            events = await carrier_down(dispatcher, tracker, parcel)
+            return [*_reset(), *[e for e in events if e.get("name") not in ("change_blocked", "requested_slot")]]
+        dispatcher.utter_message(text=outcome.message)
+        return [*_reset(), SlotSet("shipment_id", str(parcel.id))]
 
 
 # The form's questions that need the database or the carrier, asked by the validation action right
@@ -87,8 +158,9 @@ def off_topic_answer(tracker: Tracker, text: str) -> bool:
 # (`utter_ask_<slot>` responses).
 QUESTIONS: dict[str, Action] = {
     question.name().removeprefix("action_ask_"): question
-    for question in (AskParcel(), AskWindowChoice(), AskLockerChoice(), AskInstructions(), AskAddress(),
-                     AskReturnItems(), AskReturnMethod(), AskReturnOption(), AskConfirmChange())
+    for question in (AskParcel(), reschedule.AskWindowChoice(), locker.AskLockerChoice(),
+                     instructions.AskInstructions(), address.AskAddress(), returns.AskReturnItems(),
+                     returns.AskReturnMethod(), returns.AskReturnOption(), AskConfirmChange())
 }
 
 
@@ -115,7 +187,10 @@ def _not_an_answer(tracker: Tracker) -> bool:
                or (e.get("event") == "action" and e.get("name") == "change_form") for e in since_user)
 
 
-class ValidateChangeForm(FormValidationAction):
+class ValidateChangeForm(reschedule.RescheduleAnswers, locker.LockerAnswers, instructions.InstructionsAnswers,
+                         address.AddressAnswers, returns.ReturnAnswers, FormValidationAction):
+    """Each flow's `validate_<slot>` comes from its module; which parcel and the confirmation are here."""
+
     def name(self) -> str:
         return "validate_change_form"
 
@@ -135,7 +210,7 @@ class ValidateChangeForm(FormValidationAction):
         """Once the parcel is known, before any question about the change itself: its state and its
         carrier must allow the change. If not, say why, and offer the customer's other parcels that can."""
         kind = change_kind(tracker)
-        if tracker.get_slot("change_blocked") or tracker.get_slot("change_cancelled") or kind not in CAPABILITY:
+        if tracker.get_slot("change_blocked") or tracker.get_slot("change_cancelled") or kind not in FLOWS:
             return None
         ctx, parcel = await context_and_parcel(tracker)
         if not ctx.verified or parcel is None:
@@ -167,40 +242,14 @@ class ValidateChangeForm(FormValidationAction):
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         kind = change_kind(tracker)
-        if tracker.get_slot("change_blocked") or tracker.get_slot("change_cancelled") or kind not in CAPABILITY:
+        if tracker.get_slot("change_blocked") or tracker.get_slot("change_cancelled") or kind not in FLOWS:
             return []
         ctx, parcel = await context_and_parcel(tracker)
         if not ctx.verified:
             return []
         slots = [] if parcel is not None else ["parcel"]
-        if kind == "return":
-            method = tracker.get_slot("return_method")
-            many_items = parcel is not None and sum(1 for i in parcel.items if i.get("returnable")) > 1
-            slots += (["return_items"] if many_items else []) + ["return_reason", "return_method"]
-            slots += ["return_option"] if method in ("locker", "pickup") else []
-        else:
-            slots += SLOTS[kind]
+        slots += returns.required(tracker, parcel) if kind == "return" else FLOWS[kind].SLOTS
         return [*slots, "confirm_change"]
-
-    # -- cancel, from any question; a question about returns in between --------------------------
-    async def _cancelled(self, tracker: Tracker) -> dict[str, Any] | None:
-        if wants_cancel(tracker):
-            return {"change_cancelled": True}
-        return None
-
-    async def _before_answer(self, dispatcher: CollectingDispatcher, tracker: Tracker, slot: str) -> dict[str, Any] | None:
-        """A cancel ends the change; "und wie ist der Stand der Rücksendung?" is answered, then the question
-        comes again (the slot mappings take it as an answer, so Rasa's own digression rules never see it)."""
-        if cancelled := await self._cancelled(tracker):
-            return cancelled
-        intent = tracker.latest_message.get("intent") or {}
-        if intent.get("name") != "return_status" or float(intent.get("confidence") or 0) < CONFIDENT:
-            return None
-        ctx = await context_for(tracker)
-        lang = reply_language(tracker)
-        lines = await off_loop(return_lines, [p.id for p in ctx.parcels], lang)
-        dispatcher.utter_message(text="\n".join(lines) if lines else t(lang, "I can't see a return for you yet."))
-        return {slot: None}
 
     async def validate_parcel(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                               domain: DomainDict) -> dict[str, Any]:
@@ -225,165 +274,6 @@ class ValidateChangeForm(FormValidationAction):
             return {"parcel": None}
         return {"parcel": chosen.tracking_number, "shipment_id": str(chosen.id)}
 
-    async def validate_window_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
-        if early := await self._before_answer(dispatcher, tracker, "window_choice"):
-            return early
-        ctx, parcel = await context_and_parcel(tracker)
-        if parcel is None:
-            return {"window_choice": None}
-        offered = [decode_window(v) for v in tracker.get_slot("offered") or []]
-        try:
-            available = await off_loop(runtime().carrier(parcel.carrier).available_windows, parcel.tracking_number)
-        except CarrierError:
-            available = offered
-        chosen, request = pick_window(str(value or ""), offered, available, now=ctx.now, tz=ctx.tz)
-        if chosen is None and prefilled(tracker) and request.empty:
-            return {"window_choice": None}  # the request named no time: just ask
-        if chosen is None:  # in the request too ("nächste Woche Freitag"): say so before the list, not silently
-            if request.empty:
-                dispatcher.utter_message(text=t(reply_language(tracker), "Reply with a number from the list, or a "
-                                                "day and time, e.g. \"saturday morning\" or \"tmrw after 5\"."))
-            elif request.weekday == 6 or any(day.weekday() == 6 for day in request.days):
-                dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, there's no free window then (no "
-                                                "deliveries on Sundays). Try another day or time, or pick a number."))
-            else:  # "nächste Woche Freitag" past the last window, "morgen um 7"
-                dispatcher.utter_message(text=t(reply_language(tracker), "Sorry, there's no free window then. "
-                                                "Try another day or time, or pick a number."))
-            return {"window_choice": None}
-        return {"window_choice": encode_window(chosen)}
-
-    async def validate_locker_choice(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
-        if early := await self._before_answer(dispatcher, tracker, "locker_choice"):
-            return early
-        if prefilled(tracker):
-            return await self._locker_named_in_request(tracker, str(value or ""))
-        code = pick_locker(tracker, str(value or ""))
-        if code is None:
-            dispatcher.utter_message(text=t(reply_language(tracker),
-                                                "Reply with the number of a locker from the list, or its name."))
-        return {"locker_choice": code}
-
-    async def _locker_named_in_request(self, tracker: Tracker, text: str) -> dict[str, Any]:
-        """"send it to the alexanderplatz locker": take it if that locker is near and has room."""
-        _, parcel = await context_and_parcel(tracker)
-        if parcel is None:
-            return {"locker_choice": None}
-        try:
-            lockers = await off_loop(runtime().carrier(parcel.carrier).nearby_lockers, parcel.tracking_number)
-        except CarrierError:
-            return {"locker_choice": None}
-        usable = [lk for lk in lockers if lk.free > 0]
-        entity = next(tracker.get_latest_entity_values("locker"), None)
-        index = pick_by_name(entity or text, [lk.name for lk in usable])
-        if index is None:
-            return {"locker_choice": None}
-        chosen = usable[index]
-        return {"locker_choice": chosen.code, "offered": [{"code": chosen.code, "name": chosen.name}]}
-
-    async def validate_instructions_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                         domain: DomainDict) -> dict[str, Any]:
-        if early := await self._before_answer(dispatcher, tracker, "instructions_text"):
-            return early
-        text = " ".join(str(value or "").split())
-        asks = any(word in text.lower() for word in ("instruction", "anweisung", "hinweis", "instructie", "aanwijzing"))
-        if prefilled(tracker) and (not INSTRUCTION_WORDS.search(text) or asks):
-            return {"instructions_text": None}  # "can I leave instructions?" is a request, not the instructions
-        if len(text) < 3:
-            dispatcher.utter_message(text=t(reply_language(tracker),
-                                            "What should the driver do? E.g. \"leave it at the back door\"."))
-            return {"instructions_text": None}
-        if not prefilled(tracker) and off_topic_answer(tracker, text):
-            dispatcher.utter_message(text=t(reply_language(tracker), "That doesn't look like a note for the driver. "
-                                                                     "Where should they leave it? Or say \"never mind\"."))
-            return {"instructions_text": None}
-        return {"instructions_text": text[:MAX_TEXT]}
-
-    async def validate_address_text(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
-        if early := await self._before_answer(dispatcher, tracker, "address_text"):
-            return early
-        parsed = parse_address_answer(str(value or ""))
-        if parsed is None and prefilled(tracker):
-            return {"address_text": None}
-        text = " ".join(str(value or "").split())[:MAX_TEXT]
-        if parsed is None and re.search(r"\d|\b[A-ZÄÖÜ][a-zäöüß]+", text) and not re.search(r"\b1[0-4]\d{3}\b", text):
-            parsed = f"N:{text}"  # answering "who?" with "Meyer, no 14": a neighbour
-        if parsed is None:
-            dispatcher.utter_message(text=t(reply_language(tracker), "Send a neighbour's name and house number "
-                                            "(e.g. \"neighbour Meyer at no. 12\"), or a new address with its postcode."))
-        return {"address_text": parsed}
-
-    async def validate_return_items(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                    domain: DomainDict) -> dict[str, Any]:
-        if early := await self._before_answer(dispatcher, tracker, "return_items"):
-            return early
-        _, parcel = await context_and_parcel(tracker)
-        items = [i for i in (parcel.items if parcel else []) if i.get("returnable")]
-        text = str(value or "").lower()
-        if re.search(r"\b(all|both|everything|every|alle|alles|beide|beiden|allemaal|allebei)\b", text):
-            chosen = items
-        else:
-            numbers = {int(n) for n in re.findall(r"\b([1-9])\b", text)}
-            chosen = [item for n, item in enumerate(items, start=1) if n in numbers or item["name"].lower() in text]
-        if not chosen:
-            dispatcher.utter_message(text=t(reply_language(tracker),
-                                            "Reply with the item numbers, e.g. \"1\" or \"1 and 2\", or \"all\"."))
-            return {"return_items": None}
-        return {"return_items": ",".join(item["sku"] for item in chosen)}
-
-    async def validate_return_reason(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
-        if early := await self._before_answer(dispatcher, tracker, "return_reason"):
-            return early
-        text = " ".join(str(value or "").split())
-        if len(text) < 2:
-            return {"return_reason": None}
-        _, parcel = await context_and_parcel(tracker)
-        methods = return_methods(parcel) if parcel is not None else []
-        if len(methods) == 1:  # the carrier does one kind of return only: nothing to ask
-            return {"return_reason": text[:200], "return_method": methods[0][0]}
-        return {"return_reason": text[:200]}
-
-    async def validate_return_method(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
-        if early := await self._before_answer(dispatcher, tracker, "return_method"):
-            return early
-        _, parcel = await context_and_parcel(tracker)
-        methods = [key for key, _ in return_methods(parcel)] if parcel is not None else []
-        text = str(value or "").lower()
-        number = option_number(text, len(methods))
-        if number:
-            return {"return_method": methods[number - 1]}
-        for key, words in (("locker", ("locker", "qr", "drop", "packstation", "automat", "automaat", "kluis")),
-                           ("pickup", ("pick", "collect", "door", "abhol", "tür", "ophalen", "deur")),
-                           ("label", ("label", "email", "print", "shop", "etikett", "druck", "winkel", "filiale"))):
-            if key in methods and any(word in text for word in words):
-                return {"return_method": key}
-        numbers = [str(n) for n in range(1, len(methods) + 1)]
-        lang = reply_language(tracker)
-        dispatcher.utter_message(text=t(lang, "Reply {numbers} or {last}.", numbers=", ".join(numbers[:-1]),
-                                        last=numbers[-1]) if len(numbers) > 1 else t(lang, "Reply 1."))
-        return {"return_method": None}
-
-    async def validate_return_option(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
-                                     domain: DomainDict) -> dict[str, Any]:
-        if early := await self._before_answer(dispatcher, tracker, "return_option"):
-            return early
-        if tracker.get_slot("return_method") == "locker":
-            code = pick_locker(tracker, str(value or ""))
-            if code is None:
-                dispatcher.utter_message(text=t(reply_language(tracker),
-                                                "Reply with the number of a locker from the list, or its name."))
-            return {"return_option": code}
-        ctx, _ = await context_and_parcel(tracker)
-        offered = [decode_window(v) for v in tracker.get_slot("offered") or []]
-        chosen, _ = pick_window(str(value or ""), offered, offered, now=ctx.now, tz=ctx.tz)
-        if chosen is None:
-            dispatcher.utter_message(text=t(reply_language(tracker), "Reply with a number from the list, or a day and time."))
-        return {"return_option": encode_window(chosen) if chosen else None}
-
     async def validate_confirm_change(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                       domain: DomainDict) -> dict[str, Any]:
         intent = (tracker.latest_message.get("intent") or {}).get("name")
@@ -400,31 +290,13 @@ class ValidateChangeForm(FormValidationAction):
             return {"confirm_change": False}  # "nee toch niet, ...": a no, not the question again
         return {"confirm_change": None}  # asked again
 
-    async def _correction(self, text: str, tracker: Tracker) -> dict[str, Any] | None:
+    @staticmethod
+    async def _correction(text: str, tracker: Tracker) -> dict[str, Any] | None:
         """"no, Sunday" / "the other locker, Hermannplatz": a new choice instead of a plain no."""
         kind = change_kind(tracker)
         if kind == "reschedule":
-            ctx, parcel = await context_and_parcel(tracker)
-            if parcel is None or parse_when(text, ctx.now, ctx.tz).empty:
-                return None
-            try:
-                available = await off_loop(runtime().carrier(parcel.carrier).available_windows, parcel.tracking_number)
-            except CarrierError:
-                return None
-            chosen, _ = pick_window(text, [], available, now=ctx.now, tz=ctx.tz)
-            if chosen is None:
-                return {"window_choice": None}  # asks again, with the options
-            return {"window_choice": encode_window(chosen)}
-        if kind == "locker":
-            code = pick_locker(tracker, text, by_number=False)
-            return {"locker_choice": code} if code and code != tracker.get_slot("locker_choice") else None
-        if kind == "address":
-            cleaned = NO_PREFIX.sub("", text)
-            parsed = parse_address_answer(cleaned)
-            if parsed is None and re.search(r"\d|\b[A-ZÄÖÜ][a-zäöüß]+", cleaned) and not is_no(text):
-                parsed = f"N:{text.strip()}"  # the neighbour's details, given at the confirmation
-            return {"address_text": parsed} if parsed and parsed != tracker.get_slot("address_text") else None
-        if kind == "instructions" and INSTRUCTION_WORDS.search(text):
-            cleaned = NO_PREFIX.sub("", text)
-            return {"instructions_text": " ".join(cleaned.split())[:MAX_TEXT]}
+            return await reschedule.correction(text, tracker)
+        if kind in ("locker", "address", "instructions"):
+            found: dict[str, Any] | None = FLOWS[kind].correction(text, tracker)
+            return found
         return None

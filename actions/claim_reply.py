@@ -18,10 +18,10 @@ from actions.context import Context
 from actions.parcel_choice import last_bot_turn
 from actions.runtime import SMS_SENDER, channel_of, off_loop, runtime
 from bot.aftercare.claims import ClaimRefused, ClaimTicket, open_or_add
-from bot.answers import is_cancel, is_no, is_yes, said_yes
-from bot.models import ClaimKind
+from bot.conversation.answers import is_cancel, is_no, is_yes, said_yes
+from bot.core.models import ClaimKind
 from bot.text import t
-from bot.timefmt import clock, day_label
+from bot.text.timefmt import clock, day_label
 
 QUESTION_SLOT = "claim_question"  # missing_check | complaint_confirm | delivery_check (set by the recorder)
 CHANNELS = {"twilio": "sms", "socketio": "web", "rest": "rest"}

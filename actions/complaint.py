@@ -25,9 +25,9 @@ from actions.language import reply_language
 from actions.notified import notification_of
 from actions.parcel_choice import last_bot_turn, listed_in_last_turn, named_parcel, parcel_of_last_turn
 from actions.runtime import off_loop, runtime
-from bot.models import ClaimKind, Shipment, ShipmentStatus
+from bot.core.models import ClaimKind, Shipment, ShipmentStatus
 from bot.text import t
-from bot.timefmt import day_label
+from bot.text.timefmt import day_label
 
 NAME = "action_delivery_complaint"
 INTENT = "delivery_complaint"

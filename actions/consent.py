@@ -9,10 +9,10 @@ from rasa_sdk.types import DomainDict
 
 from actions.language import reply_language
 from actions.runtime import channel_of, off_loop, runtime
-from bot.answers import says_stop
-from bot.consent import set_opt_out
-from bot.db import transaction
-from bot.identity import customer_by_phone, verified_link
+from bot.conversation.answers import says_stop
+from bot.conversation.consent import set_opt_out
+from bot.conversation.identity import customer_by_phone, verified_link
+from bot.core.db import transaction
 from bot.text import t
 
 

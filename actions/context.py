@@ -10,9 +10,10 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions.runtime import channel_of, off_loop, runtime
-from bot.clock import sim_now
-from bot.identity import active_shipments, verified_link
-from bot.models import Customer, Shipment, ShipmentStatus
+from bot.conversation.identity import active_shipments, verified_link
+from bot.core.clock import sim_now
+from bot.core.models import Customer, Shipment, ShipmentStatus
+from bot.text.offer_text import numbered
 
 # What each change needs the parcel to be: on its way, or delivered and returnable.
 CHANGE_KINDS = ("reschedule", "locker", "instructions", "address", "return")
@@ -27,6 +28,7 @@ class Parcel:
     items: list[dict[str, Any]]
     return_until: datetime | None
     arrived_at: datetime | None = None  # delivered, or put in the locker
+    going_to_locker: bool = False  # redirected to a locker, not there yet
 
     @property
     def short(self) -> str:
@@ -66,7 +68,7 @@ def _parcel(shipment: Shipment) -> Parcel:
     arrived = shipment.delivered_at if shipment.status == ShipmentStatus.DELIVERED else (
         shipment.status_at if shipment.status == ShipmentStatus.AT_LOCKER else None)
     return Parcel(shipment.id, shipment.tracking_number, shipment.carrier, shipment.status, list(shipment.items),
-                  shipment.return_until, arrived)
+                  shipment.return_until, arrived, shipment.locker_id is not None)
 
 
 def load_context(channel: str, sender_id: str) -> Context:
@@ -120,10 +122,7 @@ def offer(dispatcher: CollectingDispatcher, tracker: Tracker, question: str, opt
           footer: str = "") -> None:
     """Numbered options in one SMS; buttons in web chat (their payload is the option number)."""
     if is_sms(tracker):
-        lines = [question] + [f"{n}. {text}" for n, text in enumerate(options, start=1)]
-        if footer:
-            lines.append(footer)
-        dispatcher.utter_message(text="\n".join(lines))
+        dispatcher.utter_message(text=numbered(question, options, footer))
     else:
         buttons = [{"title": text, "payload": str(n)} for n, text in enumerate(options, start=1)]
         dispatcher.utter_message(text=question + (f" {footer}" if footer else ""), buttons=buttons)

@@ -18,10 +18,10 @@ from actions.missing import ReportMissing, answering_check, missing_pick
 from actions.parcel_choice import focus_for_request, parcel_of_last_turn
 from actions.rating import handle_rating
 from actions.runtime import off_loop, runtime
-from bot.clock import sim_now
-from bot.models import Return, Shipment
+from bot.core.clock import sim_now
+from bot.core.models import Return, Shipment
 from bot.text import N_, t
-from bot.timefmt import day_label
+from bot.text.timefmt import day_label
 
 REQUESTS = {"track_package": "track", "inform": "track", "reschedule_delivery": "reschedule",
             "redirect_to_locker": "locker", "delivery_instructions": "instructions", "change_address": "address",

@@ -10,9 +10,9 @@ from rasa_sdk.types import DomainDict
 from actions import texts
 from actions.language import reply_language
 from actions.runtime import channel_of, off_loop, runtime
-from bot.db import transaction
-from bot.handoffs import create_handoff
-from bot.identity import link_may_see, verified_link
+from bot.conversation.handoffs import create_handoff
+from bot.conversation.identity import link_may_see, verified_link
+from bot.core.db import transaction
 from bot.text import t
 
 REASONS = {"request": "asked for a person", "misunderstood": "the bot did not understand twice",

@@ -16,17 +16,17 @@ from actions.context import context_for, forget_context
 from actions.language import reply_language
 from actions.notified import notification_of
 from actions.runtime import channel_of, off_loop, runtime
-from bot.clock import sim_now
-from bot.identity import (
+from bot.conversation.identity import (
     link_conversation,
     normalise_postcode,
     normalise_tracking_number,
     read_link_token,
     verified_link,
 )
-from bot.models import Customer, Handoff, Shipment
+from bot.conversation.verify_limits import VerifyPolicy, address_client, verify
+from bot.core.clock import sim_now
+from bot.core.models import Customer, Handoff, Shipment
 from bot.text import LANGUAGES, t
-from bot.verify_limits import VerifyPolicy, address_client, verify
 
 MAX_ATTEMPTS = 3
 
@@ -180,7 +180,7 @@ class ValidateVerifyForm(FormValidationAction):
             return None
         rt = runtime()
         with rt.sessions() as session, session.begin():
-            # Limited per tracking number and per client across conversations (bot/verify_limits.py):
+            # Limited per tracking number and per client across conversations (bot/conversation/verify_limits.py):
             # a locked number answers like a wrong postcode, the right one included.
             shipment = verify(session, tracking_number=tracking_number, postcode=postcode, clients=clients,
                               now=sim_now(session), policy=VerifyPolicy.from_settings(rt.settings))

@@ -25,11 +25,11 @@ from actions.language import reply_language
 from actions.parcel_choice import last_bot_turn, listed_in_last_turn, named_parcel, parcel_of_last_turn
 from actions.runtime import off_loop, runtime
 from bot.aftercare.proof import proof_lines, proof_of, proof_view
-from bot.clock import sim_now
-from bot.models import Claim, ClaimKind, DeliveryProof, DropPlace, Shipment, ShipmentStatus
+from bot.core.clock import sim_now
+from bot.core.models import Claim, ClaimKind, DeliveryProof, DropPlace, Shipment, ShipmentStatus
 from bot.text import N_, t
-from bot.timefmt import clock, day_label
-from bot.timefmt import window as window_text
+from bot.text.timefmt import clock, day_label
+from bot.text.timefmt import window as window_text
 
 RECENT = timedelta(days=14)  # "delivered recently": what a customer could still be waiting for
 ARRIVED = (ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER)

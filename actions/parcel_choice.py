@@ -16,8 +16,8 @@ from rasa_sdk import Tracker
 
 from actions.context import Parcel
 from actions.notified import notification_of
-from bot.choices import ORDINALS, option_number
-from bot.identity import normalise_tracking_number
+from bot.conversation.choices import ORDINALS, option_number
+from bot.conversation.identity import normalise_tracking_number
 
 TRACKING = re.compile(r"\bDS\s?\d{10}\b", re.IGNORECASE)
 # The last 4 digits, also at the end of a sentence or before a colon ("3848: bin morgen nicht da"); not in

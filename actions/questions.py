@@ -2,7 +2,8 @@
 
 Plain questions that need nothing from the database (the tracking number, the postcode, the return
 reason) are domain responses (`utter_ask_<slot>`): Rasa says them itself, without a call to the
-action server. An action asks only where it must check something first (see change_questions.py).
+action server. An action asks only where it must check something first (see the change flows, e.g.
+actions/reschedule.py).
 """
 
 from __future__ import annotations

@@ -15,9 +15,9 @@ from actions.handoff import open_handoff
 from actions.language import reply_language
 from actions.notified import notification_of
 from actions.runtime import channel_of, off_loop, runtime
-from bot.db import transaction
-from bot.identity import link_may_see, verified_link
-from bot.models import AuditLog
+from bot.conversation.identity import link_may_see, verified_link
+from bot.core.db import transaction
+from bot.core.models import AuditLog
 from bot.notify.rules import cached_rules
 from bot.text import t
 

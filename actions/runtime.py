@@ -10,8 +10,8 @@ from typing import Any, TypeVar
 
 from rasa_sdk import Tracker
 
-from bot.runtime import Runtime
-from bot.settings import get_settings
+from bot.core.runtime import Runtime
+from bot.core.settings import get_settings
 
 T = TypeVar("T")
 

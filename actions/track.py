@@ -20,14 +20,14 @@ from actions.missing import ReportMissing, answering_check, missing_pick
 from actions.rating import handle_rating
 from actions.runtime import channel_of, off_loop, runtime
 from bot.aftercare.proof import proof_message, proof_of, proof_view
-from bot.answers import fold
 from bot.carriers import CarrierError
-from bot.clock import sim_now
-from bot.identity import active_shipments, normalise_tracking_number, verified_link
-from bot.models import Customer, Shipment, ShipmentStatus
-from bot.sentiment import is_angry
-from bot.status_text import describe, status_line
+from bot.conversation.answers import fold
+from bot.conversation.identity import active_shipments, normalise_tracking_number, verified_link
+from bot.conversation.sentiment import is_angry
+from bot.core.clock import sim_now
+from bot.core.models import Customer, Shipment, ShipmentStatus
 from bot.text import t
+from bot.text.status_text import describe, status_line
 
 
 @dataclass

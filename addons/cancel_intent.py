@@ -3,7 +3,7 @@ classifiers).
 
 A cancel phrase ("never mind, ill be home after all", "laat maar, ik ben toch thuis", "vergiss es")
 starts with words the classifier also sees elsewhere ("ik ben" in "ben jij een bot?"), so it can come
-out as small talk, and small talk interrupts a change form instead of ending it. When bot/answers.py
+out as small talk, and small talk interrupts a change form instead of ending it. When bot/conversation/answers.py
 reads the message as a cancel, the intent becomes `deny`: the form's validation then ends the change
 ("OK, nothing was changed"), and outside a form the stray-no rule answers. Requests that must win
 (STOP, a person, a missing parcel) and what the classifier found off-topic ("cancel my pizza order") keep their
@@ -22,7 +22,7 @@ from rasa.shared.nlu.constants import INTENT, INTENT_RANKING_KEY, TEXT
 from rasa.shared.nlu.training_data.message import Message
 from rasa.shared.nlu.training_data.training_data import TrainingData
 
-from bot.answers import is_cancel
+from bot.conversation.answers import is_cancel
 
 CANCEL_INTENT = "deny"
 KEPT = frozenset({"deny", "opt_out", "opt_in", "talk_to_human", "report_missing", "delivery_complaint", "out_of_scope"})

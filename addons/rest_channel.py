@@ -28,7 +28,7 @@ from addons.ratelimit import TokenBuckets, client_address
 PREFIX = "rest:"
 # A sender Rasa's HTTP API could not address as it is (Rasa does not unquote ids in paths: `/`, `<`,
 # space, `%`…) gets 400, so no conversation exists that an agent could not read or answer. The same
-# alphabet as bot/rasa_api.py's ADDRESSABLE_ID.
+# alphabet as bot/conversation/rasa_api.py's ADDRESSABLE_ID.
 SENDER = re.compile(r"^[A-Za-z0-9._:@+-]{1,100}$")
 MAX_MESSAGE_CHARS = 1600  # Twilio's cap for one SMS body
 

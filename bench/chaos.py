@@ -2,7 +2,7 @@
 in the middle of live conversations and of a notification wave.
 
 `make chaos` (= `.venv/bin/python -m bench.chaos`) starts rasa, actions, web and scheduler under
-supervisord with the shipped deploy/supervisord.conf (`bot.devstack.SupervisedStack`). Then, for
+supervisord with the shipped deploy/supervisord.conf (`bot.processes.devstack.SupervisedStack`). Then, for
 rasa, actions, web and scheduler in turn:
 
 1. a wave of out-for-delivery notifications starts, and conversations over SMS, web chat and REST
@@ -49,10 +49,10 @@ from bench.customers import (
     track_parcel,
 )
 from bench.soak import notification_check, start_wave, wait_for_wave
-from bot.clock import sim_now
-from bot.devstack import SupervisedStack
-from bot.models import AuditLog, Notification, Shipment, ShipmentStatus
-from bot.runtime import Runtime
+from bot.core.clock import sim_now
+from bot.core.models import AuditLog, Notification, Shipment, ShipmentStatus
+from bot.core.runtime import Runtime
+from bot.processes.devstack import SupervisedStack
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / ".work" / "chaos"

@@ -21,10 +21,10 @@ import httpx
 import socketio
 from sqlalchemy import select
 
-from bot.models import OutboxMessage
-from bot.outbox import new_sid
-from bot.runtime import Runtime
-from bot.sms_sim import signed_inbound
+from bot.core.models import OutboxMessage
+from bot.core.runtime import Runtime
+from bot.demo.outbox import new_sid
+from bot.demo.sms_sim import signed_inbound
 
 CHANNELS = ("sms", "webchat", "rest")
 TURN_TIMEOUT = 60.0  # a reply later than this counts as lost (generous: the machine is shared)

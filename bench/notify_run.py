@@ -29,15 +29,15 @@ from sqlalchemy import func, select
 
 from bench.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 from bench.notify_wave import build_wave
-from bot.devstack import free_port
-from bot.models import Notification
+from bot.core.models import Notification
+from bot.core.runtime import Runtime
+from bot.core.schema import migrate
+from bot.core.settings import ROOT, Settings
 from bot.notify.dispatch import Dispatcher
 from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.providers import TwilioSms
 from bot.notify.rules import load_rules
-from bot.runtime import Runtime
-from bot.schema import migrate
-from bot.settings import ROOT, Settings
+from bot.processes.devstack import free_port
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / ".work" / "notify"

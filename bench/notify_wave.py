@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
-from bot.models import Customer, Shipment, ShipmentStatus
+from bot.core.models import Customer, Shipment, ShipmentStatus
 
 LOCALES = ("en", "de", "nl")
 

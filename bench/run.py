@@ -32,11 +32,11 @@ from typing import Any
 import httpx
 
 from bench import cli
-from bot.demo_report import demo_report
-from bot.devstack import Stack, free_port
-from bot.model_files import model_path
-from bot.runtime import Runtime
-from bot.settings import ROOT
+from bot.core.runtime import Runtime
+from bot.core.settings import ROOT
+from bot.demo.demo_report import demo_report
+from bot.processes.devstack import Stack, free_port
+from bot.processes.model_files import model_path
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / ".work"
@@ -179,7 +179,7 @@ class Bot:
 
 class OurBot(Bot):
     name = "ours"
-    notes = "rasa + actions via bot.devstack (SQLite tracker store, action server); web not needed for REST"
+    notes = "rasa + actions via bot.processes.devstack (SQLite tracker store, action server); web not needed for REST"
 
     def __init__(self) -> None:
         model = model_path()

@@ -32,15 +32,15 @@ from kombu import Connection
 from sqlalchemy import create_engine, func, select, text
 
 from bench.notify_wave import build_wave
-from bot.devstack import free_port
-from bot.models import Notification, PlanningRequest, Shipment
+from bot.core.models import Notification, PlanningRequest, Shipment
+from bot.core.runtime import Runtime
+from bot.core.schema import migrate
+from bot.core.settings import ROOT, Settings
 from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.planning import plan_requested
 from bot.notify.rules import load_rules
 from bot.notify.service import plan_all
-from bot.runtime import Runtime
-from bot.schema import migrate
-from bot.settings import ROOT, Settings
+from bot.processes.devstack import free_port
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / ".work" / "scale"

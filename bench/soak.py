@@ -2,7 +2,7 @@
 duplicated messages and memory growth.
 
 `make soak` (= `.venv/bin/python -m bench.soak`, `SOAK_MINUTES` or `--minutes` to shorten) starts
-rasa, actions, web and scheduler with `bot.devstack.Stack` (fresh SQLite database and tracker store,
+rasa, actions, web and scheduler with `bot.processes.devstack.Stack` (fresh SQLite database and tracker store,
 demo world, the sandbox day on an accelerated clock that plays the whole day during the run), then
 keeps 20 conversations going at once, split over SMS (signed Twilio webhooks into Rasa, replies read
 from the outbox), web chat (socket.io, as the widget speaks it) and REST. Two waves of
@@ -41,11 +41,11 @@ from bench import cli
 from bench.customers import CHANNELS, Parcel, Tally, converse
 from bench.notify_wave import build_wave
 from bench.run import rss_mb
-from bot.clock import sim_now
-from bot.demo_report import demo_report
-from bot.devstack import Stack
-from bot.models import Notification, OutboxMessage, Shipment
-from bot.runtime import Runtime
+from bot.core.clock import sim_now
+from bot.core.models import Notification, OutboxMessage, Shipment
+from bot.core.runtime import Runtime
+from bot.demo.demo_report import demo_report
+from bot.processes.devstack import Stack
 
 BENCH = Path(__file__).resolve().parent
 WORK = BENCH / ".work" / "soak"

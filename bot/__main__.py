@@ -8,10 +8,10 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from bot.settings import VAR_DIR, ConfigError, load_settings
+from bot.core.settings import VAR_DIR, ConfigError, load_settings
 
 if TYPE_CHECKING:
-    from bot.runtime import Runtime
+    from bot.core.runtime import Runtime
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -51,32 +51,38 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "check-config":
         print("configuration ok")
         return 0
+    if args.command == "setup":
+        from bot.core.schema import is_ready
+
+        if is_ready(settings.database_url, needs_world=settings.carrier == "sandbox"):
+            print("configuration ok; database ready")
+            return 0
     if args.command == "launch":
-        from bot.launch import exec_process
+        from bot.processes.launch import exec_process
 
         exec_process(args.process, settings)
         return 0
     if args.command == "scheduler":
-        from bot.scheduler import run
+        from bot.processes.scheduler import run
 
         run(settings)
         return 0
 
-    from bot.runtime import Runtime
+    from bot.core.runtime import Runtime
 
     runtime = Runtime.build(settings)
     if args.command == "setup":
-        from bot.schema import ensure_demo, migrate
+        from bot.core.schema import ensure_demo, migrate
 
         VAR_DIR.mkdir(mode=0o700, exist_ok=True)
         VAR_DIR.chmod(0o700)  # a checkout set up before files were private: nobody else reads what is inside
 
         migrate(settings.database_url)
         built = ensure_demo(runtime)
-        print("database ready" + ("; demo world built" if built else ""))
+        print("configuration ok; database ready" + ("; demo world built" if built else ""))
         return 0
     if args.command == "demo":
-        from bot.demo_report import demo_report
+        from bot.demo.demo_report import demo_report
 
         with runtime.sessions() as session:
             print(json.dumps(demo_report(session), indent=2))
@@ -84,8 +90,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "outbox":
         from sqlalchemy import select
 
-        from bot.models import OutboxMessage
-        from bot.outbox import as_dict, conversation
+        from bot.core.models import OutboxMessage
+        from bot.demo.outbox import as_dict, conversation
 
         with runtime.sessions() as session:
             rows = (conversation(session, args.to, limit=10_000) if args.to
@@ -95,8 +101,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "agent":
         return _create_agent(runtime, args)
     if args.command == "sms":
-        from bot.identity import normalise_phone
-        from bot.sms_sim import SimulatorDisabled, send_as_customer
+        from bot.conversation.identity import normalise_phone
+        from bot.demo.sms_sim import SimulatorDisabled, send_as_customer
 
         phone = normalise_phone(args.phone)
         if phone is None:
@@ -120,8 +126,8 @@ def _create_agent(runtime: Runtime, args: argparse.Namespace) -> int:
     import getpass
     import os
 
-    from bot.agents import AgentError, create_agent
-    from bot.db import transaction
+    from bot.core.db import transaction
+    from bot.desk.agents import AgentError, create_agent
 
     password = os.environ.get("DOORSTEP_AGENT_PASSWORD")
     if password is None:

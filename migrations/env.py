@@ -1,11 +1,11 @@
-"""Alembic environment: the URL comes from the caller (bot.schema) or from settings."""
+"""Alembic environment: the URL comes from the caller (bot.core.schema) or from settings."""
 
 from typing import Any
 
 from alembic import context
 
-from bot.db import make_engine
-from bot.models import Base, UTCDateTime
+from bot.core.db import make_engine
+from bot.core.models import Base, UTCDateTime
 
 config = context.config
 
@@ -20,7 +20,7 @@ def _render_item(type_: str, obj: Any, autogen_context: Any) -> str | bool:
 def run_migrations_online() -> None:
     url = config.attributes.get("database_url")
     if url is None:
-        from bot.settings import load_settings
+        from bot.core.settings import load_settings
 
         url = load_settings().database_url
     engine = make_engine(url)

@@ -16,17 +16,17 @@ from zoneinfo import ZoneInfo
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
-from bot.agents import create_agent
 from bot.carriers.sandbox.proofs import DropPolicy
 from bot.carriers.sandbox.simulator import tick
-from bot.clock import sim_now, start_clock
-from bot.db import transaction
-from bot.devstack import Stack
-from bot.identity import make_link_token
-from bot.models import Shipment
-from bot.runtime import Runtime
-from bot.settings import ROOT
-from bot.sms_sim import send_as_customer
+from bot.conversation.identity import make_link_token
+from bot.core.clock import sim_now, start_clock
+from bot.core.db import transaction
+from bot.core.models import Shipment
+from bot.core.runtime import Runtime
+from bot.core.settings import ROOT
+from bot.demo.sms_sim import send_as_customer
+from bot.desk.agents import create_agent
+from bot.processes.devstack import Stack
 
 OUT = ROOT / "docs" / "screenshots"
 CHROMIUM = "/usr/bin/chromium"

@@ -2,8 +2,9 @@
 
     .venv/bin/python scripts/update_catalogues.py
 
-Every text said to customers (bot/catalogue_sources.py: `t(lang, "...")`, `N_("...")`, carriers'
-refusals, domain.yml responses) gets an entry; translations already there are kept, new texts come
+Every text said to customers (bot/text/catalogue_sources.py: `t(lang, "...")`, `pt(lang, "context", "...")`,
+`N_("...")` in Python, `t("...")` in the notification and web templates, domain.yml responses) gets an
+entry; translations already there are kept, new texts come
 with an empty translation for a translator to fill in (tests/test_text.py fails until they are),
 texts no longer used are dropped. Then fill in the empty `msgstr ""` entries.
 """
@@ -18,8 +19,8 @@ from babel.messages.pofile import read_po, write_po
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bot.catalogue_sources import all_messages
-from bot.text import LANGUAGES, LOCALE_DIR
+from bot.text import CONTEXT_SEPARATOR, LANGUAGES, LOCALE_DIR, key
+from bot.text.catalogue_sources import all_messages
 
 
 def update(language: str, messages: dict[str, str], translations: dict[str, str] | None = None) -> int:
@@ -30,17 +31,18 @@ def update(language: str, messages: dict[str, str], translations: dict[str, str]
     if path.exists():
         with path.open("rb") as po:
             old = read_po(po, locale=language)
-        known, created = {str(m.id): str(m.string) for m in old if m.id and m.string}, old.creation_date
+        known, created = {key(str(m.id), m.context): str(m.string) for m in old if m.id and m.string}, old.creation_date
     known.update(translations or {})
     catalog = Catalog(locale=language, project="Doorstep", domain="messages", fuzzy=False, creation_date=created,
                       revision_date=created, last_translator="Doorstep", language_team=None)
-    for msgid, where in messages.items():
-        catalog.add(msgid, known.get(msgid, ""), locations=[(where.rsplit(":", 1)[0], None)],
-                    flags=("python-brace-format",) if "{" in msgid else ())
+    for message, where in messages.items():
+        context, _, msgid = message.rpartition(CONTEXT_SEPARATOR)
+        catalog.add(msgid, known.get(message, ""), locations=[(where.rsplit(":", 1)[0], None)],
+                    flags=("python-brace-format",) if "{" in msgid else (), context=context or None)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("wb") as po:
         write_po(po, catalog, width=100, omit_header=False, sort_output=False, include_lineno=False)
-    return sum(1 for msgid in messages if not known.get(msgid))
+    return sum(1 for message in messages if not known.get(message))
 
 
 def main() -> None:

@@ -11,9 +11,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from bot.runtime import Runtime
-from bot.schema import migrate
-from bot.settings import Settings
+from bot.core.runtime import Runtime
+from bot.core.schema import migrate
+from bot.core.settings import Settings
 
 POSTGRES_URL = os.environ.get("DOORSTEP_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("DOORSTEP_REQUIRE_POSTGRES") == "1"

@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from bot.models import Customer, DeliveryProof, Shipment, ShipmentStatus
+from bot.core.models import Customer, DeliveryProof, Shipment, ShipmentStatus
 
 _numbers = itertools.count(1)
 

@@ -1,4 +1,4 @@
-"""bot/choices.py: the customer's own words, in English, German and Dutch, against a fixed now."""
+"""bot/conversation/choices.py: the customer's own words, in English, German and Dutch, against a fixed now."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from actions.rating import score_of
-from bot.answers import NO_PREFIX, is_cancel, is_no, is_yes, starts_with_no
 from bot.carriers.models import TimeWindow
-from bot.choices import (
+from bot.conversation.answers import NO_PREFIX, is_cancel, is_no, is_yes, starts_with_no
+from bot.conversation.choices import (
     INSTRUCTION_WORDS,
     WhenRequest,
     option_number,
@@ -20,7 +20,7 @@ from bot.choices import (
     pick_window,
     picks_the_only_option,
 )
-from bot.sentiment import is_angry
+from bot.conversation.sentiment import is_angry
 from tests.conftest import T0  # Tuesday 24 Nov 2026, 07:00 in Berlin
 
 TZ = "Europe/Berlin"

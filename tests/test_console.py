@@ -13,15 +13,15 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.agents import AgentError, authenticate, create_agent
 from bot.carriers.sandbox.world import build_world
-from bot.clock import start_clock
-from bot.handoff_desk import claim, queue
-from bot.handoffs import create_handoff
-from bot.models import Agent, AgentSession, AuditLog, Handoff, Shipment, utcnow
-from bot.ops_stats import dashboard
-from bot.runtime import Runtime
-from bot.settings import ROOT
+from bot.conversation.handoffs import create_handoff
+from bot.core.clock import start_clock
+from bot.core.models import Agent, AgentSession, AuditLog, Handoff, Shipment, utcnow
+from bot.core.runtime import Runtime
+from bot.core.settings import ROOT
+from bot.desk.agents import AgentError, authenticate, create_agent
+from bot.desk.handoff_desk import claim, queue
+from bot.desk.ops_stats import dashboard
 from tests.conftest import T0
 from tests.test_web import LiveServer
 

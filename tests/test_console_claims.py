@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from bot.aftercare.claims import open_or_add
 from bot.aftercare.stats import aftercare
-from bot.agents import create_agent
 from bot.carriers.sandbox.world import build_world
-from bot.clock import sim_now
-from bot.models import Claim, ClaimKind, DeliveryProof, Depot, Driver, Notification, Shipment
-from bot.runtime import Runtime
+from bot.core.clock import sim_now
+from bot.core.models import Claim, ClaimKind, DeliveryProof, Depot, Driver, Notification, Shipment
+from bot.core.runtime import Runtime
+from bot.desk.agents import create_agent
 from tests.conftest import T0
 from tests.factories import put_proof
 from tests.test_console import PASSWORD, client_for, login

@@ -10,9 +10,9 @@ from hypothesis import strategies as st
 from sqlalchemy import func, select
 
 from bot.carriers import CarrierEvent, TimeWindow, UnknownShipment
-from bot.ingest import Outcome, ingest_event
-from bot.models import Shipment, ShipmentEvent, ShipmentStatus
-from bot.runtime import Runtime
+from bot.carriers.ingest import Outcome, ingest_event
+from bot.core.models import Shipment, ShipmentEvent, ShipmentStatus
+from bot.core.runtime import Runtime
 from tests import factories
 from tests.conftest import T0
 

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from bot.models import Base, Customer, Notification, Shipment, ShipmentEvent
-from bot.runtime import Runtime
+from bot.core.models import Base, Customer, Notification, Shipment, ShipmentEvent
+from bot.core.runtime import Runtime
 from tests import factories
 from tests.conftest import T0
 
@@ -82,8 +82,8 @@ def test_two_first_contacts_of_one_sender_at_once_share_one_link(runtime: Runtim
 
     from sqlalchemy import event
 
-    from bot.identity import link_conversation
-    from bot.models import ConversationLink
+    from bot.conversation.identity import link_conversation
+    from bot.core.models import ConversationLink
 
     with runtime.sessions() as session, session.begin():
         owner = factories.customer(session)

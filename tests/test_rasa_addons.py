@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 import subprocess
 
-from bot.settings import ROOT
+from bot.core.settings import ROOT
 
 RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 
@@ -32,7 +32,7 @@ def test_rasa_works_on_a_few_turns_at_once_and_queues_the_rest_in_order() -> Non
 
 
 def test_with_our_speedups_rasa_parses_and_predicts_as_without() -> None:
-    from bot.model_files import model_path
+    from bot.processes.model_files import model_path
 
     lines = run_in_rasa("graph_runner_agrees.py", str(model_path()), prefix="same=")
     assert len(lines) == 36 and all(line.startswith("same=True") for line in lines)
@@ -79,7 +79,7 @@ def test_action_server_sessions_follow_their_credentials_not_an_id_and_close_whe
 
 
 def test_a_carrier_stop_or_start_during_a_handoff_is_honoured_and_the_bot_stays_quiet() -> None:
-    from bot.model_files import model_path
+    from bot.processes.model_files import model_path
 
     lines = run_in_rasa("keywords_in_handoff_agrees.py", str(model_path()), prefix="keywords ")
     assert len(lines) == 11 and all(line.endswith(" ok=True") for line in lines), lines

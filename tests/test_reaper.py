@@ -1,4 +1,4 @@
-"""bot.reaper: what a dead program leaves in its process group is killed (supervisord alone does not)."""
+"""bot.processes.reaper: what a dead program leaves in its process group is killed (supervisord alone does not)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 import time
 from pathlib import Path
 
-from bot.reaper import reap
+from bot.processes.reaper import reap
 
 # A program that starts a worker and dies, the worker left running in the program's process group
 # (as rasa-sdk's Sanic worker outlived a killed action server, holding its port).

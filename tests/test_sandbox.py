@@ -12,8 +12,8 @@ from sqlalchemy import func, select
 from bot.carriers import Capability, ChangeRefused, TimeWindow, UnknownShipment
 from bot.carriers.sandbox.simulator import tick
 from bot.carriers.sandbox.world import build_world
-from bot.clock import sim_now, start_clock
-from bot.models import (
+from bot.core.clock import sim_now, start_clock
+from bot.core.models import (
     Customer,
     Driver,
     Locker,
@@ -24,7 +24,7 @@ from bot.models import (
     ShipmentStatus,
     Stop,
 )
-from bot.runtime import Runtime
+from bot.core.runtime import Runtime
 from tests.conftest import T0
 
 BERLIN = ZoneInfo("Europe/Berlin")

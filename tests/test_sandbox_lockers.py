@@ -12,9 +12,9 @@ from sqlalchemy import select
 
 from bot.carriers import ChangeRefused
 from bot.carriers.sandbox.world import build_world
-from bot.models import Shipment, ShipmentEvent, ShipmentStatus
-from bot.runtime import Runtime
-from bot.schema import migrate
+from bot.core.models import Shipment, ShipmentEvent, ShipmentStatus
+from bot.core.runtime import Runtime
+from bot.core.schema import migrate
 from tests.conftest import make_settings
 from tests.test_sandbox import berlin, run_until, set_sim_time
 

@@ -7,7 +7,7 @@ import sys
 
 import pytest
 
-from bot.settings import ROOT, ConfigError, Settings, load_settings
+from bot.core.settings import ROOT, ConfigError, Settings, load_settings
 
 
 def test_defaults_are_the_embedded_ones(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.carriers.sandbox.world import build_world
-from bot.identity import make_link_token
-from bot.models import Customer, Shipment
-from bot.runtime import Runtime
+from bot.conversation.identity import make_link_token
+from bot.core.models import Customer, Shipment
+from bot.core.runtime import Runtime
 from tests.conftest import T0
 from tests.test_web import LiveServer
 

@@ -16,12 +16,12 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
 from bot.carriers.sandbox.world import build_world
-from bot.db import transaction
-from bot.devstack import free_port
-from bot.identity import make_link_token
-from bot.models import Consent, Customer, OutboxMessage, Shipment, ShipmentEvent
-from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.conversation.identity import make_link_token
+from bot.core.db import transaction
+from bot.core.models import Consent, Customer, OutboxMessage, Shipment, ShipmentEvent
+from bot.core.runtime import Runtime
+from bot.core.settings import Settings
+from bot.processes.devstack import free_port
 from bot.web.app import create_app
 from bot.web.webhooks import sign
 from tests.conftest import T0, make_settings

@@ -16,13 +16,13 @@ from dataclasses import dataclass
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
-from bot.clock import sim_now
-from bot.db import transaction
-from bot.models import AuditLog, Claim, ClaimStatus, Notification, NotificationEvent
+from bot.conversation.rasa_api import RasaAPI, RasaUnavailable
+from bot.core.clock import sim_now
+from bot.core.db import transaction
+from bot.core.models import AuditLog, Claim, ClaimStatus, Notification, NotificationEvent
+from bot.core.runtime import Runtime
 from bot.notify.planner import web_chat
 from bot.notify.render import context_for, render
-from bot.rasa_api import RasaAPI, RasaUnavailable
-from bot.runtime import Runtime
 
 logger = logging.getLogger("doorstep.claims")
 TRIGGER = "claim_resolved"

@@ -21,9 +21,9 @@ from sqlalchemy.orm import Session
 
 from bot.carriers.base import claims_api
 from bot.carriers.errors import CarrierError
-from bot.clock import sim_now
-from bot.db import transaction
-from bot.models import (
+from bot.core.clock import sim_now
+from bot.core.db import transaction
+from bot.core.models import (
     AuditLog,
     Claim,
     ClaimKind,
@@ -33,9 +33,9 @@ from bot.models import (
     Shipment,
     ShipmentEvent,
 )
+from bot.core.runtime import Runtime
 from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.rules import cached_rules
-from bot.runtime import Runtime
 
 logger = logging.getLogger("doorstep.claims")
 ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"  # no 0/O, 1/I/L confusion when read out or typed

@@ -14,9 +14,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
-from bot.answers import fold
-from bot.choices import NEIGHBOUR
-from bot.models import DropPlace
+from bot.conversation.answers import fold
+from bot.conversation.choices import NEIGHBOUR
+from bot.core.models import DropPlace
 
 Verdict = Literal["as_asked", "differs", "unknown"]
 MAX_INSTRUCTIONS = 500

@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import update
 from sqlalchemy.orm import Session
 
-from bot.models import Claim, DeliveryProof
+from bot.core.models import Claim, DeliveryProof
 
 ASK = "delivery_check"
 TOLD = "claim_resolved"

@@ -19,10 +19,10 @@ from sqlalchemy.orm import Session
 
 from bot.aftercare.compliance import compare
 from bot.carriers.models import DropProof
-from bot.geo import distance_m
-from bot.models import DeliveryProof, DropPlace, Shipment
+from bot.core.geo import distance_m
+from bot.core.models import DeliveryProof, DropPlace, Shipment
 from bot.text import N_, t
-from bot.timefmt import clock, day_label
+from bot.text.timefmt import clock, day_label
 
 MAX_NOTE = 500
 MAX_NEIGHBOUR = 120

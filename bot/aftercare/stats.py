@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.models import Claim, ClaimKind, ClaimStatus, DeliveryProof, Depot, Driver, ShipmentEvent, ShipmentStatus
+from bot.core.models import Claim, ClaimKind, ClaimStatus, DeliveryProof, Depot, Driver, ShipmentEvent, ShipmentStatus
 
 COMPARED = ("as_asked", "differs")  # "unknown": the instructions said nothing comparable
 

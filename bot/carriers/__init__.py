@@ -7,7 +7,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.carriers.base import Carrier
 from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, Refusal, UnknownShipment, UnsupportedOperation
 from bot.carriers.models import RETURN_METHODS, Capability, CarrierEvent, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
-from bot.settings import Settings
+from bot.core.settings import Settings
 
 
 def build_carriers(session_factory: sessionmaker[Session], *, sandbox_faults: str = "",
@@ -32,7 +32,7 @@ def build_remote_carriers(session_factory: sessionmaker[Session], settings: Sett
     enabled = settings.enabled_carrier_adapters
     carriers: dict[str, Carrier] = {}
     if "karrio" in enabled:
-        from bot.carriers.karrio_adapter import KarrioCarrier, ReturnAddress
+        from bot.carriers.karrio import KarrioCarrier, ReturnAddress
 
         return_to = ReturnAddress(name=settings.karrio_return_name, street=settings.karrio_return_street,
                                   postcode=settings.karrio_return_postcode, city=settings.karrio_return_city,

@@ -1,7 +1,10 @@
-"""Our side of a remote carrier: which shipment, its id at the carrier, and recording a change it accepted.
+"""Our side of a remote carrier (the mirror): which shipment, its id at the carrier, what we know of it,
+and recording what the carrier accepted or reported.
 
-A remote adapter first asks the carrier; only when the carrier accepted does it write here, in one
-transaction. A refusal or a timeout leaves our database as it was.
+Remote adapters never open a database session themselves: each is handed a `Mirror` and asks the carrier
+first; only when the carrier accepted a change does it tell the mirror, which writes it in one transaction
+with an audit entry. A refusal or a timeout leaves our database as it was. This is the seam for the
+change service: an adapter built with a mirror that records nothing leaves the recording to its caller.
 """
 
 from __future__ import annotations
@@ -15,10 +18,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.carriers.errors import ChangeRefused, Refusal, UnknownShipment
-from bot.carriers.models import LockerOption, TimeWindow
-from bot.db import transaction
-from bot.geo import distance_m
-from bot.models import FINAL_STATUSES, AuditLog, CarrierRef, Locker, Shipment, ShipmentStatus
+from bot.carriers.ingest import ingest_or_keep
+from bot.carriers.models import CarrierEvent, LockerOption, TimeWindow
+from bot.core.clock import sim_now
+from bot.core.db import transaction
+from bot.core.geo import distance_m
+from bot.core.models import FINAL_STATUSES, AuditLog, CarrierRef, Locker, Return, Shipment, ShipmentStatus
 
 
 def shipment_of(session: Session, carrier: str, tracking_number: str) -> Shipment:
@@ -29,16 +34,8 @@ def shipment_of(session: Session, carrier: str, tracking_number: str) -> Shipmen
     return shipment
 
 
-def external_id(sessions: sessionmaker[Session], carrier: str, tracking_number: str) -> str:
-    """The shipment's id at the carrier: its `carrier_refs` row, else our tracking number itself."""
-    with sessions() as session:
-        shipment = shipment_of(session, carrier, tracking_number)
-        ref = session.get(CarrierRef, shipment.id)
-        return ref.external_id if ref is not None and ref.carrier == carrier else tracking_number
-
-
 def tracking_number_for(session: Session, carrier: str, external: str) -> str | None:
-    """The other way round, for inbound events that name the carrier's id only."""
+    """Our tracking number for the carrier's id, for inbound events that name the carrier's id only."""
     tracking_number = session.scalar(
         select(Shipment.tracking_number).join(CarrierRef, CarrierRef.shipment_id == Shipment.id)
         .where(CarrierRef.carrier == carrier, CarrierRef.external_id == external))
@@ -54,55 +51,6 @@ def link(session: Session, shipment: Shipment, carrier: str, external: str) -> N
     ref = session.get(CarrierRef, shipment.id) or CarrierRef(shipment_id=shipment.id, carrier=carrier, external_id=external)
     ref.carrier, ref.external_id = carrier, external
     session.add(ref)
-
-
-def refuse_if_settled(sessions: sessionmaker[Session], carrier: str, tracking_number: str, verb: str) -> None:
-    """What we know already rules a change out: say so before bothering the carrier."""
-    with sessions() as session:
-        status = shipment_of(session, carrier, tracking_number).status_enum
-    if status == ShipmentStatus.OUT_FOR_DELIVERY:
-        raise ChangeRefused(Refusal.OUT_FOR_DELIVERY, verb)
-    if status in FINAL_STATUSES or status == ShipmentStatus.AT_LOCKER:
-        raise ChangeRefused(Refusal.DELIVERED, verb)
-
-
-def record_change(sessions: sessionmaker[Session], carrier: str, tracking_number: str, action: str,
-                  apply: Callable[[Session, Shipment], None], detail: dict[str, Any]) -> None:
-    """The carrier accepted the change: mirror it on our shipment, with an audit entry, in one transaction."""
-    with transaction(sessions) as session:
-        shipment = shipment_of(session, carrier, tracking_number)
-        apply(session, shipment)
-        session.add(AuditLog(actor=f"carrier:{carrier}", action=action, entity="shipment",
-                             entity_id=str(shipment.id), detail=detail))
-
-
-def record_address_change(sessions: sessionmaker[Session], carrier: str, tracking_number: str, *,
-                          address_line: str, postcode: str) -> None:
-    """The carrier took the new address: ours follows (for adapters that send parcels anywhere)."""
-
-    def apply(session: Session, shipment: Shipment) -> None:
-        shipment.address_line, shipment.postcode = address_line, postcode
-
-    record_change(sessions, carrier, tracking_number, "change_address", apply, {"postcode": postcode})
-
-
-def nearby_lockers(sessions: sessionmaker[Session], carrier: str, tracking_number: str, limit: int) -> list[LockerOption]:
-    """Our locker network (the `lockers` table), nearest first: for carriers that deliver to any address."""
-    with sessions() as session:
-        shipment = shipment_of(session, carrier, tracking_number)
-        lockers = session.scalars(select(Locker)).all()
-        ranked = sorted(lockers, key=lambda lk: distance_m(shipment.lat, shipment.lng, lk.lat, lk.lng))
-        return [locker_option(lk, shipment) for lk in ranked[:limit]]
-
-
-def locker_by_code(sessions: sessionmaker[Session], code: str) -> Locker:
-    with sessions() as session:
-        locker = session.scalar(select(Locker).where(Locker.code == code))
-        if locker is None:
-            raise ChangeRefused(Refusal.UNKNOWN_LOCKER, code)
-        if locker.free <= 0:
-            raise ChangeRefused(Refusal.LOCKER_FULL, locker.name)
-        return locker
 
 
 def locker_option(locker: Locker, shipment: Shipment) -> LockerOption:
@@ -127,3 +75,141 @@ def slot_windows(now: datetime, tz: str, *, days: int = 6, hours: tuple[int, ...
             start = datetime.combine(day, time(hour), zone)
             windows.append(TimeWindow(start, start + length))
     return windows
+
+
+class Mirror:
+    """One remote carrier's view of our database: reads what an adapter needs, records what the carrier did."""
+
+    def __init__(self, session_factory: sessionmaker[Session], carrier: str) -> None:
+        self._sessions = session_factory
+        self.carrier = carrier
+
+    # -- reading ---------------------------------------------------------------------------
+    def external_id(self, tracking_number: str) -> str:
+        """The shipment's id at the carrier: its `carrier_refs` row, else our tracking number itself."""
+        with self._sessions() as session:
+            shipment = shipment_of(session, self.carrier, tracking_number)
+            ref = session.get(CarrierRef, shipment.id)
+            return ref.external_id if ref is not None and ref.carrier == self.carrier else tracking_number
+
+    def status(self, tracking_number: str) -> str:
+        with self._sessions() as session:
+            return shipment_of(session, self.carrier, tracking_number).status
+
+    def locker_name(self, tracking_number: str) -> str | None:
+        with self._sessions() as session:
+            shipment = shipment_of(session, self.carrier, tracking_number)
+            return shipment.locker.name if shipment.locker else None
+
+    def now(self) -> datetime:
+        with self._sessions() as session:
+            return sim_now(session)
+
+    def refuse_if_settled(self, tracking_number: str, verb: str) -> None:
+        """What we know already rules a change out: say so before bothering the carrier."""
+        status = ShipmentStatus(self.status(tracking_number))
+        if status == ShipmentStatus.OUT_FOR_DELIVERY:
+            raise ChangeRefused(Refusal.OUT_FOR_DELIVERY, verb)
+        if status in FINAL_STATUSES or status == ShipmentStatus.AT_LOCKER:
+            raise ChangeRefused(Refusal.DELIVERED, verb)
+
+    def nearby_lockers(self, tracking_number: str, limit: int) -> list[LockerOption]:
+        """Our locker network (the `lockers` table), nearest first: for carriers that deliver to any address."""
+        with self._sessions() as session:
+            shipment = shipment_of(session, self.carrier, tracking_number)
+            lockers = session.scalars(select(Locker)).all()
+            ranked = sorted(lockers, key=lambda lk: distance_m(shipment.lat, shipment.lng, lk.lat, lk.lng))
+            return [locker_option(lk, shipment) for lk in ranked[:limit]]
+
+    def free_locker(self, code: str) -> Locker:
+        """Our locker with that code, refused when unknown or full."""
+        with self._sessions() as session:
+            locker = session.scalar(select(Locker).where(Locker.code == code))
+            if locker is None:
+                raise ChangeRefused(Refusal.UNKNOWN_LOCKER, code)
+            if locker.free <= 0:
+                raise ChangeRefused(Refusal.LOCKER_FULL, locker.name)
+            return locker
+
+    def returnable(self, tracking_number: str, items: list[str]) -> dict[str, Any]:
+        """A delivered shipment's customer, address and the names of `items`; refused unless all are returnable."""
+        with self._sessions() as session:
+            shipment = shipment_of(session, self.carrier, tracking_number)
+            if shipment.status_enum != ShipmentStatus.DELIVERED:
+                raise ChangeRefused(Refusal.NOT_YET_DELIVERED)
+            returnable = {item["sku"]: item for item in shipment.items if item.get("returnable")}
+            if not items or not set(items) <= set(returnable):
+                raise ChangeRefused(Refusal.NOT_RETURNABLE)
+            return {"name": shipment.customer.name, "address_line": shipment.address_line,
+                    "postcode": shipment.postcode, "city": shipment.city, "phone": shipment.customer.phone,
+                    "email": shipment.customer.email, "items": [str(returnable[sku]["name"]) for sku in items]}
+
+    # -- recording -------------------------------------------------------------------------
+    def ingest(self, tracking_number: str, events: list[tuple[CarrierEvent, str]]) -> tuple[str, datetime | None]:
+        """Polled events (with the carrier's own status), oldest first, through ingestion; the shipment's status after."""
+        with transaction(self._sessions) as session:
+            for event, carrier_status in sorted(events, key=lambda pair: pair[0].occurred_at):
+                ingest_or_keep(session, event, carrier_status=carrier_status)
+            shipment = shipment_of(session, self.carrier, tracking_number)
+            return shipment.status, shipment.status_at
+
+    def record(self, tracking_number: str, action: str, apply: Callable[[Session, Shipment], None],
+               detail: dict[str, Any]) -> None:
+        """The carrier accepted a change: mirror it on our shipment, with an audit entry, in one transaction."""
+        with transaction(self._sessions) as session:
+            shipment = shipment_of(session, self.carrier, tracking_number)
+            apply(session, shipment)
+            session.add(AuditLog(actor=f"carrier:{self.carrier}", action=action, entity="shipment",
+                                 entity_id=str(shipment.id), detail=detail))
+
+    def rescheduled(self, tracking_number: str, booked: TimeWindow, detail: dict[str, Any]) -> None:
+        def apply(session: Session, shipment: Shipment) -> None:
+            shipment.promised_start, shipment.promised_end = booked.start, booked.end
+            shipment.eta_start, shipment.eta_end = booked.start, booked.end
+
+        self.record(tracking_number, "reschedule", apply, {"start": booked.start.isoformat(), **detail})
+
+    def instructions_set(self, tracking_number: str, action: str, text: str, detail: dict[str, Any]) -> None:
+        """New driver instructions (`action` "instructions" or "neighbour")."""
+        def apply(session: Session, shipment: Shipment) -> None:
+            shipment.instructions = text
+
+        self.record(tracking_number, action, apply, detail)
+
+    def address_changed(self, tracking_number: str, *, address_line: str, postcode: str) -> None:
+        """The carrier took the new address: ours follows (for adapters that send parcels anywhere)."""
+        def apply(session: Session, shipment: Shipment) -> None:
+            shipment.address_line, shipment.postcode = address_line, postcode
+
+        self.record(tracking_number, "change_address", apply, {"postcode": postcode})
+
+    def sent_to_our_locker(self, tracking_number: str, locker_id: int, detail: dict[str, Any]) -> LockerOption:
+        """A carrier that delivers anywhere takes the parcel to one of our lockers: a place in it is taken."""
+        chosen: list[LockerOption] = []
+
+        def apply(session: Session, shipment: Shipment) -> None:
+            row = session.get(Locker, locker_id)
+            assert row is not None
+            row.occupied += 1
+            shipment.locker_id = row.id
+            chosen.append(locker_option(row, shipment))
+
+        self.record(tracking_number, "redirect_to_locker", apply, detail)
+        return chosen[0]
+
+    def sent_to_carrier_locker(self, tracking_number: str, locker_code: str) -> None:
+        """The carrier's own locker network: ours notes the locker where it is one of ours; the ETA is the carrier's."""
+        def apply(session: Session, shipment: Shipment) -> None:
+            ours = session.scalar(select(Locker).where(Locker.code == locker_code))
+            shipment.locker_id = ours.id if ours is not None else shipment.locker_id
+            shipment.eta_start = shipment.eta_end = None
+
+        self.record(tracking_number, "redirect_to_locker", apply, {"locker": locker_code})
+
+    def return_created(self, tracking_number: str, row: dict[str, Any] | None, detail: dict[str, Any]) -> None:
+        """A return the carrier accepted; `row` the `Return` row's columns where we keep the label ourselves."""
+        def apply(session: Session, shipment: Shipment) -> None:
+            if row is not None:
+                session.add(Return(shipment_id=shipment.id, **row))
+
+        self.record(tracking_number, "create_return", apply, detail)

@@ -7,7 +7,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.core.models import ShipmentStatus
+
 RETURN_METHODS = frozenset({"locker", "pickup", "label"})  # drop at a locker (QR), carrier pickup, label by email
+
+
+UNKNOWN = "unknown"  # a carrier status with no meaning for us: ingestion keeps such an event, never applies it
+
+
+def known(status: str | None) -> str:
+    """Our status if `status` is one of ours, else "unknown"."""
+    try:
+        return ShipmentStatus(status or "").value
+    except ValueError:
+        return UNKNOWN
 
 
 class Capability(enum.StrEnum):
@@ -69,7 +82,7 @@ class ReturnLabel:
 class DropProof:
     """What a carrier recorded at the drop, as it travels with a delivered event (all optional)."""
 
-    place: str | None = None  # a `bot.models.DropPlace` value
+    place: str | None = None  # a `bot.core.models.DropPlace` value
     note: str | None = None  # the driver's own words
     neighbour: str | None = None  # name / house number, when left with one
     lat: float | None = None

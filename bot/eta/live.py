@@ -19,9 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.carriers.models import TimeWindow
+from bot.core.models import Depot, EtaWindowChange, Route, Shipment, ShipmentStatus, Stop
 from bot.eta.engine import LEVELS, DoneStop, EtaConfig, EtaEngine, PlannedStop, RouteState
 from bot.eta.windows import Window
-from bot.models import Depot, EtaWindowChange, Route, Shipment, ShipmentStatus, Stop
 
 VISITED = ("delivered", "failed")  # outcomes where the driver was at the door
 SETTLED = {ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER, ShipmentStatus.RETURNED}

@@ -19,8 +19,8 @@ import httpx
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Notification, utcnow
-from bot.settings import Settings
+from bot.core.models import Notification, utcnow
+from bot.core.settings import Settings
 
 logger = logging.getLogger("doorstep.notify")
 RETRY_FOR = timedelta(hours=2)

@@ -33,13 +33,13 @@ from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.aftercare.notices import mark_sent
-from bot.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
+from bot.core.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
+from bot.core.settings import Settings
 from bot.notify.pacing import Pace, Unlimited
 from bot.notify.planner import Situation, plan_fallback, situations, still_wanted, superseded_by
 from bot.notify.providers import Attachment, EmailSender, PermanentFailure, Sent, SmsSender, TransientFailure
 from bot.notify.render import context_for, render
 from bot.notify.rules import Rules
-from bot.settings import Settings
 
 logger = logging.getLogger("doorstep.notify")
 Priority = Literal["essential", "other"]

@@ -12,7 +12,7 @@ import math
 import time
 from typing import Protocol
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 
 
 class Pace(Protocol):

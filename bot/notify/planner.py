@@ -23,8 +23,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.db import insert_or_skip
-from bot.models import (
+from bot.conversation.rasa_api import ADDRESSABLE_ID
+from bot.conversation.verify_limits import lock_runs
+from bot.core.db import insert_or_skip
+from bot.core.models import (
     Claim,
     ClaimStatus,
     Consent,
@@ -39,8 +41,6 @@ from bot.models import (
     Stop,
 )
 from bot.notify.rules import Rules
-from bot.rasa_api import ADDRESSABLE_ID
-from bot.verify_limits import lock_runs
 
 # Event messages are only worth sending while fresh: a world built with history must not announce
 # yesterday's deliveries, and a message deferred for a day is news no more.

@@ -14,7 +14,7 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import PlanningRequest
+from bot.core.models import PlanningRequest
 from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.rules import Rules
 

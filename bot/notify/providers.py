@@ -23,7 +23,7 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from bot.settings import Settings
+from bot.core.settings import Settings
 
 # Twilio error codes that no retry can fix (https://www.twilio.com/docs/api/errors).
 TWILIO_PERMANENT = {

@@ -1,6 +1,8 @@
-"""Messages from templates: `templates/notifications/<locale>/<trigger>.j2`, one file per trigger and
-locale with three blocks (`subject`, `sms`, `email`); the HTML part of an email wraps its text in one
-layout. Dates and times are formatted by Babel for the customer's locale and time zone.
+"""Messages from templates: `templates/notifications/<trigger>.j2`, one file per trigger with three blocks
+(`subject`, `sms`, `email`) whose words come from the catalogues (`t("English {x}", x=...)` and
+`pt("context", "English")` from bot.text, bound to the customer's language for each render); the HTML
+part of an email wraps its text in one layout. Dates and times come from bot/text/timefmt.py (Babel), in the
+customer's language and time zone.
 
 Every value that comes from data is cut to a known maximum here (`limit`), so the SMS length test over
 worst-case data holds for whatever the database holds.
@@ -12,21 +14,18 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import object_session
 
 from bot.aftercare.proof import proof_of, where_words
-from bot.identity import make_link_token
-from bot.models import Locker, Notification, Return, Shipment
-from bot.settings import ROOT, Settings
+from bot.conversation.identity import make_link_token
+from bot.core.models import Locker, Notification, Return, Shipment
+from bot.core.settings import ROOT, Settings
+from bot.text import LANGUAGES, language_of, template_texts, timefmt
 
 TEMPLATES = ROOT / "templates" / "notifications"
-LOCALES = ("en", "de", "nl")
-DEFAULT_LOCALE = "en"
-RELATIVE_DAYS = {"en": ("today", "tomorrow"), "de": ("heute", "morgen"), "nl": ("vandaag", "morgen")}
+LOCALES = LANGUAGES
 # Longest value a template ever sees for each kind of data (the SMS length test uses these).
 LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_address": 40,
           "pickup_code": 8, "rma": 14, "address": 40, "reference": 8, "resolution": 24, "place": 24, "asked": 36,
@@ -47,33 +46,22 @@ def limit(kind: str, value: str | None) -> str:
     return value if len(value) <= cap else value[: cap - 1].rstrip() + "."
 
 
-def locale_of(locale: str | None) -> str:
-    base = (locale or DEFAULT_LOCALE).split("_")[0].split("-")[0].lower()
-    return base if base in LOCALES else DEFAULT_LOCALE
-
-
 class Clock:
-    """Babel formatting for one customer: their locale, their time zone, their 'today'."""
+    """One customer's locale, time zone and 'today', for the formatter in bot/text/timefmt.py."""
 
     def __init__(self, locale: str, tz: str, now: datetime) -> None:
-        self.locale, self.zone, self.now = locale, ZoneInfo(tz), now
+        self.locale, self.tz, self.now = locale, tz, now
 
     def time(self, moment: datetime | None) -> str:
-        return format_time(moment.astimezone(self.zone), "HH:mm", locale=self.locale) if moment else ""
+        return timefmt.clock(moment, self.tz) if moment else ""
 
     def day(self, moment: datetime | None) -> str:
-        if moment is None:
-            return ""
-        day = moment.astimezone(self.zone).date()
-        offset = (day - self.now.astimezone(self.zone).date()).days
-        if offset in (0, 1):
-            return RELATIVE_DAYS[self.locale][offset]
-        return format_date(day, "EEE d MMM", locale=self.locale).replace(".", "")
+        return timefmt.day_label(moment, self.now, self.tz, self.locale) if moment else ""
 
     def window(self, start: datetime | None, end: datetime | None) -> str:
         if start is None or end is None:
             return ""
-        return f"{self.day(start)} {self.time(start)}-{self.time(end)}"
+        return timefmt.window(start, end, self.now, self.tz, self.locale)
 
 
 @lru_cache(maxsize=1)
@@ -98,10 +86,12 @@ def _block(template: Any, name: str, context: dict[str, Any]) -> str:
 
 def render(trigger: str, locale: str, context: dict[str, Any]) -> Rendered:
     env = environment()
-    template = env.get_template(f"{locale_of(locale)}/{trigger}.j2")
+    template = env.get_template(f"{trigger}.j2")
+    context = {**context, **template_texts(language_of(locale))}
     text = _block(template, "email", context)
     html = env.get_template("layout.html.j2").render(paragraphs=[p for p in text.split("\n\n") if p],
-                                                    link=context["link"], lang=locale_of(locale))
+                                                    link=context["link"], lang=language_of(locale),
+                                                    **template_texts(language_of(locale)))
     return Rendered(subject=_block(template, "subject", context), sms=_block(template, "sms", context),
                     text=text, html=html)
 
@@ -123,7 +113,7 @@ def context_for(notification: Notification, shipment: Shipment, *, now: datetime
                 locker: Locker | None = None, ret: Return | None = None) -> dict[str, Any]:
     """Everything a template may use, from the shipment as it is now."""
     customer = shipment.customer
-    locale = locale_of(customer.locale)
+    locale = language_of(customer.locale)
     clock = Clock(locale, customer.time_zone, now)
     facts = notification.context or {}
     deadline = datetime.fromisoformat(str(facts["deadline"])) if facts.get("deadline") else None

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from sqlalchemy import event, insert, select
 from sqlalchemy.orm import Session, UOWTransaction
 
-from bot.models import (
+from bot.core.models import (
     AuditLog,
     Claim,
     Consent,

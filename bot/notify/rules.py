@@ -10,7 +10,7 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot.settings import ROOT
+from bot.core.settings import ROOT
 
 Channel = Literal["sms", "email"]
 TRIGGERS = (

@@ -11,8 +11,10 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
 
-from bot.clock import sim_now
-from bot.models import Return, Shipment, ShipmentStatus
+from bot.conversation.verify_limits import recently_locked
+from bot.core.clock import sim_now
+from bot.core.models import Return, Shipment, ShipmentStatus
+from bot.core.runtime import Runtime
 from bot.notify.conversation import ConversationRecorder
 from bot.notify.dispatch import Dispatcher, DispatchReport, Priority
 from bot.notify.pacing import RedisPace, pace_for
@@ -20,8 +22,6 @@ from bot.notify.planner import FRESH_FOR, WARN_FOR, load_shipments, sync_plans
 from bot.notify.planning import plan_requested
 from bot.notify.providers import email_sender, sms_sender
 from bot.notify.rules import Rules, cached_rules
-from bot.runtime import Runtime
-from bot.verify_limits import recently_locked
 
 FINAL = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
 RETURNS_FOR = timedelta(days=30)

@@ -7,9 +7,10 @@ from fastapi.responses import HTMLResponse, PlainTextResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import ClientDisconnect
 
-from bot.runtime import Runtime
-from bot.settings import ROOT, Settings, get_settings
+from bot.core.runtime import Runtime
+from bot.core.settings import ROOT, Settings, get_settings
 from bot.web import (
+    api_changes,
     carrier_webhooks,
     chat,
     console,
@@ -48,6 +49,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(console.router)
     app.include_router(dashboard.router)
     app.include_router(console_claims.router)  # issue 15: claims after delivery
+    app.include_router(api_changes.router)  # issue 13: the change service over HTTP
+    app.add_exception_handler(api_changes.ApiProblem, api_changes.problem_handler)
     app.mount("/static", StaticFiles(directory=ROOT / "bot" / "web" / "static"), name="static")
     app.add_middleware(BodySizeLimit)  # refuses before any route reads the body
     app.add_middleware(SecurityHeaders)  # the last added is the outermost: a 413 gets the headers too

@@ -25,9 +25,9 @@ from itsdangerous import BadSignature, Signer, URLSafeTimedSerializer
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.agents import SessionPolicy, current_session
-from bot.models import Agent
-from bot.settings import Settings
+from bot.core.models import Agent
+from bot.core.settings import Settings
+from bot.desk.agents import SessionPolicy, current_session
 from bot.web.deps import SessionDep
 from bot.web.ratelimit import RateLimiter
 

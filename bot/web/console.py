@@ -15,14 +15,14 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
-from bot import handoff_desk as desk
-from bot.agents import authenticate, end_session, start_session
-from bot.clock import sim_now
-from bot.i18n import translator
-from bot.models import Agent, Customer, Handoff
-from bot.rasa_api import RasaAPI, RasaUnavailable, UnaddressableConversation, bot_attempts, slot_value, transcript
-from bot.runtime import Runtime
-from bot.text import language_of
+from bot.conversation.rasa_api import RasaAPI, RasaUnavailable, UnaddressableConversation, bot_attempts, slot_value, transcript
+from bot.core.clock import sim_now
+from bot.core.models import Agent, Customer, Handoff
+from bot.core.runtime import Runtime
+from bot.desk import handoff_desk as desk
+from bot.desk.agents import authenticate, end_session, start_session
+from bot.text import N_, language_of, t
+from bot.text.timefmt import window
 from bot.web.auth import (
     CurrentAgent,
     clear_session_cookie,
@@ -39,12 +39,12 @@ from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.inputs import RowId
 from bot.web.pages import render
 from bot.web.streams import event_stream
-from bot.web.tracking_view import window_text
 
 router = APIRouter(prefix="/agent")
 LOGIN_CSRF_COOKIE = "doorstep_login_csrf"
 MAX_REPLY = 1600
 NO_STORE = {"Cache-Control": "no-store"}
+BACK_WITH_THE_BOT = N_("You're back with the Doorstep assistant. Ask me anything about your delivery.")
 
 
 def _safe_next(target: str | None) -> str:
@@ -125,7 +125,7 @@ def queue_json(me: CurrentAgent, session: SessionDep) -> JSONResponse:
 
 
 def _still_in(runtime: Runtime, session_id: str) -> bool:
-    from bot.agents import current_session
+    from bot.desk.agents import current_session
 
     with runtime.sessions() as db, db.begin():
         return current_session(db, session_id, policy(runtime.settings)) is not None
@@ -184,7 +184,7 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
         reason=desk.REASON_LABEL.get(handoff.reason, handoff.reason), now=now,
         not_delivered=desk.undeliverable_because(session, handoff),
         agent_name=(session.get(Agent, handoff.agent_id).name if handoff.agent_id else None),  # type: ignore[union-attr]
-        eta_text=window_text(shipment.eta_start, shipment.eta_end, now, shipment.customer.time_zone, translator("en"))
+        eta_text=window(shipment.eta_start, shipment.eta_end, now, shipment.customer.time_zone, "en", dash="–")
         if shipment and shipment.eta_start and shipment.eta_end else None,
     )
     response.headers.update(NO_STORE)
@@ -305,7 +305,7 @@ async def close(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, sessio
     customer = session.get(Customer, closed.customer_id) if closed.customer_id else None
     locale = customer.locale if customer else "en"
     try:
-        await RasaAPI(runtime.settings).resume(closed.sender_id, closed.channel, translator(locale)("agent.back"))
+        await RasaAPI(runtime.settings).resume(closed.sender_id, closed.channel, t(language_of(locale), BACK_WITH_THE_BOT))
     except RasaUnavailable as exc:
         desk.reopen(session, handoff_id=handoff_id, agent=me.agent, reason=str(exc))
         session.commit()

@@ -1,36 +1,38 @@
-"""Changes an agent makes for a customer from the console, through the same carrier calls the bot makes
-(the carrier checks and commits each in one transaction) and the same re-planning of messages."""
+"""The console's change forms on top of the change service: what to offer an agent, and the agent's form
+turned into a change request. The service makes the change and words what the customer is told."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.carriers import CarrierError, ChangeRefused
-from bot.carriers.models import Capability, TimeWindow
-from bot.clock import sim_now
-from bot.db import transaction
-from bot.i18n import translator
-from bot.models import Shipment
-from bot.notify import replan_after_change
-from bot.runtime import Runtime
-from bot.web.tracking_view import window_text
+from bot.carriers import TimeWindow
+from bot.changes import (
+    Asker,
+    CarrierDown,
+    Done,
+    Kind,
+    LockerRequest,
+    Refused,
+    Request,
+    Requester,
+    RescheduleRequest,
+    ReturnRequest,
+    make,
+    options,
+)
+from bot.core.models import ShipmentStatus
+from bot.core.runtime import Runtime
+from bot.text import language_of
+from bot.text.timefmt import window as window_text
 
-KINDS = {"reschedule": Capability.RESCHEDULE, "locker": Capability.REDIRECT, "return": Capability.RETURNS}
+KINDS = ("reschedule", "locker", "return")
 
 
 class ChangeFailed(RuntimeError):
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
-
-
-@dataclass
-class Done:
-    kind: str
-    message: str  # what the customer is told, in their language
-    detail: dict[str, Any] = field(default_factory=dict)
 
 
 def _encode(window: TimeWindow) -> str:
@@ -46,66 +48,44 @@ def _decode(value: str) -> TimeWindow:
 
 
 def change_options(runtime: Runtime, shipment_id: int) -> dict[str, Any]:
-    """What the console offers for this parcel right now; each part empty when the carrier refuses it."""
-    with runtime.sessions() as session:
-        shipment = session.get(Shipment, shipment_id)
-        assert shipment is not None
-        now, tz, number = sim_now(session), shipment.customer.time_zone, shipment.tracking_number
-        returnable = [i for i in shipment.items or [] if i.get("returnable")]
-        carrier = runtime.carrier(shipment.carrier)
-    t = translator("en")
-    options: dict[str, Any] = {"windows": [], "lockers": [], "items": [], "notes": []}
-    try:
-        if Capability.RESCHEDULE in carrier.capabilities:
-            options["windows"] = [{"value": _encode(w), "label": window_text(w.start, w.end, now, tz, t)}
-                                  for w in carrier.available_windows(number)[:12]]
-    except (ChangeRefused, CarrierError) as exc:
-        options["notes"].append(f"reschedule: {getattr(exc, 'reason', None) or exc}")
-    try:
-        if Capability.REDIRECT in carrier.capabilities:
-            options["lockers"] = [{"value": o.code, "label": f"{o.name} ({o.distance_m / 1000:.1f} km, {o.free} free)"}
-                                  for o in carrier.nearby_lockers(number)]
-    except CarrierError as exc:
-        options["notes"].append(f"lockers: {exc}")
-    if Capability.RETURNS in carrier.capabilities:
-        options["items"] = [{"value": i["sku"], "label": i["name"]} for i in returnable]
-    return options
+    """What the console offers for this parcel right now; each part empty when the change can't be made."""
+    found = options(runtime, Asker(shipment_id=shipment_id, by=Requester.AGENT))
+    parcel = found.parcel
+    # Why a change that fits the parcel's stage (a return once delivered, the others before) can't be made.
+    notes = [f"{kind}: {refusal.code}" for kind, refusal in found.refusals.items()
+             if refusal is not None and kind in KINDS and parcel is not None
+             and (kind == Kind.RETURN) == (parcel.status == ShipmentStatus.DELIVERED)]
+    windows = [{"value": _encode(w), "label": window_text(w.start, w.end, parcel.now, parcel.tz)}
+               for w in found.windows[:12]] if parcel is not None else []
+    lockers = found.lockers or found.return_lockers
+    return {
+        "windows": windows,
+        "lockers": [{"value": o.code, "label": f"{o.name} ({o.distance_m / 1000:.1f} km, {o.free} free)"}
+                    for o in lockers],
+        "items": [{"value": item["sku"], "label": item["name"]} for item in found.return_items],
+        "notes": notes,
+    }
+
+
+def _request(shipment_id: int, form: dict[str, str], items: list[str], language: str) -> Request:
+    kind = form.get("kind", "")
+    who: dict[str, Any] = {"shipment_id": shipment_id, "by": Requester.AGENT, "language": language}
+    if kind == "reschedule":
+        return RescheduleRequest(**who, window=_decode(form.get("window", "")))
+    if kind == "locker":
+        return LockerRequest(**who, locker_code=form.get("locker", ""))
+    if kind == "return":
+        method = form.get("method", "label")
+        return ReturnRequest(**who, items=items, reason=form.get("reason", "")[:200].strip() or "agent", method=method,
+                             locker_code=form.get("locker") if method == "locker" else None)
+    raise ChangeFailed("unknown change")
 
 
 def make_change(runtime: Runtime, shipment_id: int, form: dict[str, str], items: list[str], locale: str) -> Done:
-    kind = form.get("kind", "")
-    if kind not in KINDS:
-        raise ChangeFailed("unknown change")
-    with runtime.sessions() as session:
-        shipment = session.get(Shipment, shipment_id)
-        assert shipment is not None
-        number, short, tz, now = (shipment.tracking_number, shipment.tracking_number[-4:],
-                                  shipment.customer.time_zone, sim_now(session))
-        carrier = runtime.carrier(shipment.carrier)
-    if KINDS[kind] not in carrier.capabilities:
-        raise ChangeFailed("this carrier doesn't offer that")
-    t = translator(locale)
-    try:
-        if kind == "reschedule":
-            window = carrier.reschedule(number, _decode(form.get("window", "")))
-            when = window_text(window.start, window.end, now, tz, t, dash="-")
-            done = Done(kind, t("change.reschedule", short=short, window=when), {"start": window.start.isoformat()})
-        elif kind == "locker":
-            locker = carrier.redirect_to_locker(number, form.get("locker", ""))
-            done = Done(kind, t("change.locker", short=short, locker=locker.name, address=locker.address),
-                        {"locker": locker.code})
-        else:
-            method = form.get("method", "label")
-            label = carrier.create_return(number, items=items, reason=form.get("reason", "")[:200] or "agent",
-                                          method=method, locker_code=form.get("locker") if method == "locker" else None)
-            how = t("change.return.locker", locker=label.locker_name, code=label.label_code) if method == "locker" \
-                else t("change.return.label", code=label.label_code)
-            done = Done(kind, t("change.return", rma=label.rma, how=how), {"rma": label.rma, "method": method})
-    except ChangeRefused as refused:
-        raise ChangeFailed(refused.code.value) from None
-    except CarrierError as exc:
-        raise ChangeFailed(f"carrier error: {exc}") from None
-    if kind != "return":
-        with transaction(runtime.sessions) as session:
-            replan_after_change(session, shipment_id=shipment_id, change=kind)
-    return done
+    """The agent's change, made by the service; `ChangeFailed` with the reason code when it wasn't."""
+    outcome = make(runtime, _request(shipment_id, form, items, language_of(locale)))
+    if isinstance(outcome, Refused):
+        raise ChangeFailed(outcome.code.value)
+    if isinstance(outcome, CarrierDown):
+        raise ChangeFailed("carrier_down")
+    return outcome

@@ -17,8 +17,8 @@ from sqlalchemy.orm import Session
 
 from bot.aftercare.chat_notice import tell_in_chat
 from bot.aftercare.claims import MAX_NOTE, AlreadyResolved, resolve
-from bot.clock import sim_now
-from bot.models import Agent, Claim, ClaimResolution, ClaimStatus, Customer, DeliveryProof, Shipment
+from bot.core.clock import sim_now
+from bot.core.models import Agent, Claim, ClaimResolution, ClaimStatus, Customer, DeliveryProof, Shipment
 from bot.web.auth import CurrentAgent
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.inputs import RowId

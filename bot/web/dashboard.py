@@ -6,7 +6,7 @@ from fastapi import APIRouter
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
 
-from bot.ops_stats import dashboard
+from bot.desk.ops_stats import dashboard
 from bot.web.auth import CurrentAgent
 from bot.web.deps import SessionDep
 from bot.web.pages import render

@@ -14,8 +14,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from twilio.request_validator import RequestValidator
 
-from bot.clock import sim_now
-from bot.models import Notification, NotificationEvent
+from bot.core.clock import sim_now
+from bot.core.models import Notification, NotificationEvent
 from bot.notify.planner import plan_fallback
 from bot.notify.rules import cached_rules
 from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, timestamp_is_fresh, verify_event_webhook

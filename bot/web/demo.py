@@ -19,11 +19,11 @@ from fastapi.responses import JSONResponse, RedirectResponse
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot.demo_report import demo_report
-from bot.identity import normalise_phone
-from bot.models import Customer, OutboxMessage
-from bot.outbox import as_dict, conversation, is_sms_opted_out, record
-from bot.sms_sim import send_as_customer
+from bot.conversation.identity import normalise_phone
+from bot.core.models import Customer, OutboxMessage
+from bot.demo.demo_report import demo_report
+from bot.demo.outbox import as_dict, conversation, is_sms_opted_out, record
+from bot.demo.sms_sim import send_as_customer
 from bot.web.deps import DemoOnly, OutboxOnly, RuntimeDep, SessionDep, SettingsDep
 from bot.web.inputs import AfterId
 from bot.web.pages import render

@@ -8,8 +8,8 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from sqlalchemy.orm import Session
 
-from bot.runtime import Runtime
-from bot.settings import Settings
+from bot.core.runtime import Runtime
+from bot.core.settings import Settings
 
 
 def get_runtime(request: Request) -> Runtime:

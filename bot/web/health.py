@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from sqlalchemy import text
 
-from bot.models import Heartbeat, utcnow
+from bot.core.models import Heartbeat, utcnow
 from bot.web.deps import RuntimeDep
 
 router = APIRouter()

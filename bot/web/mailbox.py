@@ -18,9 +18,9 @@ from fastapi import APIRouter, BackgroundTasks, Depends, Header, HTTPException, 
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from sqlalchemy import select
 
-from bot.models import OutboxMessage
+from bot.core.models import OutboxMessage
+from bot.demo.outbox import record
 from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, outbox_sign
-from bot.outbox import record
 from bot.web.deps import DemoOnly, SessionDep, SettingsDep
 from bot.web.inputs import RowId, load_json
 from bot.web.pages import render

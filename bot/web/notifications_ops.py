@@ -16,7 +16,7 @@ from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Consent, FailedTask, Notification, NotificationEvent, PlanningRequest
+from bot.core.models import Consent, FailedTask, Notification, NotificationEvent, PlanningRequest
 from bot.notify.rules import TRIGGERS
 from bot.web.auth import require_agent
 from bot.web.deps import SessionDep

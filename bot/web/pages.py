@@ -5,7 +5,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from starlette.responses import HTMLResponse
 
-from bot.settings import ROOT
+from bot.core.settings import ROOT
 
 _env = Environment(
     loader=FileSystemLoader(Path(ROOT / "templates" / "web")),

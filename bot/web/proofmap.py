@@ -9,7 +9,7 @@ from typing import Any
 
 from markupsafe import Markup, escape
 
-from bot.geo import distance_m
+from bot.core.geo import distance_m
 
 WIDTH, HEIGHT, MARGIN = 320, 180, 28
 METRES_PER_DEGREE = 111_320

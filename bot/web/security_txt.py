@@ -7,7 +7,7 @@ from datetime import timedelta
 from fastapi import APIRouter, HTTPException
 from fastapi.responses import PlainTextResponse
 
-from bot.models import utcnow
+from bot.core.models import utcnow
 from bot.web.deps import RuntimeDep
 
 router = APIRouter()

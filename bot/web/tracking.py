@@ -17,22 +17,22 @@ from sqlalchemy.orm import Session
 
 from bot.aftercare.proof import PHOTO_TYPES, photo_bytes, proof_of, proof_view
 from bot.carriers import CarrierError
-from bot.clock import sim_now
-from bot.i18n import best_locale, locale_of, translator
-from bot.identity import (
+from bot.conversation.identity import (
     make_link_token,
     normalise_postcode,
     normalise_tracking_number,
     read_link_token,
 )
-from bot.models import Depot, Shipment
-from bot.runtime import Runtime
-from bot.verify_limits import VerifyPolicy, address_client, verify
+from bot.conversation.verify_limits import VerifyPolicy, address_client, verify
+from bot.core.clock import sim_now
+from bot.core.models import Depot, Shipment
+from bot.core.runtime import Runtime
+from bot.text import best_language, language_of, pt, t, template_texts
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.pages import render
 from bot.web.proofmap import photo_img, pin_map, pin_map_svg
 from bot.web.ratelimit import RateLimiter
-from bot.web.tracking_view import live_view
+from bot.web.tracking_view import action_labels, live_view
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
@@ -60,8 +60,8 @@ def _view(runtime: Runtime, session: Session, shipment: Shipment, locale: str, t
 
 def _invalid(request: Request, *, status_code: int, unavailable: bool = False, message: str | None = None,
              number: str = ""):
-    locale = best_locale(request.headers.get("accept-language"))
-    response = render("tracking_invalid.html", status_code=status_code, t=translator(locale), lang=locale,
+    locale = best_language(request.headers.get("accept-language"))
+    response = render("tracking_invalid.html", status_code=status_code, **template_texts(locale), lang=locale,
                       unavailable=unavailable, message=message, number=number)
     response.headers.update(NO_STORE)
     return response
@@ -80,21 +80,21 @@ def tracking_page(token: str, request: Request, runtime: RuntimeDep, session: Se
     shipment = _shipment(runtime, session, token)
     if shipment is None:
         return _invalid(request, status_code=404)
-    locale = locale_of(lang or shipment.customer.locale)
+    locale = language_of(lang or shipment.customer.locale)
     try:
         view = _view(runtime, session, shipment, locale, token)
     except CarrierError:
         return _invalid(request, status_code=503, unavailable=True)
     settings = runtime.settings
-    t = translator(locale)
     pins = (view["proof"] or {}).get("map") or pin_map((shipment.lat, shipment.lng), None)
-    proof_map = pin_map_svg(pins, title=t("proof.map"), address_label=t("proof.map.address"),
-                            drop_label=t("proof.map.drop"))
+    proof_map = pin_map_svg(pins, title=t(locale, "Where it was left, against your address"),
+                            address_label=t(locale, "Your address"), drop_label=pt(locale, "map pin", "Where it was left"))
     response = render(
-        "tracking.html", t=t, lang=locale, shipment=shipment, view=view, token=token,
+        "tracking.html", **template_texts(locale), lang=locale, action_labels=action_labels(locale),
+        shipment=shipment, view=view, token=token,
         socket_url=settings.rasa_public_url, tile_url=settings.map_tile_url,
         tile_attribution=settings.map_tile_attribution, topics=TOPICS, proof_map=proof_map,
-        proof_photo=photo_img((view["proof"] or {}).get("photo"), alt=t("proof.photo.alt")),
+        proof_photo=photo_img((view["proof"] or {}).get("photo"), alt=t(locale, "The driver's photo of where the parcel was left")),
     )
     response.headers.update(NO_STORE)
     return response
@@ -106,7 +106,7 @@ def tracking_live(token: str, runtime: RuntimeDep, session: SessionDep, lang: st
     if shipment is None:
         return JSONResponse({"detail": "link not valid"}, status_code=404, headers=NO_STORE)
     try:
-        view = _view(runtime, session, shipment, locale_of(lang or shipment.customer.locale), token)
+        view = _view(runtime, session, shipment, language_of(lang or shipment.customer.locale), token)
     except CarrierError:
         return JSONResponse({"detail": "tracking unavailable"}, status_code=503, headers=NO_STORE)
     return JSONResponse(view, headers=NO_STORE)
@@ -128,22 +128,23 @@ async def tracking_lookup(
     request: Request, runtime: RuntimeDep,
     tracking_number: Annotated[str, Form(max_length=40)] = "", postcode: Annotated[str, Form(max_length=12)] = "",
 ):
-    t = translator(best_locale(request.headers.get("accept-language")))
+    locale = best_language(request.headers.get("accept-language"))
     client = request.client.host if request.client else "unknown"
     if not _limiter(request).allow(client):
-        return _invalid(request, status_code=429, message=t("lookup.limited"))
+        return _invalid(request, status_code=429, message=t(locale, "Too many attempts. Please wait a while and try again."))
     number, code = normalise_tracking_number(tracking_number), normalise_postcode(postcode)
 
     def find() -> int | None:
         if number is None or code is None:
             return None
-        with runtime.sessions() as session, session.begin():  # the bot's limits too (bot/verify_limits.py)
+        with runtime.sessions() as session, session.begin():  # the bot's limits too (bot/conversation/verify_limits.py)
             shipment = verify(session, tracking_number=number, postcode=code, clients=[address_client(client) or client],
                               now=sim_now(session), policy=VerifyPolicy.from_settings(runtime.settings))
             return shipment.id if shipment is not None else None
 
     shipment_id = await run_in_threadpool(find)
     if shipment_id is None:  # one answer for unknown number, wrong postcode and bad format
-        return _invalid(request, status_code=200, message=t("lookup.nomatch"), number=number or "")
+        return _invalid(request, status_code=200, message=t(locale, "We couldn't find a parcel with that tracking number "
+                                                           "and postcode. Check both and try again."), number=number or "")
     token = make_link_token(runtime.settings.link_secret, shipment_id)
     return RedirectResponse(f"/t/{token}", status_code=303, headers=NO_STORE)

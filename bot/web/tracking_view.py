@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from bot.aftercare.proof import ProofView
 from bot.carriers.models import TrackingInfo
-from bot.i18n import locale_of, translator
-from bot.models import Depot, Shipment, ShipmentStatus
+from bot.core.models import Depot, Shipment, ShipmentStatus
+from bot.text import N_, language_of, pt, t
+from bot.text.timefmt import clock, day_label, moment_text, window
 from bot.web.proofmap import pin_map
 
 STEPS = ("label_created", "in_transit", "at_depot", "out_for_delivery", "delivered")
@@ -21,47 +21,54 @@ STEP_OF = {"label_created": 0, "in_transit": 1, "at_depot": 2, "out_for_delivery
            "at_locker": 4, "delivered": 4, "returned": 4}
 CHANGEABLE = {ShipmentStatus.LABEL_CREATED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.AT_DEPOT,
               ShipmentStatus.FAILED_ATTEMPT}
+PAGE_DASH = "–"  # a web page is not an SMS: the typographic dash between a window's times
 
 
-def _day(moment: datetime, now: datetime, tz: str, t: Any) -> str:
-    zone = ZoneInfo(tz)
-    delta = (moment.astimezone(zone).date() - now.astimezone(zone).date()).days
-    if delta in (-1, 0, 1):
-        return t({-1: "yesterday", 0: "today", 1: "tomorrow"}[delta])
-    return moment.astimezone(zone).strftime("%d.%m." if t("today") == "heute" else "%a %-d %b")
+STATUS_LABELS = {
+    "label_created": N_("Label created"), "in_transit": N_("On its way to us"), "at_depot": N_("At the depot"),
+    "out_for_delivery": N_("Out for delivery"), "failed_attempt": N_("We missed you"),
+    "at_locker": N_("Ready at the locker"), "delivered": N_("Delivered"), "returned": N_("Returned to sender"),
+}
+STEP_LABELS = {"label_created": N_("Label created"), "in_transit": N_("In transit"), "at_depot": N_("At the depot"),
+               "out_for_delivery": N_("Out for delivery"), "delivered": N_("Delivered")}
+ACTION_LABELS = {"reschedule": N_("Another day or time"), "locker": N_("Send it to a locker"),
+                 "instructions": N_("Leave instructions"), "return": N_("Return an item"),
+                 "person": N_("Talk to a person")}
 
 
-def _clock(moment: datetime, tz: str) -> str:
-    return moment.astimezone(ZoneInfo(tz)).strftime("%H:%M")
+def status_label(status: str, lang: str) -> str:
+    return t(lang, STATUS_LABELS.get(status, status))
 
 
-def window_text(start: datetime, end: datetime, now: datetime, tz: str, t: Any, *, dash: str = "–") -> str:
-    """'today 10:00–11:00' in the page's language; messages pass dash="-" (an en dash makes an SMS UCS-2)."""
-    return f"{_day(start, now, tz, t)} {_clock(start, tz)}{dash}{_clock(end, tz)}"
+def action_labels(lang: str) -> dict[str, str]:
+    """The tracking page's change buttons, by action."""
+    return {action: t(lang, label) for action, label in ACTION_LABELS.items()}
 
 
-def headline(shipment: Shipment, info: TrackingInfo, now: datetime, tz: str, t: Any) -> str:
+def headline(shipment: Shipment, info: TrackingInfo, now: datetime, tz: str, lang: str) -> str:
     status = ShipmentStatus(info.status)
-    eta = window_text(info.eta.start, info.eta.end, now, tz, t) if info.eta else None
+    eta = window(info.eta.start, info.eta.end, now, tz, lang, dash=PAGE_DASH) if info.eta else None
     if status == ShipmentStatus.OUT_FOR_DELIVERY:
-        return t("headline.out_for_delivery", window=eta or t("today"))
+        return t(lang, "Out for delivery: {window}", window=eta or t(lang, "today"))
     if status == ShipmentStatus.FAILED_ATTEMPT:
-        return t("headline.failed", window=eta) if eta else t("headline.failed_no_window")
+        return t(lang, "We missed you. Next try {window}", window=eta) if eta else \
+            t(lang, "We missed you; we'll try again.")
     if status == ShipmentStatus.AT_LOCKER:
-        return t("headline.at_locker", locker=info.locker_name or "")
+        return t(lang, "Ready at the {locker} locker", locker=info.locker_name or "")
     if status == ShipmentStatus.DELIVERED:
         at = shipment.delivered_at or info.status_at
-        return t("headline.delivered", day=_day(at, now, tz, t), time=_clock(at, tz)) if at else t("headline.delivered_plain")
+        return t(lang, "Delivered {day} at {time}", day=day_label(at, now, tz, lang), time=clock(at, tz)) if at \
+            else t(lang, "Delivered")
     if status == ShipmentStatus.RETURNED:
-        return t("headline.returned")
+        return t(lang, "Went back to the sender")
     if status == ShipmentStatus.LABEL_CREATED:
-        return t("headline.label_created")
+        return t(lang, "The sender has made the label; we don't have it yet.")
     if info.locker_name and eta:
-        return t("headline.on_way_locker", locker=info.locker_name, window=eta)
-    return t("headline.on_way", window=eta) if eta else t("headline.on_way_plain")
+        return t(lang, "On its way to the {locker} locker: {window}", locker=info.locker_name, window=eta)
+    return t(lang, "On its way: {window}", window=eta) if eta else t(lang, "On its way")
 
 
-def _proof(shipment: Shipment, info: TrackingInfo, *, now: datetime, tz: str, t: Any, english: bool,
+def _proof(shipment: Shipment, info: TrackingInfo, *, now: datetime, tz: str, lang: str,
            delivery: ProofView | None, photo_url: str | None) -> dict[str, Any]:
     """The delivery's rows (only those with a value), the photo's address and the pins, for the page."""
     status = ShipmentStatus(info.status)
@@ -71,14 +78,15 @@ def _proof(shipment: Shipment, info: TrackingInfo, *, now: datetime, tz: str, t:
         rows = [{"key": r.key, "label": r.label, "value": r.value} for r in delivery.rows if r.key != "photo"]
     else:
         delivered = [e for e in shipment.events if e.applied and e.status == info.status]
-        where = delivered[-1].description if delivered and english else (shipment.instructions or t(f"status.{info.status}"))
+        where = delivered[-1].description if delivered and lang == "en" else \
+            (shipment.instructions or status_label(info.status, lang))
         at = shipment.delivered_at or info.status_at
-        rows = [{"key": "at", "label": t("proof.at"), "value": f"{_day(at, now, tz, t)} {_clock(at, tz)}" if at else ""},
-                {"key": "where", "label": t("proof.where"), "value": where or ""}]
+        rows = [{"key": "at", "label": t(lang, "When"), "value": moment_text(at, now, tz, lang) if at else ""},
+                {"key": "where", "label": pt(lang, "proof row", "Where it was left"), "value": where or ""}]
     if locker is not None:
-        rows.append({"key": "locker", "label": t("proof.locker"), "value": f"{locker.name}, {locker.address}"})
+        rows.append({"key": "locker", "label": t(lang, "Locker"), "value": f"{locker.name}, {locker.address}"})
     if status == ShipmentStatus.AT_LOCKER and shipment.locker_pickup_code:
-        rows.append({"key": "code", "label": t("proof.code"), "value": shipment.locker_pickup_code})
+        rows.append({"key": "code", "label": t(lang, "Pickup code"), "value": shipment.locker_pickup_code})
     shown = delivery if delivery is not None and status == ShipmentStatus.DELIVERED else None
     return {"rows": [row for row in rows if row["value"]],
             "photo": photo_url if shown is not None and shown.has_photo else None,
@@ -90,26 +98,25 @@ def live_view(shipment: Shipment, info: TrackingInfo, *, now: datetime, locale: 
               depot: Depot | None, delivery: ProofView | None = None, photo_url: str | None = None) -> dict[str, Any]:
     """Everything on the page that can change while it is open; `delivery` is the carrier's proof of delivery
     and `photo_url` where the page loads its photo."""
-    t = translator(locale)
-    english = locale_of(locale) == "en"
+    lang = language_of(locale)
     tz = shipment.customer.time_zone
     status = ShipmentStatus(info.status)
     current = STEP_OF.get(info.status, 0)
     final = status in (ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER, ShipmentStatus.RETURNED)
-    timeline = [{"key": key, "label": t(f"step.{key}"),
+    timeline = [{"key": key, "label": t(lang, STEP_LABELS[key]),
                  "state": "done" if i < current or (final and i == current) else "current" if i == current else "todo"}
                 for i, key in enumerate(STEPS)]
     if status == ShipmentStatus.AT_LOCKER:
-        timeline[-1]["label"] = t("status.at_locker")
+        timeline[-1]["label"] = status_label("at_locker", lang)
     stops = None
     if status == ShipmentStatus.OUT_FOR_DELIVERY and info.stops_away is not None:
-        stops = t("stops_away.next") if info.stops_away == 0 else (
-            t("stops_away.one") if info.stops_away == 1 else t("stops_away", n=info.stops_away))
+        stops = t(lang, "You're next") if info.stops_away == 0 else (
+            t(lang, "1 stop away") if info.stops_away == 1 else t(lang, "{n} stops away", n=info.stops_away))
     locker = shipment.locker
     destination = [locker.lat, locker.lng] if locker else [shipment.lat, shipment.lng]
     driver = list(info.driver_position) if info.driver_position else None
     route = [p for p in ([depot.lat, depot.lng] if depot else None, driver, destination) if p] if driver else []
-    proof = _proof(shipment, info, now=now, tz=tz, t=t, english=english, delivery=delivery, photo_url=photo_url) \
+    proof = _proof(shipment, info, now=now, tz=tz, lang=lang, delivery=delivery, photo_url=photo_url) \
         if status in (ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER) else None
     returnable = any(i.get("returnable") for i in shipment.items or [])
     actions = {
@@ -120,15 +127,15 @@ def live_view(shipment: Shipment, info: TrackingInfo, *, now: datetime, locale: 
             shipment.return_until and shipment.return_until > now),
     }
     return {
-        "status": info.status, "status_label": t(f"status.{info.status}"),
-        "headline": headline(shipment, info, now, tz, t),
-        "eta": window_text(info.eta.start, info.eta.end, now, tz, t) if info.eta and not final else None,
+        "status": info.status, "status_label": status_label(info.status, lang),
+        "headline": headline(shipment, info, now, tz, lang),
+        "eta": window(info.eta.start, info.eta.end, now, tz, lang, dash=PAGE_DASH) if info.eta and not final else None,
         "stops_away": stops, "timeline": timeline, "driver": driver, "destination": destination,
-        "destination_label": t("map.locker") if locker else t("map.destination"),
+        "destination_label": t(lang, "Locker") if locker else t(lang, "Your address"),
         "depot": [depot.lat, depot.lng] if depot else None, "route": route, "proof": proof,
         "actions": actions,
-        "history": [{"at": f"{_day(e.occurred_at, now, tz, t)} {_clock(e.occurred_at, tz)}",
-                     "text": (e.description if english else "") or t(f"status.{e.status}")}
+        "history": [{"at": moment_text(e.occurred_at, now, tz, lang),
+                     "text": (e.description if lang == "en" else "") or status_label(e.status, lang)}
                     for e in reversed([e for e in shipment.events if e.applied])],
-        "updated": t("updated", time=_clock(now, tz)),
+        "updated": t(lang, "Updated {time}", time=clock(now, tz)),
     }

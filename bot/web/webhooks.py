@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field, ValidationError
 
 from bot.carriers import CarrierEvent, TimeWindow, UnknownShipment
-from bot.ingest import ingest_event
-from bot.models import ShipmentStatus
+from bot.carriers.ingest import ingest_event
+from bot.core.models import ShipmentStatus
 from bot.web.deps import SessionDep, SettingsDep
 from bot.web.inputs import EventTime, describe, load_json
 

@@ -15,7 +15,7 @@ from celery import Celery
 from celery.signals import after_setup_logger
 from kombu import Queue
 
-from bot.settings import Settings, get_settings
+from bot.core.settings import Settings, get_settings
 
 QUEUES = ("essential", "dispatch", "planning", "recording")
 

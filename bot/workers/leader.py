@@ -16,7 +16,7 @@ from sqlalchemy import Connection, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
-from bot.settings import VAR_DIR, Settings
+from bot.core.settings import VAR_DIR, Settings
 
 LOCK_NAME = "doorstep.scheduler"
 

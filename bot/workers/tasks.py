@@ -18,10 +18,10 @@ from typing import Any, TypeVar
 from celery import Task
 from sqlalchemy import select
 
-from bot.db import insert_or_skip, transaction
-from bot.jobs import _runtime
-from bot.models import FailedTask, utcnow
+from bot.core.db import insert_or_skip, transaction
+from bot.core.models import FailedTask, utcnow
 from bot.notify.service import dispatch_step, now_for, plan_step, record_step
+from bot.processes.jobs import _runtime
 from bot.workers.app import app, declare_queues, queue
 
 logger = logging.getLogger("doorstep.workers")

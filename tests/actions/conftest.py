@@ -14,10 +14,10 @@ from rasa_sdk import Tracker
 
 from actions import runtime as action_runtime
 from bot.carriers.sandbox.world import build_world
-from bot.clock import start_clock
-from bot.runtime import Runtime
-from bot.schema import migrate
-from bot.settings import get_settings
+from bot.core.clock import start_clock
+from bot.core.runtime import Runtime
+from bot.core.schema import migrate
+from bot.core.settings import get_settings
 from tests.conftest import T0
 
 DATA = Path(__file__).resolve().parent.parent / "data"

@@ -11,16 +11,15 @@ from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
 from actions import texts
-from actions.change_form import ValidateChangeForm
-from actions.changes import CommitChange
+from actions.change_form import CommitChange, ValidateChangeForm
 from actions.dialogue import Fallback
 from actions.identity import ActionSessionStart, ValidateVerifyForm
 from actions.track import ActionTrack
-from bot.clock import sim_now
-from bot.handoff_desk import queue
-from bot.models import ConversationLink, Customer, Handoff, Shipment
-from bot.runtime import Runtime
-from bot.timefmt import clock, window
+from bot.core.clock import sim_now
+from bot.core.models import ConversationLink, Customer, Handoff, Shipment
+from bot.core.runtime import Runtime
+from bot.desk.handoff_desk import queue
+from bot.text.timefmt import clock, window
 from tests.actions.conftest import tracker
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -165,7 +164,7 @@ def test_the_second_misunderstanding_in_a_row_hands_over(world: Runtime) -> None
 
 
 def test_a_committed_change_cancels_the_planned_window_messages(world: Runtime) -> None:
-    from bot.models import Notification
+    from bot.core.models import Notification
 
     customer, parcel = first_customer_with(world, "in_transit")
     with world.sessions() as session, session.begin():
@@ -186,7 +185,7 @@ def test_the_forms_plain_questions_are_domain_responses_with_the_actions_words()
     """Rasa asks these itself (no action server call); the actions quote the same words."""
     import yaml
 
-    from bot.settings import ROOT
+    from bot.core.settings import ROOT
 
     domain = yaml.safe_load((ROOT / "domain.yml").read_text())
     responses, actions = domain["responses"], set(domain["actions"])

@@ -11,8 +11,8 @@ from sqlalchemy import select
 from actions.complaint import DeliveryComplaint
 from actions.dialogue import Fallback
 from actions.missing import ReportMissing
-from bot.models import Claim, Customer, DeliveryProof, Handoff, Shipment
-from bot.runtime import Runtime
+from bot.core.models import Claim, Customer, DeliveryProof, Handoff, Shipment
+from bot.core.runtime import Runtime
 from tests.actions.conftest import tracker
 from tests.actions.test_flows import MISSING, customer_with_delivered, message, run, said, update
 from tests.factories import put_proof

@@ -13,15 +13,14 @@ import yaml
 from rasa_sdk.executor import CollectingDispatcher
 from sqlalchemy import select
 
-from actions.change_form import ValidateChangeForm
-from actions.changes import CommitChange
+from actions.change_form import CommitChange, ValidateChangeForm
 from actions.dialogue import RememberRequest
 from actions.missing import ReportMissing
 from actions.track import ActionTrack
-from bot.clock import sim_now
-from bot.models import Customer, Handoff, Shipment
-from bot.runtime import Runtime
-from bot.settings import ROOT
+from bot.core.clock import sim_now
+from bot.core.models import Customer, Handoff, Shipment
+from bot.core.runtime import Runtime
+from bot.core.settings import ROOT
 from tests.actions.conftest import tracker
 
 MISSING = "it says my parcel was delivered but i never got it"

@@ -7,15 +7,14 @@ import re
 import pytest
 from rasa_sdk.executor import CollectingDispatcher
 
-from actions.change_form import ValidateChangeForm
-from actions.change_questions import AskLockerChoice
-from actions.changes import CommitChange
+from actions.change_form import CommitChange, ValidateChangeForm
 from actions.consent import ConfirmOptOut, RecordOptOut
 from actions.context import Parcel
+from actions.locker import AskLockerChoice
 from actions.parcel_choice import named_parcel
-from bot.consent import sms_opted_out
-from bot.models import Return, Shipment
-from bot.runtime import Runtime
+from bot.conversation.consent import sms_opted_out
+from bot.core.models import Return, Shipment
+from bot.core.runtime import Runtime
 from tests.actions.conftest import tracker
 from tests.actions.test_flows import customer_with_delivered, customer_with_two_in_flight, message, run, said, update
 

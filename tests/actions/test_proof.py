@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from actions.missing import ReportMissing
 from actions.track import ActionTrack
-from bot.models import Customer, DeliveryProof, Handoff, Shipment
+from bot.core.models import Customer, DeliveryProof, Handoff, Shipment
+from bot.core.runtime import Runtime
 from bot.notify.segments import segments
-from bot.runtime import Runtime
 from tests.actions.conftest import tracker
 
 WHERE = {"en": "where did you leave it?", "de": "Wo haben Sie das Paket abgelegt?",

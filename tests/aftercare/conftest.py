@@ -6,8 +6,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.carriers.sandbox.world import build_world
-from bot.models import Agent, DeliveryProof, Shipment
-from bot.runtime import Runtime
+from bot.core.models import Agent, DeliveryProof, Shipment
+from bot.core.runtime import Runtime
 from tests.conftest import T0
 from tests.factories import put_proof
 

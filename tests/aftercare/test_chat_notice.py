@@ -17,10 +17,10 @@ from sqlalchemy import select
 
 from bot.aftercare.chat_notice import tell_in_chat
 from bot.aftercare.claims import open_or_add, resolve
-from bot.clock import sim_now
-from bot.models import Agent, Claim, ClaimKind, ClaimResolution, Customer, Notification
-from bot.rasa_api import RasaAPI
-from bot.runtime import Runtime
+from bot.conversation.rasa_api import RasaAPI
+from bot.core.clock import sim_now
+from bot.core.models import Agent, Claim, ClaimKind, ClaimResolution, Customer, Notification
+from bot.core.runtime import Runtime
 from tests.aftercare.conftest import delivered
 from tests.notify.helpers import MailRecorder, dispatch, fake_twilio
 

@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.aftercare.claims import AlreadyResolved, ClaimRefused, open_or_add, resolve
-from bot.clock import sim_now
-from bot.models import (
+from bot.core.clock import sim_now
+from bot.core.models import (
     Agent,
     Claim,
     ClaimKind,
@@ -21,7 +21,7 @@ from bot.models import (
     Notification,
     ShipmentEvent,
 )
-from bot.runtime import Runtime
+from bot.core.runtime import Runtime
 from tests.aftercare.conftest import delivered
 from tests.notify.helpers import MailRecorder, dispatch, fake_twilio, plan
 

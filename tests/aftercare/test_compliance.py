@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.aftercare.compliance import compare, expected
-from bot.models import DropPlace
+from bot.core.models import DropPlace
 
 PLACES = st.sampled_from([None, *[p.value for p in DropPlace], "somewhere odd"])
 NEIGHBOURS = st.one_of(st.none(), st.text(max_size=40),

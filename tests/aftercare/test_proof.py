@@ -9,8 +9,8 @@ from datetime import timedelta
 from bot.aftercare.proof import photo_bytes, proof_view, record_proof
 from bot.carriers.models import DropProof
 from bot.carriers.sandbox.proofs import picture
-from bot.models import DropPlace, ShipmentStatus
-from bot.runtime import Runtime
+from bot.core.models import DropPlace, ShipmentStatus
+from bot.core.runtime import Runtime
 from tests import factories
 from tests.conftest import T0
 

@@ -14,9 +14,9 @@ from bot.aftercare.compliance import compare
 from bot.carriers.sandbox.proofs import DropPolicy, drop_proof
 from bot.carriers.sandbox.simulator import tick
 from bot.carriers.sandbox.world import build_world
-from bot.geo import distance_m
-from bot.models import DeliveryProof, DropPlace, Route, Shipment, ShipmentStatus, Stop
-from bot.runtime import Runtime
+from bot.core.geo import distance_m
+from bot.core.models import DeliveryProof, DropPlace, Route, Shipment, ShipmentStatus, Stop
+from bot.core.runtime import Runtime
 from tests.conftest import T0
 from tests.test_sandbox import berlin, set_sim_time
 

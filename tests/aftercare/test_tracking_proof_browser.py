@@ -13,10 +13,10 @@ from playwright.sync_api import Browser, Page, expect, sync_playwright
 from sqlalchemy import select
 
 from bot.carriers.sandbox.world import build_world
-from bot.identity import make_link_token
-from bot.models import DeliveryProof
-from bot.runtime import Runtime
-from bot.settings import ROOT
+from bot.conversation.identity import make_link_token
+from bot.core.models import DeliveryProof
+from bot.core.runtime import Runtime
+from bot.core.settings import ROOT
 from tests.conftest import T0
 from tests.test_web import LiveServer
 

@@ -11,11 +11,11 @@ import pytest
 from actions import runtime as action_runtime
 from bot.carriers.local import link
 from bot.carriers.sandbox.world import build_world
-from bot.clock import start_clock
-from bot.models import Shipment
-from bot.runtime import Runtime
-from bot.schema import migrate
-from bot.settings import get_settings
+from bot.core.clock import start_clock
+from bot.core.models import Shipment
+from bot.core.runtime import Runtime
+from bot.core.schema import migrate
+from bot.core.settings import get_settings
 from tests.carriers.fakes import API_KEY, Fake, serve
 from tests.conftest import T0
 

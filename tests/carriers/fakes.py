@@ -23,7 +23,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot.devstack import free_port
+from bot.processes.devstack import free_port
 
 API_KEY = "test-api-key"
 
@@ -64,8 +64,9 @@ def _onfleet_error(status: int, code: int, name: str, message: str) -> JSONRespo
                                                    "request": "req-1"}}, status_code=status)
 
 
-def _rest_error(status: int, code: str, message: str) -> JSONResponse:
-    return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+def _rest_error(status: int, code: str, message: str, reason: str | None = None) -> JSONResponse:
+    error = {"code": code, "message": message, **({"reason": reason} if reason else {})}
+    return JSONResponse({"error": error}, status_code=status)
 
 
 def label_image(fmt: str) -> str:
@@ -329,18 +330,18 @@ def build_app(fake: Fake) -> Starlette:
             return JSONResponse({"lockers": shipment["lockers"][:limit]})
         if action == "reschedule":
             if settled:
-                return _rest_error(409, "change_refused", "Your parcel is already out with the driver.")
+                return _rest_error(409, "change_refused", "Your parcel is already out with the driver.", "out_for_delivery")
             if body["window"] not in shipment["windows"]:
-                return _rest_error(409, "change_refused", "That window is no longer available.")
+                return _rest_error(409, "change_refused", "That window is no longer available.", "window_taken")
             shipment["tracking"]["eta"] = body["window"]
             return JSONResponse({"window": body["window"]})
         if action == "redirect":
             if settled:
-                return _rest_error(409, "change_refused", "Your parcel is already out with the driver.")
+                return _rest_error(409, "change_refused", "Your parcel is already out with the driver.", "out_for_delivery")
             if body.get("type") == "locker":
                 locker = next((lk for lk in shipment["lockers"] if lk["code"] == body["locker_code"]), None)
                 if locker is None:
-                    return _rest_error(409, "change_refused", "I don't know that locker.")
+                    return _rest_error(409, "change_refused", "I don't know that locker.", "unknown_locker")
                 shipment["tracking"]["locker_name"] = locker["name"]
                 return JSONResponse({"accepted": True, "locker": locker})
             return JSONResponse({"accepted": True})
@@ -351,7 +352,7 @@ def build_app(fake: Fake) -> Starlette:
                                  "pickup": body.get("pickup"), "locker_name": None}, status_code=201)
         if action == "claims":
             if shipment["tracking"]["status"] not in ("delivered", "failed_attempt", "at_locker"):
-                return _rest_error(409, "change_refused", "That parcel is not delivered yet.")
+                return _rest_error(409, "change_refused", "That parcel is not delivered yet.", "not_yet_delivered")
             claim_id = f"RC-{len(fake.claims) + 1:04d}"
             fake.claims[claim_id] = body
             return JSONResponse({"claim_id": claim_id, "status": "open"}, status_code=201)

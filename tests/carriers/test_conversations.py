@@ -9,13 +9,13 @@ import yaml
 from rasa_sdk.executor import CollectingDispatcher
 
 from actions import texts
-from actions.change_form import ValidateChangeForm
-from actions.change_questions import AskReturnMethod, AskWindowChoice
-from actions.changes import AskConfirmChange, CommitChange
+from actions.change_form import AskConfirmChange, CommitChange, ValidateChangeForm
+from actions.reschedule import AskWindowChoice
+from actions.returns import AskReturnMethod
 from actions.track import ActionTrack
 from bot.carriers import Capability
-from bot.models import Shipment
-from bot.runtime import Runtime
+from bot.core.models import Shipment
+from bot.core.runtime import Runtime
 from tests.actions.conftest import tracker
 from tests.actions.test_actions import first_customer_with
 from tests.carriers.conftest import switch

@@ -10,8 +10,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import func, select
 
-from bot.models import ShipmentEvent
-from bot.runtime import Runtime
+from bot.core.models import ShipmentEvent
+from bot.core.runtime import Runtime
 from bot.web.carrier_webhooks import sign_onfleet, sign_rest
 from bot.web.webhooks import sign
 from tests.carriers.conftest import ONFLEET_SECRET, REST_SECRET

@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.carriers import Capability, CarrierUnavailable, UnknownShipment
-from bot.models import Shipment, ShipmentEvent
-from bot.runtime import Runtime
+from bot.core.models import Shipment, ShipmentEvent
+from bot.core.runtime import Runtime
 from tests.carriers.conftest import TIMEOUT, switch
 from tests.carriers.fakes import Fake
 

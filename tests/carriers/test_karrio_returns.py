@@ -8,9 +8,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.carriers import CarrierUnavailable, ChangeRefused
-from bot.clock import sim_now
-from bot.models import AuditLog, Return, Shipment
-from bot.runtime import Runtime
+from bot.core.clock import sim_now
+from bot.core.models import AuditLog, Return, Shipment
+from bot.core.runtime import Runtime
 from tests.carriers.conftest import switch
 from tests.carriers.fakes import Fake
 

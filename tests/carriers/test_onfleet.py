@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from bot.carriers import CarrierUnavailable, ChangeRefused, TimeWindow
-from bot.models import Locker, Shipment, ShipmentEvent
-from bot.runtime import Runtime
+from bot.core.models import Locker, Shipment, ShipmentEvent
+from bot.core.runtime import Runtime
 from bot.web.carrier_webhooks import sign_onfleet
 from tests.carriers.conftest import ONFLEET_SECRET, switch
 from tests.carriers.fakes import Fake

@@ -16,8 +16,8 @@ from PIL import Image
 from sqlalchemy import select
 
 from bot.carriers.sandbox.proofs import picture
-from bot.models import DeliveryProof, DropPlace, Shipment, ShipmentEvent
-from bot.runtime import Runtime
+from bot.core.models import DeliveryProof, DropPlace, Shipment, ShipmentEvent
+from bot.core.runtime import Runtime
 from tests.carriers.conftest import switch
 from tests.carriers.fakes import Fake
 from tests.carriers.test_karrio import UPS_NUMBER, in_transit, ups_package

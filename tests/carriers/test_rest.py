@@ -17,8 +17,8 @@ from werkzeug.datastructures import Headers, ImmutableMultiDict
 
 from bot.carriers import ChangeRefused, TimeWindow, UnknownShipment
 from bot.carriers.rest import RestCarrier
-from bot.models import Shipment
-from bot.runtime import Runtime
+from bot.core.models import Shipment
+from bot.core.runtime import Runtime
 from bot.web.carrier_webhooks import sign_rest
 from tests.carriers.conftest import REST_SECRET, switch
 from tests.carriers.fakes import API_KEY, Fake
@@ -160,7 +160,7 @@ def test_rest_webhook_signature_replay_and_order(world: Runtime, fake: Fake) -> 
 def test_a_claim_goes_to_the_rest_carrier_by_the_contract_and_survives_its_failure(
         world: Runtime, fake: Fake, carrier_url: str, contract: ContractTransport) -> None:
     from bot.aftercare.claims import open_or_add
-    from bot.models import Claim, ClaimKind
+    from bot.core.models import Claim, ClaimKind
 
     shipment = on_rest(world, fake, status="delivered")
     rest = RestCarrier(world.sessions, name="rest", base_url=f"{carrier_url}/rest", api_key=API_KEY,

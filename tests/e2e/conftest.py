@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.devstack import Stack
-from bot.model_files import model_path
-from bot.models import Consent, Customer, DeliveryProof, Shipment, ShipmentEvent
-from bot.runtime import Runtime
+from bot.core.models import Consent, Customer, DeliveryProof, Shipment, ShipmentEvent
+from bot.core.runtime import Runtime
+from bot.processes.devstack import Stack
+from bot.processes.model_files import model_path
 
 
 @pytest.fixture(scope="session")

@@ -9,14 +9,14 @@ from typing import Any
 
 import httpx
 
-from bot.clock import sim_now
-from bot.models import Customer, Shipment
+from bot.core.clock import sim_now
+from bot.core.models import Customer, Shipment
+from bot.core.runtime import Runtime
 from bot.notify.conversation import ConversationRecorder
 from bot.notify.dispatch import Dispatcher
 from bot.notify.providers import email_sender, sms_sender
 from bot.notify.rules import load_rules
-from bot.runtime import Runtime
-from bot.timefmt import clock
+from bot.text.timefmt import clock
 
 
 def rest(runtime: Runtime, sender: str, text: str, **extra: Any) -> list[str]:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from bot.identity import make_link_token
-from bot.runtime import Runtime
+from bot.conversation.identity import make_link_token
+from bot.core.runtime import Runtime
 from tests.e2e.conftest import CustomerPool
 
 CHROMIUM = "/usr/bin/chromium"

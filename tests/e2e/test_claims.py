@@ -14,11 +14,11 @@ import httpx
 from playwright.sync_api import expect, sync_playwright
 from sqlalchemy import select
 
-from bot.agents import create_agent
-from bot.db import transaction
-from bot.models import Claim, Customer, Notification, OutboxMessage
-from bot.runtime import Runtime
-from bot.sms_sim import send_as_customer
+from bot.core.db import transaction
+from bot.core.models import Claim, Customer, Notification, OutboxMessage
+from bot.core.runtime import Runtime
+from bot.demo.sms_sim import send_as_customer
+from bot.desk.agents import create_agent
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import dispatch_now, recently_delivered
 from tests.e2e.test_browser import CHROMIUM, FLAGS

@@ -14,12 +14,13 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
 from sqlalchemy import select
 
-from bot.agents import create_agent
-from bot.db import transaction
-from bot.i18n import translator
-from bot.identity import make_link_token
-from bot.models import AuditLog, Handoff, Route, Shipment, Stop
-from bot.runtime import Runtime
+from bot.conversation.identity import make_link_token
+from bot.core.db import transaction
+from bot.core.models import AuditLog, Handoff, Route, Shipment, Stop
+from bot.core.runtime import Runtime
+from bot.desk.agents import create_agent
+from bot.text import language_of, t
+from bot.web.console import BACK_WITH_THE_BOT
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import tracker_events
 from tests.e2e.test_browser import CHROMIUM, FLAGS
@@ -90,7 +91,7 @@ def locale_of(runtime: Runtime, parcel: Shipment) -> str:
 
 def back_text(runtime: Runtime, parcel: Shipment) -> str:
     """What the bot says when the agent hands back, in the customer's language."""
-    return translator(locale_of(runtime, parcel))("agent.back")
+    return t(language_of(locale_of(runtime, parcel)), BACK_WITH_THE_BOT)
 
 
 def web_sender(page: Page) -> str:
@@ -253,8 +254,8 @@ def test_full_handoff_over_sms_through_the_demo_phone(browser: Browser, contexts
     desk.select_option("#window", index=2)
     desk.get_by_role("button", name="Reschedule").click()
     expect(desk.locator("p.ok")).to_contain_text("Done")
-    t = translator(locale_of(stack_runtime, parcel))
-    told = t("change.reschedule", short=parcel.tracking_number[-4:], window="\0").split("\0")[0]
+    told = t(language_of(locale_of(stack_runtime, parcel)), "Done: parcel …{short} now comes {window}.",
+             short=parcel.tracking_number[-4:], window="\0").split("\0")[0]
     expect(handset.locator(".msg.in").filter(has_text=told)).to_be_visible(timeout=WAIT)
     assert "–" not in handset.locator(".msg.in").filter(has_text=told).inner_text()  # GSM-7: a plain hyphen
     with stack_runtime.sessions() as session:

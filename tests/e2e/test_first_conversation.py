@@ -6,9 +6,9 @@ import httpx
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot.models import ConversationLink, Shipment
-from bot.runtime import Runtime
-from bot.sms_sim import send_as_customer, signed_inbound
+from bot.core.models import ConversationLink, Shipment
+from bot.core.runtime import Runtime
+from bot.demo.sms_sim import send_as_customer, signed_inbound
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import ON_ITS_WAY, active, eta_text, new_sender, rest, user_messages
 

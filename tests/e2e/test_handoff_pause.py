@@ -6,7 +6,7 @@ import time
 
 import httpx
 
-from bot.runtime import Runtime
+from bot.core.runtime import Runtime
 from tests.e2e.helpers import new_sender, rest, tracker_events
 
 

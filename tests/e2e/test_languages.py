@@ -9,10 +9,10 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
 
-from bot.clock import sim_now
-from bot.models import Claim, Consent, Shipment
-from bot.runtime import Runtime
-from bot.sms_sim import send_as_customer
+from bot.core.clock import sim_now
+from bot.core.models import Claim, Consent, Shipment
+from bot.core.runtime import Runtime
+from bot.demo.sms_sim import send_as_customer
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import new_sender, rest
 

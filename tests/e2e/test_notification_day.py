@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from bot.clock import sim_now, start_clock
-from bot.devstack import Stack
-from bot.models import Customer, Notification, NotificationEvent, OutboxMessage
+from bot.core.clock import sim_now, start_clock
+from bot.core.models import Customer, Notification, NotificationEvent, OutboxMessage
+from bot.core.runtime import Runtime
 from bot.notify.rules import cached_rules
 from bot.notify.service import plan_all
-from bot.runtime import Runtime
+from bot.processes.devstack import Stack
 from tests.notify.test_superseded import unannounced
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -9,9 +9,9 @@ import httpx
 from sqlalchemy import select
 
 from bot.aftercare.proof import PLACE_WORDS
-from bot.models import DeliveryProof, DropPlace
-from bot.runtime import Runtime
-from bot.sms_sim import send_as_customer
+from bot.core.models import DeliveryProof, DropPlace
+from bot.core.runtime import Runtime
+from bot.demo.sms_sim import send_as_customer
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import recently_delivered
 

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.devstack import Stack
-from bot.models import Handoff, Shipment
-from bot.runtime import Runtime
+from bot.core.models import Handoff, Shipment
+from bot.core.runtime import Runtime
+from bot.processes.devstack import Stack
 from tests.e2e.helpers import new_sender, rest
 
 

@@ -9,11 +9,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from bot.carriers import CarrierEvent
-from bot.db import transaction
-from bot.ingest import ingest_event
-from bot.models import Consent, Handoff, Return, Shipment
-from bot.runtime import Runtime
-from bot.sms_sim import send_as_customer
+from bot.carriers.ingest import ingest_event
+from bot.core.db import transaction
+from bot.core.models import Consent, Handoff, Return, Shipment
+from bot.core.runtime import Runtime
+from bot.demo.sms_sim import send_as_customer
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import new_sender, recently_delivered, rest
 

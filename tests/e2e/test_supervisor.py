@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.devstack import SupervisedStack
-from bot.model_files import model_path
-from bot.models import AuditLog, Heartbeat, Shipment, utcnow
-from bot.runtime import Runtime
+from bot.core.models import AuditLog, Heartbeat, Shipment, utcnow
+from bot.core.runtime import Runtime
+from bot.processes.devstack import SupervisedStack
+from bot.processes.model_files import model_path
 from tests.e2e.helpers import new_sender, rest
 
 pytestmark = pytest.mark.e2e

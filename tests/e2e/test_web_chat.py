@@ -11,9 +11,9 @@ import socketio
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from bot.identity import make_link_token
-from bot.models import Claim, Notification, OutboxMessage, Shipment
-from bot.runtime import Runtime
+from bot.conversation.identity import make_link_token
+from bot.core.models import Claim, Notification, OutboxMessage, Shipment
+from bot.core.runtime import Runtime
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import user_messages
 

@@ -7,10 +7,10 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.carriers.sandbox.simulator import tick
-from bot.clock import sim_now
+from bot.core.clock import sim_now
+from bot.core.models import Depot, EtaWindowChange, Route, Shipment, ShipmentEvent, ShipmentStatus
+from bot.core.runtime import Runtime
 from bot.eta.live import fit_engine, recompute_route
-from bot.models import Depot, EtaWindowChange, Route, Shipment, ShipmentEvent, ShipmentStatus
-from bot.runtime import Runtime
 from tests.test_sandbox import BERLIN, berlin, run_until, world  # noqa: F401  (world is a fixture)
 
 

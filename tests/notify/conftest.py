@@ -13,9 +13,9 @@ import pytest
 import uvicorn
 
 from bot.carriers.sandbox.world import build_world
-from bot.devstack import free_port
-from bot.runtime import Runtime
-from bot.schema import migrate
+from bot.core.runtime import Runtime
+from bot.core.schema import migrate
+from bot.processes.devstack import free_port
 from bot.web.app import create_app
 from tests.conftest import T0, make_settings
 from tests.test_sandbox import berlin, set_sim_time

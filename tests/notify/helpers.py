@@ -13,12 +13,12 @@ from typing import Any
 import uvicorn
 
 from bench.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, FakeTwilio
-from bot.devstack import free_port
+from bot.core.runtime import Runtime
 from bot.notify.dispatch import Dispatcher, DispatchReport
 from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.providers import Sent, TwilioSms
 from bot.notify.rules import Rules, load_rules
-from bot.runtime import Runtime
+from bot.processes.devstack import free_port
 
 
 @contextmanager
@@ -62,7 +62,7 @@ def twilio_sms(base: str, timeout: float = 2.0) -> TwilioSms:
 def plan(runtime: Runtime, now: datetime, rules: Rules | None = None) -> int:
     from sqlalchemy import select
 
-    from bot.models import Shipment
+    from bot.core.models import Shipment
 
     with runtime.sessions() as session:
         ids = list(session.scalars(select(Shipment.id)))

@@ -13,12 +13,12 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bench.notify_wave import build_wave
-from bot.models import Notification, utcnow
+from bot.core.models import Notification, utcnow
+from bot.core.runtime import Runtime
+from bot.core.schema import migrate
+from bot.core.settings import ROOT
 from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.rules import load_rules
-from bot.runtime import Runtime
-from bot.schema import migrate
-from bot.settings import ROOT
 from tests.conftest import make_settings
 from tests.notify.helpers import fake_twilio
 

@@ -10,11 +10,11 @@ import pytest
 
 from bot.aftercare.proof import record_proof
 from bot.carriers.models import DropProof
-from bot.identity import read_link_token
-from bot.models import Notification, ShipmentStatus
+from bot.conversation.identity import read_link_token
+from bot.core.models import Notification, ShipmentStatus
+from bot.core.runtime import Runtime
 from bot.notify.render import context_for, render
 from bot.notify.segments import segments
-from bot.runtime import Runtime
 from tests import factories
 from tests.conftest import T0
 

@@ -15,13 +15,13 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
-from bot.agents import create_agent
-from bot.consent import set_opt_out
-from bot.models import Customer, Notification, NotificationEvent, OutboxMessage, Return, Shipment, ShipmentStatus
+from bot.conversation.consent import set_opt_out
+from bot.core.models import Customer, Notification, NotificationEvent, OutboxMessage, Return, Shipment, ShipmentStatus
+from bot.core.runtime import Runtime
+from bot.desk.agents import create_agent
 from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.rules import load_rules
 from bot.notify.service import run_pass
-from bot.runtime import Runtime
 from tests.notify.conftest import LiveApp, wait_for
 from tests.notify.helpers import MailRecorder, dispatch, fake_twilio, plan
 from tests.test_sandbox import berlin, run_until, set_sim_time

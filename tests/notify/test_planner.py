@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from bot.models import Customer, Return, Shipment, ShipmentStatus
+from bot.core.models import Customer, Return, Shipment, ShipmentStatus
 from bot.notify.dispatch import in_quiet_hours
 from bot.notify.planner import Situation, Wanted, fallback_channel, wanted
 from bot.notify.rules import load_rules

@@ -13,14 +13,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.consent import set_opt_out
-from bot.models import Base, Customer, Shipment, ShipmentStatus
+from bot.conversation.consent import set_opt_out
+from bot.core.models import Base, Customer, Shipment, ShipmentStatus
+from bot.core.runtime import Runtime
 from bot.notify.dispatch import Dispatcher
 from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.providers import Sent
 from bot.notify.replan import replan_after_change
 from bot.notify.rules import load_rules
-from bot.runtime import Runtime
 from tests.conftest import make_settings
 
 START = datetime(2026, 11, 23, 15, 0, tzinfo=UTC)

@@ -11,13 +11,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from bot.carriers.sandbox.world import build_world
-from bot.consent import set_opt_out
-from bot.models import Notification, PlanningRequest, Shipment, ShipmentStatus, Stop
+from bot.conversation.consent import set_opt_out
+from bot.core.models import Notification, PlanningRequest, Shipment, ShipmentStatus, Stop
+from bot.core.runtime import Runtime
 from bot.notify.planning import plan_requested
 from bot.notify.replan import replan_after_change, request_replan
 from bot.notify.rules import load_rules
 from bot.notify.service import run_pass
-from bot.runtime import Runtime
 from tests.conftest import T0
 from tests.test_sandbox import berlin, run_until, set_sim_time
 

@@ -12,12 +12,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.carriers import CarrierEvent
+from bot.carriers.ingest import ingest_event
 from bot.carriers.sandbox.world import build_world
-from bot.ingest import ingest_event
-from bot.models import Consent, Notification, NotificationEvent, Shipment, ShipmentEvent, ShipmentStatus
+from bot.core.models import Consent, Notification, NotificationEvent, Shipment, ShipmentEvent, ShipmentStatus
+from bot.core.runtime import Runtime
 from bot.notify.planner import FRESH_FOR, Situation, superseded
 from bot.notify.rules import load_rules
-from bot.runtime import Runtime
 from tests import factories
 from tests.conftest import T0
 from tests.notify.helpers import MailRecorder, dispatch, fake_twilio, plan

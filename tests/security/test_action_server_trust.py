@@ -18,11 +18,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.devstack import Stack
-from bot.launch import command
-from bot.models import AuditLog, Customer, Handoff, Shipment
-from bot.runtime import Runtime
-from bot.settings import LOCAL_SECRETS, Settings, local_action_server_secret
+from bot.core.models import AuditLog, Customer, Handoff, Shipment
+from bot.core.runtime import Runtime
+from bot.core.settings import LOCAL_SECRETS, Settings, local_action_server_secret
+from bot.processes.devstack import Stack
+from bot.processes.launch import command
 from tests.security.listening_ports import listening_hosts
 
 
@@ -213,7 +213,7 @@ def test_rasa_is_started_on_loopback_by_default(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.chdir(Path(__file__).parent)  # no .env
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
     assert (settings.rasa_host, settings.actions_host) == ("127.0.0.1", "127.0.0.1")
-    monkeypatch.setattr("bot.launch.model_path", lambda: Path(__file__))  # any existing file: no model needed
+    monkeypatch.setattr("bot.processes.launch.model_path", lambda: Path(__file__))  # any existing file: no model needed
     argv, env = command("rasa", settings)
     assert argv[argv.index("--interface") + 1] == "127.0.0.1"
     assert env["ACTION_SERVER_SECRET"] == settings.action_server_secret
@@ -240,7 +240,7 @@ def test_the_local_secret_is_made_once_and_shared_by_processes_starting_together
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     """Locally, with no ACTION_SERVER_SECRET, rasa and actions start at once and must agree."""
-    monkeypatch.setattr("bot.settings.VAR_DIR", tmp_path)
+    monkeypatch.setattr("bot.core.settings.VAR_DIR", tmp_path)
     with ThreadPoolExecutor(max_workers=8) as pool:
         made = set(pool.map(lambda _: local_action_server_secret(), range(32)))
     (secret,) = made

@@ -20,9 +20,9 @@ import pytest
 from itsdangerous import URLSafeTimedSerializer
 from itsdangerous.encoding import base64_decode, base64_encode
 
-from bot.agents import create_agent
-from bot.devstack import Stack
-from bot.runtime import Runtime
+from bot.core.runtime import Runtime
+from bot.desk.agents import create_agent
+from bot.processes.devstack import Stack
 from bot.web.auth import COOKIE, DEVICE_COOKIE
 
 PASSWORD = "correct horse battery"

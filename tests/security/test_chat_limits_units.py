@@ -8,7 +8,7 @@ import importlib.util
 from rasa_sdk import Tracker
 
 from actions.identity import clients_of
-from bot.settings import ROOT, Settings
+from bot.core.settings import ROOT, Settings
 
 # addons/ is the Rasa runtime's package (its __init__ imports rasa); this module of it is standard
 # library only, so it is loaded here from its file.

@@ -7,10 +7,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.handoffs import create_handoff
-from bot.models import AuditLog, Consent, Customer, OutboxMessage
-from bot.rasa_api import RasaAPI, UnaddressableConversation
-from bot.runtime import Runtime
+from bot.conversation.handoffs import create_handoff
+from bot.conversation.rasa_api import RasaAPI, UnaddressableConversation
+from bot.core.models import AuditLog, Consent, Customer, OutboxMessage
+from bot.core.runtime import Runtime
 from tests.test_console import PASSWORD, _close_clients, login  # noqa: F401 - the autouse fixture closes clients
 from tests.test_web import LiveServer
 

@@ -20,9 +20,9 @@ from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.carriers.sandbox.world import build_world
-from bot.models import Customer, Notification
+from bot.core.models import Customer, Notification
+from bot.core.runtime import Runtime
 from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, timestamp_is_fresh
-from bot.runtime import Runtime
 from tests.conftest import T0, make_settings
 from tests.test_web import LiveServer
 

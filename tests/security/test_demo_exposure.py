@@ -8,12 +8,12 @@ import pytest
 from sqlalchemy import select
 
 from bot.carriers.sandbox.world import build_world
-from bot.db import transaction
-from bot.models import Customer, OutboxMessage
-from bot.outbox import record
-from bot.runtime import Runtime
-from bot.settings import ConfigError, Settings, load_settings
-from bot.sms_sim import SimulatorDisabled, send_as_customer
+from bot.core.db import transaction
+from bot.core.models import Customer, OutboxMessage
+from bot.core.runtime import Runtime
+from bot.core.settings import ConfigError, Settings, load_settings
+from bot.demo.outbox import record
+from bot.demo.sms_sim import SimulatorDisabled, send_as_customer
 from tests.conftest import T0, make_settings
 from tests.test_web import LiveServer
 

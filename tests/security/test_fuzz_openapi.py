@@ -26,16 +26,16 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.config import SchemathesisConfig
 from sqlalchemy import select
 
-from bot.agents import create_agent, start_session
 from bot.carriers.sandbox.world import build_world
-from bot.devstack import free_port
-from bot.handoffs import create_handoff
-from bot.models import Agent, Shipment
+from bot.conversation.handoffs import create_handoff
+from bot.core.models import Agent, Shipment
+from bot.core.runtime import Runtime
+from bot.core.schema import migrate
+from bot.demo.outbox import record
+from bot.desk.agents import create_agent, start_session
 from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.rules import cached_rules
-from bot.outbox import record
-from bot.runtime import Runtime
-from bot.schema import migrate
+from bot.processes.devstack import free_port
 from bot.web.app import create_app
 from bot.web.auth import COOKIE, CSRF_HEADER, _signer, policy
 from tests.conftest import T0, make_settings

@@ -14,11 +14,11 @@ import pytest
 from sqlalchemy import func, select
 from twilio.request_validator import RequestValidator
 
-from bot.db import transaction
-from bot.models import Customer, Handoff, Notification, OutboxMessage, ShipmentEvent
+from bot.core.db import transaction
+from bot.core.models import Customer, Handoff, Notification, OutboxMessage, ShipmentEvent
+from bot.core.runtime import Runtime
+from bot.demo.outbox import record
 from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, outbox_sign
-from bot.outbox import record
-from bot.runtime import Runtime
 from bot.web.webhooks import sign
 from tests.conftest import T0
 from tests.test_console import login, open_handoff

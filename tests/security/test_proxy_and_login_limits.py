@@ -1,6 +1,6 @@
 """Rate limits behind X-Forwarded-For, and the console login limits (issue 12, item 8).
 
-Against the real web process, started as `bot.launch` starts it: X-Forwarded-For is believed only
+Against the real web process, started as `bot.processes.launch` starts it: X-Forwarded-For is believed only
 from the proxies named in TRUSTED_PROXIES (none by default), so rotating it bypasses neither the
 tracking lookup limit nor the login limit. Failed logins are limited per account and per client:
 spraying one password at many accounts from one client runs out, and so does guessing one
@@ -17,11 +17,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.agents import create_agent
-from bot.devstack import Stack
-from bot.launch import command
-from bot.runtime import Runtime
-from bot.settings import ROOT, ConfigError, load_settings
+from bot.core.runtime import Runtime
+from bot.core.settings import ROOT, ConfigError, load_settings
+from bot.desk.agents import create_agent
+from bot.processes.devstack import Stack
+from bot.processes.launch import command
 from tests.conftest import make_settings
 
 PASSWORD = "correct horse battery"

@@ -15,13 +15,13 @@ import pytest
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot.agents import create_agent
-from bot.devstack import Stack
-from bot.handoffs import create_handoff
-from bot.models import Consent, Customer, OutboxMessage
-from bot.outbox import new_sid
-from bot.runtime import Runtime
-from bot.sms_sim import send_as_customer
+from bot.conversation.handoffs import create_handoff
+from bot.core.models import Consent, Customer, OutboxMessage
+from bot.core.runtime import Runtime
+from bot.demo.outbox import new_sid
+from bot.demo.sms_sim import send_as_customer
+from bot.desk.agents import create_agent
+from bot.processes.devstack import Stack
 from tests.test_console import PASSWORD, _close_clients, login  # noqa: F401 - the autouse fixture closes clients
 
 pytestmark = pytest.mark.e2e

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.devstack import Stack
+from bot.processes.devstack import Stack
 
 pytestmark = pytest.mark.e2e
 TOKEN = secrets.token_urlsafe(32)

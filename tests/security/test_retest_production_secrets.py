@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import ConfigError, Settings, load_settings
+from bot.core.settings import ConfigError, Settings, load_settings
 
 LONG = {"rasa_token": "r" * 32, "link_secret": "l" * 32, "carrier_webhook_secret": "c" * 32,
         "outbox_auth_token": "o" * 32, "session_secret": "s" * 32, "action_server_secret": "a" * 32}

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.devstack import Stack
+from bot.processes.devstack import Stack
 
 pytestmark = pytest.mark.e2e
 MB = 1024 * 1024

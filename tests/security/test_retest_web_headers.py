@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse
 
-from bot.devstack import Stack
+from bot.processes.devstack import Stack
 from bot.web.headers import SecurityHeaders
 
 pytestmark = pytest.mark.e2e

@@ -9,7 +9,7 @@ import httpx
 import pytest
 from pydantic import ValidationError
 
-from bot.schema import migrate
+from bot.core.schema import migrate
 from tests.conftest import make_settings
 from tests.test_web import LiveServer
 

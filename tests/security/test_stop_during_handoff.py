@@ -15,16 +15,16 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.agents import create_agent
-from bot.clock import sim_now
-from bot.devstack import Stack
-from bot.models import Consent, Customer, Handoff, Notification, OutboxMessage
+from bot.core.clock import sim_now
+from bot.core.models import Consent, Customer, Handoff, Notification, OutboxMessage
+from bot.core.runtime import Runtime
+from bot.demo.outbox import new_sid
+from bot.demo.sms_sim import signed_inbound
+from bot.desk.agents import create_agent
 from bot.notify.dispatch import Dispatcher, DispatchReport
 from bot.notify.providers import email_sender, sms_sender
 from bot.notify.rules import load_rules
-from bot.outbox import new_sid
-from bot.runtime import Runtime
-from bot.sms_sim import signed_inbound
+from bot.processes.devstack import Stack
 from tests.test_console import PASSWORD, _close_clients, login  # noqa: F401 - the autouse fixture closes clients
 
 pytestmark = pytest.mark.e2e

@@ -19,12 +19,12 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.devstack import Stack
-from bot.models import Customer
-from bot.outbox import conversation
-from bot.runtime import Runtime
-from bot.settings import Settings
-from bot.sms_sim import send_as_customer
+from bot.core.models import Customer
+from bot.core.runtime import Runtime
+from bot.core.settings import Settings
+from bot.demo.outbox import conversation
+from bot.demo.sms_sim import send_as_customer
+from bot.processes.devstack import Stack
 from tests.security.listening_ports import listening_hosts
 
 pytestmark = pytest.mark.e2e

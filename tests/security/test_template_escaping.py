@@ -15,15 +15,16 @@ from typing import Any
 import pytest
 from jinja2 import Environment, meta
 
+from bot.core.settings import ROOT
 from bot.notify.render import LOCALES, TEMPLATES, environment, render
-from bot.settings import ROOT
 from bot.web.pages import environment as web_environment
 
 HOSTILE = ('leave it <a href=//evil.example>here</a> <img src=x onerror=alert(1)> '
            '<script>alert(2)</script> " onmouseover="alert(3)')
 RAW_MARKUP = ("<a href=//evil", "<img src=x", "<script>alert", 'onerror=alert(1)>', '" onmouseover="alert')
 WEB_TEMPLATES = ROOT / "templates" / "web"
-NOTIFICATION_TEMPLATES = sorted(p.relative_to(TEMPLATES).as_posix() for p in TEMPLATES.rglob("*.j2")
+# "<locale>/<trigger>.j2": one template per trigger, rendered in every locale.
+NOTIFICATION_TEMPLATES = sorted(f"{locale}/{p.name}" for p in TEMPLATES.glob("*.j2") for locale in LOCALES
                                 if not p.name.endswith(".html.j2"))
 
 
@@ -130,7 +131,7 @@ def test_web_pages_escape_every_value(name: str) -> None:
 @pytest.mark.parametrize("template", NOTIFICATION_TEMPLATES)
 def test_notification_emails_escape_every_value_and_texts_stay_plain(template: str) -> None:
     locale, trigger = template.removesuffix(".j2").split("/")
-    names = variables(environment(), template) | {"link"}
+    names = variables(environment(), f"{trigger}.j2") | {"link"}
     context: dict[str, object] = {var: HOSTILE for var in names}
     context.update(stops_before=3, return_method="label")  # numbers and choices the templates branch on
     benign = render(trigger, locale, {**context, **{k: "Meyer & Sons" for k, v in context.items() if v == HOSTILE}})
@@ -147,7 +148,7 @@ def test_notification_emails_escape_every_value_and_texts_stay_plain(template: s
 
 def test_the_delivered_email_from_the_probe_has_no_live_link() -> None:
     """The probe's own case: instructions `leave it <a href=//evil.example>here</a>` in the delivered email."""
-    context: dict[str, object] = {var: "" for var in variables(environment(), "en/delivered.j2")}
+    context: dict[str, object] = {var: "" for var in variables(environment(), "delivered.j2")}
     context.update(first_name="Ben", tracking_number="DS7157461338", link="http://localhost:8000/t/abc",
                    left_at="leave it <a href=//evil.example>here</a>")
     html = render("delivered", "en", context).html

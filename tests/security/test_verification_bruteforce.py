@@ -22,11 +22,11 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.clock import sim_now
-from bot.devstack import Stack
-from bot.models import ConversationLink, Notification, OutboxMessage, Shipment, VerificationLimit
+from bot.core.clock import sim_now
+from bot.core.models import ConversationLink, Notification, OutboxMessage, Shipment, VerificationLimit
+from bot.core.runtime import Runtime
 from bot.notify.service import run_pass
-from bot.runtime import Runtime
+from bot.processes.devstack import Stack
 
 # Defaults, except a first lock long enough that the sandbox's accelerated clock (30×) cannot end it
 # while a busy machine works through the attack.

@@ -1,4 +1,4 @@
-"""The verification limiter (`bot.verify_limits`) on SQLite and PostgreSQL: per tracking number and
+"""The verification limiter (`bot.conversation.verify_limits`) on SQLite and PostgreSQL: per tracking number and
 per client, across sessions, with backoff; a lock refuses the right postcode too."""
 
 from __future__ import annotations
@@ -6,9 +6,9 @@ from __future__ import annotations
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from bot.models import Shipment, VerificationLimit
-from bot.runtime import Runtime
-from bot.verify_limits import VerifyPolicy, lock_runs, verify
+from bot.conversation.verify_limits import VerifyPolicy, lock_runs, verify
+from bot.core.models import Shipment, VerificationLimit
+from bot.core.runtime import Runtime
 from tests import factories
 from tests.conftest import T0
 
@@ -118,7 +118,7 @@ def test_a_run_of_locks_is_one_run_for_the_warning(runtime: Runtime) -> None:
 def test_the_customer_is_warned_once_per_run_of_locks(runtime: Runtime) -> None:
     from sqlalchemy import select
 
-    from bot.models import Notification
+    from bot.core.models import Notification
     from bot.notify.render import render
     from bot.notify.rules import cached_rules
     from bot.notify.service import plan_all
@@ -145,7 +145,7 @@ def test_the_tracking_pages_lookup_shares_the_limits_with_the_bot(sqlite_runtime
     import httpx
 
     from bot.carriers.sandbox.world import build_world
-    from bot.clock import sim_now
+    from bot.core.clock import sim_now
     from tests.test_web import LiveServer
 
     with sqlite_runtime.sessions() as session, session.begin():

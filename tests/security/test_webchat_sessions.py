@@ -14,10 +14,10 @@ import pytest
 import socketio
 from sqlalchemy import select
 
-from bot.devstack import Stack
-from bot.identity import make_link_token
-from bot.models import Shipment
-from bot.runtime import Runtime
+from bot.conversation.identity import make_link_token
+from bot.core.models import Shipment
+from bot.core.runtime import Runtime
+from bot.processes.devstack import Stack
 from tests.e2e.helpers import user_messages
 from tests.e2e.test_web_chat import WebChat, texts
 

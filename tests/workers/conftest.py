@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 from kombu import Connection
 
-from bot.schema import migrate
-from bot.settings import ROOT
+from bot.core.schema import migrate
+from bot.core.settings import ROOT
 from tests.conftest import _postgres_schema_url
 
 RABBITMQ_URL = os.environ.get("DOORSTEP_TEST_RABBITMQ_URL", "amqp://guest:guest@127.0.0.1:5672//")

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from kombu import Connection
 
-from bot.settings import VAR_DIR
+from bot.core.settings import VAR_DIR
 from bot.workers.leader import AdvisoryLock, FileLock, leader_lock
 from tests.conftest import make_settings
 from tests.workers.conftest import RABBITMQ_URL, Processes, wait_until

@@ -11,9 +11,9 @@ import time
 from sqlalchemy import func, select
 
 from bench.notify_wave import build_wave
-from bot.models import Notification, PlanningRequest, utcnow
+from bot.core.models import Notification, PlanningRequest, utcnow
+from bot.core.runtime import Runtime
 from bot.notify.replan import request_replan
-from bot.runtime import Runtime
 from tests.conftest import make_settings
 from tests.notify.helpers import fake_twilio
 from tests.workers.conftest import RABBITMQ_URL, Processes, wait_until, worker_args

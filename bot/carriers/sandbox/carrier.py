@@ -9,14 +9,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.carriers.errors import CarrierError, ChangeRefused, Refusal, UnknownShipment
+from bot.carriers.errors import CarrierUnavailable, ChangeRefused, Refusal, UnknownShipment
 from bot.carriers.models import RETURN_METHODS, Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.sandbox.simulator import LOCKER_LEAD
 from bot.carriers.sandbox.world import AREAS
-from bot.clock import sim_now
-from bot.db import transaction
-from bot.geo import distance_m
-from bot.models import (
+from bot.core.clock import sim_now
+from bot.core.db import transaction
+from bot.core.geo import distance_m
+from bot.core.models import (
     FINAL_STATUSES,
     AuditLog,
     Locker,
@@ -46,8 +46,9 @@ class SandboxCarrier:
         self._faults = faults
 
     def _fail_if_faulty(self, tracking_number: str) -> None:
+        """`SANDBOX_FAULTS`: a change to these parcels fails as a carrier that does not answer does."""
         if tracking_number in self._faults:
-            raise CarrierError("sandbox fault: carrier timed out", retryable=True)
+            raise CarrierUnavailable("sandbox fault: carrier timed out")
 
     # -- reading ---------------------------------------------------------------------------
     def track(self, tracking_number: str) -> TrackingInfo:

@@ -14,9 +14,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.core.geo import distance_m
+from bot.core.models import Depot, Driver, Route, Shipment, ShipmentStatus, Stop
 from bot.eta.live import fit_engine, recompute_route
-from bot.geo import distance_m
-from bot.models import Depot, Driver, Route, Shipment, ShipmentStatus, Stop
 
 # Two waves a day, as depots run them: parcels promised before noon leave at 08:00, the rest at 12:30
 # (until it leaves, an afternoon parcel can still be changed).

@@ -19,8 +19,8 @@ from PIL import Image, ImageDraw
 
 from bot.aftercare.compliance import expected
 from bot.carriers.models import DropProof
-from bot.models import DropPlace, Shipment
-from bot.settings import Settings
+from bot.core.models import DropPlace, Shipment
+from bot.core.settings import Settings
 
 METRES_PER_DEGREE = 111_320
 NEAR_M, FAR_M = (2.0, 12.0), (80.0, 400.0)

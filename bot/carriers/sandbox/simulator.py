@@ -1,6 +1,6 @@
 """Plays the sandbox day out: routes depart, drivers move, stops complete, a few fail, some run late.
 
-Every change to a shipment goes through `bot.ingest.ingest_event`, the path a real carrier's webhook
+Every change to a shipment goes through `bot.carriers.ingest.ingest_event`, the path a real carrier's webhook
 takes, with deterministic event ids so that a repeated tick changes nothing.
 """
 
@@ -15,14 +15,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.carriers.ingest import IngestResult, Outcome, ingest_event
 from bot.carriers.models import CarrierEvent, DropProof, TimeWindow
 from bot.carriers.sandbox.planner import eta_window, plan_routes
 from bot.carriers.sandbox.proofs import DropPolicy, drop_proof
-from bot.clock import sim_now
+from bot.core.clock import sim_now
+from bot.core.models import Depot, EtaWindowChange, Route, Shipment, ShipmentStatus, Stop
 from bot.eta.engine import EtaEngine
 from bot.eta.live import fit_engine, recompute_route
-from bot.ingest import IngestResult, Outcome, ingest_event
-from bot.models import Depot, EtaWindowChange, Route, Shipment, ShipmentStatus, Stop
 
 CARRIER = "sandbox"
 PLANNING_TIME = time(6, 0)

@@ -14,12 +14,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from bot.carriers.ingest import ingest_event
 from bot.carriers.models import CarrierEvent
 from bot.carriers.sandbox.planner import plan_routes
 from bot.carriers.sandbox.proofs import DropPolicy, drop_proof
-from bot.clock import real_now, start_clock
-from bot.ingest import ingest_event
-from bot.models import Customer, Depot, Driver, Locker, Shipment, ShipmentStatus
+from bot.core.clock import real_now, start_clock
+from bot.core.models import Customer, Depot, Driver, Locker, Shipment, ShipmentStatus
 
 CITY = "Berlin"
 TZ = ZoneInfo("Europe/Berlin")

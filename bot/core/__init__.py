@@ -1,0 +1,1 @@
+"""Foundation: settings, the database and its models, the runtime object, the clock."""

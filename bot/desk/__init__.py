@@ -1,0 +1,1 @@
+"""The support desk: agents, the handoff queue they work, the operations figures."""

@@ -1,0 +1,1 @@
+"""How the stack runs: each process's entry point, the scheduler and its jobs, the dev stack."""

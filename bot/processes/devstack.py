@@ -1,0 +1,267 @@
+"""Start the real processes of the stack on free ports with their own database: for end-to-end
+tests and the benchmark. Each process is started exactly as the Procfile does (`python -m bot launch`)."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import IO
+
+import httpx
+
+from bot.core.settings import ROOT, Settings
+from bot.processes.model_files import model_path
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class Stack:
+    def __init__(self, workdir: Path, *, processes: Iterable[str] = ("rasa", "actions", "web"),
+                 database_url: str | None = None, extra_env: dict[str, str] | None = None) -> None:
+        self.workdir = workdir
+        self.processes = tuple(processes)
+        workdir.mkdir(parents=True, exist_ok=True)
+        ports = {"web": free_port(), "rasa": free_port(), "actions": free_port()}
+        self.env = {
+            "DATABASE_URL": database_url or f"sqlite:///{workdir / 'doorstep.db'}",
+            "RASA_TRACKER_URL": f"sqlite:///{workdir / 'tracker.db'}",
+            "WEB_PORT": str(ports["web"]), "RASA_PORT": str(ports["rasa"]), "ACTIONS_PORT": str(ports["actions"]),
+            "RASA_URL": f"http://127.0.0.1:{ports['rasa']}",
+            "RASA_PUBLIC_URL": f"http://127.0.0.1:{ports['rasa']}",
+            "WEB_INTERNAL_URL": f"http://127.0.0.1:{ports['web']}",
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{ports['web']}",
+            "ACTION_SERVER_URL": f"http://127.0.0.1:{ports['actions']}/webhook",
+            "SANDBOX_TICK_SECONDS": "1",
+            # Tests and benchmarks speak for many customers from one address: per-client limits off
+            # unless a test sets them (tests/security).
+            "CHAT_MESSAGES_PER_MINUTE": "60000", "CHAT_BURST": "10000", "VERIFY_FAILURES_PER_CLIENT": "100000",
+            **(extra_env or {}),
+        }
+        self._procs: dict[str, subprocess.Popen[bytes]] = {}
+        self._logs: list[IO[bytes]] = []
+
+    @property
+    def settings(self) -> Settings:
+        """The settings the processes run with (same environment, no `.env`)."""
+        saved = dict(os.environ)
+        try:
+            os.environ.update(self.env)
+            return Settings(_env_file=None)  # type: ignore[call-arg]
+        finally:
+            os.environ.clear()
+            os.environ.update(saved)
+
+    def _environ(self) -> dict[str, str]:
+        base = {k: v for k, v in os.environ.items() if not k.startswith(("TWILIO_", "SMS_", "SENDGRID_"))}
+        return {**base, **self.env, "PYTHONPATH": str(ROOT)}
+
+    def setup(self) -> None:
+        subprocess.run([sys.executable, "-m", "bot", "setup"], cwd=ROOT, env=self._environ(), check=True,
+                       capture_output=True)
+
+    def start(self, timeout: float = 180.0) -> None:
+        if "rasa" in self.processes and not model_path().exists():
+            raise RuntimeError(f"no trained model at {model_path()}: run `make model` (`make test` trains it first)")
+        self.setup()
+        for name in self.processes:
+            self._launch(name)
+        self.wait_ready(timeout)
+
+    def _launch(self, name: str) -> None:
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(log)
+        self._procs[name] = subprocess.Popen(
+            [sys.executable, "-m", "bot", "launch", name], cwd=ROOT, env=self._environ(),
+            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+
+    def restart(self, name: str, timeout: float = 180.0) -> None:
+        """Stop one process (SIGTERM, as a deploy would) and start it again."""
+        proc = self._procs[name]
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=30)
+        self._launch(name)
+        self.wait_ready(timeout)
+
+    def _probes(self) -> dict[str, tuple[str, dict[str, str]]]:
+        s = self.settings
+        return {
+            "rasa": (f"{s.rasa_url}/status", {"token": s.rasa_token}),
+            "actions": (s.action_server_url.rsplit("/webhook", 1)[0] + "/health", {}),
+            "web": (f"{s.web_internal_url}/api/openapi.json", {}),
+        }
+
+    def wait_ready(self, timeout: float) -> float:
+        """Wait until every started process answers its health probe; returns the seconds waited."""
+        started = time.monotonic()
+        deadline = started + timeout
+        pending = {name for name in self._procs if name in self._probes()}
+        while pending:
+            for name in list(pending):
+                proc = self._procs[name]
+                if proc.poll() is not None:
+                    raise RuntimeError(f"{name} exited ({proc.returncode}):\n{self.log(name)[-3000:]}")
+                url, params = self._probes()[name]
+                try:
+                    if httpx.get(url, params=params, timeout=2).status_code == 200:
+                        pending.discard(name)
+                except httpx.HTTPError:
+                    pass
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}")
+            time.sleep(0.3)
+        return time.monotonic() - started
+
+    def log(self, name: str) -> str:
+        path = self.workdir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def pid(self, name: str) -> int:
+        return self._procs[name].pid
+
+    def stop(self) -> None:
+        for proc in self._procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        for proc in self._procs.values():
+            try:
+                proc.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self._procs.clear()
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
+
+    def __enter__(self) -> Stack:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()  # what did start must not outlive a failed start
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+SUPERVISOR_CONFIG = ROOT / "deploy" / "supervisord.conf"
+
+
+class SupervisedStack(Stack):
+    """All four processes under supervisord, with the shipped deploy/supervisord.conf (its var/ paths
+    moved into the work directory): a process that dies is started again by supervisord, as in
+    production. For the supervisor test and the fault run."""
+
+    def __init__(self, workdir: Path, *, database_url: str | None = None,
+                 extra_env: dict[str, str] | None = None) -> None:
+        super().__init__(workdir, processes=("rasa", "actions", "web", "scheduler"), database_url=database_url,
+                         extra_env=extra_env)
+        self.config = workdir / "supervisord.conf"
+        self._bin = Path(sys.executable).parent
+        self._supervisord: subprocess.Popen[bytes] | None = None
+
+    def _render_config(self) -> None:
+        text = SUPERVISOR_CONFIG.read_text()
+        text = text.replace("%(here)s/../var", str(self.workdir)).replace("%(here)s/..", str(ROOT))
+        (self.workdir / "log").mkdir(exist_ok=True)
+        self.config.write_text(text)
+
+    def start(self, timeout: float = 180.0) -> None:
+        if "rasa" in self.processes and not model_path().exists():
+            raise RuntimeError(f"no trained model at {model_path()}: run `make model` (`make test` trains it first)")
+        self.setup()
+        self._render_config()
+        log = open(self.workdir / "supervisord.out", "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(log)
+        self._supervisord = subprocess.Popen(
+            [str(self._bin / "supervisord"), "--nodaemon", "-c", str(self.config)], cwd=ROOT,
+            env=self._environ(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+        )
+        self.wait_ready(timeout)
+
+    def ctl(self, *args: str) -> str:
+        """A supervisorctl command against this stack's supervisord; its output."""
+        done = subprocess.run([str(self._bin / "supervisorctl"), "-c", str(self.config), *args], cwd=ROOT,
+                              capture_output=True, text=True, timeout=60)
+        return done.stdout.strip()
+
+    def pid(self, name: str) -> int:
+        """The running process's pid, 0 while it is down."""
+        answer = self.ctl("pid", f"doorstep:{name}")
+        return int(answer) if answer.isdigit() else 0
+
+    def kill(self, name: str, sig: int = signal.SIGKILL) -> int:
+        """Kill one process as a crash would (not through supervisord); returns the pid killed."""
+        pid = self.pid(name)
+        if not pid:
+            raise RuntimeError(f"{name} is not running")
+        os.kill(pid, sig)
+        return pid
+
+    def _up(self, name: str) -> bool:
+        """RUNNING for supervisord (up for `startsecs`: it did not die at start, e.g. unable to bind
+        its port), and answering its health probe if it has one."""
+        if "RUNNING" not in self.ctl("status", f"doorstep:{name}"):
+            return False
+        probe = self._probes().get(name)
+        if probe is None:  # the scheduler
+            return True
+        url, params = probe
+        try:
+            return httpx.get(url, params=params, timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def wait_ready(self, timeout: float, names: Iterable[str] | None = None, *, not_pid: int = 0) -> float:
+        """Wait until the processes answer (and, if `not_pid` is given, run as another process than
+        that one); returns the seconds waited."""
+        started = time.monotonic()
+        pending = set(names or self.processes)
+        while pending:
+            if self._supervisord is not None and self._supervisord.poll() is not None:
+                raise RuntimeError(f"supervisord exited ({self._supervisord.returncode})")
+            for name in list(pending):
+                pid = self.pid(name)
+                if pid and pid != not_pid and self._up(name):
+                    pending.discard(name)
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"not ready after {timeout}s: {sorted(pending)}")
+            time.sleep(0.3)
+        return time.monotonic() - started
+
+    def restart(self, name: str, timeout: float = 180.0) -> None:
+        self.ctl("restart", f"doorstep:{name}")
+        self.wait_ready(timeout, [name])
+
+    def log(self, name: str) -> str:
+        path = self.workdir / "log" / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self) -> None:
+        if self._supervisord is not None and self._supervisord.poll() is None:
+            programs = [pid for pid in map(self.pid, self.processes) if pid]
+            os.kill(self._supervisord.pid, signal.SIGTERM)  # stops every program (stopasgroup) first
+            try:
+                self._supervisord.wait(timeout=90)
+            except subprocess.TimeoutExpired:
+                for pid in [self._supervisord.pid, *programs]:  # each program has its own group
+                    with contextlib.suppress(ProcessLookupError):
+                        os.killpg(pid, signal.SIGKILL)
+                self._supervisord.wait()
+        self._supervisord = None
+        for log in self._logs:
+            log.close()
+        self._logs.clear()
