@@ -157,5 +157,6 @@ def _record(session: Session, **row: Any) -> bool:
     """Insert the event's row; False when another writer recorded the same (carrier, event id) meanwhile
     (two polls of one parcel at once, a webhook retried while the first is in flight)."""
     statement = insert_or_skip(session, ShipmentEvent.__table__, ["carrier", "event_id"])
-    result = session.execute(statement.values(received_at=utcnow(), **row))
-    return bool(getattr(result, "rowcount", 0) == 1)
+    # RETURNING, not rowcount: PostgreSQL's driver reports -1 rows for this statement.
+    inserted = session.execute(statement.values(received_at=utcnow(), **row).returning(ShipmentEvent.id)).first()
+    return inserted is not None
