@@ -96,7 +96,10 @@ model: $(MODEL) ## train the Rasa model if config, domain or data changed
 db: $(APP_READY) ## migrate the database and build the demo world if empty
 	@$(VENV)/bin/python -m bot setup
 
-run: setup ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
+# `make run` waits only for what the web app needs; the Rasa runtime and the model are made by the
+# rasa process itself (Procfile), so the pages answer while the model trains on a first run.
+run: ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
+	@$(MAKE) --no-print-directory -s -j4 $(APP_READY) $(WEBCHAT_JS) $(LEAFLET_JS) db
 	@echo ""
 	@echo "  Doorstep is starting. Open:"
 	@echo "    http://localhost:8000/            start page"
