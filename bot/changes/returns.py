@@ -70,4 +70,5 @@ def email_label(session: Session, settings: Settings, parcel: Parcel, done: Done
         return  # SendGrid delivery of labels comes with the notification service
     rma, code = done.detail["rma"], done.detail["label_code"]
     record(session, channel="email", to=parcel.email, sender=settings.email_from,
-           subject=f"Your return label {rma}", body=f"Return {rma}: print label {code} and drop the parcel at any shop.")
+           subject=t(parcel.locale, "Your return label {rma}", rma=rma),
+           body=t(parcel.locale, "Return {rma}: print label {code} and drop the parcel at any shop.", rma=rma, code=code))
