@@ -297,6 +297,8 @@ def test_operations_pages_and_metrics_show_what_happened(live_app: LiveApp) -> N
                                             "csrf_token": token.group(1), "next": "/agent"}).status_code == 303
     page = staff.get("/ops/notifications", params={"status": "delivered", "channel": row.channel})
     assert page.status_code == 200 and row.to_address in page.text and f"/ops/notifications/{row.id}" in page.text
+    # the workers' part (planning backlog, dead letters) is in the page's body once, not in its title
+    assert "<title>Notifications · Doorstep</title>" in page.text and page.text.count("<h2>Workers</h2>") == 1
     detail = staff.get(f"/ops/notifications/{row.id}").text
     for step in ("planned", "sent", "delivered"):
         assert f"<td>{step}</td>" in detail
