@@ -141,9 +141,7 @@ def ingest_or_keep(session: Session, event: CarrierEvent, *, carrier_status: str
     shipment = session.scalar(select(Shipment).where(Shipment.tracking_number == event.tracking_number))
     if shipment is None or shipment.carrier != event.carrier:
         raise UnknownShipment(f"no {event.carrier} shipment {event.tracking_number}")
-    seen = session.scalar(select(ShipmentEvent.id).where(
-        ShipmentEvent.carrier == event.carrier, ShipmentEvent.event_id == event.event_id))
-    kept = seen is None and _record(
+    kept = _record(  # the insert itself skips an event seen before
         session, shipment_id=shipment.id, carrier=event.carrier, event_id=event.event_id, status=UNKNOWN,
         occurred_at=event.occurred_at, description=event.description[:200], applied=False,
         lat=event.lat, lng=event.lng, payload={**event.extra, "carrier_status": carrier_status[:80]})
