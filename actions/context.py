@@ -11,7 +11,6 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions.runtime import channel_of, off_loop, runtime
 from bot.conversation.identity import active_shipments, verified_link
-from bot.core.clock import sim_now
 from bot.core.models import Customer, Shipment, ShipmentStatus
 from bot.text.offer_text import numbered
 
@@ -73,8 +72,8 @@ def _parcel(shipment: Shipment) -> Parcel:
 
 def load_context(channel: str, sender_id: str) -> Context:
     rt = runtime()
+    now = rt.clock.now()
     with rt.sessions() as session, session.begin():
-        now = sim_now(session)
         link = verified_link(session, channel=channel, sender_id=sender_id)
         if link is None or link.customer_id is None:
             return Context(False, None, "", "Europe/Berlin", now, [])

@@ -18,7 +18,6 @@ from actions.missing import ReportMissing, answering_check, missing_pick
 from actions.parcel_choice import focus_for_request, parcel_of_last_turn
 from actions.rating import handle_rating
 from actions.runtime import off_loop, runtime
-from bot.core.clock import sim_now
 from bot.core.models import Return, Shipment
 from bot.text import N_, t
 from bot.text.timefmt import day_label
@@ -111,8 +110,9 @@ RETURN_METHODS = {"locker": N_("locker"), "pickup": N_("pickup"), "label": N_("l
 
 def return_lines(shipment_ids: list[int], lang: str) -> list[str]:
     """The customer's latest returns (at most 3), one line each, in their language."""
-    with runtime().sessions() as session:
-        now = sim_now(session)
+    rt = runtime()
+    now = rt.clock.now()
+    with rt.sessions() as session:
         rows = session.scalars(select(Return).where(Return.shipment_id.in_(shipment_ids))
                                .order_by(Return.created_at.desc())).all()
         lines = []

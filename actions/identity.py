@@ -24,7 +24,6 @@ from bot.conversation.identity import (
     verified_link,
 )
 from bot.conversation.verify_limits import VerifyPolicy, address_client, verify
-from bot.core.clock import sim_now
 from bot.core.models import Customer, Handoff, Shipment
 from bot.text import LANGUAGES, t
 
@@ -179,11 +178,12 @@ class ValidateVerifyForm(FormValidationAction):
         if not tracking_number:
             return None
         rt = runtime()
+        now = rt.clock.now()
         with rt.sessions() as session, session.begin():
             # Limited per tracking number and per client across conversations (bot/conversation/verify_limits.py):
             # a locked number answers like a wrong postcode, the right one included.
             shipment = verify(session, tracking_number=tracking_number, postcode=postcode, clients=clients,
-                              now=sim_now(session), policy=VerifyPolicy.from_settings(rt.settings))
+                              now=now, policy=VerifyPolicy.from_settings(rt.settings))
             if shipment is None:
                 return None
             # A phone-verified SMS customer may only add their own parcels this way.

@@ -25,7 +25,6 @@ from actions.language import reply_language
 from actions.parcel_choice import last_bot_turn, listed_in_last_turn, named_parcel, parcel_of_last_turn
 from actions.runtime import off_loop, runtime
 from bot.aftercare.proof import proof_lines, proof_of, proof_view
-from bot.core.clock import sim_now
 from bot.core.models import Claim, ClaimKind, DeliveryProof, DropPlace, Shipment, ShipmentStatus
 from bot.text import N_, t
 from bot.text.timefmt import clock, day_label
@@ -42,10 +41,11 @@ def proof_of_delivery(shipment_id: int, language: str) -> str:
     """The carrier's record of the delivery, as the tracking page's proof rows show it (the proof view where
     the carrier gave a proof of delivery, else what its delivered event said)."""
     rt = runtime()
+    now = rt.clock.now()
     with rt.sessions() as session:
         shipment = session.get(Shipment, shipment_id)
         assert shipment is not None
-        now, tz = sim_now(session), shipment.customer.time_zone
+        tz = shipment.customer.time_zone
         ref = shipment.tracking_number[-4:]
         at = shipment.delivered_at or shipment.status_at
         when = t(language, "{day} at {time}", day=day_label(at, now, tz, language), time=clock(at, tz)) if at else ""
@@ -114,10 +114,12 @@ STATUS = {
 
 def not_delivered_line(shipment_id: int, language: str) -> str:
     """One line: the parcel is not delivered yet, and where it is."""
-    with runtime().sessions() as session:
+    rt = runtime()
+    now = rt.clock.now()
+    with rt.sessions() as session:
         shipment = session.get(Shipment, shipment_id)
         assert shipment is not None
-        now, tz = sim_now(session), shipment.customer.time_zone
+        tz = shipment.customer.time_zone
         eta = t(language, ", expected {window}", window=window_text(shipment.eta_start, shipment.eta_end, now, tz, language)) \
             if shipment.eta_start and shipment.eta_end else ""
         template = STATUS.get(ShipmentStatus(shipment.status), N_("Parcel …{ref} isn't delivered yet{eta}."))

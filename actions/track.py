@@ -24,7 +24,6 @@ from bot.carriers import CarrierError
 from bot.conversation.answers import fold
 from bot.conversation.identity import active_shipments, normalise_tracking_number, verified_link
 from bot.conversation.sentiment import is_angry
-from bot.core.clock import sim_now
 from bot.core.models import Customer, Shipment, ShipmentStatus
 from bot.text import t
 from bot.text.status_text import describe, status_line
@@ -53,6 +52,7 @@ class TrackRequest:
 
 def track_answer(request: TrackRequest) -> TrackAnswer:
     rt, lang = runtime(), request.language
+    now = rt.clock.now()
     with rt.sessions() as session, session.begin():
         link = verified_link(session, channel=request.channel, sender_id=request.sender_id)
         if link is None or link.customer_id is None:
@@ -73,7 +73,6 @@ def track_answer(request: TrackRequest) -> TrackAnswer:
             shipments = _delivered_meant(customer, request.focus) or shipments
         if not shipments:
             return TrackAnswer([], True, response=t(lang, texts.NO_ACTIVE_SHIPMENT))
-        now = sim_now(session)
         summaries = []
         for shipment in shipments[:MAX_LISTED]:
             try:

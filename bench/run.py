@@ -206,7 +206,7 @@ class OurBot(Bot):
         runtime = Runtime.build(self.stack.settings)
         try:
             with runtime.sessions() as session:
-                shipments = demo_report(session)["shipments"]
+                shipments = demo_report(session, runtime.clock.now())["shipments"]
         finally:
             runtime.engine.dispose()
         parcels = [Parcel(s["tracking_number"], s["postcode"]) for s in shipments

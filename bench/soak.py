@@ -152,7 +152,7 @@ def settle(runtime: Runtime, timeout: float) -> None:
 
 def demo_parcels(runtime: Runtime) -> list[Parcel]:
     with runtime.sessions() as session:
-        shipments = demo_report(session)["shipments"]
+        shipments = demo_report(session, runtime.clock.now())["shipments"]
     return [Parcel(s["tracking_number"], s["postcode"]) for s in shipments if s["eta_start"]]
 
 

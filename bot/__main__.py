@@ -85,7 +85,7 @@ def main(argv: list[str] | None = None) -> int:
         from bot.demo.demo_report import demo_report
 
         with runtime.sessions() as session:
-            print(json.dumps(demo_report(session), indent=2))
+            print(json.dumps(demo_report(session, runtime.clock.now()), indent=2))
         return 0
     if args.command == "outbox":
         from sqlalchemy import select

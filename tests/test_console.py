@@ -288,7 +288,7 @@ def test_dashboard_figures_count_the_business_day(sqlite_runtime: Runtime) -> No
         session.add(AuditLog(actor="agent:1", action="handoff.reply", entity="handoff", entity_id=str(handoff.id),
                              at=utcnow() - timedelta(seconds=30)))
     with sqlite_runtime.sessions() as session:
-        data = dashboard(session)
+        data = dashboard(session, sqlite_runtime.clock)
     assert data["eta"]["delivered"] == 2 and data["eta"]["inside"] == 1 and data["eta"]["share"] == 0.5
     assert data["eta"]["by_hour"] == {8: {"inside": 1, "outside": 1}}  # 07:30 UTC is 08:30 in Berlin
     assert data["changes"] == {"customers": {"locker": 1, "reschedule": 1}, "agents": {"reschedule": 1}}

@@ -12,12 +12,12 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.rasa_api import RasaAPI, RasaUnavailable
-from bot.core.clock import sim_now
 from bot.core.db import transaction
 from bot.core.models import AuditLog, Claim, ClaimStatus, Notification, NotificationEvent
 from bot.core.runtime import Runtime
@@ -38,11 +38,11 @@ class ChatNotice:
     text: str
 
 
-def chat_text(session: Session, claim: Claim, runtime: Runtime) -> str:
+def chat_text(claim: Claim, runtime: Runtime, now: datetime) -> str:
     """The SMS text for the resolved claim, without the SMS's "Doorstep:" prefix and tracking link."""
     shipment = claim.shipment
     facts = {"reference": claim.reference, "resolution": claim.resolution or ""}
-    context = context_for(Notification(trigger=TRIGGER, context=facts), shipment, now=sim_now(session),
+    context = context_for(Notification(trigger=TRIGGER, context=facts), shipment, now=now,
                           settings=runtime.settings)
     text = render(TRIGGER, shipment.customer.locale, context).sms.strip()
     text = text.removeprefix(SMS_PREFIX).removesuffix(context["link"]).strip()
@@ -51,12 +51,13 @@ def chat_text(session: Session, claim: Claim, runtime: Runtime) -> str:
 
 def notice_for(runtime: Runtime, claim_id: int) -> ChatNotice | None:
     """The message for a resolved web-chat claim the customer was not told about yet, else None."""
+    now = runtime.clock.now()
     with runtime.sessions() as session:
         claim = session.get(Claim, claim_id)
         if claim is None or claim.status != ClaimStatus.RESOLVED or claim.customer_told_at is not None \
                 or not web_chat(claim.channel, claim.sender_id):
             return None
-        return ChatNotice(claim.id, str(claim.sender_id), chat_text(session, claim, runtime))
+        return ChatNotice(claim.id, str(claim.sender_id), chat_text(claim, runtime, now))
 
 
 def _planned(session: Session, claim: Claim) -> list[Notification]:
@@ -69,8 +70,8 @@ def _planned(session: Session, claim: Claim) -> list[Notification]:
 def mark_told_in_chat(runtime: Runtime, claim_id: int) -> bool:
     """The chat got the message: the claim is told, and its planned SMS/email cancelled. False when it
     was marked told before (nothing changed)."""
+    now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
-        now = sim_now(session)
         done = session.execute(update(Claim).where(Claim.id == claim_id, Claim.customer_told_at.is_(None))
                                .values(customer_told_at=now).execution_options(synchronize_session=False))
         if done.rowcount != 1:  # type: ignore[attr-defined]
@@ -87,8 +88,8 @@ def mark_told_in_chat(runtime: Runtime, claim_id: int) -> bool:
 
 def fall_back(runtime: Runtime, claim_id: int, why: str) -> None:
     """The chat could not be reached: the planned SMS/email goes out now instead of after the wait."""
+    now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
-        now = sim_now(session)
         claim = session.get(Claim, claim_id)
         if claim is None:
             return

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 
 from bot.carriers.base import claims_api
 from bot.carriers.errors import CarrierError
-from bot.core.clock import sim_now
 from bot.core.db import transaction
 from bot.core.models import (
     AuditLog,
@@ -108,11 +107,11 @@ def _ticket(claim: Claim, new: bool) -> ClaimTicket:
 
 def _open_once(runtime: Runtime, *, shipment_id: int, customer_id: int, kind: ClaimKind, channel: str,
                sender_id: str | None, words: str) -> ClaimTicket:
+    now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
         shipment = session.get(Shipment, shipment_id)
         if shipment is None or shipment.customer_id != customer_id:
             raise ClaimRefused("not this customer's parcel")
-        now = sim_now(session)
         report = _report(now, kind, channel, words)
         # Take the claim's row lock before reading it (a no-op UPDATE: a row lock on PostgreSQL, the write
         # lock on SQLite), so two reports appending at once do not lose one of them.
@@ -195,8 +194,8 @@ def resolve(runtime: Runtime, *, claim_id: int, resolution: ClaimResolution, not
     One conditional UPDATE (open → resolved): of two agents resolving at once exactly one wins; the
     other, and any second try, gets `AlreadyResolved` and changes nothing.
     """
+    now = runtime.clock.now()
     with transaction(runtime.sessions) as session:
-        now = sim_now(session)
         done = session.execute(
             update(Claim).where(Claim.id == claim_id, Claim.status == ClaimStatus.OPEN)
             .values(status=ClaimStatus.RESOLVED, resolution=resolution, resolution_note=note[:MAX_NOTE],

@@ -7,23 +7,26 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.carriers.base import Carrier
 from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, Refusal, UnknownShipment, UnsupportedOperation
 from bot.carriers.models import RETURN_METHODS, Capability, CarrierEvent, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
+from bot.core.clock import Clock
 from bot.core.settings import Settings
 
 
-def build_carriers(session_factory: sessionmaker[Session], *, sandbox_faults: str = "",
+def build_carriers(session_factory: sessionmaker[Session], *, clock: Clock | None = None, sandbox_faults: str = "",
                    settings: Settings | None = None) -> dict[str, Carrier]:
     """Every adapter this deployment can talk to, by the name stored on each shipment."""
     from bot.carriers.sandbox import SandboxCarrier
 
     faults = frozenset(t.strip() for t in sandbox_faults.split(",") if t.strip())
-    carriers: dict[str, Carrier] = {"sandbox": SandboxCarrier(session_factory, faults=faults)}
+    carriers: dict[str, Carrier] = {"sandbox": SandboxCarrier(session_factory, clock=clock, faults=faults)}
     if settings is not None:
-        carriers.update(build_remote_carriers(session_factory, settings))
+        carriers.update(build_remote_carriers(session_factory, settings, clock=clock))
     return carriers
 
 
-def build_remote_carriers(session_factory: sessionmaker[Session], settings: Settings) -> dict[str, Carrier]:
+def build_remote_carriers(session_factory: sessionmaker[Session], settings: Settings, *,
+                          clock: Clock | None = None) -> dict[str, Carrier]:
     """The real adapters switched on in settings (CARRIERS=karrio,onfleet,rest); each with its own breaker."""
+    from bot.carriers.local import Mirror
     from bot.carriers.resilience import Robustness
 
     robustness = Robustness(timeout=settings.carrier_timeout_seconds, attempts=settings.carrier_retry_attempts,
@@ -46,20 +49,22 @@ def build_remote_carriers(session_factory: sessionmaker[Session], settings: Sett
             carriers[name] = KarrioCarrier(
                 session_factory, carrier=name, credentials=credentials, server_url=getattr(settings, f"{prefix}server_url"),
                 test_mode=settings.karrio_test_mode, time_zone=settings.carrier_time_zone, robustness=robustness,
-                return_to=return_to)
+                return_to=return_to, mirror=Mirror(session_factory, name, clock=clock))
     if "onfleet" in enabled:
         from bot.carriers.onfleet import OnfleetCarrier
 
         carriers["onfleet"] = OnfleetCarrier(session_factory, api_key=settings.onfleet_api_key,
                                              api_url=settings.onfleet_api_url, time_zone=settings.carrier_time_zone,
-                                             robustness=robustness)
+                                             robustness=robustness,
+                                             mirror=Mirror(session_factory, "onfleet", clock=clock))
     if "rest" in enabled:
         from bot.carriers.rest import RestCarrier
 
         capabilities = frozenset(Capability(c.strip()) for c in settings.rest_carrier_capabilities.split(",") if c.strip())
         carriers[settings.rest_carrier_name] = RestCarrier(
             session_factory, name=settings.rest_carrier_name, base_url=settings.rest_carrier_base_url,
-            api_key=settings.rest_carrier_api_key, capabilities=capabilities, robustness=robustness)
+            api_key=settings.rest_carrier_api_key, capabilities=capabilities, robustness=robustness,
+            mirror=Mirror(session_factory, settings.rest_carrier_name, clock=clock))
     return carriers
 
 

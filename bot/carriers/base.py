@@ -11,6 +11,7 @@ class Carrier(Protocol):
     name: str
     capabilities: frozenset[Capability]
     return_methods: frozenset[str]  # of RETURN_METHODS, when RETURNS is a capability: the bot offers only these
+    uses_our_lockers: bool  # it delivers into our locker network (the `lockers` table), not a network of its own
 
     def track(self, tracking_number: str) -> TrackingInfo: ...
 

@@ -1,15 +1,13 @@
-"""Our side of a remote carrier (the mirror): which shipment, its id at the carrier, what we know of it,
-and recording what the carrier accepted or reported.
+"""Our side of a remote carrier, read-only: which shipment, its id at the carrier, what we know of it; and
+the ingestion of the events a carrier reported when polled (`bot.carriers.ingest`, the webhooks' path).
 
-Remote adapters never open a database session themselves: each is handed a `Mirror` and asks the carrier
-first; only when the carrier accepted a change does it tell the mirror, which writes it in one transaction
-with an audit entry. A refusal or a timeout leaves our database as it was. This is the seam for the
-change service: an adapter built with a mirror that records nothing leaves the recording to its caller.
+Remote adapters never open a database session themselves and never write our copy of a change: each is
+handed a `Mirror` to read through, asks the carrier, and answers with our value types. The change service
+records what the carrier accepted (`bot.changes.mirror`), so a refusal or a timeout leaves our database as
+it was.
 """
-
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -20,10 +18,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.carriers.errors import ChangeRefused, Refusal, UnknownShipment
 from bot.carriers.ingest import ingest_or_keep
 from bot.carriers.models import CarrierEvent, LockerOption, TimeWindow
-from bot.core.clock import sim_now
+from bot.core.clock import Clock, SharedClock
 from bot.core.db import transaction
 from bot.core.geo import distance_m
-from bot.core.models import FINAL_STATUSES, AuditLog, CarrierRef, Locker, Return, Shipment, ShipmentStatus
+from bot.core.models import FINAL_STATUSES, CarrierRef, Locker, Shipment, ShipmentStatus
 
 
 def shipment_of(session: Session, carrier: str, tracking_number: str) -> Shipment:
@@ -80,9 +78,10 @@ def slot_windows(now: datetime, tz: str, *, days: int = 6, hours: tuple[int, ...
 class Mirror:
     """One remote carrier's view of our database: reads what an adapter needs, records what the carrier did."""
 
-    def __init__(self, session_factory: sessionmaker[Session], carrier: str) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], carrier: str, *, clock: Clock | None = None) -> None:
         self._sessions = session_factory
         self.carrier = carrier
+        self._clock = clock or SharedClock(session_factory)
 
     # -- reading ---------------------------------------------------------------------------
     def external_id(self, tracking_number: str) -> str:
@@ -102,8 +101,7 @@ class Mirror:
             return shipment.locker.name if shipment.locker else None
 
     def now(self) -> datetime:
-        with self._sessions() as session:
-            return sim_now(session)
+        return self._clock.now()
 
     def refuse_if_settled(self, tracking_number: str, verb: str) -> None:
         """What we know already rules a change out: say so before bothering the carrier."""
@@ -120,6 +118,15 @@ class Mirror:
             lockers = session.scalars(select(Locker)).all()
             ranked = sorted(lockers, key=lambda lk: distance_m(shipment.lat, shipment.lng, lk.lat, lk.lng))
             return [locker_option(lk, shipment) for lk in ranked[:limit]]
+
+    def our_locker_option(self, tracking_number: str, code: str) -> LockerOption:
+        """One of our lockers as an option for this shipment (its distance from the delivery address)."""
+        with self._sessions() as session:
+            shipment = shipment_of(session, self.carrier, tracking_number)
+            locker = session.scalar(select(Locker).where(Locker.code == code))
+            if locker is None:
+                raise ChangeRefused(Refusal.UNKNOWN_LOCKER, code)
+            return locker_option(locker, shipment)
 
     def free_locker(self, code: str) -> Locker:
         """Our locker with that code, refused when unknown or full."""
@@ -144,7 +151,7 @@ class Mirror:
                     "postcode": shipment.postcode, "city": shipment.city, "phone": shipment.customer.phone,
                     "email": shipment.customer.email, "items": [str(returnable[sku]["name"]) for sku in items]}
 
-    # -- recording -------------------------------------------------------------------------
+    # -- ingestion -------------------------------------------------------------------------
     def ingest(self, tracking_number: str, events: list[tuple[CarrierEvent, str]]) -> tuple[str, datetime | None]:
         """Polled events (with the carrier's own status), oldest first, through ingestion; the shipment's status after."""
         with transaction(self._sessions) as session:
@@ -152,64 +159,3 @@ class Mirror:
                 ingest_or_keep(session, event, carrier_status=carrier_status)
             shipment = shipment_of(session, self.carrier, tracking_number)
             return shipment.status, shipment.status_at
-
-    def record(self, tracking_number: str, action: str, apply: Callable[[Session, Shipment], None],
-               detail: dict[str, Any]) -> None:
-        """The carrier accepted a change: mirror it on our shipment, with an audit entry, in one transaction."""
-        with transaction(self._sessions) as session:
-            shipment = shipment_of(session, self.carrier, tracking_number)
-            apply(session, shipment)
-            session.add(AuditLog(actor=f"carrier:{self.carrier}", action=action, entity="shipment",
-                                 entity_id=str(shipment.id), detail=detail))
-
-    def rescheduled(self, tracking_number: str, booked: TimeWindow, detail: dict[str, Any]) -> None:
-        def apply(session: Session, shipment: Shipment) -> None:
-            shipment.promised_start, shipment.promised_end = booked.start, booked.end
-            shipment.eta_start, shipment.eta_end = booked.start, booked.end
-
-        self.record(tracking_number, "reschedule", apply, {"start": booked.start.isoformat(), **detail})
-
-    def instructions_set(self, tracking_number: str, action: str, text: str, detail: dict[str, Any]) -> None:
-        """New driver instructions (`action` "instructions" or "neighbour")."""
-        def apply(session: Session, shipment: Shipment) -> None:
-            shipment.instructions = text
-
-        self.record(tracking_number, action, apply, detail)
-
-    def address_changed(self, tracking_number: str, *, address_line: str, postcode: str) -> None:
-        """The carrier took the new address: ours follows (for adapters that send parcels anywhere)."""
-        def apply(session: Session, shipment: Shipment) -> None:
-            shipment.address_line, shipment.postcode = address_line, postcode
-
-        self.record(tracking_number, "change_address", apply, {"postcode": postcode})
-
-    def sent_to_our_locker(self, tracking_number: str, locker_id: int, detail: dict[str, Any]) -> LockerOption:
-        """A carrier that delivers anywhere takes the parcel to one of our lockers: a place in it is taken."""
-        chosen: list[LockerOption] = []
-
-        def apply(session: Session, shipment: Shipment) -> None:
-            row = session.get(Locker, locker_id)
-            assert row is not None
-            row.occupied += 1
-            shipment.locker_id = row.id
-            chosen.append(locker_option(row, shipment))
-
-        self.record(tracking_number, "redirect_to_locker", apply, detail)
-        return chosen[0]
-
-    def sent_to_carrier_locker(self, tracking_number: str, locker_code: str) -> None:
-        """The carrier's own locker network: ours notes the locker where it is one of ours; the ETA is the carrier's."""
-        def apply(session: Session, shipment: Shipment) -> None:
-            ours = session.scalar(select(Locker).where(Locker.code == locker_code))
-            shipment.locker_id = ours.id if ours is not None else shipment.locker_id
-            shipment.eta_start = shipment.eta_end = None
-
-        self.record(tracking_number, "redirect_to_locker", apply, {"locker": locker_code})
-
-    def return_created(self, tracking_number: str, row: dict[str, Any] | None, detail: dict[str, Any]) -> None:
-        """A return the carrier accepted; `row` the `Return` row's columns where we keep the label ourselves."""
-        def apply(session: Session, shipment: Shipment) -> None:
-            if row is not None:
-                session.add(Return(shipment_id=shipment.id, **row))
-
-        self.record(tracking_number, "create_return", apply, detail)

@@ -4,10 +4,30 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, AwareDatetime
 
 from bot.core.models import ShipmentStatus
+
+EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST = datetime(2200, 1, 1, tzinfo=UTC)
+
+
+def _plausible(value: datetime) -> datetime:
+    try:
+        utc = value.astimezone(UTC)
+    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first representable instant
+        raise ValueError("time out of range") from None
+    if not EARLIEST <= utc < LATEST:
+        raise ValueError(f"time must be between {EARLIEST.year} and {LATEST.year - 1}")
+    return value
+
+
+EventTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
+"""A time with its offset, between 1970 and 2199 (a carrier's event, an ETA)."""
+
 
 RETURN_METHODS = frozenset({"locker", "pickup", "label"})  # drop at a locker (QR), carrier pickup, label by email
 

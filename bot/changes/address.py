@@ -8,6 +8,7 @@ from typing import ClassVar
 
 from bot.carriers import Carrier
 from bot.changes.common import ChangeRequest, Done, Kind, Parcel
+from bot.changes.mirror import Instructed, Readdressed, neighbour_note
 from bot.text import t
 
 MAX_TEXT = 300
@@ -39,8 +40,10 @@ def apply(carrier: Carrier, parcel: Parcel, request: NeighbourRequest | AddressR
         note = request.neighbour.strip()
         carrier.deliver_to_neighbour(parcel.tracking_number, note)
         return Done(Kind.ADDRESS, t(language, "Done: if you're out, the driver leaves parcel …{ref} with a neighbour "
-                                              "(note: \"{note}\").", ref=ref, note=note), {"neighbour": True})
+                                              "(note: \"{note}\").", ref=ref, note=note), {"neighbour": True},
+                    Instructed(neighbour_note(note), "neighbour"))
     line = request.address_line.strip()
     carrier.change_address(parcel.tracking_number, address_line=line, postcode=request.postcode)
     return Done(Kind.ADDRESS, t(language, "Done: parcel …{ref} will go to {line}, {postcode}.", ref=ref, line=line,
-                                postcode=request.postcode), {"postcode": request.postcode})
+                                postcode=request.postcode), {"postcode": request.postcode},
+                Readdressed(line, request.postcode))

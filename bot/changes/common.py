@@ -11,7 +11,7 @@ from typing import Any, ClassVar
 from sqlalchemy.orm import Session
 
 from bot.carriers import Capability, Refusal
-from bot.core.clock import sim_now
+from bot.changes.mirror import Accepted
 from bot.core.models import Shipment, ShipmentStatus
 from bot.text import N_, t
 
@@ -59,6 +59,7 @@ class Done:
     kind: Kind
     message: str  # the customer's confirmation, in their language
     detail: dict[str, Any] = field(default_factory=dict)  # what changed, for the audit log and the API
+    accepted: Accepted | None = None  # what the carrier accepted, for our copy (`bot.changes.mirror`)
 
 
 @dataclass(frozen=True)
@@ -101,13 +102,13 @@ class Parcel:
         return [item for item in self.items if item.get("returnable")]
 
 
-def load_parcel(session: Session, shipment_id: int) -> Parcel | None:
+def load_parcel(session: Session, shipment_id: int, now: datetime) -> Parcel | None:
     shipment = session.get(Shipment, shipment_id)
     if shipment is None:
         return None
     customer = shipment.customer
     return Parcel(shipment.id, shipment.tracking_number, shipment.carrier, shipment.status_enum, customer.id,
-                  customer.email, customer.locale, customer.time_zone, sim_now(session),
+                  customer.email, customer.locale, customer.time_zone, now,
                   shipment.locker_id is not None, shipment.return_until, list(shipment.items or []))
 
 

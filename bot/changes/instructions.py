@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from bot.carriers import Carrier
 from bot.changes.common import ChangeRequest, Done, Kind, Parcel
+from bot.changes.mirror import Instructed
 from bot.text import t
 
 MAX_NOTE = 300
@@ -26,4 +27,4 @@ def apply(carrier: Carrier, parcel: Parcel, request: InstructionsRequest) -> Don
     note = request.note.strip()
     carrier.set_instructions(parcel.tracking_number, note)
     return Done(Kind.INSTRUCTIONS, t(request.language, "Done: the driver will see \"{note}\".", note=note),
-                {"length": len(note)})
+                {"length": len(note)}, Instructed(note))

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from bot.carriers import Carrier, LockerOption
 from bot.changes.common import ChangeRequest, Done, Kind, Parcel
+from bot.changes.mirror import SentToLocker
 from bot.text import t
 
 
@@ -26,4 +27,4 @@ def apply(carrier: Carrier, parcel: Parcel, request: LockerRequest) -> Done:
     message = t(request.language, "Done: parcel …{ref} goes to the {locker} locker ({address}). "
                                   "You'll get the pickup code when it's there.",
                 ref=parcel.short, locker=locker.name, address=locker.address)
-    return Done(Kind.LOCKER, message, {"locker": locker.code})
+    return Done(Kind.LOCKER, message, {"locker": locker.code}, SentToLocker(locker, carrier.uses_our_lockers))

@@ -7,6 +7,7 @@ from typing import ClassVar
 
 from bot.carriers import Carrier, TimeWindow
 from bot.changes.common import ChangeRequest, Done, Kind, Parcel
+from bot.changes.mirror import Booked
 from bot.text import t
 from bot.text.timefmt import window as window_text
 
@@ -27,4 +28,5 @@ def apply(carrier: Carrier, parcel: Parcel, request: RescheduleRequest) -> Done:
     when = window_text(window.start, window.end, parcel.now, parcel.tz, request.language)
     message = t(request.language, "Done: parcel …{ref} now comes {window}. We'll text you on the day.",
                 ref=parcel.short, window=when)
-    return Done(Kind.RESCHEDULE, message, {"start": window.start.isoformat(), "end": window.end.isoformat()})
+    return Done(Kind.RESCHEDULE, message, {"start": window.start.isoformat(), "end": window.end.isoformat()},
+                Booked(window))

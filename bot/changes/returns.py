@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from bot.carriers import Carrier, TimeWindow
 from bot.changes.common import ChangeRequest, Done, Kind, Parcel
+from bot.changes.mirror import ReturnBooked
 from bot.core.settings import Settings
 from bot.demo.outbox import record
 from bot.text import N_, t
@@ -44,9 +45,9 @@ def well_formed(request: ReturnRequest) -> bool:
 
 def apply(carrier: Carrier, parcel: Parcel, request: ReturnRequest) -> Done:
     skus = list(request.items) or [item["sku"] for item in parcel.returnable]
+    reason, locker_code = request.reason.strip()[:MAX_REASON], request.locker_code if request.method == "locker" else None
     label = carrier.create_return(
-        parcel.tracking_number, items=skus, reason=request.reason.strip()[:MAX_REASON], method=request.method,
-        locker_code=request.locker_code if request.method == "locker" else None,
+        parcel.tracking_number, items=skus, reason=reason, method=request.method, locker_code=locker_code,
         pickup=request.pickup if request.method == "pickup" else None,
     )
     language = request.language
@@ -61,7 +62,7 @@ def apply(carrier: Carrier, parcel: Parcel, request: ReturnRequest) -> Done:
     else:
         message = t(language, "Return {rma} booked. The label ({code}) is on its way to your email.", rma=label.rma,
                     code=label.label_code)
-    return Done(Kind.RETURN, message, detail)
+    return Done(Kind.RETURN, message, detail, ReturnBooked(label, skus, reason, locker_code))
 
 
 def email_label(session: Session, settings: Settings, parcel: Parcel, done: Done) -> None:

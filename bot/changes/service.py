@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bot.carriers import Carrier, CarrierError, ChangeRefused, LockerOption, Refusal, TimeWindow, UnsupportedOperation
-from bot.changes import address, instructions, locker, reschedule, returns
+from bot.changes import address, instructions, locker, mirror, reschedule, returns
 from bot.changes.common import (
     CARRIER_DOWN,
     CarrierDown,
@@ -64,8 +64,9 @@ def _refusal(kind: Kind, parcel: Parcel | None, by: Requester, customer_id: int 
 
 
 def _load(runtime: Runtime, shipment_id: int) -> tuple[Parcel | None, Carrier | None]:
+    now = runtime.clock.now()
     with runtime.sessions() as session:
-        parcel = load_parcel(session, shipment_id)
+        parcel = load_parcel(session, shipment_id, now)
     try:
         carrier = runtime.carrier(parcel.carrier) if parcel is not None else None
     except UnsupportedOperation:  # no adapter for that carrier here
@@ -121,13 +122,16 @@ def make(runtime: Runtime, request: Request) -> Outcome:
         return refused(request, Refusal.NOT_OFFERED)
     except CarrierError:
         return CarrierDown(t(request.language, CARRIER_DOWN))
-    _follow_up(runtime, parcel, done)
+    _follow_up(runtime, parcel, carrier.name, done)
     return done
 
 
-def _follow_up(runtime: Runtime, parcel: Parcel, done: Done) -> None:
-    """Our side of a change the carrier made: re-plan the window messages, send a return's label."""
+def _follow_up(runtime: Runtime, parcel: Parcel, carrier: str, done: Done) -> None:
+    """Our side of a change the carrier made, in one transaction: our copy of it (`bot.changes.mirror`), then the
+    re-planned window messages or a return's label."""
     with transaction(runtime.sessions) as session:
+        if done.accepted is not None:
+            mirror.record(session, parcel.id, carrier, done.accepted)
         if done.kind == Kind.RETURN:
             returns.email_label(session, runtime.settings, parcel, done)
         else:

@@ -9,7 +9,7 @@ limit allows. A wrong pair that uses a counter's last try locks it: the first lo
 `first_lock`, each further one twice as long as the one before, up to `max_lock`. After
 `forget_after` without a failure a counter starts over. A right pair gives its tries back.
 
-Times are business time (`bot.core.clock.sim_now`), the clock the actions and the notifications use.
+Times are business time (`runtime.clock`), the clock the actions and the notifications use.
 """
 
 from __future__ import annotations

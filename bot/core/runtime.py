@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.carriers import Carrier, UnsupportedOperation, build_carriers
+from bot.core.clock import Clock, SharedClock
 from bot.core.db import make_engine, make_session_factory
 from bot.core.settings import Settings
 
@@ -17,14 +18,17 @@ class Runtime:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    clock: Clock
     carriers: dict[str, Carrier] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, settings: Settings) -> Runtime:
+    def build(cls, settings: Settings, *, clock: Clock | None = None) -> Runtime:
+        """The process's runtime; `clock` replaces the shared business clock (tests)."""
         engine = make_engine(settings.database_url)
         sessions = make_session_factory(engine)
-        carriers = build_carriers(sessions, sandbox_faults=settings.sandbox_faults, settings=settings)
-        return cls(settings=settings, engine=engine, sessions=sessions, carriers=carriers)
+        clock = clock or SharedClock(sessions)
+        carriers = build_carriers(sessions, clock=clock, sandbox_faults=settings.sandbox_faults, settings=settings)
+        return cls(settings=settings, engine=engine, sessions=sessions, clock=clock, carriers=carriers)
 
     def carrier(self, name: str) -> Carrier:
         try:

@@ -210,6 +210,7 @@ class Settings(BaseSettings):
     map_tile_url: str = ""  # e.g. https://tile.openstreetmap.org/{z}/{x}/{y}.png; empty: no tiles
     map_tile_attribution: str = ""
     lookup_attempts_per_hour: int = 10  # tracking number + postcode lookups per client address
+    change_api_requests_per_hour: int = Field(default=120, ge=1)  # /api/v1 per client address, reads and changes
     # Failed agent logins per 15 minutes, per account (the email typed) and per client address.
     login_attempts_per_account: int = Field(default=10, ge=1)
     login_attempts_per_client: int = Field(default=30, ge=1)

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.core.clock import sim_now
 from bot.core.models import Customer, Handoff, Return, Shipment
 
 
@@ -15,7 +15,7 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def demo_report(session: Session) -> dict[str, Any]:
+def demo_report(session: Session, now: datetime) -> dict[str, Any]:
     customers = session.scalars(
         select(Customer).options(selectinload(Customer.consents), selectinload(Customer.shipments))
         .order_by(Customer.id)
@@ -27,7 +27,7 @@ def demo_report(session: Session) -> dict[str, Any]:
     shipments = session.scalars(select(Shipment).options(selectinload(Shipment.locker)).order_by(Shipment.id)).all()
     by_customer = {c.id: c for c in customers}
     return {
-        "sim_now": sim_now(session).isoformat(),
+        "sim_now": now.isoformat(),
         "customers": [
             {
                 "id": c.id, "name": c.name, "phone": c.phone, "email": c.email, "locale": c.locale,

@@ -18,7 +18,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from bot.aftercare.stats import aftercare
-from bot.core.clock import sim_now
+from bot.core.clock import Clock
 from bot.core.models import (
     AuditLog,
     Consent,
@@ -27,7 +27,6 @@ from bot.core.models import (
     Notification,
     Route,
     Shipment,
-    SimClock,
     Stop,
 )
 
@@ -46,18 +45,15 @@ class Day:
     now: datetime
 
 
-def business_day(session: Session, tz: str = "Europe/Berlin") -> Day:
-    now = sim_now(session)
+def business_day(clock: Clock, tz: str = "Europe/Berlin") -> Day:
+    """Today on `clock`, with its bounds on the wall clock too (rows stamped by the wall clock)."""
+    now = clock.now()
     zone = ZoneInfo(tz)
     date = now.astimezone(zone).date()
     start = datetime.combine(date, time(0), zone)
     end = start + timedelta(days=1)
-    clock = session.scalar(select(SimClock).where(SimClock.id == 1))
-
-    def to_wall(moment: datetime) -> datetime:
-        return moment if clock is None else clock.real_start + (moment - clock.sim_start) / clock.speed
-
-    return Day(date=date, start=start, end=end, wall_start=to_wall(start), wall_end=to_wall(end), now=now)
+    return Day(date=date, start=start, end=end, wall_start=clock.wall_time(start), wall_end=clock.wall_time(end),
+               now=now)
 
 
 def deliveries(session: Session, day: Day) -> dict[str, int]:
@@ -144,8 +140,8 @@ def eta_accuracy(session: Session, day: Day) -> dict[str, Any]:
             "by_hour": {h: {"inside": sum(v), "outside": len(v) - sum(v)} for h, v in sorted(by_hour.items())}}
 
 
-def dashboard(session: Session) -> dict[str, Any]:
-    day = business_day(session)
+def dashboard(session: Session, clock: Clock) -> dict[str, Any]:
+    day = business_day(clock)
     return {"day": day.date.isoformat(), "now": day.now, "deliveries": deliveries(session, day),
             "messages": messages(session, day), "opt_outs": opt_outs(session, day), "changes": changes(session, day),
             "conversations": conversations(session, day), "agents": agent_response(session, day),

@@ -12,7 +12,6 @@ from datetime import datetime, timedelta
 from sqlalchemy import or_, select
 
 from bot.conversation.verify_limits import recently_locked
-from bot.core.clock import sim_now
 from bot.core.models import Return, Shipment, ShipmentStatus
 from bot.core.runtime import Runtime
 from bot.notify.conversation import ConversationRecorder
@@ -25,12 +24,6 @@ from bot.notify.rules import Rules, cached_rules
 
 FINAL = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
 RETURNS_FOR = timedelta(days=30)
-
-
-def now_for(runtime: Runtime) -> datetime:
-    """The sandbox's accelerated clock in the demo, the real one otherwise."""
-    with runtime.sessions() as session:
-        return sim_now(session)
 
 
 def plan_all(runtime: Runtime, now: datetime, rules: Rules) -> int:
@@ -92,7 +85,7 @@ async def record_step(runtime: Runtime, now: datetime, notification_ids: list[in
 
 async def run_pass(runtime: Runtime, now: datetime | None = None) -> PassReport:
     """The embedded pass: the same steps the workers run, one after the other in this process."""
-    now = now or now_for(runtime)
+    now = now or runtime.clock.now()
     planned = plan_step(runtime, now)
     recorder = ConversationRecorder(runtime.sessions, runtime.settings)
     try:

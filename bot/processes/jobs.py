@@ -31,7 +31,7 @@ def sandbox_tick() -> int:
     """Advance the sandbox world; returns how many shipment changes it applied."""
     rt = _runtime()
     with transaction(rt.sessions) as session:
-        report = tick(session, seed=rt.settings.sandbox_seed, drops=DropPolicy.from_settings(rt.settings))
+        report = tick(session, now=rt.clock.now(), seed=rt.settings.sandbox_seed, drops=DropPolicy.from_settings(rt.settings))
     if report.applied:
         logger.info("sandbox %s: %d shipment updates", report.now.isoformat(timespec="minutes"), len(report.applied))
     return len(report.applied)

@@ -59,7 +59,6 @@ from bot.web.ratelimit import RateLimiter
 
 router = APIRouter(prefix="/api/v1/shipments", tags=["changes"])
 NO_STORE = {"Cache-Control": "no-store"}
-REQUESTS_PER_HOUR = 120  # per client address, reads and changes together
 bearer = HTTPBearer(auto_error=False, description="The parcel's tracking-page token (the <token> of /t/<token>).")
 
 
@@ -177,7 +176,7 @@ async def problem_handler(request: Request, problem: Exception) -> JSONResponse:
 def _limiter(request: Request) -> RateLimiter:
     state = request.app.state
     if not hasattr(state, "changes_api_limiter"):
-        state.changes_api_limiter = RateLimiter(REQUESTS_PER_HOUR, 3600)
+        state.changes_api_limiter = RateLimiter(state.runtime.settings.change_api_requests_per_hour, 3600)
     limiter: RateLimiter = state.changes_api_limiter
     return limiter
 

@@ -16,7 +16,6 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
 from bot.conversation.rasa_api import RasaAPI, RasaUnavailable, UnaddressableConversation, bot_attempts, slot_value, transcript
-from bot.core.clock import sim_now
 from bot.core.models import Agent, Customer, Handoff
 from bot.core.runtime import Runtime
 from bot.desk import handoff_desk as desk
@@ -171,7 +170,7 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
     lines = transcript(events)
     options = await run_in_threadpool(change_options, runtime, shipment.id) if shipment and \
         desk.may_work_on(handoff, me.agent) else None
-    now = await run_in_threadpool(lambda: _sim_now(runtime))
+    now = await run_in_threadpool(runtime.clock.now)
     customer = session.get(Customer, handoff.customer_id) if handoff.customer_id else None
     # The language the bot speaks in this conversation now (its `language` slot), else the one it spoke at handoff.
     language = language_of(slot_value(events, "language") or desk.conversation_language(handoff.summary, customer))
@@ -189,11 +188,6 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
     )
     response.headers.update(NO_STORE)
     return response
-
-
-def _sim_now(runtime: Runtime) -> Any:
-    with runtime.sessions() as db:
-        return sim_now(db)
 
 
 @router.get("/handoffs/{handoff_id}/stream")

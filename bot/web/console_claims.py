@@ -17,7 +17,6 @@ from sqlalchemy.orm import Session
 
 from bot.aftercare.chat_notice import tell_in_chat
 from bot.aftercare.claims import MAX_NOTE, AlreadyResolved, resolve
-from bot.core.clock import sim_now
 from bot.core.models import Agent, Claim, ClaimResolution, ClaimStatus, Customer, DeliveryProof, Shipment
 from bot.web.auth import CurrentAgent
 from bot.web.deps import RuntimeDep, SessionDep
@@ -67,15 +66,16 @@ def _claim(session: Session, claim_id: int) -> Claim:
 
 
 @router.get("/claims")
-def claims_page(me: CurrentAgent, session: SessionDep) -> Response:
-    now = sim_now(session)
+def claims_page(me: CurrentAgent, session: SessionDep, runtime: RuntimeDep) -> Response:
+    now = runtime.clock.now()
     response = render("agent_claims.html", me=me, items=claims_list(session, now), now=now)
     response.headers.update(NO_STORE)
     return response
 
 
 @router.get("/claims/{claim_id}")
-def claim_page(claim_id: RowId, me: CurrentAgent, session: SessionDep, msg: str | None = None) -> Response:
+def claim_page(claim_id: RowId, me: CurrentAgent, session: SessionDep, runtime: RuntimeDep,
+               msg: str | None = None) -> Response:
     claim = _claim(session, claim_id)
     proof = session.scalar(select(DeliveryProof).where(DeliveryProof.shipment_id == claim.shipment_id))
     resolver = session.get(Agent, claim.resolved_by) if claim.resolved_by else None
@@ -85,7 +85,7 @@ def claim_page(claim_id: RowId, me: CurrentAgent, session: SessionDep, msg: str 
         has_photo=bool(proof is not None and proof.photo), kind=KIND_LABEL.get(claim.kind, claim.kind),
         resolutions=[(r.value, RESOLUTION_LABEL[r.value]) for r in ClaimResolution],
         resolution=RESOLUTION_LABEL.get(claim.resolution or "", ""), resolver=resolver.name if resolver else None,
-        max_note=MAX_NOTE, now=sim_now(session))
+        max_note=MAX_NOTE, now=runtime.clock.now())
     response.headers.update(NO_STORE)
     return response
 

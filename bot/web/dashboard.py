@@ -8,7 +8,7 @@ from fastapi.responses import JSONResponse, Response
 
 from bot.desk.ops_stats import dashboard
 from bot.web.auth import CurrentAgent
-from bot.web.deps import SessionDep
+from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.pages import render
 from bot.web.svgplot import stacked_bars
 
@@ -20,8 +20,8 @@ MESSAGE_COLOUR = {"delivered": "ok", "sent": "info", "queued": "info", "failed":
 
 
 @router.get("/dashboard")
-def dashboard_page(me: CurrentAgent, session: SessionDep) -> Response:
-    data = dashboard(session)
+def dashboard_page(me: CurrentAgent, session: SessionDep, runtime: RuntimeDep) -> Response:
+    data = dashboard(session, runtime.clock)
     deliveries = stacked_bars(
         [(state.replace("_", " "), [(state, n, STATE_COLOUR.get(state, "warn"))]) for state, n in data["deliveries"].items()],
         title="Today's deliveries by state")
@@ -42,5 +42,5 @@ def dashboard_page(me: CurrentAgent, session: SessionDep) -> Response:
 
 
 @router.get("/dashboard.json")
-def dashboard_json(me: CurrentAgent, session: SessionDep) -> JSONResponse:
-    return JSONResponse(jsonable_encoder(dashboard(session)), headers={"Cache-Control": "no-store"})
+def dashboard_json(me: CurrentAgent, session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
+    return JSONResponse(jsonable_encoder(dashboard(session, runtime.clock)), headers={"Cache-Control": "no-store"})

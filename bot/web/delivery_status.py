@@ -14,12 +14,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 from twilio.request_validator import RequestValidator
 
-from bot.core.clock import sim_now
 from bot.core.models import Notification, NotificationEvent
 from bot.notify.planner import plan_fallback
 from bot.notify.rules import cached_rules
 from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, timestamp_is_fresh, verify_event_webhook
-from bot.web.deps import SessionDep, SettingsDep
+from bot.web.deps import RuntimeDep, SessionDep, SettingsDep
 from bot.web.inputs import load_json, row_id
 
 router = APIRouter()
@@ -49,7 +48,7 @@ def _advance(session: Any, row: Notification, status: str, at: datetime, detail:
 
 
 @router.post("/webhooks/twilio/status")
-async def twilio_status(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def twilio_status(request: Request, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep) -> Response:
     body = await request.body()
     if len(body) > MAX_BODY:
         return JSONResponse({"detail": "too large"}, status_code=413)
@@ -67,7 +66,7 @@ async def twilio_status(request: Request, session: SessionDep, settings: Setting
     row = session.get(Notification, notification_id)
     if row is None or (row.provider_id and row.provider_id != sid):
         return JSONResponse({"detail": "unknown message"}, status_code=404)
-    now = sim_now(session)  # the clock the dispatcher plans by (the sandbox's, in the demo)
+    now = runtime.clock.now()  # the clock the dispatcher plans by (the sandbox's, in the demo)
     if row.provider_id is None:
         row.provider_id = sid
     detail = f"twilio {status}" + (f" error {params['ErrorCode']}" if params.get("ErrorCode") else "")
@@ -79,7 +78,7 @@ async def twilio_status(request: Request, session: SessionDep, settings: Setting
 
 
 @router.post("/webhooks/sendgrid/events")
-async def sendgrid_events(request: Request, session: SessionDep, settings: SettingsDep) -> Response:
+async def sendgrid_events(request: Request, session: SessionDep, settings: SettingsDep, runtime: RuntimeDep) -> Response:
     raw = await request.body()
     if len(raw) > MAX_BODY:
         return JSONResponse({"detail": "too large"}, status_code=413)
@@ -99,7 +98,7 @@ async def sendgrid_events(request: Request, session: SessionDep, settings: Setti
         return JSONResponse({"detail": "not JSON"}, status_code=400)
     if not isinstance(events, list) or not all(isinstance(e, dict) for e in events):
         return JSONResponse({"detail": "a JSON array of events is expected"}, status_code=400)
-    now = sim_now(session)  # the clock the dispatcher plans by (the sandbox's, in the demo)
+    now = runtime.clock.now()  # the clock the dispatcher plans by (the sandbox's, in the demo)
     for event in events:
         status = SENDGRID_STATUS.get(str(event.get("event", "")))
         notification_id = row_id(str(event.get("notification_id", "")))

@@ -151,8 +151,8 @@ def outbox_json(session: SessionDep, to: Annotated[str | None, Query(max_length=
 
 
 @router.get("/api/demo")
-def demo_json(session: SessionDep) -> JSONResponse:
-    return JSONResponse(demo_report(session))
+def demo_json(session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
+    return JSONResponse(demo_report(session, runtime.clock.now()))
 
 
 @router.get("/demo/phone")

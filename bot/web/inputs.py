@@ -5,11 +5,10 @@ stack."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 from fastapi import Path, Query
-from pydantic import AfterValidator, AwareDatetime, ValidationError
+from pydantic import ValidationError
 
 MAX_ROW_ID = 2**63 - 1  # the largest integer SQLite and PostgreSQL (bigint) hold
 
@@ -17,8 +16,6 @@ RowId = Annotated[int, Path(ge=1, le=MAX_ROW_ID, description="a row id (1 to 2^6
 AfterId = Annotated[int, Query(ge=0, le=MAX_ROW_ID, description="only rows with a larger id (0 to 2^63-1)")]
 BeforeId = Annotated[int | None, Query(ge=1, le=MAX_ROW_ID, description="only rows with a smaller id (1 to 2^63-1)")]
 
-EARLIEST = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST = datetime(2200, 1, 1, tzinfo=UTC)
 
 
 def row_id(text: str) -> int | None:
@@ -27,20 +24,6 @@ def row_id(text: str) -> int | None:
         return None
     value = int(text)
     return value if 1 <= value <= MAX_ROW_ID else None
-
-
-def _plausible(value: datetime) -> datetime:
-    try:
-        utc = value.astimezone(UTC)
-    except OverflowError:  # 0001-01-01T00:00+14:00 is before the first representable instant
-        raise ValueError("time out of range") from None
-    if not EARLIEST <= utc < LATEST:
-        raise ValueError(f"time must be between {EARLIEST.year} and {LATEST.year - 1}")
-    return value
-
-
-EventTime = Annotated[AwareDatetime, AfterValidator(_plausible)]
-"""A time with its offset, between 1970 and 2199 (a carrier's event, an ETA)."""
 
 
 def load_json(raw: bytes | str) -> Any:

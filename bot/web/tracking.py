@@ -24,7 +24,6 @@ from bot.conversation.identity import (
     read_link_token,
 )
 from bot.conversation.verify_limits import VerifyPolicy, address_client, verify
-from bot.core.clock import sim_now
 from bot.core.models import Depot, Shipment
 from bot.core.runtime import Runtime
 from bot.text import best_language, language_of, pt, t, template_texts
@@ -51,7 +50,7 @@ def _shipment(runtime: Runtime, session: Session, token: str) -> Shipment | None
 def _view(runtime: Runtime, session: Session, shipment: Shipment, locale: str, token: str) -> dict[str, Any]:
     info = runtime.carrier(shipment.carrier).track(shipment.tracking_number)
     depot = session.scalar(select(Depot).order_by(Depot.id))
-    now = sim_now(session)
+    now = runtime.clock.now()
     proof = proof_of(session, shipment.id)
     delivery = proof_view(proof, locale, shipment.customer.time_zone, now) if proof is not None else None
     photo = f"/t/{token}/proof.{delivery.photo_format}" if delivery is not None and delivery.has_photo else None
@@ -137,9 +136,10 @@ async def tracking_lookup(
     def find() -> int | None:
         if number is None or code is None:
             return None
+        now = runtime.clock.now()
         with runtime.sessions() as session, session.begin():  # the bot's limits too (bot/conversation/verify_limits.py)
             shipment = verify(session, tracking_number=number, postcode=code, clients=[address_client(client) or client],
-                              now=sim_now(session), policy=VerifyPolicy.from_settings(runtime.settings))
+                              now=now, policy=VerifyPolicy.from_settings(runtime.settings))
             return shipment.id if shipment is not None else None
 
     shipment_id = await run_in_threadpool(find)

@@ -11,9 +11,10 @@ from pydantic import BaseModel, Field, ValidationError
 
 from bot.carriers import CarrierEvent, TimeWindow, UnknownShipment
 from bot.carriers.ingest import ingest_event
+from bot.carriers.models import EventTime
 from bot.core.models import ShipmentStatus
 from bot.web.deps import SessionDep, SettingsDep
-from bot.web.inputs import EventTime, describe, load_json
+from bot.web.inputs import describe, load_json
 
 router = APIRouter()
 MAX_BODY = 64 * 1024

@@ -20,7 +20,7 @@ from sqlalchemy import select
 
 from bot.core.db import insert_or_skip, transaction
 from bot.core.models import FailedTask, utcnow
-from bot.notify.service import dispatch_step, now_for, plan_step, record_step
+from bot.notify.service import dispatch_step, plan_step, record_step
 from bot.processes.jobs import _runtime
 from bot.workers.app import app, declare_queues, queue
 
@@ -58,7 +58,7 @@ def _with_retries(task: DoorstepTask, work: Callable[[], T]) -> T:
 def plan(self: DoorstepTask) -> int:
     """Plan the shipments whose planning requests are due."""
     runtime = _runtime()
-    return _with_retries(self, lambda: plan_step(runtime, now_for(runtime)))
+    return _with_retries(self, lambda: plan_step(runtime, runtime.clock.now()))
 
 
 @app.task(bind=True, base=DoorstepTask, name="doorstep.dispatch")
@@ -70,7 +70,7 @@ def dispatch(self: DoorstepTask, priority: str) -> dict[str, int]:
         record.apply_async((ids,), queue=queue(runtime.settings, "recording"))
 
     async def work() -> dict[str, int]:
-        report = await dispatch_step(runtime, now_for(runtime), priority="essential" if priority == "essential"
+        report = await dispatch_step(runtime, runtime.clock.now(), priority="essential" if priority == "essential"
                                      else "other", after_send=record_later)
         return dict(report.counts)
 
@@ -82,7 +82,7 @@ def record(self: DoorstepTask, notification_ids: list[int] | None = None) -> int
     """Record sent SMS in their conversations (None: catch up on the recent ones not recorded)."""
     runtime = _runtime()
     ids = [int(i) for i in notification_ids] if notification_ids is not None else None
-    return _with_retries(self, lambda: asyncio.run(record_step(runtime, now_for(runtime), ids)))
+    return _with_retries(self, lambda: asyncio.run(record_step(runtime, runtime.clock.now(), ids)))
 
 
 @lru_cache(maxsize=1)

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.carriers import CarrierUnavailable, ChangeRefused, TimeWindow
+from bot.changes import Done, Requester, RescheduleRequest, make
 from bot.core.models import Locker, Shipment, ShipmentEvent
 from bot.core.runtime import Runtime
 from bot.web.carrier_webhooks import sign_onfleet
@@ -62,7 +63,11 @@ def test_reschedule_sets_the_task_window_then_our_shipment(world: Runtime, fake:
     assert fake.bodies[-1][2] == {"completeAfter": int(window().start.timestamp() * 1000),
                                   "completeBefore": int(window().end.timestamp() * 1000)}
     assert booked == window()
-    with world.sessions() as session:
+    with world.sessions() as session:  # the adapter alone writes nothing of ours
+        assert session.get(Shipment, shipment.id).promised_start == shipment.promised_start
+    outcome = make(world, RescheduleRequest(shipment_id=shipment.id, by=Requester.AGENT, window=window()))
+    assert isinstance(outcome, Done)
+    with world.sessions() as session:  # through the change service, our shipment follows
         assert session.get(Shipment, shipment.id).promised_start == window().start
 
 

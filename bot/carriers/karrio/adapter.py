@@ -55,6 +55,7 @@ def carrier_settings(carrier: str, credentials: dict[str, Any], *, server_url: s
 class KarrioCarrier:
     capabilities = frozenset({Capability.TRACK, Capability.RETURNS})
     return_methods = frozenset({"label"})
+    uses_our_lockers = False
 
     def __init__(self, session_factory: sessionmaker[Session], *, carrier: str, credentials: dict[str, Any],
                  server_url: str = "", test_mode: bool = False, time_zone: str = "Europe/Berlin",
@@ -130,8 +131,6 @@ class KarrioCarrier:
         customer = self._mirror.returnable(tracking_number, items)
         request = mapping.return_request(self._mapper, mapping.return_shipment(self.name, customer, self._return_to, rma))
         label = self._guard.call(lambda: self._ship(request, rma), idempotent=False)
-        self._mirror.return_created(tracking_number, mapping.return_row(label, items, reason),
-                                    {"rma": rma, "method": "label", "carrier_tracking_number": label.label_code})
         return label
 
     def _ship(self, request: Any, rma: str) -> ReturnLabel:

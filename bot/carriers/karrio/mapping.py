@@ -188,10 +188,3 @@ def return_label(carrier: str, mapper: Any, response: Any, rma: str) -> ReturnLa
     document = str(details.docs.label or "").replace("\n", "") if details.docs else ""
     return ReturnLabel(rma=rma, method="label", label_code=str(details.tracking_number),
                        document=document or None, document_format=str(details.label_type or "PDF"))
-
-
-def return_row(label: ReturnLabel, items: list[str], reason: str) -> dict[str, Any]:
-    """Our `Return` row's columns for a label the carrier made."""
-    return {"rma": label.rma, "items": sorted(items), "reason": reason[:200], "method": "label",
-            "label_code": label.label_code[:64], "label_document": label.document,
-            "label_format": (label.document_format or "PDF")[:16] if label.document else None}

@@ -28,6 +28,7 @@ class OnfleetCarrier:
     capabilities = frozenset({Capability.TRACK, Capability.WINDOWS, Capability.RESCHEDULE, Capability.REDIRECT,
                               Capability.LOCKERS, Capability.INSTRUCTIONS, Capability.CHANGE_ADDRESS})
     return_methods: frozenset[str] = frozenset()
+    uses_our_lockers = True  # Onfleet delivers to any address: to our locker network too
 
     def __init__(self, session_factory: sessionmaker[Session], *, api_key: str, api_url: str, time_zone: str,
                  robustness: Robustness = DEFAULT_ROBUSTNESS, transport: httpx.BaseTransport | None = None,
@@ -88,31 +89,25 @@ class OnfleetCarrier:
         task = self._changeable_task(tracking_number, "move")
         updated = self._update(task, mapping.window_update(window))
         booked = mapping.task_window(updated) or window
-        self._mirror.rescheduled(tracking_number, booked, {"task": str(task["id"])})
         return booked
 
     def redirect_to_locker(self, tracking_number: str, locker_code: str) -> LockerOption:
         task = self._changeable_task(tracking_number, "send to a locker")
         locker = self._mirror.free_locker(locker_code)
         self._update(task, mapping.locker_update(locker.name, locker.code, f"{locker.address}, {locker.postcode}"))
-        return self._mirror.sent_to_our_locker(tracking_number, locker.id,
-                                               {"locker": locker.code, "task": str(task["id"])})
+        return self._mirror.our_locker_option(tracking_number, locker.code)
 
     def set_instructions(self, tracking_number: str, instructions: str) -> None:
         task = self._changeable_task(tracking_number, "change the instructions for")
         self._update(task, mapping.notes_update(instructions))
-        self._mirror.instructions_set(tracking_number, "instructions", instructions, {"length": len(instructions)})
 
     def deliver_to_neighbour(self, tracking_number: str, neighbour: str) -> None:
         task = self._changeable_task(tracking_number, "change where it goes for")
         self._update(task, mapping.neighbour_update(neighbour))
-        self._mirror.instructions_set(tracking_number, "neighbour", mapping.neighbour_note(neighbour),
-                                      {"length": len(neighbour)})
 
     def change_address(self, tracking_number: str, *, address_line: str, postcode: str) -> None:
         task = self._changeable_task(tracking_number, "change the address of")
         self._update(task, mapping.address_update(address_line, postcode))
-        self._mirror.address_changed(tracking_number, address_line=address_line, postcode=postcode)
 
     def create_return(
         self, tracking_number: str, *, items: list[str], reason: str, method: str,

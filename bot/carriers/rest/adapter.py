@@ -29,6 +29,7 @@ class RestCarrier:
         self.name = name
         self.capabilities = capabilities
         self.return_methods = RETURN_METHODS if Capability.RETURNS in capabilities else frozenset()
+        self.uses_our_lockers = False
         self._mirror = mirror or Mirror(session_factory, name)
         self._guard = robustness.guard(name)
         self._client = RestClient(name=name, base_url=base_url, api_key=api_key, timeout=robustness.timeout,
@@ -74,29 +75,23 @@ class RestCarrier:
     def reschedule(self, tracking_number: str, window: TimeWindow) -> TimeWindow:
         booked = self._call("POST", tracking_number, "/reschedule", lambda body: mapping.booked_window(body, window),
                             json=mapping.reschedule_request(window))
-        self._mirror.rescheduled(tracking_number, booked, {})
         return booked
 
     def redirect_to_locker(self, tracking_number: str, locker_code: str) -> LockerOption:
         locker = self._call("POST", tracking_number, "/redirect", mapping.redirected_locker,
                             json=mapping.locker_request(locker_code))
-        self._mirror.sent_to_carrier_locker(tracking_number, locker.code)
         return locker
 
     def set_instructions(self, tracking_number: str, instructions: str) -> None:
         self._call("PUT", tracking_number, "/instructions", mapping.nothing,
                    json=mapping.instructions_request(instructions))
-        self._mirror.instructions_set(tracking_number, "instructions", instructions, {"length": len(instructions)})
 
     def deliver_to_neighbour(self, tracking_number: str, neighbour: str) -> None:
         self._call("POST", tracking_number, "/redirect", mapping.accepted, json=mapping.neighbour_request(neighbour))
-        self._mirror.instructions_set(tracking_number, "neighbour", f"Leave with neighbour: {neighbour}",
-                                      {"length": len(neighbour)})
 
     def change_address(self, tracking_number: str, *, address_line: str, postcode: str) -> None:
         self._call("POST", tracking_number, "/redirect", mapping.accepted,
                    json=mapping.address_request(address_line, postcode))
-        self._mirror.address_changed(tracking_number, address_line=address_line, postcode=postcode)
 
     def create_return(
         self, tracking_number: str, *, items: list[str], reason: str, method: str,
@@ -104,7 +99,6 @@ class RestCarrier:
     ) -> ReturnLabel:
         label = self._call("POST", tracking_number, "/returns", mapping.label,
                            json=mapping.return_request(items, reason, method, locker_code, pickup))
-        self._mirror.return_created(tracking_number, None, {"rma": label.rma, "method": label.method})
         return label
 
     def open_claim(self, tracking_number: str, *, reference: str, kind: str, evidence: dict[str, Any]) -> str:

@@ -12,9 +12,8 @@ import httpx
 from pydantic import BaseModel, Field
 
 from bot.carriers.errors import CarrierError, CarrierUnavailable, ChangeRefused, Refusal, UnknownShipment
-from bot.carriers.models import CarrierEvent, DropProof, LockerOption, ReturnLabel, TimeWindow, known
+from bot.carriers.models import CarrierEvent, DropProof, EventTime, LockerOption, ReturnLabel, TimeWindow, known
 from bot.core.models import DropPlace
-from bot.web.inputs import EventTime
 
 MAX_REFUSAL = 200
 

@@ -13,7 +13,7 @@ from bot.carriers.errors import CarrierUnavailable, ChangeRefused, Refusal, Unkn
 from bot.carriers.models import RETURN_METHODS, Capability, LockerOption, ReturnLabel, TimeWindow, TrackingInfo
 from bot.carriers.sandbox.simulator import LOCKER_LEAD
 from bot.carriers.sandbox.world import AREAS
-from bot.core.clock import sim_now
+from bot.core.clock import Clock, SharedClock
 from bot.core.db import transaction
 from bot.core.geo import distance_m
 from bot.core.models import (
@@ -40,9 +40,12 @@ class SandboxCarrier:
     name = "sandbox"
     capabilities = frozenset(Capability)
     return_methods = RETURN_METHODS
+    uses_our_lockers = True
 
-    def __init__(self, session_factory: sessionmaker[Session], *, faults: frozenset[str] = frozenset()) -> None:
+    def __init__(self, session_factory: sessionmaker[Session], *, clock: Clock | None = None,
+                 faults: frozenset[str] = frozenset()) -> None:
         self._sessions = session_factory
+        self._clock = clock or SharedClock(session_factory)
         self._faults = faults
 
     def _fail_if_faulty(self, tracking_number: str) -> None:
@@ -66,7 +69,7 @@ class SandboxCarrier:
         with self._sessions() as session:
             shipment = _shipment(session, tracking_number)
             _refuse_if_settled(shipment, "move")
-            return _free_windows(session, sim_now(session), exclude=shipment.id)
+            return _free_windows(session, self._clock.now(), exclude=shipment.id)
 
     def nearby_lockers(self, tracking_number: str, limit: int = 5) -> list[LockerOption]:
         with self._sessions() as session:
@@ -78,10 +81,11 @@ class SandboxCarrier:
     # -- changing --------------------------------------------------------------------------
     def reschedule(self, tracking_number: str, window: TimeWindow) -> TimeWindow:
         self._fail_if_faulty(tracking_number)
+        now = self._clock.now()
         with transaction(self._sessions) as session:
             shipment = _shipment(session, tracking_number)
             _refuse_if_settled(shipment, "move")
-            if window not in _free_windows(session, sim_now(session), exclude=shipment.id):
+            if window not in _free_windows(session, now, exclude=shipment.id):
                 raise ChangeRefused(Refusal.WINDOW_TAKEN)
             _unplan(session, shipment)
             shipment.promised_start, shipment.promised_end = window.start, window.end
@@ -91,6 +95,7 @@ class SandboxCarrier:
 
     def redirect_to_locker(self, tracking_number: str, locker_code: str) -> LockerOption:
         self._fail_if_faulty(tracking_number)
+        now = self._clock.now()
         with transaction(self._sessions) as session:
             shipment = _shipment(session, tracking_number)
             _refuse_if_settled(shipment, "send to a locker")
@@ -99,7 +104,6 @@ class SandboxCarrier:
                 raise ChangeRefused(Refusal.UNKNOWN_LOCKER, locker_code)
             if locker.free <= 0:
                 raise ChangeRefused(Refusal.LOCKER_FULL, locker.name)
-            now = sim_now(session)
             _unplan(session, shipment)
             locker.occupied += 1
             shipment.locker_id = locker.id
@@ -140,18 +144,19 @@ class SandboxCarrier:
 
     def pickup_windows(self, tracking_number: str) -> list[TimeWindow]:
         """Return pickups use the delivery rounds' free windows, from tomorrow."""
+        now = self._clock.now()
         with self._sessions() as session:
             _shipment(session, tracking_number)
-            return _free_windows(session, sim_now(session), exclude=-1)
+            return _free_windows(session, now, exclude=-1)
 
     def create_return(
         self, tracking_number: str, *, items: list[str], reason: str, method: str,
         locker_code: str | None = None, pickup: TimeWindow | None = None,
     ) -> ReturnLabel:
         self._fail_if_faulty(tracking_number)
+        now = self._clock.now()
         with transaction(self._sessions) as session:
             shipment = _shipment(session, tracking_number)
-            now = sim_now(session)
             if shipment.status_enum != ShipmentStatus.DELIVERED:
                 raise ChangeRefused(Refusal.NOT_YET_DELIVERED)
             if shipment.return_until is None or shipment.return_until < now:

@@ -35,13 +35,14 @@ class TickReport:
     applied: list[IngestResult]
 
 
-def tick(session: Session, *, seed: int = 7, drops: DropPolicy | None = None) -> TickReport:
-    """Advance the world to the simulated now. Safe to run repeatedly and from a restart.
+def tick(session: Session, *, now: datetime | None = None, seed: int = 7, drops: DropPolicy | None = None) -> TickReport:
+    """Advance the world to `now` (the runtime's clock; the shared clock read through `session` when not
+    given). Safe to run repeatedly and from a restart.
 
     Each delivery comes with the driver's proof (`bot.carriers.sandbox.proofs`), following `drops`.
     """
     drops = drops or DropPolicy()
-    now = sim_now(session)
+    now = now or sim_now(session)
     applied: list[IngestResult] = []
     depot = session.scalars(select(Depot)).first()
     if depot is None:
