@@ -18,6 +18,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.blocking import BlockingScheduler
 
+from bot.core.db import make_engine
 from bot.core.settings import Settings
 from bot.workers.leader import LeaderLock, leader_lock
 
@@ -32,7 +33,9 @@ def _report_error(event: JobExecutionEvent) -> None:
 
 def build_scheduler(settings: Settings) -> BlockingScheduler:
     scheduler = BlockingScheduler(
-        jobstores={"default": SQLAlchemyJobStore(url=settings.database_url, tablename="scheduler_jobs"),
+        # Our engine, not one of APScheduler's own: on SQLite it carries WAL and the 30 s busy timeout, where a
+        # bare engine waits 5 s and a long sandbox tick on a busy machine stopped the scheduler (and honcho with it).
+        jobstores={"default": SQLAlchemyJobStore(engine=make_engine(settings.database_url), tablename="scheduler_jobs"),
                    "memory": MemoryJobStore()},  # this process's own checks, never persisted
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
         timezone="UTC",
