@@ -77,6 +77,7 @@ class Attachment:
 class Sent:
     provider: str
     provider_id: str
+    detail: str = ""  # how it went, when that matters (a WhatsApp template instead of free text)
 
 
 class SmsSender(Protocol):
