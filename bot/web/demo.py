@@ -17,12 +17,14 @@ from typing import Annotated
 import httpx
 from fastapi import APIRouter, BackgroundTasks, Form, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from twilio.request_validator import RequestValidator
 
 from bot.conversation.identity import normalise_phone
 from bot.core.models import Customer, OutboxMessage
+from bot.core.runtime import Runtime
 from bot.core.settings import Settings
 from bot.demo.demo_report import demo_report
 from bot.demo.outbox import WHATSAPP, as_dict, conversation, is_sms_opted_out, record, whatsapp_window_open
@@ -146,6 +148,8 @@ async def create_message(
         if isinstance(rendered, JSONResponse):
             return rendered
         body, media = rendered, []
+    if any(not url.startswith(("https://", "http://")) or len(url) > 2048 for url in media):
+        return _twilio_error(400, 21620, "Invalid media URL(s).")
     if not body and not media:
         return _twilio_error(400, 21602, "Message body is required.")
     if len(body) > MAX_SMS_BODY:
@@ -209,22 +213,49 @@ def phone_index(session: SessionDep):
     return render("phone_index.html", customers=customers)
 
 
-@router.get("/demo/phone/{phone}")
-def phone(phone: str, session: SessionDep, settings: SettingsDep):
+def _phone_page(phone: str, session: Session, settings: Settings, *, whatsapp: bool) -> HTMLResponse:
+    address = f"{WHATSAPP}{phone}" if whatsapp else phone
     customer = session.scalar(select(Customer).where(Customer.phone == phone))
-    messages = conversation(session, phone)
-    return render("phone.html", phone=phone, customer=customer, messages=messages,
-                  last_id=messages[-1].id if messages else 0, bot_number=settings.sms_from)
+    messages = conversation(session, address)
+    return render("phone.html", phone=phone, address=address, customer=customer, messages=messages,
+                  last_id=messages[-1].id if messages else 0, whatsapp=whatsapp,
+                  whatsapp_on=bool(settings.whatsapp_from), window_open=whatsapp_window_open(session, address),
+                  bot_number=settings.whatsapp_from.removeprefix(WHATSAPP) if whatsapp else settings.sms_from)
+
+
+async def _send_from(address: str, runtime: Runtime, text: str) -> JSONResponse | None:
+    if text.strip():
+        try:
+            await run_in_threadpool(send_as_customer, runtime, address, text.strip(), wait_seconds=0.0)
+        except httpx.HTTPError:
+            return JSONResponse({"detail": "the bot is not reachable (is Rasa running?); try again"}, status_code=503)
+    return None
+
+
+@router.get("/demo/phone/{phone}")
+def phone(phone: str, session: SessionDep, settings: SettingsDep) -> HTMLResponse:
+    return _phone_page(phone, session, settings, whatsapp=False)
 
 
 @router.post("/demo/phone/{phone}")
-async def phone_send(phone: str, runtime: RuntimeDep, text: Annotated[str, Form(max_length=1600)]):
+async def phone_send(phone: str, runtime: RuntimeDep, text: Annotated[str, Form(max_length=1600)]) -> Response:
     if normalise_phone(phone) != phone:
         return JSONResponse({"detail": "not an E.164 phone number"}, status_code=400)
-    if text.strip():
-        try:
-            await run_in_threadpool(send_as_customer, runtime, phone, text.strip(), wait_seconds=0.0)
-        except httpx.HTTPError:
-            return JSONResponse({"detail": "the bot is not reachable (is Rasa running?); try again"}, status_code=503)
-    return RedirectResponse(f"/demo/phone/{phone}", status_code=303)
+    return await _send_from(phone, runtime, text) or RedirectResponse(f"/demo/phone/{phone}", status_code=303)
+
+
+@router.get("/demo/whatsapp/{phone}")
+def whatsapp_phone(phone: str, session: SessionDep, settings: SettingsDep) -> Response:
+    """The same customer's phone as a WhatsApp phone: its own conversation, templates marked."""
+    if normalise_phone(phone) != phone or not settings.whatsapp_from:
+        return JSONResponse({"detail": "not an E.164 phone number, or WhatsApp is off"}, status_code=404)
+    return _phone_page(phone, session, settings, whatsapp=True)
+
+
+@router.post("/demo/whatsapp/{phone}")
+async def whatsapp_send(phone: str, runtime: RuntimeDep, text: Annotated[str, Form(max_length=1600)]) -> Response:
+    if normalise_phone(phone) != phone or not runtime.settings.whatsapp_from:
+        return JSONResponse({"detail": "not an E.164 phone number, or WhatsApp is off"}, status_code=400)
+    return await _send_from(f"{WHATSAPP}{phone}", runtime, text) or \
+        RedirectResponse(f"/demo/whatsapp/{phone}", status_code=303)
 

@@ -309,3 +309,31 @@ def test_the_photo_link_is_signed_short_lived_and_only_where_media_is_allowed(li
     assert media_allowed("whatsapp", "whatsapp:+4915112345678")
     assert media_allowed("sms", "+14155550100") and not media_allowed("sms", "+4915112345678")
     assert not media_allowed("email", "a@example.test")
+
+
+# -- the demo's WhatsApp phone ---------------------------------------------------------------------
+
+
+def test_the_demo_whatsapp_phone_shows_templates_and_its_own_conversation(live_app: LiveApp) -> None:
+    import httpx
+
+    rt = live_app.runtime
+    _, phone = whatsapp_customer(rt, opt_in=True)
+    asyncio.run(run_pass(rt, berlin(10, 0)))
+    page = httpx.get(f"{live_app.url}/demo/whatsapp/{phone}")
+    assert page.status_code == 200 and "closed (templates only)" in page.text
+    assert '<small class="tag">template</small>' in page.text
+    sms_page = httpx.get(f"{live_app.url}/demo/phone/{phone}")
+    assert sms_page.status_code == 200 and '<small class="tag">template</small>' not in sms_page.text
+    feed = httpx.get(f"{live_app.url}/api/outbox", params={"to": f"whatsapp:{phone}"}).json()
+    assert [m["channel"] for m in feed] == ["whatsapp"] and feed[0]["template"].startswith("HX")
+    # Writing from it goes to the bot as a signed WhatsApp webhook (no Rasa in this test: 503) and is
+    # in Twilio's log first, which opens the 24-hour window.
+    answer = httpx.post(f"{live_app.url}/demo/whatsapp/{phone}", data={"text": "where is my parcel"})
+    assert answer.status_code == 503
+    with rt.sessions() as session:
+        inbound = session.scalars(select(OutboxMessage).where(OutboxMessage.direction == "inbound")).all()
+        assert [(m.channel, m.from_address, m.to_address) for m in inbound] == [
+            ("whatsapp", f"whatsapp:{phone}", rt.settings.outbox_whatsapp_from)]
+    assert "open (free text)" in httpx.get(f"{live_app.url}/demo/whatsapp/{phone}").text
+    assert httpx.get(f"{live_app.url}/demo/whatsapp/not-a-phone").status_code == 404
