@@ -337,3 +337,11 @@ def test_the_demo_whatsapp_phone_shows_templates_and_its_own_conversation(live_a
             ("whatsapp", f"whatsapp:{phone}", rt.settings.outbox_whatsapp_from)]
     assert "open (free text)" in httpx.get(f"{live_app.url}/demo/whatsapp/{phone}").text
     assert httpx.get(f"{live_app.url}/demo/whatsapp/not-a-phone").status_code == 404
+
+
+def test_agents_see_whatsapp_conversations_named_as_such() -> None:
+    from bot.desk.handoff_desk import channel_label
+
+    assert channel_label("twilio", "whatsapp:+4915112345678") == "WhatsApp"
+    assert channel_label("twilio", "+4915112345678") == "SMS"
+    assert channel_label("socketio", "web:abc") == "web chat"
