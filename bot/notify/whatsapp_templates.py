@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 import string
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -110,7 +111,7 @@ class WhatsAppTemplates:
     def by_sid(self, content_sid: str) -> Template | None:
         return self._by_sid.get(content_sid)
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Template]:
         return iter(sorted(self._by_key.values(), key=lambda tpl: (tpl.trigger, tpl.locale)))
 
 
