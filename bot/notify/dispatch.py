@@ -303,6 +303,12 @@ class Dispatcher:
                      "detail": " ".join(filter(None, (result.provider, result.provider_id, result.detail)))}
                     for job, result in sent])
                 report.counts["sent"] += len(sent)
+                # A WhatsApp template: keep what the customer read (ops, and their conversation in Rasa).
+                worded = [{"nid": job.id, "text": result.text} for job, result in sent
+                          if job.channel == "whatsapp" and result.text and result.text != job.body]
+                if worded:
+                    session.execute(update(table).where(table.c.id == bindparam("nid")).values(
+                        body=bindparam("text")), worded)
                 mark_sent(session, [job.key for job, _ in sent], now)  # "all OK?" asked, a claim's answer told
             if failed:
                 for row in session.scalars(select(Notification).where(Notification.id.in_(failed))):

@@ -78,6 +78,7 @@ class Sent:
     provider: str
     provider_id: str
     detail: str = ""  # how it went, when that matters (a WhatsApp template instead of free text)
+    text: str = ""  # what the customer got, when it is not the text we rendered (a template's words)
 
 
 class SmsSender(Protocol):

@@ -86,7 +86,7 @@ class TwilioWhatsApp:
             raise _classify_twilio(exc) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TransientFailure(f"twilio unreachable: {exc!r}", maybe_sent=not _never_arrived(exc)) from exc
-        return Sent(self.name, str(message.sid))
+        return Sent(self.name, str(message.sid), text=str(message.body or ""))
 
     async def send(self, message: WhatsAppMessage, status_callback: str | None) -> Sent:
         extra: dict[str, Any] = {"status_callback": status_callback} if status_callback else {}
@@ -112,7 +112,8 @@ class TwilioWhatsApp:
                                    f"would have an empty variable", OUTSIDE_WINDOW)
         sent = await self._create(to=message.to, content_sid=template.content_sid,
                                   content_variables=json.dumps(variables), **extra)
-        return Sent(sent.provider, sent.provider_id, f"template {template.content_sid}")
+        return Sent(sent.provider, sent.provider_id, f"template {template.content_sid}",
+                    sent.text or template.render(variables))
 
     async def find_sent(self, to: str, body: str, trigger: str, locale: str, since: datetime) -> str | None:
         """A message to `to` since `since` with this free text or this trigger's template: did a send we

@@ -223,6 +223,7 @@ def test_an_opted_in_customer_gets_the_template_outside_the_window(live_app: Liv
         assert detail is not None and "template HX" in detail
         outbox = session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == f"whatsapp:{phone}")).all()
         assert len(outbox) == 1 and outbox[0].meta.get("content_sid") and sent[0].provider_id == outbox[0].sid
+        assert sent[0].body == outbox[0].body, "the notification keeps the template's words the customer read"
         assert not session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == phone,
                                                                OutboxMessage.channel == "sms")).all()
 
