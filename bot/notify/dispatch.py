@@ -33,7 +33,7 @@ from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.aftercare.notices import mark_sent
-from bot.aftercare.proof_media import proof_photo_url
+from bot.aftercare.proof_media import media_allowed, proof_photo_url
 from bot.core.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
 from bot.core.settings import Settings
 from bot.notify.pacing import Pace, Unlimited
@@ -87,6 +87,7 @@ class _Job:
     key: str
     attachments: tuple[Attachment, ...] = ()
     whatsapp: WhatsAppMessage | None = None
+    media_url: str | None = None  # the proof-of-delivery photo, where the channel takes pictures
 
 
 LABEL_TYPES = {"PDF": "application/pdf", "PNG": "image/png", "GIF": "image/gif", "ZPL": "application/zpl"}
@@ -232,11 +233,12 @@ class Dispatcher:
                     row.subject, row.html = out.subject, out.html if row.channel == "email" else None
                 row.attempts += 1
                 attachments = label_attachment(ret) if row.channel == "email" and row.trigger == "return_label" else ()
+                media = proof_photo_url(self.settings, shipment, row.trigger, now) \
+                    if media_allowed(row.channel, row.to_address) else None
                 whatsapp = WhatsAppMessage(row.to_address, row.body, row.trigger, row.locale, dict(ctx or {}),
-                                           media_url=proof_photo_url(self.settings, shipment, row.trigger, now)) \
-                    if row.channel == "whatsapp" else None
+                                           media_url=media) if row.channel == "whatsapp" else None
                 jobs.append(_Job(row.id, row.channel, row.to_address, row.body, row.subject or "", row.html or "",
-                                 row.dedupe_key, attachments, whatsapp))
+                                 row.dedupe_key, attachments, whatsapp, media))
             session.commit()
         return jobs
 
@@ -270,6 +272,8 @@ class Dispatcher:
                     # The callback names our record, so a status that arrives before we stored the
                     # provider's id still finds its message.
                     callback = f"{self.settings.twilio_status_callback_url}?n={job.id}"
+                    if job.media_url:  # an MMS (US and Canadian numbers)
+                        return await self.sms.send(job.to, job.body, callback, job.media_url)
                     return await self.sms.send(job.to, job.body, callback)
                 if job.channel == "whatsapp":
                     if self.whatsapp is None or job.whatsapp is None:

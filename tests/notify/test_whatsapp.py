@@ -346,3 +346,68 @@ def test_agents_see_whatsapp_conversations_named_as_such() -> None:
     assert channel_label("twilio", "whatsapp:+4915112345678") == "WhatsApp"
     assert channel_label("twilio", "+4915112345678") == "SMS"
     assert channel_label("socketio", "web:abc") == "web chat"
+
+
+def delivered_with_photo(rt: Runtime, shipment_id: int, channel: str, phone: str) -> int:
+    """A delivered parcel with the driver's photo, and its "delivered" message planned on `channel` now."""
+    from bot.aftercare.proof import record_proof
+    from bot.carriers.models import DropProof
+    from bot.core.clock import sim_now
+
+    with rt.sessions() as session, session.begin():
+        now = sim_now(session)
+        shipment = session.get(Shipment, shipment_id)
+        assert shipment is not None
+        shipment.customer.phone = phone
+        shipment.customer.quiet_hours_start = shipment.customer.quiet_hours_end = 0
+        shipment.status, shipment.status_at, shipment.delivered_at = ShipmentStatus.DELIVERED, now, now
+        record_proof(session, shipment, DropProof(place="back_door", lat=shipment.lat, lng=shipment.lng, photo=PNG,
+                                                  photo_format="png"), carrier="sandbox", delivered_at=now,
+                     max_distance_m=50)
+        row = Notification(customer_id=shipment.customer_id, shipment_id=shipment_id, trigger="delivered",
+                           channel=channel, template="delivered", locale="en",
+                           to_address=f"whatsapp:{phone}" if channel == "whatsapp" else phone,
+                           dedupe_key=f"{shipment_id}:delivered::{channel}", due_at=now, status="planned",
+                           context={}, created_at=now)
+        session.add(row)
+        session.flush()
+        return row.id
+
+
+def test_the_delivered_photo_goes_by_whatsapp_and_mms_but_not_by_sms_abroad(live_app: LiveApp) -> None:
+    import httpx
+
+    from bot.notify.service import dispatch_step
+
+    rt = live_app.runtime
+    with rt.sessions() as session:
+        ids = [s.id for s in session.scalars(select(Shipment).where(Shipment.status.in_(("at_depot", "in_transit")))
+                                             .order_by(Shipment.id).limit(3))]
+    customer_wrote(live_app, "whatsapp:+4915199990010")
+    planned = {
+        "whatsapp": delivered_with_photo(rt, ids[0], "whatsapp", "+4915199990010"),
+        "sms abroad": delivered_with_photo(rt, ids[1], "sms", "+4915199990011"),
+        "mms": delivered_with_photo(rt, ids[2], "sms", "+14155550123"),
+    }
+    with rt.sessions() as session:
+        session.add(Consent(customer_id=session.get(Shipment, ids[0]).customer_id,  # type: ignore[union-attr]
+                            channel="whatsapp", opted_out=False, source="test"))
+        session.commit()
+    from bot.core.clock import sim_now
+
+    with rt.sessions() as session:
+        now = sim_now(session)
+    asyncio.run(dispatch_step(rt, now))
+    media: dict[str, list[str]] = {}
+    with rt.sessions() as session:
+        for kind, notification_id in planned.items():
+            row = session.get(Notification, notification_id)
+            assert row is not None and row.status in ("sent", "delivered"), (kind, row and row.error)
+            message = session.scalar(select(OutboxMessage).where(OutboxMessage.sid == row.provider_id))
+            assert message is not None
+            media[kind] = list(message.meta.get("media", []))
+    assert media["sms abroad"] == []
+    assert len(media["whatsapp"]) == 1 and len(media["mms"]) == 1
+    for url in media["whatsapp"] + media["mms"]:
+        photo = httpx.get(url)
+        assert photo.status_code == 200 and photo.content.startswith(b"\x89PNG")
