@@ -24,7 +24,7 @@ from bot.notify.service import run_pass
 from bot.notify.whatsapp import TwilioWhatsApp, WhatsAppMessage
 from bot.notify.whatsapp_templates import TEXTS, load_templates, placeholders
 from bot.text import t
-from tests.notify.conftest import LiveApp
+from tests.notify.conftest import LiveApp, wait_for
 from tests.test_sandbox import berlin, run_until
 
 CONTEXT = {"tracking_number": "DS123456", "window": "today 14:00-15:00", "link": "https://example.test/t/x"}
@@ -411,3 +411,37 @@ def test_the_delivered_photo_goes_by_whatsapp_and_mms_but_not_by_sms_abroad(live
     for url in media["whatsapp"] + media["mms"]:
         photo = httpx.get(url)
         assert photo.status_code == 200 and photo.content.startswith(b"\x89PNG")
+
+
+def test_63016_reported_later_by_the_status_callback_plans_the_next_channel(live_app: LiveApp) -> None:
+    """Twilio may take a free-form request and fail it afterwards: `failed` with ErrorCode 63016 in the
+    signed status callback. A forged report changes nothing; the real one plans the fallback."""
+    import httpx
+    from twilio.request_validator import RequestValidator
+
+    rt = live_app.runtime
+    shipment_id, phone = whatsapp_customer(rt, opt_in=True)
+    asyncio.run(run_pass(rt, berlin(10, 0)))
+    row = next(r for r in rows_for(rt, shipment_id) if r.trigger == "out_for_delivery")
+    assert row.channel == "whatsapp" and row.provider_id
+    url = f"{rt.settings.twilio_status_callback_url}?n={row.id}"
+    form = {"MessageSid": row.provider_id, "MessageStatus": "failed", "ErrorCode": "63016",
+            "To": f"whatsapp:{phone}"}
+    forged = RequestValidator("not-the-token").compute_signature(url, form)
+    assert httpx.post(url, data=form, headers={"X-Twilio-Signature": forged}).status_code == 403
+    assert [r.channel for r in rows_for(rt, shipment_id) if r.trigger == "out_for_delivery"] == ["whatsapp"]
+    signature = RequestValidator(rt.settings.sms_auth_token).compute_signature(url, form)
+    status = lambda: next(r.status for r in rows_for(rt, shipment_id) if r.id == row.id)  # noqa: E731
+    wait_for(lambda: status() == "delivered")  # the outbox's own reports are in
+    with rt.sessions() as session, session.begin():  # as if the failure came instead of "delivered"
+        stored = session.get(Notification, row.id)
+        assert stored is not None
+        stored.status = "sent"
+    assert httpx.post(url, data=form, headers={"X-Twilio-Signature": signature}).status_code == 204
+    rows = [r for r in rows_for(rt, shipment_id) if r.trigger == "out_for_delivery"]
+    assert [(r.channel, r.status) for r in rows] == [("whatsapp", "failed"), ("sms", "planned")]
+    assert "63016" in (rows[0].error or "")
+    read = {"MessageSid": row.provider_id, "MessageStatus": "read"}  # WhatsApp's "read": taken, changes nothing
+    signed = RequestValidator(rt.settings.sms_auth_token).compute_signature(url, read)
+    assert httpx.post(url, data=read, headers={"X-Twilio-Signature": signed}).status_code == 204
+    assert status() == "failed"
