@@ -4,13 +4,16 @@ opt-in and opt-out per channel, and a notification as a template outside the win
 
 from __future__ import annotations
 
+import time
+
 import httpx
 from sqlalchemy import select
 
 from bot.core.clock import sim_now
 from bot.core.models import Consent, ConversationLink, Notification, NotificationEvent, OutboxMessage, Shipment, ShipmentStatus
 from bot.core.runtime import Runtime
-from bot.demo.sms_sim import send_as_customer
+from bot.demo.outbox import new_sid
+from bot.demo.sms_sim import send_as_customer, signed_inbound
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import ON_ITS_WAY, dispatch_now
 
@@ -129,3 +132,24 @@ def test_a_whatsapp_conversation_is_answered_over_whatsapp_and_consent_is_per_ch
     with rt.sessions() as session:
         assert session.scalar(select(Consent.opted_out).where(Consent.customer_id == customer.id,
                                                               Consent.channel == "whatsapp")) is False
+
+
+def test_a_forged_or_tampered_whatsapp_webhook_gets_403_and_changes_nothing(stack_runtime: Runtime,
+                                                                           customers: CustomerPool) -> None:
+    rt = stack_runtime
+    customer, _ = customers.take(lambda ps: True)
+    wa = f"whatsapp:{customer.phone}"
+    form, signature = signed_inbound(rt, wa, "STOP", new_sid())
+    url = rt.settings.sms_webhook_url
+    assert httpx.post(url, data=form, timeout=30).status_code == 403  # unsigned
+    assert httpx.post(url, data=form, headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"}, timeout=30).status_code == 403
+    posing = {**form, "From": "whatsapp:+4915199990077"}  # someone else's number under a real signature
+    assert httpx.post(url, data=posing, headers={"X-Twilio-Signature": signature}, timeout=30).status_code == 403
+    time.sleep(1.0)
+    with rt.sessions() as session:
+        assert session.scalar(select(Consent).where(Consent.customer_id == customer.id,
+                                                    Consent.channel == "whatsapp")) is None
+    token = {"token": rt.settings.rasa_token}
+    for sender in (wa, "whatsapp:+4915199990077"):
+        events = httpx.get(f"{rt.settings.rasa_url}/conversations/{sender}/tracker", params=token).json()["events"]
+        assert not any(e.get("event") == "user" for e in events or [])

@@ -445,3 +445,32 @@ def test_63016_reported_later_by_the_status_callback_plans_the_next_channel(live
     signed = RequestValidator(rt.settings.sms_auth_token).compute_signature(url, read)
     assert httpx.post(url, data=read, headers={"X-Twilio-Signature": signed}).status_code == 204
     assert status() == "failed"
+
+
+def test_the_ops_pages_show_the_whatsapp_channel_and_the_template(live_app: LiveApp) -> None:
+    import re
+
+    import httpx
+
+    from bot.desk.agents import create_agent
+
+    rt = live_app.runtime
+    shipment_id, phone = whatsapp_customer(rt, opt_in=True)
+    asyncio.run(run_pass(rt, berlin(10, 0)))
+    row = next(r for r in rows_for(rt, shipment_id) if r.trigger == "out_for_delivery")
+    with rt.sessions() as session:
+        create_agent(session, email="ops@example.com", name="Ops", password="a long passphrase", role="agent")
+        session.commit()
+    staff = httpx.Client(base_url=live_app.url)
+    token = re.search(r'name="csrf_token" value="([^"]+)"', staff.get("/agent/login").text)
+    assert token is not None
+    assert staff.post("/agent/login", data={"email": "ops@example.com", "password": "a long passphrase",
+                                            "csrf_token": token.group(1), "next": "/agent"}).status_code == 303
+    page = staff.get("/ops/notifications", params={"channel": "whatsapp"})
+    assert page.status_code == 200 and f"whatsapp:{phone}" in page.text and "<option selected>whatsapp</option>" in page.text
+    assert f"/ops/notifications/{row.id}" in page.text
+    detail = staff.get(f"/ops/notifications/{row.id}").text
+    assert "template HX" in detail
+    metrics = httpx.get(f"{live_app.url}/metrics").text
+    assert 'channel="whatsapp"' in metrics
+    staff.close()
