@@ -34,9 +34,14 @@ def unsure_opt_out(tracker: Tracker) -> bool:
 
 
 def _channel_meant(tracker: Tracker) -> str:
-    """Email when they say so; otherwise SMS (on web chat, "stop texting me" means SMS too)."""
+    """Email or WhatsApp when they say so; else the channel they write on: STOP on WhatsApp is about
+    WhatsApp only, on SMS about SMS (and on web chat, "stop texting me" means SMS too)."""
     text = said(tracker).lower()
-    return "email" if any(word in text for word in ("email", "e-mail", "mail")) else "sms"
+    if any(word in text for word in ("email", "e-mail", "mail")):
+        return "email"
+    if "whatsapp" in text or (tracker.sender_id or "").startswith("whatsapp:"):
+        return "whatsapp"
+    return "sms"
 
 
 def _record(channel: str, sender_id: str, target: str, opted_out: bool, source: str) -> bool | None:
@@ -66,6 +71,8 @@ class ConfirmOptOut(Action):
             return []
         if _channel_meant(tracker) == "email":
             dispatcher.utter_message(text=t(lang, "OK, no more delivery emails. Reply START EMAIL to undo."))
+        elif _channel_meant(tracker) == "whatsapp":
+            dispatcher.utter_message(text=t(lang, "OK, no more WhatsApp messages from us. Reply START to undo."))
         else:
             dispatcher.utter_message(text=t(lang, "OK, you won't get more texts from us. Reply START to undo."))
         return []
@@ -98,10 +105,15 @@ class OptIn(Action):
             dispatcher.utter_message(text=t(lang, "I can't find your details yet. Send your tracking number and I'll look."))
         elif changed and target == "email":
             dispatcher.utter_message(text=t(lang, "Welcome back: delivery emails are on again. Reply STOP to stop."))
+        elif changed and target == "whatsapp":
+            dispatcher.utter_message(text=t(lang, "WhatsApp is on: your delivery updates will come here. "
+                                                  "Reply STOP to stop."))
         elif changed:
             dispatcher.utter_message(text=t(lang, "Welcome back: delivery texts are on again. Reply STOP to stop."))
         elif target == "email":
             dispatcher.utter_message(text=t(lang, "Delivery emails are already on. Reply STOP to stop."))
+        elif target == "whatsapp":
+            dispatcher.utter_message(text=t(lang, "WhatsApp updates are already on. Reply STOP to stop."))
         else:
             dispatcher.utter_message(text=t(lang, "Delivery texts are already on. Reply STOP to stop."))
         return []

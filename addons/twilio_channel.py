@@ -1,10 +1,15 @@
-"""Signed Twilio SMS for Rasa 3.6, replacing the built-in `twilio` channel.
+"""Signed Twilio SMS and WhatsApp for Rasa 3.6, replacing the built-in `twilio` channel.
 
 The built-in one accepts unsigned requests, answers 500 to a POST without `Body`, re-raises send
 errors (the whole turn is lost), sends synchronously inside the event loop and never retries. This
 one checks `X-Twilio-Signature` over the configured public URL, answers 403/400 before anything is
 processed, acknowledges at once, and sends replies in a worker thread with retries. Sending goes to
 `api_base`: the real Twilio API, or the local outbox that answers in Twilio's format.
+
+WhatsApp comes through the same webhook with `From=whatsapp:+E164`: that address is the conversation's
+sender id (one conversation per WhatsApp sender, apart from the same phone's SMS conversation), and
+replies go back over WhatsApp from the WhatsApp sender (`whatsapp_number`). A reply is free text, which
+WhatsApp takes inside its 24-hour window, i.e. right after the customer wrote.
 """
 
 from __future__ import annotations
@@ -27,6 +32,8 @@ from twilio.rest import Client
 logger = logging.getLogger(__name__)
 
 OPTED_OUT = 21610  # Twilio: the recipient replied STOP; sending again is refused
+OUTSIDE_WINDOW = 63016  # Twilio: WhatsApp free text outside the 24-hour window (needs a template)
+WHATSAPP = "whatsapp:"
 RETRY_DELAYS = (0.5, 1.5, 4.0)
 # Carrier keywords are exact and legal, not a guess: they bypass the classifier. ("CANCEL" stays a
 # plain word here, as "never mind" in a conversation: remove it from the Messaging Service's
@@ -62,16 +69,23 @@ class SignedTwilioOutput(OutputChannel):
     def name(cls) -> str:
         return "twilio"
 
-    def __init__(self, client: Client, from_number: str, messaging_service_sid: str, status_callback: str) -> None:
+    def __init__(self, client: Client, from_number: str, messaging_service_sid: str, status_callback: str,
+                 whatsapp_number: str = "") -> None:
         self.client = client
         self.from_number = from_number
         self.messaging_service_sid = messaging_service_sid
         self.status_callback = status_callback
+        self.whatsapp_number = whatsapp_number
 
     def _create(self, to: str, body: str, **extra: Any) -> str | None:
         params: Dict[str, Any] = {"to": to, "body": body, **extra}
         if self.messaging_service_sid:
             params["messaging_service_sid"] = self.messaging_service_sid
+        elif to.startswith(WHATSAPP):
+            if not self.whatsapp_number:
+                logger.error("a WhatsApp reply with no WhatsApp sender configured (TWILIO_WHATSAPP_FROM)")
+                return None
+            params["from_"] = self.whatsapp_number
         else:
             params["from_"] = self.from_number
         if self.status_callback:
@@ -83,6 +97,9 @@ class SignedTwilioOutput(OutputChannel):
             except TwilioRestException as exc:
                 if exc.code == OPTED_OUT:
                     logger.info("not sent: %s has opted out", _mask(to))
+                    return None
+                if exc.code == OUTSIDE_WINDOW:
+                    logger.warning("not sent: WhatsApp's 24-hour window with %s has closed", _mask(to))
                     return None
                 if exc.status not in (429, 500, 502, 503, 504):
                     logger.error("Twilio refused a message (%s %s)", exc.status, exc.code)
@@ -123,7 +140,7 @@ class SignedTwilioInput(InputChannel):
 
     def __init__(self, account_sid: str, auth_token: str, twilio_number: str = "",
                  messaging_service_sid: str = "", webhook_url: str = "", api_base: str = "",
-                 status_callback: str = "") -> None:
+                 status_callback: str = "", whatsapp_number: str = "") -> None:
         if not (account_sid and auth_token and webhook_url):
             raise ValueError("twilio channel needs account_sid, auth_token and webhook_url")
         self.account_sid = account_sid
@@ -133,6 +150,7 @@ class SignedTwilioInput(InputChannel):
         self.webhook_url = webhook_url
         self.api_base = api_base
         self.status_callback = status_callback
+        self.whatsapp_number = whatsapp_number
         self.validator = RequestValidator(auth_token)
         self._seen: "OrderedDict[str, None]" = OrderedDict()
 
@@ -143,7 +161,8 @@ class SignedTwilioInput(InputChannel):
         client = Client(self.account_sid, self.auth_token)
         if self.api_base:
             client.api.base_url = self.api_base
-        return SignedTwilioOutput(client, self.twilio_number, self.messaging_service_sid, self.status_callback)
+        return SignedTwilioOutput(client, self.twilio_number, self.messaging_service_sid, self.status_callback,
+                                  self.whatsapp_number)
 
     def _first_time(self, message_sid: str) -> bool:
         """Twilio may redeliver a webhook; a MessageSid is processed once per process."""
@@ -192,7 +211,7 @@ class SignedTwilioInput(InputChannel):
             text = OPT_OUT_TYPES.get(opt_out_type) or KEYWORDS.get(body.upper().strip(".! ")) or body.lstrip("/")
             metadata = {
                 "text": body,
-                "channel": "twilio",
+                "channel": "whatsapp" if sender.startswith(WHATSAPP) else "twilio",
                 "message_sid": message_sid,
                 "opt_out_type": form.get("OptOutType") or "",
                 "num_media": form.get("NumMedia") or "0",

@@ -27,6 +27,8 @@ def _parser() -> argparse.ArgumentParser:
     sms = sub.add_parser("sms", help="text the bot as a customer's phone (outbox mode only)")
     sms.add_argument("--from", dest="phone", required=True)
     sms.add_argument("text")
+    sms.add_argument("--whatsapp", action="store_true", help="as the same phone on WhatsApp")
+    sub.add_parser("whatsapp-templates", help="the WhatsApp template texts to submit for approval, per trigger and locale")
     launch = sub.add_parser("launch", help="start one process of the stack")
     launch.add_argument("process", choices=["rasa", "actions", "web", "scheduler"])
     sub.add_parser("scheduler", help="run the scheduler in the foreground")
@@ -61,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
         from bot.processes.launch import exec_process
 
         exec_process(args.process, settings)
+        return 0
+    if args.command == "whatsapp-templates":
+        from bot.notify.whatsapp_templates import cached_templates
+
+        for template in cached_templates(settings.whatsapp_templates):
+            print(f"{template.trigger}\t{template.locale}\t{template.content_sid}\t{template.approval_text()}")
         return 0
     if args.command == "scheduler":
         from bot.processes.scheduler import run
@@ -109,7 +117,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"not a phone number: {args.phone}", file=sys.stderr)
             return 2
         try:
-            exchange = send_as_customer(runtime, phone, args.text)
+            exchange = send_as_customer(runtime, f"whatsapp:{phone}" if args.whatsapp else phone, args.text)
         except SimulatorDisabled as exc:
             print(exc, file=sys.stderr)
             return 2

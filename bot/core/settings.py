@@ -113,6 +113,11 @@ class Settings(BaseSettings):
     outbox_from_number: str = "+4930901820"
     # Numbers the outbox accepts but reports "undelivered" (error 30003), to see the email fallback.
     outbox_undeliverable: str = ""
+    # WhatsApp through the same Twilio account (issue 16): the WhatsApp sender (`whatsapp:+E164`, the
+    # Twilio sandbox's or your approved sender; empty: no WhatsApp), and the approved templates.
+    twilio_whatsapp_from: str = ""
+    outbox_whatsapp_from: str = "whatsapp:+4930901820"
+    whatsapp_templates: str = ""  # trigger x locale -> ContentSid; empty: config/whatsapp_templates.yml
 
     # Email (SendGrid or the outbox)
     email_provider: Literal["outbox", "sendgrid"] = "outbox"
@@ -246,6 +251,8 @@ class Settings(BaseSettings):
                 )
             if not self.twilio_account_sid.startswith("AC"):
                 raise ValueError("TWILIO_ACCOUNT_SID must start with AC")
+            if self.twilio_whatsapp_from and not self.twilio_whatsapp_from.startswith("whatsapp:+"):
+                raise ValueError("TWILIO_WHATSAPP_FROM must look like whatsapp:+14155238886")
         if self.email_provider == "sendgrid":
             for name in ("sendgrid_api_key", "sendgrid_webhook_public_key"):
                 if not getattr(self, name):
@@ -334,6 +341,11 @@ class Settings(BaseSettings):
     @property
     def sms_from(self) -> str:
         return self.twilio_from_number if self.sms_provider == "twilio" else self.outbox_from_number
+
+    @property
+    def whatsapp_from(self) -> str:
+        """The WhatsApp sender (`whatsapp:+E164`), or "" when WhatsApp is not switched on."""
+        return self.twilio_whatsapp_from if self.sms_provider == "twilio" else self.outbox_whatsapp_from
 
     @property
     def sms_webhook_url(self) -> str:

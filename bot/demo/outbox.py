@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import secrets
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from bot.conversation.consent import sms_opted_out
-from bot.core.models import OutboxMessage
+from bot.core.models import OutboxMessage, utcnow
+
+WHATSAPP = "whatsapp:"
+WHATSAPP_WINDOW = timedelta(hours=24)  # WhatsApp's customer-service window
 
 
 def new_sid(prefix: str = "SM") -> str:
@@ -18,6 +22,15 @@ def new_sid(prefix: str = "SM") -> str:
 
 def is_sms_opted_out(session: Session, phone: str) -> bool:
     return sms_opted_out(session, phone)
+
+
+def whatsapp_window_open(session: Session, address: str) -> bool:
+    """Did this WhatsApp user write to us in the last 24 hours (so free text may go to them)?"""
+    return session.scalar(
+        select(OutboxMessage.id).where(OutboxMessage.channel == "whatsapp", OutboxMessage.direction == "inbound",
+                                       OutboxMessage.from_address == address,
+                                       OutboxMessage.created_at >= utcnow() - WHATSAPP_WINDOW).limit(1)
+    ) is not None
 
 
 def record(session: Session, *, channel: str, to: str, sender: str, body: str, direction: str = "outbound",
@@ -45,4 +58,5 @@ def as_dict(message: OutboxMessage) -> dict[str, Any]:
         "id": message.id, "sid": message.sid, "channel": message.channel, "direction": message.direction,
         "to": message.to_address, "from": message.from_address, "subject": message.subject,
         "body": message.body, "status": message.status, "created_at": message.created_at.isoformat(),
+        "media": list((message.meta or {}).get("media", [])), "template": (message.meta or {}).get("content_sid"),
     }

@@ -14,7 +14,7 @@ from twilio.request_validator import RequestValidator
 
 from bot.core.db import transaction
 from bot.core.runtime import Runtime
-from bot.demo.outbox import conversation, new_sid, record
+from bot.demo.outbox import WHATSAPP, conversation, new_sid, record
 
 
 class SimulatorDisabled(RuntimeError):
@@ -29,13 +29,17 @@ class Exchange:
 
 
 def signed_inbound(runtime: Runtime, phone: str, text: str, message_sid: str) -> tuple[dict[str, str], str]:
-    """The form and `X-Twilio-Signature` that Twilio would send for this inbound SMS."""
+    """The form and `X-Twilio-Signature` that Twilio would send for this inbound SMS (or WhatsApp
+    message, when `phone` is `whatsapp:+E164`: to the WhatsApp sender, with the user's WaId)."""
     s = runtime.settings
+    whatsapp = phone.startswith(WHATSAPP)
     form = {
         "MessageSid": message_sid, "SmsSid": message_sid, "AccountSid": s.sms_account_sid,
-        "From": phone, "To": s.sms_from, "Body": text, "NumMedia": "0", "NumSegments": "1",
-        "SmsStatus": "received", "ApiVersion": "2010-04-01",
+        "From": phone, "To": s.whatsapp_from if whatsapp else s.sms_from, "Body": text, "NumMedia": "0",
+        "NumSegments": "1", "SmsStatus": "received", "ApiVersion": "2010-04-01",
     }
+    if whatsapp:
+        form["WaId"] = phone.removeprefix(WHATSAPP + "+")
     return form, RequestValidator(s.sms_auth_token).compute_signature(s.sms_webhook_url, form)
 
 
@@ -45,8 +49,9 @@ def send_as_customer(runtime: Runtime, phone: str, text: str, *, wait_seconds: f
         raise SimulatorDisabled("the SMS simulator exists only in the local demo (outbox SMS and email, sandbox carrier)")
     message_sid = new_sid()
     with transaction(runtime.sessions) as session:
-        record(session, channel="sms", to=runtime.settings.sms_from, sender=phone, body=text,
-               direction="inbound", sid=message_sid)
+        whatsapp = phone.startswith(WHATSAPP)
+        record(session, channel="whatsapp" if whatsapp else "sms", body=text, direction="inbound", sid=message_sid,
+               to=runtime.settings.whatsapp_from if whatsapp else runtime.settings.sms_from, sender=phone)
         before = max((m.id for m in conversation(session, phone, limit=1)), default=0)
     form, signature = signed_inbound(runtime, phone, text, message_sid)
     response = httpx.post(runtime.settings.sms_webhook_url, data=form,

@@ -20,6 +20,13 @@ from bot.text import language_of
 # Higher first; equal priority: longest waiting first.
 PRIORITY = {"angry": 3, "carrier_error": 2, "misunderstood": 1, "request": 1, "verification": 0}
 CHANNEL_LABEL = {"twilio": "SMS", "socketio": "web chat", "rest": "API"}
+
+
+def channel_label(channel: str, sender_id: str) -> str:
+    """The channel as agents name it: WhatsApp comes through the Twilio channel as `whatsapp:+…`."""
+    if channel == "twilio" and sender_id.startswith("whatsapp:"):
+        return "WhatsApp"
+    return CHANNEL_LABEL.get(channel, channel)
 REASON_LABEL = {"request": "asked for a person", "misunderstood": "bot did not understand twice",
                 "carrier_error": "carrier call failed", "angry": "customer upset",
                 "verification": "could not verify identity"}
@@ -81,7 +88,7 @@ def queue(session: Session, *, now: datetime | None = None) -> list[dict[str, An
         shipment = parcel_for(session, handoff)
         items.append({
             "id": handoff.id, "status": handoff.status, "reason": REASON_LABEL.get(handoff.reason, handoff.reason),
-            "priority": PRIORITY.get(handoff.reason, 1), "channel": CHANNEL_LABEL.get(handoff.channel, handoff.channel),
+            "priority": PRIORITY.get(handoff.reason, 1), "channel": channel_label(handoff.channel, handoff.sender_id),
             "waiting_seconds": max(int((now - handoff.opened_at).total_seconds()), 0),
             "customer": customer.name if customer else "unverified customer",
             "language": LANGUAGE_LABEL[conversation_language(handoff.summary, customer)],

@@ -50,18 +50,19 @@ class ConversationRecorder:
         self._started: set[str] = set()
 
     async def record(self, notification_ids: list[int]) -> int:
-        """Record these sent notifications (SMS only); returns how many Rasa took."""
+        """Record these sent notifications (SMS and WhatsApp: their conversations are the phone's and
+        `whatsapp:+…`); returns how many Rasa took."""
         with self.sessions() as session:  # read, then let go: the action server writes meanwhile
             rows = session.scalars(
-                select(Notification).where(Notification.id.in_(notification_ids), Notification.channel == "sms",
+                select(Notification).where(Notification.id.in_(notification_ids), Notification.channel.in_(("sms", "whatsapp")),
                                            Notification.recorded_at.is_(None), Notification.shipment_id.is_not(None))
             ).all()
             pending = [(row.id, row.to_address, tracker_events(row)) for row in rows]
         recorded: list[int] = []
         token = {"token": self.settings.rasa_token}
         for notification_id, phone, events in pending:
-            # Rasa's router does not unquote path parameters: an E.164 number goes as it is.
-            base = f"{self.settings.rasa_url}/conversations/{quote(phone, safe='+')}"
+            # Rasa's router does not unquote path parameters: an E.164 number (or `whatsapp:+…`) goes as it is.
+            base = f"{self.settings.rasa_url}/conversations/{quote(phone, safe='+:')}"
             try:
                 await self._ensure_session(base, token)
                 # No output_channel: the message went out already; this only records it.
@@ -102,7 +103,7 @@ class ConversationRecorder:
         """Catch up after Rasa was down: recent SMS not yet in their conversation."""
         with self.sessions() as session:
             ids = list(session.scalars(
-                select(Notification.id).where(Notification.channel == "sms", Notification.recorded_at.is_(None),
+                select(Notification.id).where(Notification.channel.in_(("sms", "whatsapp")), Notification.recorded_at.is_(None),
                                               Notification.status.in_(("sent", "delivered")),
                                               Notification.sent_at >= now - RETRY_FOR).limit(200)
             ))

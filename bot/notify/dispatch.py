@@ -33,6 +33,7 @@ from sqlalchemy import Table, bindparam, case, func, insert, select, update
 from sqlalchemy.orm import Session, selectinload, sessionmaker
 
 from bot.aftercare.notices import mark_sent
+from bot.aftercare.proof_media import media_allowed, proof_photo_url
 from bot.core.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
 from bot.core.settings import Settings
 from bot.notify.pacing import Pace, Unlimited
@@ -40,6 +41,7 @@ from bot.notify.planner import Situation, plan_fallback, situations, still_wante
 from bot.notify.providers import Attachment, EmailSender, PermanentFailure, Sent, SmsSender, TransientFailure
 from bot.notify.render import context_for, render
 from bot.notify.rules import Rules
+from bot.notify.whatsapp import TwilioWhatsApp, WhatsAppMessage
 
 logger = logging.getLogger("doorstep.notify")
 Priority = Literal["essential", "other"]
@@ -84,6 +86,8 @@ class _Job:
     html: str
     key: str
     attachments: tuple[Attachment, ...] = ()
+    whatsapp: WhatsAppMessage | None = None
+    media_url: str | None = None  # the proof-of-delivery photo, where the channel takes pictures
 
 
 LABEL_TYPES = {"PDF": "application/pdf", "PNG": "image/png", "GIF": "image/gif", "ZPL": "application/zpl"}
@@ -102,9 +106,11 @@ class Dispatcher:
     def __init__(self, sessions: sessionmaker[Session], settings: Settings, rules: Rules, *, sms: SmsSender,
                  email: EmailSender, speed: float = 1.0, worker: str | None = None,
                  after_send: Callable[[list[int]], Awaitable[None]] | None = None,
-                 pace: Pace | None = None, priority: Priority | None = None) -> None:
+                 pace: Pace | None = None, priority: Priority | None = None,
+                 whatsapp: TwilioWhatsApp | None = None) -> None:
         self.sessions, self.settings, self.rules = sessions, settings, rules
         self.sms, self.email, self.speed = sms, email, speed
+        self.whatsapp = whatsapp
         self.worker = worker or worker_name()
         self.after_send = after_send
         self.pace = pace or Unlimited()
@@ -121,9 +127,14 @@ class Dispatcher:
             ).all()
             found: dict[int, str | None] = {}
             for row in rows:
-                if row.channel == "sms" and row.body:
+                if row.channel in ("sms", "whatsapp") and row.body:
                     try:
-                        found[row.id] = await self.sms.find_sent(row.to_address, row.body, row.claimed_at or now)
+                        if row.channel == "whatsapp" and self.whatsapp is not None:
+                            found[row.id] = await self.whatsapp.find_sent(row.to_address, row.body, row.trigger,
+                                                                          row.locale, row.claimed_at or now)
+                        else:
+                            found[row.id] = await self.sms.find_sent(row.to_address, row.body,
+                                                                     row.claimed_at or now)
                     except (TransientFailure, PermanentFailure) as exc:
                         logger.warning("cannot reconcile notification %s yet: %s", row.id, exc)
                         continue
@@ -211,16 +222,23 @@ class Dispatcher:
                         continue
                     sent_today[customer.id] += 1
                 ret = next((r for r in shipment.returns if r.id == row.context.get("return_id")), None)
-                if not row.body:
+                ctx: dict[str, object] | None = None
+                if not row.body or row.channel == "whatsapp":
                     ctx = context_for(row, shipment, now=now, settings=self.settings,
                                       locker=lockers.get(shipment.locker_id or -1), ret=ret)
+                if not row.body:
+                    assert ctx is not None
                     out = render(row.template, row.locale, ctx)
-                    row.body = out.sms if row.channel == "sms" else out.text
+                    row.body = out.sms if row.channel in ("sms", "whatsapp") else out.text
                     row.subject, row.html = out.subject, out.html if row.channel == "email" else None
                 row.attempts += 1
                 attachments = label_attachment(ret) if row.channel == "email" and row.trigger == "return_label" else ()
+                media = proof_photo_url(self.settings, shipment, row.trigger, now) \
+                    if media_allowed(row.channel, row.to_address) else None
+                whatsapp = WhatsAppMessage(row.to_address, row.body, row.trigger, row.locale, dict(ctx or {}),
+                                           media_url=media) if row.channel == "whatsapp" else None
                 jobs.append(_Job(row.id, row.channel, row.to_address, row.body, row.subject or "", row.html or "",
-                                 row.dedupe_key, attachments))
+                                 row.dedupe_key, attachments, whatsapp, media))
             session.commit()
         return jobs
 
@@ -254,7 +272,14 @@ class Dispatcher:
                     # The callback names our record, so a status that arrives before we stored the
                     # provider's id still finds its message.
                     callback = f"{self.settings.twilio_status_callback_url}?n={job.id}"
+                    if job.media_url:  # an MMS (US and Canadian numbers)
+                        return await self.sms.send(job.to, job.body, callback, job.media_url)
                     return await self.sms.send(job.to, job.body, callback)
+                if job.channel == "whatsapp":
+                    if self.whatsapp is None or job.whatsapp is None:
+                        return PermanentFailure("WhatsApp is not switched on (no WhatsApp sender)")
+                    await self.pace.take()
+                    return await self.whatsapp.send(job.whatsapp, f"{self.settings.twilio_status_callback_url}?n={job.id}")
                 return await self.email.send(job.to, job.subject, job.body, job.html,
                                              {"notification_id": str(job.id), "dedupe_key": job.key}, job.attachments)
             except (TransientFailure, PermanentFailure) as exc:
@@ -279,8 +304,15 @@ class Dispatcher:
                     [{"nid": job.id, "p": result.provider, "pid": result.provider_id} for job, result in sent])
                 session.execute(insert(NotificationEvent), [
                     {"notification_id": job.id, "at": now, "status": "sent",
-                     "detail": f"{result.provider} {result.provider_id}"} for job, result in sent])
+                     "detail": " ".join(filter(None, (result.provider, result.provider_id, result.detail)))}
+                    for job, result in sent])
                 report.counts["sent"] += len(sent)
+                # A WhatsApp template: keep what the customer read (ops, and their conversation in Rasa).
+                worded = [{"nid": job.id, "text": result.text} for job, result in sent
+                          if job.channel == "whatsapp" and result.text and result.text != job.body]
+                if worded:
+                    session.execute(update(table).where(table.c.id == bindparam("nid")).values(
+                        body=bindparam("text")), worded)
                 mark_sent(session, [job.key for job, _ in sent], now)  # "all OK?" asked, a claim's answer told
             if failed:
                 for row in session.scalars(select(Notification).where(Notification.id.in_(failed))):

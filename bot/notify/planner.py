@@ -106,13 +106,20 @@ def _fresh(moment: datetime | None, now: datetime) -> bool:
     return moment is not None and now - moment <= FRESH_FOR
 
 
+def address_for(customer: Customer, channel: str) -> str | None:
+    """Where a channel reaches the customer: the phone, the same phone on WhatsApp, or the email."""
+    if channel == "whatsapp":
+        return f"whatsapp:{customer.phone}" if customer.phone else None
+    return customer.phone if channel == "sms" else customer.email
+
+
 def _channel(rules: Rules, trigger: str, customer: Customer, situation: Situation) -> str | None:
     """The first of the trigger's channels the customer chose, can be reached on and has not left."""
     rule = rules.rule(trigger)
     if rule is None:
         return None
     for channel in rule.channels:
-        address = customer.phone if channel == "sms" else customer.email
+        address = address_for(customer, channel)
         if channel in (customer.preferred_channels or []) and address and channel not in situation.opted_out:
             return channel
     return None
@@ -126,7 +133,7 @@ def fallback_channel(rules: Rules, trigger: str, customer: Customer, situation: 
         return None
     later = rule.channels[rule.channels.index(failed) + 1:] if failed in rule.channels else []
     for channel in [*later, *(c for c in ("email", "sms") if c not in later and c != failed)]:
-        address = customer.phone if channel == "sms" else customer.email
+        address = address_for(customer, channel)
         if address and channel not in situation.opted_out:
             return channel
     return None
@@ -250,6 +257,11 @@ def situations(session: Session, shipments: list[Shipment], now: datetime) -> di
         select(Consent.customer_id, Consent.channel).where(Consent.customer_id.in_(customer_ids), Consent.opted_out)
     ):
         opted.setdefault(customer_id, set()).add(channel)
+    # WhatsApp only after an explicit opt-in (a consent row for it, not opted out): no row is no.
+    whatsapp_in = set(session.scalars(select(Consent.customer_id).where(
+        Consent.customer_id.in_(customer_ids), Consent.channel == "whatsapp", Consent.opted_out.is_(False))))
+    for customer_id in customer_ids - whatsapp_in:
+        opted.setdefault(customer_id, set()).add("whatsapp")
     out_ids = [s.id for s in shipments if s.status == ShipmentStatus.OUT_FOR_DELIVERY]
     before: dict[int, int] = {}
     if out_ids:
@@ -364,7 +376,7 @@ def _row(shipment: Shipment, want: Wanted, key: str, now: datetime, status: str)
     return {
         "customer_id": customer.id, "shipment_id": shipment.id, "trigger": want.trigger, "channel": want.channel,
         "template": want.trigger, "locale": customer.locale,
-        "to_address": customer.phone if want.channel == "sms" else customer.email,
+        "to_address": address_for(customer, want.channel),
         "dedupe_key": key, "due_at": want.due_at, "status": status, "body": "", "attempts": 0,
         "error": f"superseded by {superseding}" if superseding else None,
         "context": {**want.facts, "return_id": want.return_id} if want.return_id else dict(want.facts),
@@ -426,7 +438,7 @@ def plan_fallback(session: Session, row: Notification, rules: Rules, now: dateti
     fallback = Notification(
         customer_id=row.customer_id, shipment_id=row.shipment_id, trigger=row.trigger, channel=channel,
         template=row.template, locale=row.locale, dedupe_key=key, due_at=now, status="planned",
-        to_address=shipment.customer.phone if channel == "sms" else shipment.customer.email,
+        to_address=address_for(shipment.customer, channel),
         context={**row.context, "fallback_of": row.id}, created_at=now,
     )
     session.add(fallback)

@@ -77,12 +77,14 @@ class Attachment:
 class Sent:
     provider: str
     provider_id: str
+    detail: str = ""  # how it went, when that matters (a WhatsApp template instead of free text)
+    text: str = ""  # what the customer got, when it is not the text we rendered (a template's words)
 
 
 class SmsSender(Protocol):
     name: str
 
-    async def send(self, to: str, body: str, status_callback: str | None) -> Sent: ...
+    async def send(self, to: str, body: str, status_callback: str | None, media_url: str | None = None) -> Sent: ...
 
     async def find_sent(self, to: str, body: str, since: datetime) -> str | None: ...
 
@@ -119,13 +121,16 @@ class TwilioSms:
         self.client = Client(account_sid, auth_token, http_client=self._http)
         self.client.api.base_url = api_base
 
-    async def send(self, to: str, body: str, status_callback: str | None) -> Sent:
+    async def send(self, to: str, body: str, status_callback: str | None, media_url: str | None = None) -> Sent:
+        """One SMS, or an MMS with `media_url` (the caller sends media only where it is allowed)."""
         sender: dict[str, Any] = (
             {"messaging_service_sid": self.messaging_service_sid} if self.messaging_service_sid
             else {"from_": self.from_number}
         )
         if status_callback:
             sender["status_callback"] = status_callback
+        if media_url:
+            sender["media_url"] = [media_url]
         try:
             async with asyncio.timeout(self.timeout):
                 message = await self.client.messages.create_async(to=to, body=body, **sender)

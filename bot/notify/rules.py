@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot.core.settings import ROOT
 
-Channel = Literal["sms", "email"]
+Channel = Literal["whatsapp", "sms", "email"]
 TRIGGERS = (
     "shipped", "day_before", "out_for_delivery", "stops_away", "delayed", "failed_attempt", "delivered",
     "at_locker", "locker_reminder", "return_label", "return_dropoff_reminder", "return_received",

@@ -21,6 +21,7 @@ from bot.notify.planner import FRESH_FOR, WARN_FOR, load_shipments, sync_plans
 from bot.notify.planning import plan_requested
 from bot.notify.providers import email_sender, sms_sender
 from bot.notify.rules import Rules, cached_rules
+from bot.notify.whatsapp import whatsapp_sender
 
 FINAL = (ShipmentStatus.DELIVERED, ShipmentStatus.RETURNED)
 RETURNS_FOR = timedelta(days=30)
@@ -62,12 +63,16 @@ async def dispatch_step(runtime: Runtime, now: datetime, *, priority: Priority |
     settings = runtime.settings
     sms, email, pace = sms_sender(settings), email_sender(settings), pace_for(settings)
     speed = settings.sandbox_speed if settings.carrier == "sandbox" else 1.0
+    whatsapp = whatsapp_sender(settings)
     dispatcher = Dispatcher(runtime.sessions, settings, cached_rules(settings.notification_rules), sms=sms,
-                            email=email, speed=speed, after_send=after_send, pace=pace, priority=priority)
+                            email=email, speed=speed, after_send=after_send, pace=pace, priority=priority,
+                            whatsapp=whatsapp)
     try:
         return await dispatcher.run_once(now)
     finally:
         await sms.close()
+        if whatsapp is not None:
+            await whatsapp.close()
         if isinstance(pace, RedisPace):
             await pace.close()
 

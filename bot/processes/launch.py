@@ -30,6 +30,7 @@ def rasa_env(settings: Settings) -> dict[str, str]:
         "TWILIO_AUTH_TOKEN": settings.sms_auth_token,
         "TWILIO_FROM_NUMBER": settings.sms_from,
         "TWILIO_MESSAGING_SERVICE_SID": settings.twilio_messaging_service_sid,
+        "TWILIO_WHATSAPP_FROM": settings.whatsapp_from,
         "TWILIO_WEBHOOK_URL": settings.sms_webhook_url,
         "TWILIO_API_BASE": settings.twilio_api_base,
         "TWILIO_STATUS_CALLBACK": f"{settings.public_base_url}/webhooks/twilio/status"

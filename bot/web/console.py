@@ -179,7 +179,7 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
         language=desk.LANGUAGE_LABEL[language],
         asked=[line["text"] for line in lines if line["who"] == "customer"][-5:], tried=bot_attempts(events),
         rasa_error=rasa_error, mine=desk.may_work_on(handoff, me.agent), options=options, msg=msg,
-        channel=desk.CHANNEL_LABEL.get(handoff.channel, handoff.channel),
+        channel=desk.channel_label(handoff.channel, handoff.sender_id),
         reason=desk.REASON_LABEL.get(handoff.reason, handoff.reason), now=now,
         not_delivered=desk.undeliverable_because(session, handoff),
         agent_name=(session.get(Agent, handoff.agent_id).name if handoff.agent_id else None),  # type: ignore[union-attr]

@@ -25,7 +25,8 @@ router = APIRouter()
 MAX_BODY = 256 * 1024
 # Where each status stands; a message never moves to a lower rank.
 RANK = {"planned": 0, "sending": 1, "queued": 1, "accepted": 1, "sent": 2, "processed": 2, "deferred": 2,
-        "delivered": 3, "undelivered": 3, "failed": 3, "bounced": 3, "dropped": 3}
+        "delivered": 3, "undelivered": 3, "failed": 3, "bounced": 3, "dropped": 3,
+        "read": 3}  # WhatsApp's "read" comes after "delivered": taken (204), the status stays delivered
 TWILIO_FINAL_FAILURES = {"undelivered", "failed"}
 SENDGRID_STATUS = {"processed": "sent", "deferred": "sent", "delivered": "delivered", "bounce": "bounced",
                    "dropped": "dropped"}
@@ -72,7 +73,7 @@ async def twilio_status(request: Request, session: SessionDep, settings: Setting
     detail = f"twilio {status}" + (f" error {params['ErrorCode']}" if params.get("ErrorCode") else "")
     if _advance(session, row, status, now, detail) and status in TWILIO_FINAL_FAILURES:
         rules = cached_rules(settings.notification_rules)
-        plan_fallback(session, row, rules, now, f"fallback after SMS {status}")
+        plan_fallback(session, row, rules, now, f"fallback after {'WhatsApp' if row.channel == 'whatsapp' else 'SMS'} {status}")
     session.commit()
     return Response(status_code=204)
 

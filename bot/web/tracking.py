@@ -16,6 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.aftercare.proof import PHOTO_TYPES, photo_bytes, proof_of, proof_view
+from bot.aftercare.proof_media import read_media_token
 from bot.carriers import CarrierError
 from bot.conversation.identity import (
     make_link_token,
@@ -116,6 +117,17 @@ def proof_photo(token: str, fmt: str, runtime: RuntimeDep, session: SessionDep) 
     """The driver's photo, only through the parcel's own valid link; anything else is a 404 without it."""
     shipment = _shipment(runtime, session, token)
     proof = proof_of(session, shipment.id) if shipment is not None else None
+    picture = photo_bytes(proof.photo, proof.photo_format) if proof is not None and proof.photo_format == fmt else None
+    if picture is None or fmt not in PHOTO_TYPES:
+        return JSONResponse({"detail": "not found"}, status_code=404, headers=NO_STORE)
+    return Response(picture, media_type=PHOTO_TYPES[fmt], headers=PHOTO_HEADERS)
+
+
+@router.get("/m/{token}/proof.{fmt}")
+def proof_media(token: str, fmt: str, runtime: RuntimeDep, session: SessionDep) -> Response:
+    """The photo sent with a message (WhatsApp, MMS): a signed link that works for an hour, this photo only."""
+    shipment_id = read_media_token(runtime.settings.link_secret, token)
+    proof = proof_of(session, shipment_id) if shipment_id is not None else None
     picture = photo_bytes(proof.photo, proof.photo_format) if proof is not None and proof.photo_format == fmt else None
     if picture is None or fmt not in PHOTO_TYPES:
         return JSONResponse({"detail": "not found"}, status_code=404, headers=NO_STORE)

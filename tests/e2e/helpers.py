@@ -16,6 +16,7 @@ from bot.notify.conversation import ConversationRecorder
 from bot.notify.dispatch import Dispatcher
 from bot.notify.providers import email_sender, sms_sender
 from bot.notify.rules import load_rules
+from bot.notify.whatsapp import whatsapp_sender
 from bot.text.timefmt import clock
 
 
@@ -76,13 +77,16 @@ def dispatch_now(runtime: Runtime) -> None:
 
     async def send() -> None:
         sms_out, email = sms_sender(runtime.settings), email_sender(runtime.settings)
+        whatsapp = whatsapp_sender(runtime.settings)
         recorder = ConversationRecorder(runtime.sessions, runtime.settings)
         dispatcher = Dispatcher(runtime.sessions, runtime.settings, load_rules(), sms=sms_out, email=email,
-                                after_send=recorder.record)
+                                after_send=recorder.record, whatsapp=whatsapp)
         try:
             await dispatcher.run_once(now)
         finally:
             await sms_out.close()
+            if whatsapp is not None:
+                await whatsapp.close()
             await recorder.close()
 
     asyncio.run(send())

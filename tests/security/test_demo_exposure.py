@@ -26,7 +26,8 @@ PRODUCTION = {"ENVIRONMENT": "production", "RASA_TOKEN": "r" * 32, "LINK_SECRET"
               "CARRIER_WEBHOOK_SECRET": "c" * 32, "OUTBOX_AUTH_TOKEN": "o" * 32, "SESSION_SECRET": "s" * 32,
               "ACTION_SERVER_SECRET": "a" * 32,
               "DATABASE_URL": "postgresql+psycopg://doorstep@db.example.com/doorstep"}
-DEMO_PAGES = ["/demo/mailbox", "/demo/mailbox/1", "/demo/phone", "/demo/phone/+4915120000001", "/api/outbox",
+DEMO_PAGES = ["/demo/mailbox", "/demo/mailbox/1", "/demo/phone", "/demo/phone/+4915120000001",
+              "/demo/whatsapp/+4915120000001", "/api/outbox",
               "/api/demo"]
 
 

@@ -1,0 +1,155 @@
+"""WhatsApp over the running stack: a signed WhatsApp webhook into Rasa, the conversation, the reply
+back over WhatsApp through the twilio library and the outbox (which keeps Twilio's 24-hour rule), the
+opt-in and opt-out per channel, and a notification as a template outside the window, free text inside."""
+
+from __future__ import annotations
+
+import time
+
+import httpx
+from sqlalchemy import select
+
+from bot.core.clock import sim_now
+from bot.core.models import Consent, ConversationLink, Notification, NotificationEvent, OutboxMessage, Shipment, ShipmentStatus
+from bot.core.runtime import Runtime
+from bot.demo.outbox import new_sid
+from bot.demo.sms_sim import send_as_customer, signed_inbound
+from tests.e2e.conftest import CustomerPool
+from tests.e2e.helpers import ON_ITS_WAY, dispatch_now
+
+
+def whatsapp_notification(rt: Runtime, shipment_id: int, trigger: str) -> int:
+    """A message planned on WhatsApp now, its news made fresh (the customer keeps no quiet hours)."""
+    with rt.sessions() as session:
+        now = sim_now(session)
+        shipment = session.get(Shipment, shipment_id)
+        assert shipment is not None
+        shipment.status_at = now
+        if trigger == "delivered":
+            shipment.status, shipment.delivered_at = ShipmentStatus.DELIVERED, now
+        shipment.customer.quiet_hours_start = shipment.customer.quiet_hours_end = 0
+        row = Notification(customer_id=shipment.customer_id, shipment_id=shipment_id, trigger=trigger,
+                           channel="whatsapp", template=trigger, locale=shipment.customer.locale,
+                           to_address=f"whatsapp:{shipment.customer.phone}",
+                           dedupe_key=f"{shipment_id}:{trigger}::whatsapp", due_at=now, status="planned",
+                           context={}, created_at=now)
+        session.add(row)
+        session.commit()
+        return row.id
+
+
+def sent_detail(rt: Runtime, notification_id: int) -> tuple[Notification, str]:
+    with rt.sessions() as session:
+        row = session.get(Notification, notification_id)
+        assert row is not None
+        detail = session.scalar(select(NotificationEvent.detail).where(
+            NotificationEvent.notification_id == notification_id, NotificationEvent.status == "sent"))
+        return row, detail or ""
+
+
+def opt_in(rt: Runtime, customer_id: int) -> None:
+    with rt.sessions() as session, session.begin():
+        session.add(Consent(customer_id=customer_id, channel="whatsapp", opted_out=False, source="e2e: opted in"))
+
+
+def one_parcel_on_its_way(ps: list[Shipment]) -> bool:
+    return sum(bool(p.status in ON_ITS_WAY and p.eta_start) for p in ps) == 1 \
+        and "sms" in ps[0].customer.preferred_channels
+
+
+def test_outside_the_window_a_template_goes_and_a_trigger_without_one_falls_back(
+        stack_runtime: Runtime, customers: CustomerPool) -> None:
+    rt = stack_runtime
+    customer, parcels = customers.take(lambda ps: one_parcel_on_its_way(ps)
+                                       and any(p.status in ("at_depot", "in_transit") for p in ps))
+    parcel = next(p for p in parcels if p.status in ("at_depot", "in_transit"))
+    opt_in(rt, customer.id)
+    shipped = whatsapp_notification(rt, parcel.id, "shipped")  # no approved template for "shipped"
+    dispatch_now(rt)
+    dispatch_now(rt)  # the fallback planned by the first pass
+    row, _ = sent_detail(rt, shipped)
+    assert row.status == "failed" and "no approved template" in (row.error or "")
+    with rt.sessions() as session:
+        fallback = session.scalar(select(Notification).where(Notification.dedupe_key.like(f"{parcel.id}:shipped::%"),
+                                                             Notification.channel != "whatsapp"))
+        assert fallback is not None and fallback.status in ("sent", "delivered"), fallback
+        assert fallback.context.get("fallback_of") == shipped
+    delivered = whatsapp_notification(rt, parcel.id, "delivered")  # approved: goes as the template
+    dispatch_now(rt)
+    row, detail = sent_detail(rt, delivered)
+    assert row.status in ("sent", "delivered") and "template HX" in detail, (row.status, row.error, detail)
+    with rt.sessions() as session:
+        message = session.scalar(select(OutboxMessage).where(OutboxMessage.sid == row.provider_id))
+        assert message is not None and message.channel == "whatsapp" and message.meta.get("content_sid")
+        assert parcel.tracking_number in message.body
+
+
+def test_a_whatsapp_conversation_is_answered_over_whatsapp_and_consent_is_per_channel(
+        stack_runtime: Runtime, customers: CustomerPool) -> None:
+    rt = stack_runtime
+    customer, parcels = customers.take(one_parcel_on_its_way)
+    parcel = next(p for p in parcels if p.status in ON_ITS_WAY and p.eta_start)
+    wa = f"whatsapp:{customer.phone}"
+    opt_in(rt, customer.id)
+
+    # The customer writes on WhatsApp: signed webhook → Rasa → the reply goes back over WhatsApp.
+    exchange = send_as_customer(rt, wa, "wheres my parcel??")
+    assert exchange.status_code == 204
+    text = "\n".join(exchange.replies)
+    assert f"Parcel {parcel.tracking_number[-4:]}" in text and "/t/" in text
+    with rt.sessions() as session:
+        replies = session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == wa,
+                                                              OutboxMessage.direction == "outbound")).all()
+        assert replies and all(m.channel == "whatsapp" and m.from_address == rt.settings.outbox_whatsapp_from
+                               for m in replies)
+        assert not session.scalars(select(OutboxMessage).where(OutboxMessage.to_address == customer.phone)).all()
+        link = session.scalar(select(ConversationLink).where(ConversationLink.sender_id == wa))
+        assert link is not None and link.verified and link.customer_id == customer.id
+    token = {"token": rt.settings.rasa_token}
+    tracker = httpx.get(f"{rt.settings.rasa_url}/conversations/{wa}/tracker", params=token).json()
+    assert any(e.get("event") == "user" and e.get("text") == "wheres my parcel??" for e in tracker["events"])
+    sms_tracker = httpx.get(f"{rt.settings.rasa_url}/conversations/{customer.phone}/tracker", params=token).json()
+    assert not any(e.get("text") == "wheres my parcel??" for e in sms_tracker["events"]), "one conversation each"
+
+    # Inside the window: a WhatsApp notification goes as free text, into the same conversation.
+    delivered = whatsapp_notification(rt, parcel.id, "delivered")
+    dispatch_now(rt)
+    row, detail = sent_detail(rt, delivered)
+    assert row.status in ("sent", "delivered") and "template" not in detail, (row.status, row.error, detail)
+    with rt.sessions() as session:
+        message = session.scalar(select(OutboxMessage).where(OutboxMessage.sid == row.provider_id))
+        assert message is not None and message.body == row.body and "content_sid" not in message.meta
+    tracker = httpx.get(f"{rt.settings.rasa_url}/conversations/{wa}/tracker", params=token).json()
+    assert any(e.get("event") == "bot" and e.get("text") == row.body for e in tracker["events"])
+
+    # STOP on WhatsApp stops WhatsApp only; START turns it on again.
+    assert "no more WhatsApp messages" in "\n".join(send_as_customer(rt, wa, "STOP").replies)
+    with rt.sessions() as session:
+        consents = {c.channel: c.opted_out for c in session.scalars(select(Consent).where(
+            Consent.customer_id == customer.id))}
+        assert consents == {"whatsapp": True}
+    assert "WhatsApp is on" in "\n".join(send_as_customer(rt, wa, "START").replies)
+    with rt.sessions() as session:
+        assert session.scalar(select(Consent.opted_out).where(Consent.customer_id == customer.id,
+                                                              Consent.channel == "whatsapp")) is False
+
+
+def test_a_forged_or_tampered_whatsapp_webhook_gets_403_and_changes_nothing(stack_runtime: Runtime,
+                                                                           customers: CustomerPool) -> None:
+    rt = stack_runtime
+    customer, _ = customers.take(lambda ps: True)
+    wa = f"whatsapp:{customer.phone}"
+    form, signature = signed_inbound(rt, wa, "STOP", new_sid())
+    url = rt.settings.sms_webhook_url
+    assert httpx.post(url, data=form, timeout=30).status_code == 403  # unsigned
+    assert httpx.post(url, data=form, headers={"X-Twilio-Signature": "bm90IGEgc2lnbmF0dXJl"}, timeout=30).status_code == 403
+    posing = {**form, "From": "whatsapp:+4915199990077"}  # someone else's number under a real signature
+    assert httpx.post(url, data=posing, headers={"X-Twilio-Signature": signature}, timeout=30).status_code == 403
+    time.sleep(1.0)
+    with rt.sessions() as session:
+        assert session.scalar(select(Consent).where(Consent.customer_id == customer.id,
+                                                    Consent.channel == "whatsapp")) is None
+    token = {"token": rt.settings.rasa_token}
+    for sender in (wa, "whatsapp:+4915199990077"):
+        events = httpx.get(f"{rt.settings.rasa_url}/conversations/{sender}/tracker", params=token).json()["events"]
+        assert not any(e.get("event") == "user" for e in events or [])
