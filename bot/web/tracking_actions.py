@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
+from babel.numbers import format_decimal
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import Response
@@ -49,7 +50,9 @@ from bot.web.tracking_view import PAGE_DASH, action_labels
 
 router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
-MAX_FIELD = 300
+MAX_FIELD = 300  # a note for the driver; longer is refused, not cut
+MAX_REASON = 200  # why a return
+READ_AT_MOST = 2000  # what is read of any one form field
 NOT_OFFERED = N_("That choice is not on offer any more. Please choose again.")
 QUESTIONS = {
     Kind.RESCHEDULE: N_("When should we come?"), Kind.LOCKER: N_("Which locker?"),
@@ -121,7 +124,8 @@ def _lockers(runtime: Runtime, found: list[Any], lang: str) -> list[dict[str, An
         places = {locker.code: (locker.lat, locker.lng) for locker in session.scalars(
             select(Locker).where(Locker.code.in_([o.code for o in found])))}
     return [{"value": o.code, "name": o.name, "address": o.address, "position": places.get(o.code),
-             "detail": t(lang, "{km} km away, {free} free", km=f"{o.distance_m / 1000:.1f}", free=o.free)}
+             "detail": t(lang, "{km} km away, {free} free", km=format_decimal(o.distance_m / 1000, "0.0", locale=lang),
+                       free=o.free)}
             for o in found]
 
 
@@ -145,7 +149,7 @@ def _form_view(runtime: Runtime, visitor: Visitor, kind: Kind, found: Options) -
 
 def _text(form: dict[str, Any], name: str) -> str:
     value = form.get(name)
-    return " ".join(str(value).split())[:MAX_FIELD] if isinstance(value, str) else ""
+    return " ".join(value[:READ_AT_MOST].split()) if isinstance(value, str) else ""
 
 
 def _window(value: str, offered: list[TimeWindow]) -> TimeWindow | None:
@@ -187,11 +191,11 @@ def _return_choice(who: dict[str, Any], lang: str, found: Options, form: dict[st
                    when: Any) -> Choice:
     names = {item["sku"]: item["name"] for item in found.return_items}
     chosen = [sku for sku in dict.fromkeys(items) if sku in names]
-    method, reason = _text(form, "method"), _text(form, "reason")[:200]
+    method, reason = _text(form, "method"), _text(form, "reason")
     if not chosen or len(chosen) != len(set(items)) or method not in found.return_methods:
         return Choice(problem=t(lang, NOT_OFFERED))
-    if not reason:
-        return Choice(problem=t(lang, "Please tell us why you are returning it."))
+    if not 0 < len(reason) <= MAX_REASON:
+        return Choice(problem=t(lang, "Please tell us in a few words why you are returning it."))
     summary = [t(lang, "Items: {items}", items=", ".join(names[sku] for sku in chosen)),
                t(lang, "How: {method}", method=t(lang, RETURN_METHODS[method])),
                t(lang, "Why: {reason}", reason=reason)]
