@@ -12,15 +12,16 @@ from __future__ import annotations
 from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.core.models import AuditLog, GoodwillGrant, Shipment
 from bot.core.settings import ROOT
-from bot.notify.rules import GoodwillRule
+from bot.notify.rules import GoodwillRule, Rules
 
 GRANTED, POOL_EMPTY = "granted", "pool_empty"
 VOUCHER_MAX = 16  # longest code a message names (the SMS budget is tested with it); longer lines are skipped
@@ -95,3 +96,17 @@ def recent(session: Session, *, limit: int = 20) -> list[tuple[GoodwillGrant, st
     rows = session.execute(select(GoodwillGrant, Shipment.tracking_number).join(Shipment)
                            .order_by(GoodwillGrant.granted_at.desc(), GoodwillGrant.id.desc()).limit(limit)).all()
     return [(row[0], row[1]) for row in rows]
+
+
+def summary(session: Session, rules: Rules) -> dict[str, Any]:
+    """For the dashboard: the rule, grants given and owed (the pool was empty), codes left, the latest grants."""
+    rule = rules.goodwill
+    counts = dict(session.execute(select(GoodwillGrant.status, func.count()).group_by(GoodwillGrant.status)).all())
+    return {
+        "enabled": bool(rule and rule.enabled), "min_slip_minutes": rule.min_slip_minutes if rule else None,
+        "promise_margin_minutes": rules.promise_margin_minutes,
+        "given": int(counts.get(GRANTED, 0)), "owed": int(counts.get(POOL_EMPTY, 0)),
+        "pool_left": remaining(session, rule) if rule else 0,
+        "recent": [{"tracking_number": number, "status": g.status, "code": g.code, "slip_minutes": g.slip_minutes,
+                    "at": g.granted_at} for g, number in recent(session)],
+    }

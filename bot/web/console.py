@@ -34,6 +34,7 @@ from bot.web.auth import (
     set_session_cookie,
     trusted_device,
 )
+from bot.notify import goodwill
 from bot.web.console_changes import ChangeFailed, change_options, make_change
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.inputs import RowId
@@ -177,6 +178,7 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
     language = language_of(slot_value(events, "language") or desk.conversation_language(handoff.summary, customer))
     response = render(
         "agent_conversation.html", me=me, handoff=handoff, shipment=shipment, lines=lines, customer=customer,
+        goodwill=goodwill.grant_for(session, shipment.id) if shipment else None,
         language=desk.LANGUAGE_LABEL[language],
         asked=[line["text"] for line in lines if line["who"] == "customer"][-5:], tried=bot_attempts(events),
         rasa_error=rasa_error, mine=desk.may_work_on(handoff, me.agent), options=options, msg=msg,
