@@ -19,9 +19,9 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy.orm import object_session
 
 from bot.aftercare.proof import proof_of, where_words
+from bot.changes.common import Kind, refusal_for_state
 from bot.conversation.identity import make_link_token
 from bot.core.models import Locker, Notification, Return, Shipment
-from bot.changes.common import Kind, refusal_for_state
 from bot.core.settings import ROOT, Settings
 from bot.notify import goodwill
 from bot.text import LANGUAGES, language_of, template_texts, timefmt

@@ -21,6 +21,7 @@ from bot.core.models import Agent, Customer, Handoff
 from bot.core.runtime import Runtime
 from bot.desk import handoff_desk as desk
 from bot.desk.agents import authenticate, end_session, start_session
+from bot.notify import goodwill
 from bot.text import N_, language_of, t
 from bot.text.timefmt import window
 from bot.web.auth import (
@@ -34,7 +35,6 @@ from bot.web.auth import (
     set_session_cookie,
     trusted_device,
 )
-from bot.notify import goodwill
 from bot.web.console_changes import ChangeFailed, change_options, make_change
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.inputs import RowId

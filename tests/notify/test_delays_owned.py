@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.conversation.handoffs import create_handoff
 from bot.core.models import AuditLog, GoodwillGrant, Notification, Shipment, ShipmentStatus
 from bot.core.runtime import Runtime
-from bot.conversation.handoffs import create_handoff
 from bot.desk.agents import create_agent
 from bot.notify import goodwill
 from bot.notify.planner import load_shipments, sync_plans
