@@ -56,6 +56,7 @@ def test_a_new_window_chosen_confirmed_made_and_told_once(client: httpx.Client, 
     page = link(world, shipment)
     form = client.get(f"{page}/change/reschedule?lang=en")
     assert form.status_code == 200 and "When should we come?" in form.text
+    assert "script-src 'self';" in form.headers["content-security-policy"] and "<script>" not in form.text
     window = values(form.text, "window")[1]
     confirm = client.post(f"{page}/change/reschedule?lang=en", data={"window": window})
     assert confirm.status_code == 200 and "Please check and confirm" in confirm.text

@@ -3,7 +3,7 @@
 // not), a person through the chat, and the rasa-webchat widget authenticated by the page's token.
 (function () {
   "use strict";
-  const cfg = window.DOORSTEP_TRACK;
+  const cfg = JSON.parse(document.getElementById("track-config").textContent);
   const root = document.getElementById("track");
   const $ = (id) => document.getElementById(id);
 
