@@ -106,9 +106,13 @@ def _kind(kind: str) -> Kind | None:
 
 
 def _same_origin(request: Request) -> bool:
-    """A form posted from this site (or by a client that sends no Origin, like a plain HTML form in old browsers)."""
+    """A form posted from this site. Browsers say so in `Sec-Fetch-Site`; the page's no-referrer policy makes
+    them send `Origin: null`, so Origin is compared only when it names a site (older browsers, other clients)."""
+    site = request.headers.get("sec-fetch-site")
+    if site is not None:
+        return site in ("same-origin", "none")
     origin = request.headers.get("origin")
-    return origin is None or urlsplit(origin).netloc == request.headers.get("host", "")
+    return origin in (None, "null") or urlsplit(origin).netloc == request.headers.get("host", "")
 
 
 def _window_value(window: TimeWindow) -> str:

@@ -157,6 +157,9 @@ def test_hostile_forms_change_nothing(client: httpx.Client, world: Runtime) -> N
     cross = client.post(f"{page}/change/instructions/confirm", data={"note": "behind the gate"},
                         headers={"Origin": "https://evil.example"})
     assert cross.status_code == 403
+    from_elsewhere = client.post(f"{page}/change/instructions/confirm", data={"note": "behind the gate"},
+                                 headers={"Sec-Fetch-Site": "cross-site", "Origin": "null"})
+    assert from_elsewhere.status_code == 403
     after = fresh(world, shipment.id)
     assert (after.instructions, after.locker_id, after.promised_start) == \
         (before.instructions, before.locker_id, before.promised_start)
