@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
+from bot.carriers.sandbox.world import build_world
 from bot.conversation.handoffs import create_handoff
 from bot.core.models import AuditLog, GoodwillGrant, Notification, Shipment, ShipmentStatus
 from bot.core.runtime import Runtime
@@ -19,6 +20,7 @@ from bot.notify.planner import load_shipments, sync_plans
 from bot.notify.render import context_for, render
 from bot.notify.rules import GoodwillRule, Rules, load_rules
 from tests.changes.conftest import build
+from tests.conftest import T0
 from tests.test_console import PASSWORD, login
 from tests.test_web import LiveServer
 
@@ -110,19 +112,22 @@ def test_a_broken_promise_apologises_gives_the_window_and_the_options_and_a_vouc
             ["goodwill.granted"]
 
 
-def test_a_second_grant_for_the_same_parcel_is_the_first_one(world: Runtime, tmp_path: Path) -> None:
+def test_one_grant_per_parcel_and_each_code_once_on_both_engines(runtime: Runtime, tmp_path: Path) -> None:
     rules = rules_with_pool(tmp_path, ["SORRY-A1", "SORRY-B2"])
-    [shipment_id] = at_depot(world)
-    with world.sessions() as session, session.begin():
-        shipment = session.get(Shipment, shipment_id)
-        assert shipment is not None
-        now = shipment.promised_start
-        assert now is not None
-        first = goodwill.grant(session, shipment, slip_minutes=120, rule=rules.goodwill, now=now)
-        second = goodwill.grant(session, shipment, slip_minutes=150, rule=rules.goodwill, now=now)
-        assert first is not None and second is not None and first.id == second.id
-        assert goodwill.grant(session, shipment, slip_minutes=30, rule=rules.goodwill, now=now) is None  # not due
-    assert grants(world) == [(shipment_id, "granted", "SORRY-A1")]
+    with runtime.sessions() as session, session.begin():
+        build_world(session, seed=7, speed=1, now=T0)
+    with runtime.sessions() as session, session.begin():
+        a, b, c = session.scalars(select(Shipment).order_by(Shipment.id).limit(3)).all()
+        first = goodwill.grant(session, a, slip_minutes=120, rule=rules.goodwill, now=T0)
+        again = goodwill.grant(session, a, slip_minutes=150, rule=rules.goodwill, now=T0)
+        assert first is not None and again is not None and first.id == again.id and first.code == "SORRY-A1"
+        assert goodwill.grant(session, b, slip_minutes=30, rule=rules.goodwill, now=T0) is None  # not due
+        assert goodwill.grant(session, b, slip_minutes=95, rule=rules.goodwill, now=T0).code == "SORRY-B2"  # type: ignore[union-attr]
+        dry = goodwill.grant(session, c, slip_minutes=95, rule=rules.goodwill, now=T0)
+        assert dry is not None and (dry.status, dry.code) == ("pool_empty", None)
+        ids = (a.id, b.id, c.id)
+    assert grants(runtime) == [(ids[0], "granted", "SORRY-A1"), (ids[1], "granted", "SORRY-B2"),
+                               (ids[2], "pool_empty", None)]
 
 
 def test_a_dry_pool_is_recorded_and_the_agent_sees_it(world: Runtime, tmp_path: Path) -> None:
