@@ -40,8 +40,7 @@ NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 PHOTO_HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff",
                  "Referrer-Policy": "no-referrer", "Content-Security-Policy": "default-src 'none'"}
 PAGE_KINDS = (Kind.RESCHEDULE, Kind.LOCKER, Kind.INSTRUCTIONS, Kind.RETURN)  # the changes the page makes itself
-TOPICS = {"reschedule": "/reschedule_delivery", "locker": "/redirect_to_locker",
-          "instructions": "/delivery_instructions", "return": "/start_return", "person": "/talk_to_human"}
+TOPICS = {"person": "/talk_to_human"}  # what the chat is opened on from the page
 
 
 def _shipment(runtime: Runtime, session: Session, token: str) -> Shipment | None:
