@@ -8,6 +8,7 @@ the same for an unknown number and a wrong postcode and is rate-limited per clie
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -113,8 +114,18 @@ def tracking_page(token: str, request: Request, runtime: RuntimeDep, session: Se
         tile_attribution=settings.map_tile_attribution, topics=TOPICS, proof_map=proof_map,
         proof_photo=photo_img((view["proof"] or {}).get("photo"), alt=t(locale, "The driver's photo of where the parcel was left")),
     )
-    response.headers.update(NO_STORE)
+    response.headers.update({**NO_STORE, "Content-Security-Policy": page_policy(settings.rasa_public_url)})
     return response
+
+
+def page_policy(chat_url: str) -> str:
+    """The page's Content-Security-Policy: scripts only from this site (no inline script: the page's data is a
+    JSON block), the chat's socket.io at Rasa's public address, map tiles from the configured tile server."""
+    parts = urlsplit(chat_url)
+    socket = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+    return (f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; "
+            f"connect-src 'self' {parts.scheme}://{parts.netloc} {socket}; font-src 'self' data:; form-action 'self'; "
+            "base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
 
 
 @router.get("/t/{token}/live")
