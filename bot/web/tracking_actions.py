@@ -72,6 +72,7 @@ class Visitor:
     customer_id: int
     tracking_number: str
     language: str
+    home: tuple[float, float] | None = None  # the delivery address, for the locker map
 
     def asker(self) -> Asker:
         return Asker(shipment_id=self.shipment_id, by=Requester.API, customer_id=self.customer_id,
@@ -97,8 +98,9 @@ def _visitor(runtime: Runtime, token: str, lang: str | None) -> Visitor | None:
         shipment = session.get(Shipment, shipment_id)
         if shipment is None:
             return None
+        home = (shipment.lat, shipment.lng) if shipment.lat is not None and shipment.lng is not None else None
         return Visitor(shipment.id, shipment.customer_id, shipment.tracking_number,
-                       language_of(lang or shipment.customer.locale))
+                       language_of(lang or shipment.customer.locale), home)
 
 
 def _kind(kind: str) -> Kind | None:
@@ -142,7 +144,8 @@ def _form_view(runtime: Runtime, visitor: Visitor, kind: Kind, found: Options) -
     refusal = found.refusals.get(kind)
     view: dict[str, Any] = {"why_not": refusal.message if refusal is not None else None,
                             "question": t(lang, QUESTIONS[kind]), "tile_url": runtime.settings.map_tile_url,
-                            "tile_attribution": runtime.settings.map_tile_attribution}
+                            "tile_attribution": runtime.settings.map_tile_attribution,
+                            "home": list(visitor.home) if visitor.home else None}
     if kind == Kind.RESCHEDULE:
         view["windows"] = _windows(found, found.windows, lang)
     elif kind == Kind.LOCKER:

@@ -31,6 +31,12 @@
     markers.forEach((marker, i) => { if (marker) marker.setStyle(radios[i] && radios[i].checked ? picked : plain); });
   }
   radios.forEach((radio) => radio.addEventListener("change", highlight));
+  const home = JSON.parse(mapEl.dataset.home || "null");
+  if (home) {  // the delivery address, for distance at a glance (not a choice)
+    L.circleMarker(home, {radius: 8, color: "#7a2e0e", fillColor: "#f79009", fillOpacity: 1, weight: 2, interactive: false})
+      .bindTooltip(mapEl.dataset.homeLabel || "", {permanent: false}).addTo(map);
+    points.push(home);
+  }
   map.fitBounds(L.latLngBounds(points).pad(0.3));
   highlight();
   window.DOORSTEP_LOCKER_MAP = {markers: markers.length};  // for the browser test: the map was drawn
