@@ -186,3 +186,21 @@ def test_the_api_tells_the_customer_too(world: Runtime) -> None:
                            json={"note": "ring twice please"})
         assert answer.status_code == 200
     assert [m.context["change"] for m in told(world, shipment.id)] == ["instructions"]
+
+
+def test_a_return_to_a_locker_needs_a_locker_that_was_offered(client: httpx.Client, world: Runtime) -> None:
+    shipment = parcel(world, ShipmentStatus.DELIVERED, returnable=True)
+    page = link(world, shipment)
+    form = client.get(f"{page}/change/return?lang=nl")
+    assert "locker" in values(form.text, "method") and "Pakketkluis (om af te geven)" in form.text
+    items, lockers = values(form.text, "items"), values(form.text, "locker")
+    base = {"items": items, "method": "locker", "reason": "te klein"}
+    assert client.post(f"{page}/change/return/confirm", data=base).status_code == 409
+    assert client.post(f"{page}/change/return/confirm", data={**base, "items": ["NOT-OURS"]}).status_code == 409
+    with world.sessions() as session:
+        assert session.scalars(select(Return).where(Return.shipment_id == shipment.id)).all() == []
+    done = client.post(f"{page}/change/return/confirm", data={**base, "locker": lockers[0]})
+    assert done.status_code == 200 and 'id="change-done"' in done.text
+    with world.sessions() as session:
+        booked = session.scalars(select(Return).where(Return.shipment_id == shipment.id)).one()
+        assert (booked.method, booked.reason) == ("locker", "te klein")
