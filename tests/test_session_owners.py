@@ -22,6 +22,7 @@ ENTRY_POINTS = {
     "bot/web/health.py",
     "bot/web/notifications_ops.py",
     "bot/web/api_changes.py",
+    "bot/web/tracking_actions.py",
 }
 SERVICES = {
     "bot/changes/service.py",  # the change service: check, make, options

@@ -60,7 +60,8 @@ def test_the_page_is_in_the_customers_language_with_map_chat_and_actions(live: L
     page = httpx.get(f"{live.url}/t/{token}?lang=de")
     assert page.status_code == 200 and '<html lang="de">' in page.text and "Zustellfenster" in page.text
     assert 'id="map"' in page.text and "/static/vendor/leaflet/leaflet.js" in page.text
-    assert "/static/vendor/webchat.js" in page.text and 'data-payload="/reschedule_delivery"' in page.text
+    assert "/static/vendor/webchat.js" in page.text and 'data-payload="/talk_to_human"' in page.text
+    assert f'href="/t/{token}/change/reschedule?lang=de"' in page.text  # the page makes changes itself (issue 16)
     assert page.headers["cache-control"] == "no-store" and page.headers["referrer-policy"] == "no-referrer"
     assert httpx.get(f"{live.url}/static/tracking.js").status_code == 200
     # Without ?lang the page speaks the customer's own language, Dutch included.

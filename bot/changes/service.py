@@ -9,7 +9,7 @@ and returns a value: `Done`, `Refused` with a reason code, or `CarrierDown`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bot.carriers import Carrier, CarrierError, ChangeRefused, LockerOption, Refusal, TimeWindow, UnsupportedOperation
@@ -33,6 +33,8 @@ from bot.changes.common import (
 from bot.core.db import transaction
 from bot.core.runtime import Runtime
 from bot.notify import replan_after_change
+from bot.notify.confirmations import plan_confirmation
+from bot.notify.rules import cached_rules
 from bot.text import t
 
 Request = (reschedule.RescheduleRequest | locker.LockerRequest | instructions.InstructionsRequest
@@ -122,20 +124,25 @@ def make(runtime: Runtime, request: Request) -> Outcome:
         return refused(request, Refusal.NOT_OFFERED)
     except CarrierError:
         return CarrierDown(t(request.language, CARRIER_DOWN))
-    _follow_up(runtime, parcel, carrier.name, done)
+    _follow_up(runtime, parcel, carrier.name, done, request)
     return done
 
 
-def _follow_up(runtime: Runtime, parcel: Parcel, carrier: str, done: Done) -> None:
-    """Our side of a change the carrier made, in one transaction: our copy of it (`bot.changes.mirror`), then the
-    re-planned window messages or a return's label."""
+def _follow_up(runtime: Runtime, parcel: Parcel, carrier: str, done: Done, request: Request) -> None:
+    """Our side of a change the carrier made, in one transaction: our copy of it (`bot.changes.mirror`), the
+    re-planned window messages or a return's label; a change made on the tracking page or through the API is
+    told on the customer's channel (a return by its label message), as nobody says it in a conversation."""
     with transaction(runtime.sessions) as session:
         if done.accepted is not None:
             mirror.record(session, parcel.id, carrier, done.accepted)
         if done.kind == Kind.RETURN:
             returns.email_label(session, runtime.settings, parcel, done)
-        else:
-            replan_after_change(session, shipment_id=parcel.id, change=done.kind.value)
+            return
+        replan_after_change(session, shipment_id=parcel.id, change=done.kind.value)
+        if request.by == Requester.API:
+            plan_confirmation(session, shipment_id=parcel.id, kind=done.kind.value, now=parcel.now,
+                              what={"detail": done.detail, "request": asdict(request)},
+                              rules=cached_rules(runtime.settings.notification_rules))
 
 
 @dataclass

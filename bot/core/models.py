@@ -622,3 +622,20 @@ class FailedTask(Base):
 
 # Every flush that changes a fact the notification plans depend on asks for them again (issue 17).
 import bot.notify.replan  # noqa: E402, F401  (registers the flush hook wherever the models are used)
+
+
+# -- Issue 16, item 5: delays owned (goodwill for a broken delivery promise) ----------------------
+class GoodwillGrant(Base):
+    """The operator's goodwill for a broken promise (`config/notifications.yml`, `goodwill:`): at most one per
+    shipment (the unique key), a voucher code from the pool given at most once; `pool_empty` when the pool had
+    none left, so an agent can make it good (dashboard, console)."""
+
+    __tablename__ = "goodwill_grants"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), unique=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    status: Mapped[str] = mapped_column(String(16))  # "granted" | "pool_empty"
+    code: Mapped[str | None] = mapped_column(String(40), unique=True)
+    slip_minutes: Mapped[int] = mapped_column(Integer)
+    granted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)

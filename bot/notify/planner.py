@@ -40,6 +40,7 @@ from bot.core.models import (
     ShipmentStatus,
     Stop,
 )
+from bot.notify import goodwill
 from bot.notify.rules import Rules
 
 # Event messages are only worth sending while fresh: a world built with history must not announce
@@ -58,6 +59,9 @@ TELL_CLAIM_FOR = timedelta(days=3)  # a resolved claim's message is worth sendin
 # A claim opened in the web chat is answered in the chat (bot.aftercare.chat_notice); its SMS/email is
 # planned for this much later, and goes only if the chat could not be reached (made due at once then).
 CHAT_FIRST = timedelta(minutes=30)
+# Messages about one act rather than a state (a change made on the tracking page, issue 16): planned by
+# `bot.notify.confirmations`, true once planned, never cancelled by a re-plan.
+ONE_OFF = ("change_confirmed",)
 
 
 def web_chat(channel: str | None, sender_id: str | None) -> bool:
@@ -166,7 +170,9 @@ def _events(shipment: Shipment, now: datetime, rules: Rules, situation: Situatio
         if slip >= rules.delay_threshold_minutes:
             step = int(slip // rules.delay_threshold_minutes)
             day = shipment.eta_end.astimezone(tz).date().isoformat()
-            yield "delayed", f"{day}:{step}", now, {"slip_minutes": int(slip)}, None
+            # Issue 16: past the promise margin the message apologises and offers the options (the template).
+            yield "delayed", f"{day}:{step}", now, {"slip_minutes": int(slip),
+                                                   "broken": slip > rules.promise_margin_minutes}, None
     if status == ShipmentStatus.FAILED_ATTEMPT and _fresh(at, now):
         yield "failed_attempt", at.astimezone(tz).date().isoformat() if at else "", at or now, {}, None
     if status == ShipmentStatus.DELIVERED and _fresh(shipment.delivered_at, now):
@@ -333,6 +339,9 @@ def sync_plans(session: Session, shipments: list[Shipment], now: datetime, rules
     for shipment in shipments:
         for want in wanted(shipment, now, rules, where[shipment.id]):
             wants[want.dedupe_key(shipment.id)] = (shipment, want)
+            if want.trigger == "delayed" and want.facts.get("broken"):  # a broken promise: the operator's goodwill
+                goodwill.grant(session, shipment, slip_minutes=int(str(want.facts["slip_minutes"])),
+                               rule=rules.goodwill, now=now)
         for want in superseded(shipment, now, rules, where[shipment.id]):
             left[want.dedupe_key(shipment.id)] = (shipment, want)
     facts = {fact_of(key) for key in wants}
@@ -363,7 +372,7 @@ def sync_plans(session: Session, shipments: list[Shipment], now: datetime, rules
             row.status, row.error = "superseded", f"superseded by {replaced[fact_of(key)]}"
             row.context = {**row.context, "superseded_by": replaced[fact_of(key)]}
             session.add(NotificationEvent(notification=row, at=now, status="superseded", detail=row.error))
-        elif row.status == "planned" and fact_of(key) not in facts:
+        elif row.status == "planned" and fact_of(key) not in facts and row.trigger not in ONE_OFF:
             row.status, row.error = "cancelled", "no longer true"
             session.add(NotificationEvent(notification=row, at=now, status="cancelled", detail="no longer true"))
     session.flush()
@@ -404,6 +413,8 @@ def _insert_new(session: Session, rows: list[dict[str, object]], now: datetime) 
 def still_wanted(notification: Notification, shipment: Shipment, now: datetime,
                  rules: Rules, situation: Situation) -> bool:
     """Is the fact this message announces still true now (asked just before sending)?"""
+    if notification.trigger in ONE_OFF:
+        return True
     facts = {w.fact_key(shipment.id) for w in wanted(shipment, now, rules, situation)}
     return fact_of(notification.dedupe_key) in facts
 
@@ -445,3 +456,9 @@ def plan_fallback(session: Session, row: Notification, rules: Rules, now: dateti
     session.flush()
     session.add(NotificationEvent(notification_id=fallback.id, at=now, status="planned", detail=why))
     return fallback
+
+
+# Public names for planning a one-off message (bot.notify.confirmations) the way the planner plans the others.
+wanted_channel = _channel
+plan_row = _row
+insert_plans = _insert_new

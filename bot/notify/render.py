@@ -19,9 +19,11 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy.orm import object_session
 
 from bot.aftercare.proof import proof_of, where_words
+from bot.changes.common import Kind, refusal_for_state
 from bot.conversation.identity import make_link_token
 from bot.core.models import Locker, Notification, Return, Shipment
 from bot.core.settings import ROOT, Settings
+from bot.notify import goodwill
 from bot.text import LANGUAGES, language_of, template_texts, timefmt
 
 TEMPLATES = ROOT / "templates" / "notifications"
@@ -29,7 +31,9 @@ LOCALES = LANGUAGES
 # Longest value a template ever sees for each kind of data (the SMS length test uses these).
 LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_address": 40,
           "pickup_code": 8, "rma": 14, "address": 40, "reference": 8, "resolution": 24, "place": 24, "asked": 36,
-          "distance": 6}
+          "distance": 6,
+          # Issue 16: a delay that broke the promise (flags: "1" or ""), its voucher, the change a page made.
+          "promise_broken": 1, "offer_change": 1, "voucher": 16, "change": 12}
 
 
 @dataclass(frozen=True)
@@ -145,4 +149,18 @@ def context_for(notification: Notification, shipment: Shipment, *, now: datetime
         "place": limit("place", str(facts.get("place") or "")),
         "asked": limit("asked", str(facts.get("asked") or "")),
         "distance": limit("distance", str(facts.get("distance") or "")),
+        **owned_delay(notification, shipment, facts),
+        "change": limit("change", str(facts.get("change") or "")),
     }
+
+
+def owned_delay(notification: Notification, shipment: Shipment, facts: dict[str, Any]) -> dict[str, str]:
+    """A delay past the promise margin (issue 16): the apology's flag, the goodwill voucher given for it, and
+    whether the parcel can still be moved (so the message offers another day or a locker only then)."""
+    broken = notification.trigger == "delayed" and bool(facts.get("broken"))
+    session = object_session(shipment)
+    given = goodwill.grant_for(session, shipment.id) if broken and session is not None else None
+    movable = refusal_for_state(Kind.RESCHEDULE, status=shipment.status,
+                                going_to_locker=shipment.locker_id is not None) is None
+    return {"promise_broken": "1" if broken else "", "voucher": limit("voucher", given.code if given else ""),
+            "offer_change": "1" if movable else ""}

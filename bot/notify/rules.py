@@ -16,7 +16,7 @@ Channel = Literal["whatsapp", "sms", "email"]
 TRIGGERS = (
     "shipped", "day_before", "out_for_delivery", "stops_away", "delayed", "failed_attempt", "delivered",
     "at_locker", "locker_reminder", "return_label", "return_dropoff_reminder", "return_received",
-    "verify_warning", "delivery_check", "claim_resolved",
+    "verify_warning", "delivery_check", "claim_resolved", "change_confirmed",
 )
 DEFAULT_RULES = ROOT / "config" / "notifications.yml"
 
@@ -29,12 +29,25 @@ class TriggerRule(BaseModel):
     essential: bool = False
 
 
+class GoodwillRule(BaseModel):
+    """What we give when we break a promise badly (issue 16): a voucher code from a pool file, once per shipment."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    min_slip_minutes: int = Field(ge=1, description="the promised window's end slipped by at least this much")
+    voucher_pool: str = Field(min_length=1, description="a text file, one code a line (relative to the repository)")
+
+
 class Rules(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     frequency_cap_per_day: int = Field(ge=1)
     stops_away: int = Field(ge=1)
     delay_threshold_minutes: int = Field(ge=1)
+    # A window that slipped by more than this broke our promise: the delay message apologises and offers the options.
+    promise_margin_minutes: int = Field(60, ge=1)
+    goodwill: GoodwillRule | None = None
     day_before_at: time
     locker_hold_days: int = Field(ge=1)
     locker_reminder_hours_before: int = Field(ge=1)

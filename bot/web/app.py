@@ -23,6 +23,7 @@ from bot.web import (
     notifications_ops,
     security_txt,
     tracking,
+    tracking_actions,
     webhooks,
 )
 from bot.web.body_limit import BodySizeLimit
@@ -37,6 +38,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(security_txt.router)
     app.include_router(tracking.router)
+    app.include_router(tracking_actions.router)  # issue 16: the page's own changes
     app.include_router(webhooks.router)
     app.include_router(carrier_webhooks.router)  # issue 7: Onfleet, generic REST
     app.include_router(demo.router)

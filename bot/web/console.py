@@ -20,6 +20,7 @@ from bot.core.models import Agent, Customer, Handoff
 from bot.core.runtime import Runtime
 from bot.desk import handoff_desk as desk
 from bot.desk.agents import authenticate, end_session, start_session
+from bot.notify import goodwill
 from bot.text import N_, language_of, t
 from bot.text.timefmt import window
 from bot.web.auth import (
@@ -176,6 +177,7 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
     language = language_of(slot_value(events, "language") or desk.conversation_language(handoff.summary, customer))
     response = render(
         "agent_conversation.html", me=me, handoff=handoff, shipment=shipment, lines=lines, customer=customer,
+        goodwill=goodwill.grant_for(session, shipment.id) if shipment else None,
         language=desk.LANGUAGE_LABEL[language],
         asked=[line["text"] for line in lines if line["who"] == "customer"][-5:], tried=bot_attempts(events),
         rasa_error=rasa_error, mine=desk.may_work_on(handoff, me.agent), options=options, msg=msg,

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import APIRouter
 from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy.orm import Session
 
+from bot.core.runtime import Runtime
 from bot.desk.ops_stats import dashboard
+from bot.notify import goodwill
+from bot.notify.rules import cached_rules
 from bot.web.auth import CurrentAgent
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.pages import render
@@ -19,9 +25,15 @@ MESSAGE_COLOUR = {"delivered": "ok", "sent": "info", "queued": "info", "failed":
                   "cancelled": "muted", "superseded": "muted", "planned": "muted"}
 
 
+def _data(session: Session, runtime: Runtime) -> dict[str, Any]:
+    """The day's figures, and the goodwill given for broken promises (issue 16)."""
+    rules = cached_rules(runtime.settings.notification_rules)
+    return {**dashboard(session, runtime.clock), "goodwill": goodwill.summary(session, rules)}
+
+
 @router.get("/dashboard")
 def dashboard_page(me: CurrentAgent, session: SessionDep, runtime: RuntimeDep) -> Response:
-    data = dashboard(session, runtime.clock)
+    data = _data(session, runtime)
     deliveries = stacked_bars(
         [(state.replace("_", " "), [(state, n, STATE_COLOUR.get(state, "warn"))]) for state, n in data["deliveries"].items()],
         title="Today's deliveries by state")
@@ -43,4 +55,4 @@ def dashboard_page(me: CurrentAgent, session: SessionDep, runtime: RuntimeDep) -
 
 @router.get("/dashboard.json")
 def dashboard_json(me: CurrentAgent, session: SessionDep, runtime: RuntimeDep) -> JSONResponse:
-    return JSONResponse(jsonable_encoder(dashboard(session, runtime.clock)), headers={"Cache-Control": "no-store"})
+    return JSONResponse(jsonable_encoder(_data(session, runtime)), headers={"Cache-Control": "no-store"})

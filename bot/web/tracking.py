@@ -8,6 +8,7 @@ the same for an unknown number and a wrong postcode and is rate-limited per clie
 from __future__ import annotations
 
 from typing import Annotated, Any
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, Form, Request
 from fastapi.concurrency import run_in_threadpool
@@ -18,6 +19,7 @@ from sqlalchemy.orm import Session
 from bot.aftercare.proof import PHOTO_TYPES, photo_bytes, proof_of, proof_view
 from bot.aftercare.proof_media import read_media_token
 from bot.carriers import CarrierError
+from bot.changes import Asker, Kind, Requester, check
 from bot.conversation.identity import (
     make_link_token,
     normalise_postcode,
@@ -38,8 +40,8 @@ router = APIRouter()
 NO_STORE = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"}
 PHOTO_HEADERS = {"Cache-Control": "private, max-age=300", "X-Content-Type-Options": "nosniff",
                  "Referrer-Policy": "no-referrer", "Content-Security-Policy": "default-src 'none'"}
-TOPICS = {"reschedule": "/reschedule_delivery", "locker": "/redirect_to_locker",
-          "instructions": "/delivery_instructions", "return": "/start_return", "person": "/talk_to_human"}
+PAGE_KINDS = (Kind.RESCHEDULE, Kind.LOCKER, Kind.INSTRUCTIONS, Kind.RETURN)  # the changes the page makes itself
+TOPICS = {"person": "/talk_to_human"}  # what the chat is opened on from the page
 
 
 def _shipment(runtime: Runtime, session: Session, token: str) -> Shipment | None:
@@ -55,7 +57,18 @@ def _view(runtime: Runtime, session: Session, shipment: Shipment, locale: str, t
     proof = proof_of(session, shipment.id)
     delivery = proof_view(proof, locale, shipment.customer.time_zone, now) if proof is not None else None
     photo = f"/t/{token}/proof.{delivery.photo_format}" if delivery is not None and delivery.has_photo else None
-    return live_view(shipment, info, now=now, locale=locale, depot=depot, delivery=delivery, photo_url=photo)
+    view = live_view(shipment, info, now=now, locale=locale, depot=depot, delivery=delivery, photo_url=photo)
+    view["actions"], view["why_not"] = possible_changes(runtime, shipment, locale)
+    return view
+
+
+def possible_changes(runtime: Runtime, shipment: Shipment, locale: str) -> tuple[dict[str, bool], dict[str, str]]:
+    """What the page offers: the change service's own check for each of its changes, and why not in words."""
+    asker = Asker(shipment_id=shipment.id, by=Requester.API, customer_id=shipment.customer_id,
+                  language=language_of(locale))
+    refusals = {kind.value: check(runtime, kind, asker) for kind in PAGE_KINDS}
+    return ({kind: refusal is None for kind, refusal in refusals.items()},
+            {kind: refusal.message for kind, refusal in refusals.items() if refusal is not None})
 
 
 def _invalid(request: Request, *, status_code: int, unavailable: bool = False, message: str | None = None,
@@ -65,6 +78,11 @@ def _invalid(request: Request, *, status_code: int, unavailable: bool = False, m
                       unavailable=unavailable, message=message, number=number)
     response.headers.update(NO_STORE)
     return response
+
+
+def invalid_link(request: Request) -> Response:
+    """The friendly page for a link that is not (or no longer) valid, with the lookup form: 404."""
+    return _invalid(request, status_code=404)
 
 
 def _limiter(request: Request) -> RateLimiter:
@@ -96,8 +114,18 @@ def tracking_page(token: str, request: Request, runtime: RuntimeDep, session: Se
         tile_attribution=settings.map_tile_attribution, topics=TOPICS, proof_map=proof_map,
         proof_photo=photo_img((view["proof"] or {}).get("photo"), alt=t(locale, "The driver's photo of where the parcel was left")),
     )
-    response.headers.update(NO_STORE)
+    response.headers.update({**NO_STORE, "Content-Security-Policy": page_policy(settings.rasa_public_url)})
     return response
+
+
+def page_policy(chat_url: str) -> str:
+    """The page's Content-Security-Policy: scripts only from this site (no inline script: the page's data is a
+    JSON block), the chat's socket.io at Rasa's public address, map tiles from the configured tile server."""
+    parts = urlsplit(chat_url)
+    socket = f"{'wss' if parts.scheme == 'https' else 'ws'}://{parts.netloc}"
+    return (f"default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data: blob: https:; "
+            f"connect-src 'self' {parts.scheme}://{parts.netloc} {socket}; font-src 'self' data:; form-action 'self'; "
+            "base-uri 'none'; object-src 'none'; frame-ancestors 'none'")
 
 
 @router.get("/t/{token}/live")

@@ -19,8 +19,6 @@ from bot.web.proofmap import pin_map
 STEPS = ("label_created", "in_transit", "at_depot", "out_for_delivery", "delivered")
 STEP_OF = {"label_created": 0, "in_transit": 1, "at_depot": 2, "out_for_delivery": 3, "failed_attempt": 3,
            "at_locker": 4, "delivered": 4, "returned": 4}
-CHANGEABLE = {ShipmentStatus.LABEL_CREATED, ShipmentStatus.IN_TRANSIT, ShipmentStatus.AT_DEPOT,
-              ShipmentStatus.FAILED_ATTEMPT}
 PAGE_DASH = "–"  # a web page is not an SMS: the typographic dash between a window's times
 
 
@@ -97,7 +95,8 @@ def _proof(shipment: Shipment, info: TrackingInfo, *, now: datetime, tz: str, la
 def live_view(shipment: Shipment, info: TrackingInfo, *, now: datetime, locale: str,
               depot: Depot | None, delivery: ProofView | None = None, photo_url: str | None = None) -> dict[str, Any]:
     """Everything on the page that can change while it is open; `delivery` is the carrier's proof of delivery
-    and `photo_url` where the page loads its photo."""
+    and `photo_url` where the page loads its photo. What can be changed is the change service's to say
+    (`bot.web.tracking.possible_changes` adds it)."""
     lang = language_of(locale)
     tz = shipment.customer.time_zone
     status = ShipmentStatus(info.status)
@@ -118,14 +117,6 @@ def live_view(shipment: Shipment, info: TrackingInfo, *, now: datetime, locale: 
     route = [p for p in ([depot.lat, depot.lng] if depot else None, driver, destination) if p] if driver else []
     proof = _proof(shipment, info, now=now, tz=tz, lang=lang, delivery=delivery, photo_url=photo_url) \
         if status in (ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER) else None
-    returnable = any(i.get("returnable") for i in shipment.items or [])
-    actions = {
-        "reschedule": status in CHANGEABLE and locker is None,
-        "locker": status in CHANGEABLE and locker is None,
-        "instructions": status in CHANGEABLE and locker is None,
-        "return": status == ShipmentStatus.DELIVERED and returnable and bool(
-            shipment.return_until and shipment.return_until > now),
-    }
     return {
         "status": info.status, "status_label": status_label(info.status, lang),
         "headline": headline(shipment, info, now, tz, lang),
@@ -133,7 +124,6 @@ def live_view(shipment: Shipment, info: TrackingInfo, *, now: datetime, locale: 
         "stops_away": stops, "timeline": timeline, "driver": driver, "destination": destination,
         "destination_label": t(lang, "Locker") if locker else t(lang, "Your address"),
         "depot": [depot.lat, depot.lng] if depot else None, "route": route, "proof": proof,
-        "actions": actions,
         "history": [{"at": moment_text(e.occurred_at, now, tz, lang),
                      "text": (e.description if lang == "en" else "") or status_label(e.status, lang)}
                     for e in reversed([e for e in shipment.events if e.applied])],

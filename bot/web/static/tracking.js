@@ -1,8 +1,9 @@
-// The tracking page: Leaflet map, live updates (polling /t/<token>/live), actions that open the chat
-// on their topic, and the rasa-webchat widget authenticated by the page's token.
+// The tracking page: Leaflet map, live updates (polling /t/<token>/live), the changes the page makes
+// itself (links to /t/<token>/change/<kind>, shown only when the change service allows them, else why
+// not), a person through the chat, and the rasa-webchat widget authenticated by the page's token.
 (function () {
   "use strict";
-  const cfg = window.DOORSTEP_TRACK;
+  const cfg = JSON.parse(document.getElementById("track-config").textContent);
   const root = document.getElementById("track");
   const $ = (id) => document.getElementById(id);
 
@@ -59,9 +60,14 @@
     $("proof").hidden = !proof;
     if (proof) renderProof(proof);
     let any = false;
-    document.querySelectorAll("#actions [data-action]").forEach((button) => {
-      const key = button.dataset.action;
-      if (key in view.actions) { button.hidden = !view.actions[key]; any = any || view.actions[key]; }
+    document.querySelectorAll("#actions li[data-action]").forEach((row) => {
+      const key = row.dataset.action;
+      if (!(key in view.actions)) return;
+      const on = view.actions[key];
+      row.querySelector("a.action").hidden = !on;
+      row.querySelector(".action-off").hidden = on;
+      row.querySelector(".why-not").textContent = (view.why_not || {})[key] || "";
+      any = any || on;
     });
     $("actions-none").hidden = any;
     const history = $("history");
