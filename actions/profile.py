@@ -50,7 +50,7 @@ def _said(tracker: Tracker) -> str:
 
 def _lockers() -> dict[str, str]:
     with runtime().sessions() as session:
-        return {code: name for code, name in session.execute(select(Locker.code, Locker.name)).tuples()}
+        return {code: name for code, name in session.execute(select(Locker.code, Locker.name))}
 
 
 def _checked(items: dict[str, Any]) -> dict[str, Any] | None:
@@ -171,7 +171,7 @@ class AnswerProfileQuestion(Action):
 def _stored(customer_id: int) -> tuple[dict[str, Any], dict[str, str]]:
     with runtime().sessions() as session:
         profile = read(session, customer_id)
-        lockers = {code: name for code, name in session.execute(select(Locker.code, Locker.name)).tuples()}
+        lockers = {code: name for code, name in session.execute(select(Locker.code, Locker.name))}
         return (stored(profile) if profile is not None else {}), lockers
 
 

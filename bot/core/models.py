@@ -658,6 +658,7 @@ class ProfileChange(Base):
     by: Mapped[str] = mapped_column(String(16))  # customer | agent | system
     channel: Mapped[str] = mapped_column(String(16))  # sms | web | page | console | api
     actor: Mapped[str] = mapped_column(String(80), default="")  # "agent:3"; never a phone number
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))  # the parcel link it came through
 
 
 class ProfileApplication(Base):

@@ -22,14 +22,14 @@ from bot.aftercare.proof import proof_of, where_words
 from bot.conversation.identity import make_link_token
 from bot.core.models import Locker, Notification, Return, Shipment
 from bot.core.settings import ROOT, Settings
-from bot.text import LANGUAGES, language_of, template_texts, timefmt
+from bot.text import LANGUAGES, N_, language_of, t, template_texts, timefmt
 
 TEMPLATES = ROOT / "templates" / "notifications"
 LOCALES = LANGUAGES
 # Longest value a template ever sees for each kind of data (the SMS length test uses these).
 LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_address": 40,
           "pickup_code": 8, "rma": 14, "address": 40, "reference": 8, "resolution": 24, "place": 24, "asked": 36,
-          "distance": 6}
+          "distance": 6, "profile_items": 60}
 
 
 @dataclass(frozen=True)
@@ -145,4 +145,14 @@ def context_for(notification: Notification, shipment: Shipment, *, now: datetime
         "place": limit("place", str(facts.get("place") or "")),
         "asked": limit("asked", str(facts.get("asked") or "")),
         "distance": limit("distance", str(facts.get("distance") or "")),
+        "profile_items": limit("profile_items", profile_items(locale, str(facts.get("profile_items") or ""))),
     }
+
+
+# Issue 16: what the saved profile could not do for a parcel, named in the customer's language.
+PROFILE_ITEMS = {"note": N_("note for the driver"), "neighbour": N_("neighbour"), "window": N_("delivery times"),
+                 "locker": N_("locker")}
+
+
+def profile_items(locale: str, items: str) -> str:
+    return ", ".join(t(locale, PROFILE_ITEMS[item]) for item in items.split(",") if item in PROFILE_ITEMS)

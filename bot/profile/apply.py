@@ -40,6 +40,7 @@ from bot.changes.instructions import MAX_NOTE
 from bot.core.db import insert_or_skip, transaction
 from bot.core.models import ProfileApplication, Shipment
 from bot.core.runtime import Runtime
+from bot.notify.replan import request_replan
 from bot.profile.store import WEEK, Profile, read
 from bot.text import N_, language_of, t
 
@@ -171,6 +172,8 @@ def on_new_parcel(runtime: Runtime, shipment_id: int) -> list[Applied]:
             session.execute(insert_or_skip(session, ProfileApplication, ["shipment_id", "item"]), [
                 {"shipment_id": shipment_id, "customer_id": customer_id, "item": r.item, "outcome": r.outcome,
                  "detail": r.detail[:1000]} for r in results])
+            if any(r.outcome in NOT_APPLIED for r in results):  # the customer is told once (bot.notify.planner)
+                request_replan(session, shipment_id, "profile not applied")
     return results
 
 

@@ -152,7 +152,7 @@ def _current(profile: Profile, item: Item) -> Any:
 
 
 def set_item(session: Session, *, customer_id: int, item: Item, value: Any, by: By, channel: str,
-             actor: str = "") -> bool:
+             actor: str = "", shipment_id: int | None = None) -> bool:
     """Store one item (None clears it) and record the change; False when it was already so (nothing recorded)."""
     profile = read(session, customer_id)
     if profile is None:
@@ -164,11 +164,12 @@ def set_item(session: Session, *, customer_id: int, item: Item, value: Any, by: 
     _write(session, customer_id, item, new)
     session.add(ProfileChange(customer_id=customer_id, item=item.value, action="set" if new is not None else "delete",
                               old={"value": old}, new={"value": new}, by=by.value, channel=channel[:16],
-                              actor=actor[:80]))
+                              actor=actor[:80], shipment_id=shipment_id))
     return True
 
 
-def delete_wishes(session: Session, *, customer_id: int, by: By, channel: str, actor: str = "") -> int:
+def delete_wishes(session: Session, *, customer_id: int, by: By, channel: str, actor: str = "",
+                  shipment_id: int | None = None) -> int:
     """Delete every wish (not the contact settings); each deletion recorded. Returns how many were set."""
     profile = read(session, customer_id)
     if profile is None:
@@ -176,7 +177,8 @@ def delete_wishes(session: Session, *, customer_id: int, by: By, channel: str, a
     count = 0
     for item in WISHES:
         if profile.value(item):
-            set_item(session, customer_id=customer_id, item=item, value=None, by=by, channel=channel, actor=actor)
+            set_item(session, customer_id=customer_id, item=item, value=None, by=by, channel=channel, actor=actor,
+                     shipment_id=shipment_id)
             count += 1
     return count
 
@@ -192,7 +194,7 @@ def door_minutes(session: Session, shipment_customer: dict[int, int]) -> dict[in
         return {}
     rows = dict(session.execute(select(RecipientProfile.customer_id, RecipientProfile.extra_door_minutes)
                                 .where(RecipientProfile.customer_id.in_(set(shipment_customer.values())),
-                                       RecipientProfile.extra_door_minutes > 0)).tuples().all())
+                                       RecipientProfile.extra_door_minutes > 0)).all())
     return {shipment: rows[customer] for shipment, customer in shipment_customer.items() if customer in rows}
 
 

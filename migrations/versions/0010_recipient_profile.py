@@ -44,7 +44,9 @@ def upgrade() -> None:
         sa.Column('by', sa.String(length=16), nullable=False),
         sa.Column('channel', sa.String(length=16), nullable=False),
         sa.Column('actor', sa.String(length=80), nullable=False),
+        sa.Column('shipment_id', sa.Integer(), nullable=True),
         sa.ForeignKeyConstraint(['customer_id'], ['customers.id']),
+        sa.ForeignKeyConstraint(['shipment_id'], ['shipments.id']),
         sa.PrimaryKeyConstraint('id'),
     )
     op.create_index('ix_profile_changes_customer_id', 'profile_changes', ['customer_id'])
