@@ -15,15 +15,18 @@ from typing import Annotated
 import httpx
 from fastapi import APIRouter, BackgroundTasks, Form, Header, Query, Request
 from fastapi.concurrency import run_in_threadpool
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
 from bot.conversation.identity import normalise_phone
+from bot.core.clock import sim_now
 from bot.core.models import Customer, OutboxMessage
 from bot.demo.demo_report import demo_report
 from bot.demo.outbox import as_dict, conversation, is_sms_opted_out, record
 from bot.demo.sms_sim import send_as_customer
+from bot.parcels import register
+from bot.parcels.sandbox_arrival import sandbox_parcel
 from bot.web.deps import DemoOnly, OutboxOnly, RuntimeDep, SessionDep, SettingsDep
 from bot.web.inputs import AfterId
 from bot.web.pages import render
@@ -180,3 +183,23 @@ async def phone_send(phone: str, runtime: RuntimeDep, text: Annotated[str, Form(
             return JSONResponse({"detail": "the bot is not reachable (is Rasa running?); try again"}, status_code=503)
     return RedirectResponse(f"/demo/phone/{phone}", status_code=303)
 
+
+@router.post("/demo/phone/{phone}/new-parcel")
+async def new_parcel(phone: str, runtime: RuntimeDep) -> Response:
+    """Issue 16: a new sandbox parcel for this demo customer, through the intake (their profile applies)."""
+    if normalise_phone(phone) != phone:
+        return JSONResponse({"detail": "not an E.164 phone number"}, status_code=400)
+
+    def arrive() -> bool:
+        with runtime.sessions() as session:
+            customer = session.scalar(select(Customer).where(Customer.phone == phone))
+            if customer is None:
+                return False
+            now = sim_now(session)
+            parcel = sandbox_parcel(session, customer, now)
+        register(runtime, parcel, now=now)
+        return True
+
+    if not await run_in_threadpool(arrive):
+        return JSONResponse({"detail": "no demo customer with that number"}, status_code=404)
+    return RedirectResponse(f"/demo/phone/{phone}", status_code=303)
