@@ -320,13 +320,13 @@ def profile_facts(session: Session, ids: list[int], now: datetime
     ):
         gaps.setdefault(shipment_id, []).append(item)
     changed: dict[int, tuple[int, datetime]] = {}
-    for shipment_id, change_id, at in session.execute(
+    for through, change_id, at in session.execute(
         select(ProfileChange.shipment_id, ProfileChange.id, ProfileChange.at)
         .where(ProfileChange.shipment_id.in_(ids), ProfileChange.channel == "page", ProfileChange.at >= now - FRESH_FOR)
         .order_by(ProfileChange.id)
     ):
-        if shipment_id is not None:
-            changed[shipment_id] = (change_id, at)  # the last one wins
+        if through is not None:
+            changed[through] = (change_id, at)  # the last one wins
     return gaps, changed
 
 

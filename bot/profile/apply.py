@@ -16,6 +16,7 @@ what could not be applied (the `profile_not_applied` message, planned by `bot.no
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -115,7 +116,7 @@ def _window(runtime: Runtime, profile: Profile, asker: Asker, promised: TimeWind
 
 
 def _door(runtime: Runtime, profile: Profile, asker: Asker, capabilities: frozenset[Capability]) -> list[Applied]:
-    base = {"shipment_id": asker.shipment_id, "by": asker.by, "language": asker.language,
+    base: dict[str, Any] = {"shipment_id": asker.shipment_id, "by": asker.by, "language": asker.language,
             "customer_id": asker.customer_id}
     results = []
     takes_notes = Capability.INSTRUCTIONS in capabilities

@@ -94,7 +94,7 @@ def read(session: Session, customer_id: int) -> Profile | None:
     if customer is None:
         return None
     row = session.get(RecipientProfile, customer_id)
-    contact = {"language": customer.locale or "en", "channels": tuple(customer.preferred_channels or ()),
+    contact: dict[str, Any] = {"language": customer.locale or "en", "channels": tuple(customer.preferred_channels or ()),
                "quiet_hours": (customer.quiet_hours_start, customer.quiet_hours_end),
                "accessibility": customer.accessibility_needs}
     if row is None:

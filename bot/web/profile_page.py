@@ -217,7 +217,7 @@ def _store(runtime: Runtime, shipment_id: int, asked: dict[Item, Any] | None) ->
         shipment = session.get(Shipment, shipment_id)
         assert shipment is not None
         customer_id = shipment.customer_id
-        who = {"customer_id": customer_id, "by": By.CUSTOMER, "channel": "page", "shipment_id": shipment_id}
+        who: dict[str, Any] = {"customer_id": customer_id, "by": By.CUSTOMER, "channel": "page", "shipment_id": shipment_id}
         if asked is None:
             count = delete_wishes(session, **who)
         else:

@@ -53,7 +53,7 @@ def test_the_demo_phone_button_brings_a_new_parcel_with_the_profile_applied(worl
 
 
 def test_the_command_does_the_same(world: Runtime, capsys: pytest.CaptureFixture[str]) -> None:
-    customer_id, phone = _customer(world)
+    _, phone = _customer(world)
     with world.sessions() as session:
         before = session.scalar(select(func.count()).select_from(Shipment))
     assert _new_parcel(world, phone) == 0
