@@ -63,7 +63,7 @@ def test_yes_to_the_question_saves_with_the_channel(world: Runtime) -> None:
     dispatcher = CollectingDispatcher()
     change = json.dumps({"not_before": 600, "never_days": ["sat"]})
     events = run(AnswerProfileQuestion().run(dispatcher, answered(person.phone, "yes", "affirm", change), {}))
-    assert dispatcher.messages[0]["text"].== ("Saved for all your new parcels: never before 10:00; never deliver on Saturday. "
+    assert dispatcher.messages[0]["text"] == ("Saved for all your new parcels: never before 10:00; never deliver on Saturday. "
                                             "Reply AGENT for a person.")
     assert slots(events)["profile_question"] is None
     with world.sessions() as session:
