@@ -116,3 +116,30 @@ def test_deletion_is_effective_for_the_next_parcel(world: Runtime) -> None:
     with world.sessions() as session:
         shipment = session.get(Shipment, registered.shipment_id)
         assert shipment is not None and shipment.instructions is None
+
+
+def test_what_could_not_be_applied_is_told_once_in_the_customers_language(world: Runtime) -> None:
+    from datetime import timedelta
+
+    from bot.core.models import Notification
+    from bot.notify.render import context_for, render
+    from bot.notify.service import plan_step
+
+    customer_id = first_customer(world, "de")
+    wish(world, customer_id, safe_place="im Schuppen")
+    with world.sessions() as session:
+        customer = session.get(Customer, customer_id)
+        assert customer is not None
+        parcel = replace(sandbox_parcel(session, customer, sim_now(session)), carrier="otherco")
+        now = sim_now(session)
+    registered = register(world, parcel, now=now)
+    for _ in range(2):  # planning again sends nothing twice
+        plan_step(world, now + timedelta(seconds=1))
+    with world.sessions() as session:
+        told = session.scalars(select(Notification).where(Notification.shipment_id == registered.shipment_id,
+                                                          Notification.trigger == "profile_not_applied")).all()
+        assert len(told) == 1 and told[0].locale == "de" and told[0].context["profile_items"] == "note"
+        shipment = session.get(Shipment, registered.shipment_id)
+        assert shipment is not None
+        text = render("profile_not_applied", "de", context_for(told[0], shipment, now=now, settings=world.settings))
+        assert "(nicht: Hinweis für den Fahrer)" in text.sms and "AGENT" in text.sms
