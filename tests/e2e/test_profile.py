@@ -15,9 +15,11 @@ from tests.e2e.conftest import CustomerPool
 
 
 def sms(runtime: Runtime, phone: str, text: str) -> str:
+    """The bot's one reply to a signed SMS (one message per turn: short, one question at a time)."""
     exchange = send_as_customer(runtime, phone, text)
     assert exchange.status_code == 204
-    return "\n".join(exchange.replies)
+    assert len(exchange.replies) == 1, exchange.replies
+    return exchange.replies[0]
 
 
 def stored(runtime: Runtime, customer_id: int) -> RecipientProfile | None:
