@@ -166,7 +166,7 @@ def _page(request: Request, runtime: Runtime, token: str, shipment_id: int, *, l
         pending=_described(language, pending, lockers), form=_form_values(shown), week=_week(language),
         lockers=lockers, languages={code: t(language, LANGUAGE_NAMES[code]) for code in LANGUAGES},
         labels={item.value: t(language, LABELS[item]) for item in EDITABLE}, door_choices=range(0, MAX_DOOR_MINUTES + 1, 5),
-        hours=range(24), tracking_number=shipment.tracking_number,
+        hours=[(hour, f"{hour:02d}:00") for hour in range(24)], tracking_number=shipment.tracking_number,
     )
     response.headers.update(NO_STORE)
     return response
