@@ -82,3 +82,13 @@ def test_no_saves_nothing_and_times_are_understood(stack_runtime: Runtime, custo
     with stack_runtime.sessions() as session:
         owner = session.get(Customer, customer.id)
         assert owner is not None and "extra time" in (owner.accessibility_needs or "")
+
+
+def test_a_german_customer_saves_a_standing_wish_in_german(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    customer, _ = customers.take(lambda parcels: any(p.status in ("at_depot", "in_transit") for p in parcels),
+                                 locale="de")
+    question = sms(stack_runtime, customer.phone, "Meine Pakete bitte immer beim Nachbarn Nr. 14 abgeben")
+    assert question.startswith("Für alle Ihre Pakete speichern:") and "JA oder NEIN" in question
+    assert sms(stack_runtime, customer.phone, "ja").startswith("Für alle Ihre neuen Pakete gespeichert")
+    row = stored(stack_runtime, customer.id)
+    assert row is not None and row.neighbour == "Nr. 14"
