@@ -92,3 +92,12 @@ def test_a_german_customer_saves_a_standing_wish_in_german(stack_runtime: Runtim
     assert sms(stack_runtime, customer.phone, "ja").startswith("Für alle Ihre neuen Pakete gespeichert")
     row = stored(stack_runtime, customer.id)
     assert row is not None and row.neighbour == "Nr. 14"
+
+
+def test_a_dutch_customer_saves_a_standing_wish_in_dutch(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    customer, _ = customers.take(lambda parcels: True, locale="nl")
+    question = sms(stack_runtime, customer.phone, "voortaan al mijn pakketten bij de buren op nummer 14")
+    assert question.startswith("Opslaan voor al je pakketten:") and "JA of NEE" in question
+    assert sms(stack_runtime, customer.phone, "ja").startswith("Opgeslagen voor al je nieuwe pakketten")
+    row = stored(stack_runtime, customer.id)
+    assert row is not None and row.neighbour == "nummer 14"
