@@ -12,6 +12,7 @@ from bot.demo.sms_sim import send_as_customer
 from bot.parcels import register
 from bot.parcels.sandbox_arrival import sandbox_parcel
 from tests.e2e.conftest import CustomerPool
+from tests.e2e.helpers import new_sender, rest
 
 
 def sms(runtime: Runtime, phone: str, text: str) -> str:
@@ -101,3 +102,18 @@ def test_a_dutch_customer_saves_a_standing_wish_in_dutch(stack_runtime: Runtime,
     assert sms(stack_runtime, customer.phone, "ja").startswith("Opgeslagen voor al je nieuwe pakketten")
     row = stored(stack_runtime, customer.id)
     assert row is not None and row.neighbour == "nummer 14"
+
+
+def test_an_unverified_chat_verifies_first_then_is_asked_once(stack_runtime: Runtime, customers: CustomerPool) -> None:
+    customer, parcels = customers.take(lambda ps: any(p.status in ("at_depot", "in_transit") for p in ps))
+    parcel = next(p for p in parcels if p.status in ("at_depot", "in_transit"))
+    sender = new_sender()
+    first = " ".join(rest(stack_runtime, sender, "never deliver before 10am"))
+    assert "tracking number" in first and stored(stack_runtime, customer.id) is None  # identity first
+    rest(stack_runtime, sender, parcel.tracking_number)
+    question = " ".join(rest(stack_runtime, sender, parcel.postcode))
+    assert "Save for all your parcels: never before 10:00? Reply YES or NO" in question
+    assert " ".join(rest(stack_runtime, sender, "yes")).startswith("Saved for all your new parcels")
+    row = stored(stack_runtime, customer.id)
+    assert row is not None and row.not_before == 600
+    assert history(stack_runtime, customer.id) == [("not_before", "set", "customer", "web")]
