@@ -11,7 +11,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 from sqlalchemy.orm import Session
 
-from actions import complaint, texts
+from actions import complaint, profile, texts
 from actions.dialogue import ReturnStatus
 from actions.handoff import open_handoff
 from actions.identity import MAX_ATTEMPTS
@@ -198,4 +198,6 @@ class ActionAfterVerification(Action):
             return await ReportMissing().run(dispatcher, tracker, domain)
         if tracker.get_slot("pending_request") == "complaint":
             return await complaint.DeliveryComplaint().run(dispatcher, tracker, domain)
+        if tracker.get_slot("pending_request") == "profile":  # issue 16: the recipient profile
+            return await profile.ProposeProfileChange().run(dispatcher, tracker, domain)
         return [*await _run_track(dispatcher, tracker), SlotSet("pending_request", None)]

@@ -29,6 +29,8 @@ def _parser() -> argparse.ArgumentParser:
     sms.add_argument("text")
     sms.add_argument("--whatsapp", action="store_true", help="as the same phone on WhatsApp")
     sub.add_parser("whatsapp-templates", help="the WhatsApp template texts to submit for approval, per trigger and locale")
+    arrive = sub.add_parser("new-parcel", help="a new sandbox parcel for a demo customer (their profile applies)")
+    arrive.add_argument("--for", dest="phone", required=True)
     launch = sub.add_parser("launch", help="start one process of the stack")
     launch.add_argument("process", choices=["rasa", "actions", "web", "scheduler"])
     sub.add_parser("scheduler", help="run the scheduler in the foreground")
@@ -108,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if args.command == "agent":
         return _create_agent(runtime, args)
+    if args.command == "new-parcel":
+        return _new_parcel(runtime, args.phone)
     if args.command == "sms":
         from bot.conversation.identity import normalise_phone
         from bot.demo.sms_sim import SimulatorDisabled, send_as_customer
@@ -128,6 +132,29 @@ def main(argv: list[str] | None = None) -> int:
             print(reply)
         return 0
     return 1
+
+
+def _new_parcel(runtime: Runtime, raw_phone: str) -> int:
+    """Issue 16: a shipper's pre-advice for a demo customer, through the intake; prints what the profile did."""
+    from sqlalchemy import select
+
+    from bot.conversation.identity import normalise_phone
+    from bot.core.models import Customer
+    from bot.parcels import register
+    from bot.parcels.sandbox_arrival import sandbox_parcel
+
+    phone = normalise_phone(raw_phone)
+    now = runtime.clock.now()
+    with runtime.sessions() as session:
+        customer = session.scalar(select(Customer).where(Customer.phone == phone)) if phone else None
+        if customer is None:
+            print(f"no demo customer with the number {raw_phone}", file=sys.stderr)
+            return 2
+        parcel = sandbox_parcel(session, customer, now)
+    registered = register(runtime, parcel, now=now)
+    print(json.dumps({"shipment_id": registered.shipment_id, "tracking_number": parcel.tracking_number,
+                      "profile": [{"item": a.item, "outcome": a.outcome} for a in registered.applied]}, indent=2))
+    return 0
 
 
 def _create_agent(runtime: Runtime, args: argparse.Namespace) -> int:

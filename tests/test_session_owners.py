@@ -23,6 +23,8 @@ ENTRY_POINTS = {
     "bot/web/notifications_ops.py",
     "bot/web/api_changes.py",
     "bot/web/tracking_actions.py",
+    "bot/web/profile_page.py",
+    "bot/web/demo.py",  # the demo's "a new parcel arrives"
 }
 SERVICES = {
     "bot/changes/service.py",  # the change service: check, make, options
@@ -32,6 +34,8 @@ SERVICES = {
     "bot/notify/planning.py",
     "bot/notify/dispatch.py",
     "bot/notify/conversation.py",
+    "bot/parcels/intake.py",  # a new parcel: registered, then its customer's profile and hold applied
+    "bot/profile/apply.py",  # ... through the change service, each outcome recorded
 }
 CARRIER_SIDE = {
     "bot/carriers/local.py",  # what a remote adapter reads of ours; events it polled, through ingestion

@@ -28,6 +28,7 @@ class Requester(StrEnum):
     CUSTOMER = "customer"  # in the chat, verified
     AGENT = "agent"  # from the console, for the customer
     API = "api"  # the HTTP API, with the parcel's signed link
+    PROFILE = "profile"  # the customer's saved profile, applied to a new parcel of theirs (bot/profile)
 
 
 class Reason(StrEnum):

@@ -620,6 +620,62 @@ class FailedTask(Base):
     failed_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
 
 
+# --- Issue 16, item 1: the recipient profile that follows every parcel ----------------------------
+
+
+class RecipientProfile(Base):
+    """A customer's standing wishes for every parcel, whichever carrier brings it (`bot.profile`).
+
+    Language, channels, quiet hours and the accessibility text stay on `Customer`; this row holds the
+    rest. Free text is the customer's own words, stored as typed and escaped wherever it is shown."""
+
+    __tablename__ = "recipient_profiles"
+
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    safe_place: Mapped[str | None] = mapped_column(Text)  # "behind the green gate"
+    neighbour: Mapped[str | None] = mapped_column(Text)  # "no. 14", "Mrs Weber, 2nd floor"
+    suit_days: Mapped[list[Any]] = mapped_column(default=list)  # ["fri"]: days that suit
+    never_days: Mapped[list[Any]] = mapped_column(default=list)  # ["mon"]: days that never suit
+    not_before: Mapped[int | None] = mapped_column(Integer)  # local minutes after midnight: "never before 10"
+    not_after: Mapped[int | None] = mapped_column(Integer)  # local minutes after midnight: "never after 18"
+    locker_code: Mapped[str | None] = mapped_column(String(32))  # every parcel to this locker
+    extra_door_minutes: Mapped[int] = mapped_column(Integer, default=0)  # time to get to the door
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ProfileChange(Base):
+    """The profile's history: each setting and each deletion, when, by whom, through which channel."""
+
+    __tablename__ = "profile_changes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+    item: Mapped[str] = mapped_column(String(32))  # a `bot.profile.Item`
+    action: Mapped[str] = mapped_column(String(16))  # set | delete
+    old: Mapped[dict[str, Any]] = mapped_column(default=dict)  # {"value": ...}
+    new: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    by: Mapped[str] = mapped_column(String(16))  # customer | agent | system
+    channel: Mapped[str] = mapped_column(String(16))  # sms | web | page | console | api
+    actor: Mapped[str] = mapped_column(String(80), default="")  # "agent:3"; never a phone number
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))  # the parcel link it came through
+
+
+class ProfileApplication(Base):
+    """What the profile did to one new parcel, item by item: applied, or why not (shown to agents)."""
+
+    __tablename__ = "profile_applications"
+    __table_args__ = (UniqueConstraint("shipment_id", "item"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    item: Mapped[str] = mapped_column(String(32))  # note | neighbour | window | locker
+    outcome: Mapped[str] = mapped_column(String(16))  # applied | not_offered | refused | carrier_down | no_window
+    detail: Mapped[str] = mapped_column(Text, default="")  # what was sent, or the refusal code
+    at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 # Every flush that changes a fact the notification plans depend on asks for them again (issue 17).
 import bot.notify.replan  # noqa: E402, F401  (registers the flush hook wherever the models are used)
 

@@ -202,6 +202,9 @@ class Settings(BaseSettings):
     rest_carrier_base_url: str = ""
     rest_carrier_api_key: str = ""
     rest_carrier_webhook_secret: str = ""
+    # Issue 16: shippers announce new parcels (POST /api/v1/shipments), HMAC-signed with this secret as the
+    # REST carrier's webhook is; empty: the endpoint is off (404).
+    shipper_api_secret: str = ""
     rest_carrier_capabilities: str = "track,windows,reschedule,redirect,lockers,instructions,change_address,returns"
 
     # Links and tokens
@@ -266,7 +269,8 @@ class Settings(BaseSettings):
             if "action_server_secret" not in self.model_fields_set:
                 raise ValueError("ACTION_SERVER_SECRET must be set when ENVIRONMENT=production")
             rest_carrier = ("rest_carrier_webhook_secret",) if "rest" in self.enabled_carrier_adapters else ()
-            for name in (*PRODUCTION_SECRETS, *rest_carrier):
+            shipper = ("shipper_api_secret",) if self.shipper_api_secret else ()
+            for name in (*PRODUCTION_SECRETS, *rest_carrier, *shipper):
                 if len(getattr(self, name)) < MIN_PRODUCTION_SECRET_CHARS:
                     raise ValueError(f"{name.upper()} must be at least {MIN_PRODUCTION_SECRET_CHARS} characters "
                                      "when ENVIRONMENT=production (e.g. `openssl rand -hex 32`)")

@@ -90,6 +90,7 @@ class PlannedStop:
     parcels: int = 1
     not_before: float | None = None  # booked slot start: the driver waits rather than come earlier
     on_board: bool | None = None  # accepted (picked up) already; False: still at the depot; None: unknown
+    door_minutes: float = 0.0  # extra time at this door (the recipient's accessibility needs): later stops wait
 
 
 @dataclass(frozen=True)
@@ -517,6 +518,9 @@ class EtaEngine:
         cut = np.array([len(done)])
         raw, now = self._raw(self._tables, day, cut, np.array([float(state.now)]))
         raw = self._corrected(day, raw, now, cut)
+        door = np.array([s.door_minutes for s in state.remaining], dtype=float)
+        if door.any():  # each stop after one with extra time at the door comes that much later
+            raw[0, len(done):] += np.cumsum(door) - door
         quantiles = self.distribution(raw[0, len(done):], float(state.now), bool(state.now > day.arrived[len(done) - 1]),
                                       np.arange(1, len(state.remaining) + 1))
         lo, hi = (int(np.argmin(np.abs(LEVELS - q))) for q in (self.config.q_low, self.config.q_high))

@@ -9,7 +9,7 @@ can tell a customer "your parcel is delayed, new window 14:15-15:15" from `Windo
 
 from __future__ import annotations
 
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -22,6 +22,7 @@ from bot.carriers.models import TimeWindow
 from bot.core.models import Depot, EtaWindowChange, Route, Shipment, ShipmentStatus, Stop
 from bot.eta.engine import LEVELS, DoneStop, EtaConfig, EtaEngine, PlannedStop, RouteState
 from bot.eta.windows import Window
+from bot.profile.store import door_minutes
 
 VISITED = ("delivered", "failed")  # outcomes where the driver was at the door
 SETTLED = {ShipmentStatus.DELIVERED, ShipmentStatus.AT_LOCKER, ShipmentStatus.RETURNED}
@@ -83,13 +84,16 @@ def fit_engine(session: Session, service_date: date, tz: ZoneInfo, config: EtaCo
     return _FITTED[key]
 
 
-def route_state(route: Route, depot: Depot, now: datetime, tz: ZoneInfo, *, plan_is_earliest: bool = True) -> RouteState:
+def route_state(route: Route, depot: Depot, now: datetime, tz: ZoneInfo, *, plan_is_earliest: bool = True,
+                door_minutes: Mapping[int, float] | None = None) -> RouteState:
     """What the engine needs from a route at `now`.
 
     With `plan_is_earliest` a stop's planned time, slipped by the lateness of the last completed stop,
     is a not-before time: drivers on a timed plan (the sandbox's among them) wait rather than run
-    ahead of it, and a driver running late stays late.
+    ahead of it, and a driver running late stays late. `door_minutes` (by shipment id) is the extra time
+    a recipient needs to get to the door (their profile, `bot.profile`).
     """
+    door = door_minutes or {}
     midnight = _midnight(route.service_date, tz)
     visited = sorted(((s.completed_at, s) for s in route.stops
                       if s.completed_at is not None and s.outcome in VISITED and s.completed_at <= now),
@@ -97,7 +101,8 @@ def route_state(route: Route, depot: Depot, now: datetime, tz: ZoneInfo, *, plan
     done = [DoneStop(s.shipment.lat, s.shipment.lng, _minutes(at, midnight), area=s.shipment.postcode) for at, s in visited]
     slip = max((visited[-1][0] - visited[-1][1].planned_at).total_seconds() / 60, 0.0) if visited else 0.0
     remaining = [PlannedStop(s.id, s.shipment.lat, s.shipment.lng, area=s.shipment.postcode,
-                             not_before=_minutes(s.planned_at, midnight) + slip if plan_is_earliest else None)
+                             not_before=_minutes(s.planned_at, midnight) + slip if plan_is_earliest else None,
+                             door_minutes=float(door.get(s.shipment_id, 0)))
                  for s in sorted(route.stops, key=lambda s: s.sequence) if _pending(s, now)]
     return RouteState(courier=route.driver_id, now=_minutes(now, midnight), done=done, remaining=remaining,
                       origin=(depot.lat, depot.lng), departs_at=_minutes(route.departs_at, midnight))
@@ -117,7 +122,8 @@ def recompute_route(session: Session, route: Route, *, now: datetime, engine: Et
         return []
     tz = ZoneInfo(depot.time_zone)
     midnight = _midnight(route.service_date, tz)
-    state = route_state(route, depot, now, tz)
+    state = route_state(route, depot, now, tz,
+                        door_minutes=door_minutes(session, {s.shipment_id: s.shipment.customer_id for s in route.stops}))
     if not state.remaining:
         return []
     stops: dict[Hashable, Stop] = {s.id: s for s in route.stops}

@@ -34,6 +34,8 @@ from bot.core.models import (
     DeliveryProof,
     Notification,
     NotificationEvent,
+    ProfileApplication,
+    ProfileChange,
     Route,
     Shipment,
     ShipmentEvent,
@@ -104,6 +106,10 @@ class Situation:
     drop_differs: dict[str, object] | None = None
     # + the channel the claim came in on: "sms", "web" (an addressable web chat) or ""
     claims_resolved: tuple[tuple[str, str, datetime, str], ...] = ()
+    # Issue 16: what the customer's profile could not do for this new parcel (bot/profile/apply.py), and the
+    # last change made on the profile page through this parcel's link (its id and time).
+    profile_gaps: tuple[str, ...] = ()
+    profile_changed: tuple[int, datetime] | None = None
 
 
 def _fresh(moment: datetime | None, now: datetime) -> bool:
@@ -191,6 +197,10 @@ def _events(shipment: Shipment, now: datetime, rules: Rules, situation: Situatio
         if now < deadline:
             due = deadline - timedelta(hours=rules.locker_reminder_hours_before)
             yield "locker_reminder", "", due, {"deadline": deadline.isoformat()}, None
+    if situation.profile_gaps:
+        yield "profile_not_applied", "", now, {"profile_items": ",".join(situation.profile_gaps)}, None
+    if situation.profile_changed is not None and now - situation.profile_changed[1] <= FRESH_FOR:
+        yield "profile_changed", str(situation.profile_changed[0]), situation.profile_changed[1], {}, None
     if situation.verify_locked_at is not None and now - situation.verify_locked_at <= WARN_FOR:
         locked_at = situation.verify_locked_at  # one warning per run of locks, not per guess
         yield "verify_warning", locked_at.strftime("%Y%m%dT%H%M%S"), locked_at, {}, None
@@ -306,12 +316,36 @@ def situations(session: Session, shipments: list[Shipment], now: datetime) -> di
         if resolved_at is not None:
             came_in = "sms" if claim_channel in ("sms", "whatsapp") else "web" if web_chat(claim_channel, sender_id) else ""
             resolved.setdefault(shipment_id, []).append((reference, resolution or "", resolved_at, came_in))
+    gaps, changed = profile_facts(session, ids, now)
     return {
         s.id: Situation(frozenset(opted.get(s.customer_id, ())), before.get(s.id),
                         verify_locked_at=locked.get(s.tracking_number), passed=tuple(passed.get(s.id, ())),
-                        drop_differs=differs.get(s.id), claims_resolved=tuple(resolved.get(s.id, ())))
+                        drop_differs=differs.get(s.id), claims_resolved=tuple(resolved.get(s.id, ())),
+                        profile_gaps=tuple(gaps.get(s.id, ())), profile_changed=changed.get(s.id))
         for s in shipments
     }
+
+
+def profile_facts(session: Session, ids: list[int], now: datetime
+                  ) -> tuple[dict[int, list[str]], dict[int, tuple[int, datetime]]]:
+    """Issue 16: the profile items a new parcel could not get (recorded lately), and the last change made
+    on the profile page through each parcel's link."""
+    gaps: dict[int, list[str]] = {}
+    for shipment_id, item in session.execute(
+        select(ProfileApplication.shipment_id, ProfileApplication.item)
+        .where(ProfileApplication.shipment_id.in_(ids), ProfileApplication.outcome != "applied",
+               ProfileApplication.at >= now - FRESH_FOR).order_by(ProfileApplication.id)
+    ):
+        gaps.setdefault(shipment_id, []).append(item)
+    changed: dict[int, tuple[int, datetime]] = {}
+    for through, change_id, at in session.execute(
+        select(ProfileChange.shipment_id, ProfileChange.id, ProfileChange.at)
+        .where(ProfileChange.shipment_id.in_(ids), ProfileChange.channel == "page", ProfileChange.at >= now - FRESH_FOR)
+        .order_by(ProfileChange.id)
+    ):
+        if through is not None:
+            changed[through] = (change_id, at)  # the last one wins
+    return gaps, changed
 
 
 def drop_facts(proof: DeliveryProof) -> dict[str, object]:

@@ -24,7 +24,7 @@ from bot.conversation.identity import make_link_token
 from bot.core.models import Locker, Notification, Return, Shipment
 from bot.core.settings import ROOT, Settings
 from bot.notify import goodwill
-from bot.text import LANGUAGES, language_of, template_texts, timefmt
+from bot.text import LANGUAGES, N_, language_of, t, template_texts, timefmt
 
 TEMPLATES = ROOT / "templates" / "notifications"
 LOCALES = LANGUAGES
@@ -33,7 +33,7 @@ LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_ad
           "pickup_code": 8, "rma": 14, "address": 40, "reference": 8, "resolution": 24, "place": 24, "asked": 36,
           "distance": 6,
           # Issue 16: a delay that broke the promise (flags: "1" or ""), its voucher, the change a page made.
-          "promise_broken": 1, "offer_change": 1, "voucher": 16, "change": 12}
+          "promise_broken": 1, "offer_change": 1, "voucher": 16, "change": 12, "profile_items": 60}
 
 
 @dataclass(frozen=True)
@@ -151,6 +151,7 @@ def context_for(notification: Notification, shipment: Shipment, *, now: datetime
         "distance": limit("distance", str(facts.get("distance") or "")),
         **owned_delay(notification, shipment, facts),
         "change": limit("change", str(facts.get("change") or "")),
+        "profile_items": limit("profile_items", profile_items(locale, str(facts.get("profile_items") or ""))),
     }
 
 
@@ -164,3 +165,12 @@ def owned_delay(notification: Notification, shipment: Shipment, facts: dict[str,
                                 going_to_locker=shipment.locker_id is not None) is None
     return {"promise_broken": "1" if broken else "", "voucher": limit("voucher", given.code if given else ""),
             "offer_change": "1" if movable else ""}
+
+
+# Issue 16: what the saved profile could not do for a parcel, named in the customer's language.
+PROFILE_ITEMS = {"note": N_("note for the driver"), "neighbour": N_("neighbour"), "window": N_("delivery times"),
+                 "locker": N_("locker")}
+
+
+def profile_items(locale: str, items: str) -> str:
+    return ", ".join(t(locale, PROFILE_ITEMS[item]) for item in items.split(",") if item in PROFILE_ITEMS)

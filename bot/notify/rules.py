@@ -17,6 +17,7 @@ TRIGGERS = (
     "shipped", "day_before", "out_for_delivery", "stops_away", "delayed", "failed_attempt", "delivered",
     "at_locker", "locker_reminder", "return_label", "return_dropoff_reminder", "return_received",
     "verify_warning", "delivery_check", "claim_resolved", "change_confirmed",
+    "profile_not_applied", "profile_changed",  # issue 16: the recipient profile
 )
 DEFAULT_RULES = ROOT / "config" / "notifications.yml"
 

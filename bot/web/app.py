@@ -11,6 +11,7 @@ from bot.core.runtime import Runtime
 from bot.core.settings import ROOT, Settings, get_settings
 from bot.web import (
     api_changes,
+    api_intake,
     carrier_webhooks,
     chat,
     console,
@@ -21,6 +22,7 @@ from bot.web import (
     health,
     mailbox,
     notifications_ops,
+    profile_page,
     security_txt,
     tracking,
     tracking_actions,
@@ -52,6 +54,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(dashboard.router)
     app.include_router(console_claims.router)  # issue 15: claims after delivery
     app.include_router(api_changes.router)  # issue 13: the change service over HTTP
+    app.include_router(api_intake.router)  # issue 16: shippers announce new parcels
+    app.include_router(profile_page.router)  # issue 16: the recipient profile page
     app.add_exception_handler(api_changes.ApiProblem, api_changes.problem_handler)
     app.mount("/static", StaticFiles(directory=ROOT / "bot" / "web" / "static"), name="static")
     app.add_middleware(BodySizeLimit)  # refuses before any route reads the body

@@ -21,6 +21,7 @@ from bot.core.runtime import Runtime
 from bot.desk import handoff_desk as desk
 from bot.desk.agents import authenticate, end_session, start_session
 from bot.notify import goodwill
+from bot.profile.agent_view import agent_view
 from bot.text import N_, language_of, t
 from bot.text.timefmt import window
 from bot.web.auth import (
@@ -187,6 +188,7 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
         agent_name=(session.get(Agent, handoff.agent_id).name if handoff.agent_id else None),  # type: ignore[union-attr]
         eta_text=window(shipment.eta_start, shipment.eta_end, now, shipment.customer.time_zone, "en", dash="–")
         if shipment and shipment.eta_start and shipment.eta_end else None,
+        profile=agent_view(session, customer.id) if customer is not None else None,  # issue 16
     )
     response.headers.update(NO_STORE)
     return response

@@ -31,6 +31,8 @@ from bot.demo.outbox import WHATSAPP, as_dict, conversation, is_sms_opted_out, r
 from bot.demo.sms_sim import send_as_customer
 from bot.notify.whatsapp import OUTSIDE_WINDOW
 from bot.notify.whatsapp_templates import cached_templates
+from bot.parcels import register
+from bot.parcels.sandbox_arrival import sandbox_parcel
 from bot.web.deps import DemoOnly, OutboxOnly, RuntimeDep, SessionDep, SettingsDep
 from bot.web.inputs import AfterId
 from bot.web.pages import render
@@ -259,3 +261,23 @@ async def whatsapp_send(phone: str, runtime: RuntimeDep, text: Annotated[str, Fo
     return await _send_from(f"{WHATSAPP}{phone}", runtime, text) or \
         RedirectResponse(f"/demo/whatsapp/{phone}", status_code=303)
 
+
+@router.post("/demo/phone/{phone}/new-parcel")
+async def new_parcel(phone: str, runtime: RuntimeDep) -> Response:
+    """Issue 16: a new sandbox parcel for this demo customer, through the intake (their profile applies)."""
+    if normalise_phone(phone) != phone:
+        return JSONResponse({"detail": "not an E.164 phone number"}, status_code=400)
+
+    def arrive() -> bool:
+        now = runtime.clock.now()
+        with runtime.sessions() as session:
+            customer = session.scalar(select(Customer).where(Customer.phone == phone))
+            if customer is None:
+                return False
+            parcel = sandbox_parcel(session, customer, now)
+        register(runtime, parcel, now=now)
+        return True
+
+    if not await run_in_threadpool(arrive):
+        return JSONResponse({"detail": "no demo customer with that number"}, status_code=404)
+    return RedirectResponse(f"/demo/phone/{phone}", status_code=303)
