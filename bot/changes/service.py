@@ -16,6 +16,7 @@ from bot.carriers import Carrier, CarrierError, ChangeRefused, LockerOption, Ref
 from bot.changes import address, instructions, locker, reschedule, returns
 from bot.changes.common import (
     CARRIER_DOWN,
+    PARCEL_KINDS,
     CarrierDown,
     Done,
     Kind,
@@ -152,7 +153,7 @@ def options(runtime: Runtime, asker: Asker) -> Options:
     """Every kind's check, and the choices for those that can be made (a carrier that is down: `CarrierDown`)."""
     parcel, carrier = _load(runtime, asker.shipment_id)
     refusals = {}
-    for kind in Kind:
+    for kind in PARCEL_KINDS:
         code = _refusal(kind, parcel, asker.by, asker.customer_id, carrier)
         refusals[kind] = Refused(code, reason_text(asker.language, code, kind)) if code is not None else None
     found = Options(refusals, parcel=parcel)
