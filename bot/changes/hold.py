@@ -311,7 +311,10 @@ def make(runtime: Runtime, request: HoldRequest, confirmed: Sequence[ParcelPlan]
                                      "until": request.ends_on.isoformat(), "mode": request.mode.value,
                                      "parcels": [p.shipment_id for p in confirmed]}))
     outcomes = []
-    for planned in {p.shipment_id: p for p in confirmed}.values():  # each parcel once
+    once: dict[int, ParcelPlan] = {}
+    for each in confirmed:
+        once.setdefault(each.shipment_id, each)
+    for planned in once.values():  # each parcel once, as first listed
         row_id = claim(runtime, hold_id, planned, new=False)
         if row_id is None:
             continue
