@@ -56,6 +56,7 @@ class HoldRequest:
     locker_name: str | None = None  # the locker the customer named ("the Hermannplatz one")
     language: str = "en"
     channel: str = "sms"
+    only: tuple[int, ...] | None = None  # the parcels the asker may see (a chat verified with one parcel's details)
 
 
 @dataclass(frozen=True)
@@ -208,7 +209,8 @@ def plan(runtime: Runtime, request: HoldRequest) -> HoldPlan | Refused:
         if _invalid(request, now.astimezone(ZoneInfo(tz)).date()):
             return Refused(Reason.INVALID, reason_text(request.language, Reason.INVALID))
         due = [(s.id, s.tracking_number[-4:]) for s in parcels_due(
-            session, customer_id=request.customer_id, starts_on=request.starts_on, ends_on=request.ends_on)]
+            session, customer_id=request.customer_id, starts_on=request.starts_on, ends_on=request.ends_on)
+            if request.only is None or s.id in request.only]
         preferred_id = preferred_locker(session, request.customer_id)
         preferred = session.get(Locker, preferred_id) if preferred_id is not None else None
         preferred_code = preferred.code if preferred is not None else None
