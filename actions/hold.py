@@ -30,8 +30,7 @@ from bot.conversation.answers import fold
 from bot.conversation.choices import pick_by_name
 from bot.conversation.periods import parse_period
 from bot.core.models import Locker
-from bot.text import N_, t
-from bot.text import hold_text
+from bot.text import N_, hold_text, t
 
 KINDS = ("hold", "unhold")
 SLOTS = ["hold_period", "confirm_change"]
@@ -58,7 +57,7 @@ def read_period(text: str, ctx: Context) -> dict[str, Any] | None:
     period = parse_period(text, ctx.now, ctx.tz)
     if period is None:
         return None
-    return {"first": period.first.isoformat(), "last": period.last.isoformat(), **read_mode(text) or {}}
+    return {"first": period.first.isoformat(), "last": period.last.isoformat(), **(read_mode(text) or {})}
 
 
 def read_mode(text: str) -> dict[str, Any] | None:

@@ -220,12 +220,14 @@ def plan(runtime: Runtime, request: HoldRequest) -> HoldPlan | Refused:
 
 # -- making it -------------------------------------------------------------------------------------------
 def _change(runtime: Runtime, request: HoldRequest, planned: ParcelPlan) -> service.Outcome:
-    who = {"shipment_id": planned.shipment_id, "by": request.by, "language": request.language,
-           "customer_id": request.customer_id}
     if planned.action == "locker" and planned.locker_code:
-        return service.make(runtime, LockerRequest(**who, locker_code=planned.locker_code))
+        return service.make(runtime, LockerRequest(shipment_id=planned.shipment_id, by=request.by,
+                                                   language=request.language, customer_id=request.customer_id,
+                                                   locker_code=planned.locker_code))
     assert planned.window is not None
-    return service.make(runtime, RescheduleRequest(**who, window=planned.window))
+    return service.make(runtime, RescheduleRequest(shipment_id=planned.shipment_id, by=request.by,
+                                                   language=request.language, customer_id=request.customer_id,
+                                                   window=planned.window))
 
 
 def _inside(planned: ParcelPlan, request: HoldRequest, tz: str) -> bool:

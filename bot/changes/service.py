@@ -152,7 +152,7 @@ class Options:
 def options(runtime: Runtime, asker: Asker) -> Options:
     """Every kind's check, and the choices for those that can be made (a carrier that is down: `CarrierDown`)."""
     parcel, carrier = _load(runtime, asker.shipment_id)
-    refusals = {}
+    refusals: dict[Kind, Refused | None] = {}
     for kind in PARCEL_KINDS:
         code = _refusal(kind, parcel, asker.by, asker.customer_id, carrier)
         refusals[kind] = Refused(code, reason_text(asker.language, code, kind)) if code is not None else None

@@ -115,8 +115,8 @@ def parse_period(text: str, now: datetime, tz: str) -> Period | None:
         before = cleaned[: until.start()]
         start = FROM.search(before)
         if start is not None:
-            first = _read_day(before[start.end():], now, tz, today, latest=False) or _same_month(
-                before[start.end():], last) or today
+            first = _read_day(before[start.end():], now, tz, today, latest=False) or (
+                _same_month(before[start.end():], last) if last is not None else None) or today
         elif NEXT_WEEK.search(before):
             first = _next_monday(today)  # "I'm away next week, hold them till the 12th"
     if last is None and (length := _duration(cleaned)) is not None:
