@@ -101,6 +101,13 @@ async def ask_confirm(dispatcher: CollectingDispatcher, tracker: Tracker) -> lis
         dispatcher.utter_message(text=hold_text.cancel_question(lang, last=held[1]))
         return []
     period = tracker.get_slot("hold_period")
+    events: list[EventType] = []
+    if isinstance(period, str):  # said before the customer was verified: read now
+        period = await off_loop(read_period, period, ctx)
+        if period is None:
+            dispatcher.utter_message(text=t(lang, ASK_UNTIL))
+            return [SlotSet("hold_period", None), SlotSet("requested_slot", "hold_period")]
+        events.append(SlotSet("hold_period", period))
     if not isinstance(period, dict):
         return end_form()
     found = await off_loop(plan, runtime(), hold_request(tracker, ctx, period))
@@ -112,9 +119,9 @@ async def ask_confirm(dispatcher: CollectingDispatcher, tracker: Tracker) -> lis
             lang, last=found.request.ends_on, done=[], failed=[p.line() for p in found.parcels], now=found.now,
             tz=found.tz)
         dispatcher.utter_message(text=text)
-        return end_form()
+        return [*events, *end_form()]
     dispatcher.utter_message(text=found.question())
-    return [SlotSet("hold_plan", [p.to_dict() for p in found.parcels])]
+    return [*events, SlotSet("hold_plan", [p.to_dict() for p in found.parcels])]
 
 
 async def commit(dispatcher: CollectingDispatcher, tracker: Tracker) -> None:
