@@ -279,3 +279,11 @@ def test_a_new_parcel_during_a_locker_hold_goes_to_the_holds_locker(world: Runti
         shipment = session.get(Shipment, new_id)
         locker = session.scalars(select(Locker).where(Locker.name == "Kollwitzplatz")).one()
         assert shipment is not None and shipment.locker_id == locker.id
+
+
+def test_a_hold_of_ten_days_finds_the_first_window_after_it(world: Runtime) -> None:
+    customer_id = customer_of(world)
+    last = TODAY + timedelta(days=10)  # Fri 4 Dec: the sandbox books two weeks ahead
+    found = planned(world, request(customer_id, ends_on=last))
+    starts = [p.window.start.astimezone(TZ) for p in found.parcels if p.window is not None]
+    assert len(starts) == 3 and {s.date() for s in starts} == {last + timedelta(days=1)} and min(starts).hour == 8
