@@ -89,7 +89,7 @@ class AskHoldPeriod(Action):
 
 async def ask_confirm(dispatcher: CollectingDispatcher, tracker: Tracker) -> list[EventType]:
     """The check, then the one question: each parcel due in the period and its new plan (or why it can't be held).
-    Nothing to hold, or nothing that can be: said plainly, and the form ends."""
+    None due yet: whether to hold the ones that come. None that can be held: said plainly, and the form ends."""
     ctx = await context_for(tracker)
     lang = reply_language(tracker)
     if tracker.get_slot("pending_request") == "unhold":
@@ -114,11 +114,10 @@ async def ask_confirm(dispatcher: CollectingDispatcher, tracker: Tracker) -> lis
     if isinstance(found, Refused):
         dispatcher.utter_message(text=with_agent(lang, found.message))
         return end_form()
-    if not found.movable:  # nothing to hold, or none can be: say which and why, ask nothing
-        text = found.question() if not found.parcels else hold_text.outcome(
-            lang, last=found.request.ends_on, done=[], failed=[p.line() for p in found.parcels], now=found.now,
-            tz=found.tz)
-        dispatcher.utter_message(text=text)
+    if found.parcels and not found.movable:  # none can be held: say which and why, ask nothing
+        dispatcher.utter_message(text=hold_text.outcome(lang, last=found.request.ends_on, done=[],
+                                                        failed=[p.line() for p in found.parcels], now=found.now,
+                                                        tz=found.tz))
         return [*events, *end_form()]
     dispatcher.utter_message(text=found.question())
     return [*events, SlotSet("hold_plan", [p.to_dict() for p in found.parcels])]

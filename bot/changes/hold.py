@@ -106,8 +106,8 @@ class HoldPlan:
     def question(self) -> str:
         """The one confirmation, listing each parcel and its new plan."""
         if not self.parcels:
-            return hold_text.nothing_to_hold(self.request.language, first=self.request.starts_on,
-                                             last=self.request.ends_on)
+            return hold_text.nothing_due(self.request.language, first=self.request.starts_on,
+                                         last=self.request.ends_on)
         return hold_text.confirmation(self.request.language, first=self.request.starts_on, last=self.request.ends_on,
                                       lines=[p.line() for p in self.parcels], now=self.now, tz=self.tz)
 

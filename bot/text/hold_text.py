@@ -82,9 +82,10 @@ def confirmation(language: str, *, first: date, last: date, lines: Sequence[Plan
                       t(language, "Reply YES or NO, or AGENT for a person.")])
 
 
-def nothing_to_hold(language: str, *, first: date, last: date) -> str:
-    return t(language, "None of your parcels is due {first} to {last}, so there is nothing to hold. "
-                       "Reply AGENT for a person.", first=date_text(first, language), last=date_text(last, language))
+def nothing_due(language: str, *, first: date, last: date) -> str:
+    """No parcel is due in the period yet: the hold is still worth having, for the parcels that come."""
+    return t(language, "None of your parcels is due {first} to {last} yet. Shall I hold any that come then? "
+                       "Reply YES or NO.", first=date_text(first, language), last=date_text(last, language))
 
 
 def outcome(language: str, *, last: date, done: Sequence[PlanLine], failed: Sequence[PlanLine], now: datetime,
@@ -99,7 +100,7 @@ def outcome(language: str, *, last: date, done: Sequence[PlanLine], failed: Sequ
         parts += plan_lines(failed, language, now, tz)
         parts.append(t(language, "Reply AGENT for a person."))
     if not done and not failed:
-        parts.append(t(language, "OK, nothing was changed."))
+        parts.append(t(language, "Done: I'll hold any parcel due until {last}.", last=date_text(last, language)))
     return "\n".join(parts)
 
 

@@ -204,7 +204,11 @@ def test_nothing_due_in_the_period_says_so(world: Runtime) -> None:
         for shipment in session.scalars(select(Shipment).where(Shipment.customer_id == customer_id)):
             shipment.status = ShipmentStatus.DELIVERED
     found = planned(world, request(customer_id))
-    assert found.parcels == [] and found.question().startswith("None of your parcels is due Tue 24 Nov to Thu 26 Nov")
+    assert found.parcels == [] and found.question() == (
+        "None of your parcels is due Tue 24 Nov to Thu 26 Nov yet. Shall I hold any that come then? Reply YES or NO.")
+    done = make(world, request(customer_id), [])  # yes: the hold is kept for the parcels that come
+    assert isinstance(done, HoldDone) and done.message == "Done: I'll hold any parcel due until Thu 26 Nov."
+    assert current_hold(world, customer_id) == (TODAY, THURSDAY)
 
 
 def test_a_period_in_the_past_is_refused(world: Runtime) -> None:
