@@ -149,10 +149,10 @@ class HoldAnswers(Answers):
 
     async def validate_hold_period(self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker,
                                    domain: DomainDict) -> dict[str, Any]:
-        if tracker.get_slot("pending_request") not in KINDS:
-            return {"hold_period": None}
         if early := await self._before_answer(dispatcher, tracker, "hold_period"):
             return early
+        if tracker.get_slot("pending_request") not in KINDS:
+            return {"hold_period": None}
         if isinstance(value, dict):
             return {"hold_period": value}
         ctx = await context_for(tracker)
