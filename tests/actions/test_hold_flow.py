@@ -109,3 +109,16 @@ def test_cancel_my_hold_asks_then_ends_it(world: Runtime) -> None:
     run(ValidateChangeForm().run(dispatcher, turn(customer.phone, "cancel my hold", "cancel_hold",
                                                   {"pending_request": "unhold"}, {}), form_domain()))
     assert said(dispatcher).startswith("You have no hold on your parcels right now.")
+
+
+def test_a_named_locker_in_the_request_is_the_holds_locker(world: Runtime) -> None:
+    customer, moving = customer_with_two_in_flight(world)
+    text = "away till Thursday, send them all to the Kollwitzplatz locker"
+    dispatcher = CollectingDispatcher()
+    events = run(ValidateChangeForm().run(dispatcher, turn(customer.phone, text, "hold_parcels",
+                                                           {"pending_request": "hold"}, {"hold_period": text}),
+                                          form_domain()))
+    assert slots(events)["hold_period"] == {"first": "2026-11-24", "last": "2026-11-26", "mode": "locker",
+                                            "locker": "Kollwitzplatz"}
+    question = said(dispatcher)
+    assert all(f"{s.tracking_number[-4:]}: Kollwitzplatz locker" in question for s in moving), question
