@@ -10,8 +10,9 @@ from sqlalchemy import select
 from bot.changes import Requester
 from bot.changes.hold import HoldDone, HoldPlan, HoldRequest, cancel, make, plan
 from bot.core.clock import sim_now
-from bot.core.models import Handoff, Shipment
+from bot.core.models import Customer, Handoff, Shipment
 from bot.core.runtime import Runtime
+from tests import factories
 from tests.test_console import live, login, open_handoff, world  # noqa: F401  (fixtures)
 from tests.test_web import LiveServer
 
@@ -20,7 +21,13 @@ def hold_for_handoff_customer(rt: Runtime, handoff_id: int) -> HoldDone:
     with rt.sessions() as session:
         handoff = session.get(Handoff, handoff_id)
         assert handoff is not None and handoff.customer_id is not None
-        today = sim_now(session).astimezone(ZoneInfo("Europe/Berlin")).date()
+        now = sim_now(session)
+        today = now.astimezone(ZoneInfo("Europe/Berlin")).date()
+    with rt.sessions() as session, session.begin():  # a parcel due tomorrow, whatever the world's clock says
+        owner = session.get(Customer, handoff.customer_id)
+        due = now + timedelta(days=1)
+        factories.shipment(session, owner, at=now, promised_start=due, promised_end=due + timedelta(hours=2),
+                           eta_start=due, eta_end=due + timedelta(hours=2))
         request = HoldRequest(customer_id=handoff.customer_id, by=Requester.CUSTOMER, starts_on=today,
                               ends_on=today + timedelta(days=1))
     found = plan(rt, request)
