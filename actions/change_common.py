@@ -28,7 +28,7 @@ from bot.text import N_, t
 
 KINDS = {kind.value: kind for kind in Kind}
 FORM_SLOTS = ["parcel", "window_choice", "locker_choice", "instructions_text", "address_text", "return_items",
-              "return_reason", "return_method", "return_option", "confirm_change"]
+              "return_reason", "return_method", "return_option", "hold_period", "confirm_change"]
 MAX_OFFERED = 5
 MAX_TEXT = 300
 CONFIDENT = 0.6

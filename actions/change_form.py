@@ -18,7 +18,7 @@ from rasa_sdk.events import EventType, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import address, instructions, locker, reschedule, returns, texts
+from actions import address, hold, instructions, locker, reschedule, returns, texts
 from actions.change_common import (
     FORM_SLOTS,
     KINDS,
@@ -90,6 +90,8 @@ class AskConfirmChange(Action):
         return "action_ask_confirm_change"
 
     async def run(self, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict) -> list[EventType]:
+        if change_kind(tracker) in hold.KINDS:  # all of the customer's parcels, not one
+            return await hold.ask_confirm(dispatcher, tracker)
         ctx, parcel = await context_and_parcel(tracker)
         if parcel is None:
             return end_form()
@@ -113,7 +115,7 @@ def describe_change(tracker: Tracker, ctx: Context, parcel: Parcel, lang: str = 
 
 
 def _reset() -> list[EventType]:
-    return [SlotSet(slot, None) for slot in [*FORM_SLOTS, "offered", "pending_request"]] + [
+    return [SlotSet(slot, None) for slot in [*FORM_SLOTS, "offered", "pending_request", "hold_plan"]] + [
         SlotSet("change_blocked", False), SlotSet("change_cancelled", False), SlotSet("wants_change", False)]
 
 
@@ -133,6 +135,9 @@ class CommitChange(Action):
             return _reset()
         if tracker.get_slot("change_cancelled"):
             dispatcher.utter_message(text=t(lang, "OK, nothing was changed."))
+            return _reset()
+        if tracker.get_slot("confirm_change") is True and change_kind(tracker) in hold.KINDS:
+            await hold.commit(dispatcher, tracker)
             return _reset()
         flow = FLOWS.get(change_kind(tracker))
         if tracker.get_slot("confirm_change") is not True or parcel is None or flow is None:
@@ -160,7 +165,7 @@ QUESTIONS: dict[str, Action] = {
     question.name().removeprefix("action_ask_"): question
     for question in (AskParcel(), reschedule.AskWindowChoice(), locker.AskLockerChoice(),
                      instructions.AskInstructions(), address.AskAddress(), returns.AskReturnItems(),
-                     returns.AskReturnMethod(), returns.AskReturnOption(), AskConfirmChange())
+                     returns.AskReturnMethod(), returns.AskReturnOption(), hold.AskHoldPeriod(), AskConfirmChange())
 }
 
 
@@ -188,7 +193,7 @@ def _not_an_answer(tracker: Tracker) -> bool:
 
 
 class ValidateChangeForm(reschedule.RescheduleAnswers, locker.LockerAnswers, instructions.InstructionsAnswers,
-                         address.AddressAnswers, returns.ReturnAnswers, FormValidationAction):
+                         address.AddressAnswers, returns.ReturnAnswers, hold.HoldAnswers, FormValidationAction):
     """Each flow's `validate_<slot>` comes from its module; which parcel and the confirmation are here."""
 
     def name(self) -> str:
@@ -242,11 +247,13 @@ class ValidateChangeForm(reschedule.RescheduleAnswers, locker.LockerAnswers, ins
     async def required_slots(self, domain_slots: list[str], dispatcher: CollectingDispatcher,
                              tracker: Tracker, domain: DomainDict) -> list[str]:
         kind = change_kind(tracker)
-        if tracker.get_slot("change_blocked") or tracker.get_slot("change_cancelled") or kind not in FLOWS:
+        if tracker.get_slot("change_blocked") or tracker.get_slot("change_cancelled") or kind not in [*FLOWS, *hold.KINDS]:
             return []
         ctx, parcel = await context_and_parcel(tracker)
         if not ctx.verified:
             return []
+        if kind in hold.KINDS:
+            return hold.required(tracker)
         slots = [] if parcel is not None else ["parcel"]
         slots += returns.required(tracker, parcel) if kind == "return" else FLOWS[kind].SLOTS
         return [*slots, "confirm_change"]
@@ -294,6 +301,8 @@ class ValidateChangeForm(reschedule.RescheduleAnswers, locker.LockerAnswers, ins
     async def _correction(text: str, tracker: Tracker) -> dict[str, Any] | None:
         """"no, Sunday" / "the other locker, Hermannplatz": a new choice instead of a plain no."""
         kind = change_kind(tracker)
+        if kind in hold.KINDS:
+            return await hold.correction(text, tracker)
         if kind == "reschedule":
             return await reschedule.correction(text, tracker)
         if kind in ("locker", "address", "instructions"):

@@ -25,8 +25,8 @@ from bot.text.timefmt import day_label
 REQUESTS = {"track_package": "track", "inform": "track", "reschedule_delivery": "reschedule",
             "redirect_to_locker": "locker", "delivery_instructions": "instructions", "change_address": "address",
             "start_return": "return", "return_status": "return_status", "report_missing": "missing",
-            "delivery_complaint": "complaint"}
-CHANGES = {"reschedule", "locker", "instructions", "address", "return"}
+            "delivery_complaint": "complaint", "hold_parcels": "hold", "cancel_hold": "unhold"}
+CHANGES = {"reschedule", "locker", "instructions", "address", "return", "hold", "unhold"}
 FALLBACK_ACTIONS = {"action_fallback"}
 
 

@@ -25,7 +25,8 @@ from rasa.shared.nlu.training_data.training_data import TrainingData
 from bot.conversation.answers import is_cancel
 
 CANCEL_INTENT = "deny"
-KEPT = frozenset({"deny", "opt_out", "opt_in", "talk_to_human", "report_missing", "delivery_complaint", "out_of_scope"})
+KEPT = frozenset({"deny", "opt_out", "opt_in", "talk_to_human", "report_missing", "delivery_complaint", "out_of_scope",
+                  "cancel_hold"})  # "cancel my hold" ends a hold, it does not say no
 
 
 @DefaultV1Recipe.register([DefaultV1Recipe.ComponentType.INTENT_CLASSIFIER], is_trainable=False)

@@ -36,6 +36,8 @@ SERVICES = {
     "bot/notify/conversation.py",
     "bot/parcels/intake.py",  # a new parcel: registered, then its customer's profile and hold applied
     "bot/profile/apply.py",  # ... through the change service, each outcome recorded
+    "bot/changes/hold.py",  # a hold: its plan, then each parcel's change through the change service
+    "bot/holds/__init__.py",  # ... and a new parcel during it
 }
 CARRIER_SIDE = {
     "bot/carriers/local.py",  # what a remote adapter reads of ours; events it polled, through ingestion

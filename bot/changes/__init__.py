@@ -19,6 +19,7 @@ from bot.changes.common import (
     reason_text,
     refusal_for_state,
 )
+from bot.changes.hold import HoldMode, HoldRequest
 from bot.changes.instructions import InstructionsRequest
 from bot.changes.locker import LockerRequest
 from bot.changes.reschedule import RescheduleRequest
@@ -27,8 +28,8 @@ from bot.changes.returns import ReturnRequest
 from bot.changes.service import Asker, Options, Request, check, make, options
 
 __all__ = [
-    "RETURN_METHODS", "AddressRequest", "Asker", "CarrierDown", "ChangeRequest", "Code", "Done", "InstructionsRequest",
-    "Kind", "LockerRequest", "NeighbourRequest", "Options", "Outcome", "Reason", "Refused", "Request", "Requester",
-    "RescheduleRequest", "ReturnRequest", "carrier_does", "check", "make", "options", "reason_text",
-    "refusal_for_state",
+    "RETURN_METHODS", "AddressRequest", "Asker", "CarrierDown", "ChangeRequest", "Code", "Done", "HoldMode",
+    "HoldRequest", "InstructionsRequest", "Kind", "LockerRequest", "NeighbourRequest", "Options", "Outcome", "Reason",
+    "Refused", "Request", "Requester", "RescheduleRequest", "ReturnRequest", "carrier_does", "check", "make", "options",
+    "reason_text", "refusal_for_state",
 ]

@@ -22,6 +22,11 @@ class Kind(StrEnum):
     INSTRUCTIONS = "instructions"
     ADDRESS = "address"  # a neighbour, or a new address
     RETURN = "return"
+    HOLD = "hold"  # away from home: every parcel arriving in a period, moved after it or to a locker
+
+
+# The kinds made to one parcel (a hold is made of reschedules or locker changes, one per parcel).
+PARCEL_KINDS = tuple(kind for kind in Kind if kind != Kind.HOLD)
 
 
 class Requester(StrEnum):
@@ -39,6 +44,8 @@ class Reason(StrEnum):
     AT_LOCKER = "at_locker"  # waiting in a locker
     INVALID = "invalid"  # the request itself does not make sense (an empty note, an unknown return method)
     CARRIER_DOWN = "carrier_down"  # the carrier did not answer (in the list of options only)
+    NO_WINDOW_AFTER = "no_window_after"  # a hold: the carrier offers no window after it (yet)
+    NO_LOCKER = "no_locker"  # a hold to a locker: none near with room (or not the one named)
 
 
 Code = Refusal | Reason
@@ -120,6 +127,7 @@ NEEDS: dict[Kind, frozenset[Capability]] = {
     Kind.INSTRUCTIONS: frozenset({Capability.INSTRUCTIONS}),
     Kind.ADDRESS: frozenset({Capability.CHANGE_ADDRESS}),
     Kind.RETURN: frozenset({Capability.RETURNS}),
+    Kind.HOLD: frozenset({Capability.WINDOWS, Capability.RESCHEDULE}),  # or a locker, when the customer says so
 }
 
 
@@ -178,6 +186,8 @@ REASONS: dict[Code, str] = {
     Reason.AT_LOCKER: N_("Your parcel is already at the locker, so I can't change that now."),
     Reason.INVALID: N_("I couldn't make sense of that change."),
     Reason.CARRIER_DOWN: CARRIER_DOWN,
+    Reason.NO_WINDOW_AFTER: N_("The carrier offers no delivery day after your time away yet."),
+    Reason.NO_LOCKER: N_("There is no locker with room near you."),
 }
 
 # When the carrier can't make a kind of change at all (Refusal.NOT_OFFERED), per kind.
@@ -187,6 +197,7 @@ CANNOT: dict[Kind, str] = {
     Kind.INSTRUCTIONS: N_("This carrier doesn't take delivery notes."),
     Kind.ADDRESS: N_("This carrier doesn't let me send it to a neighbour or another address."),
     Kind.RETURN: N_("This carrier doesn't let me book returns here."),
+    Kind.HOLD: N_("This carrier doesn't let me move deliveries."),
 }
 
 

@@ -16,6 +16,7 @@ from bot.carriers import Carrier, CarrierError, ChangeRefused, LockerOption, Ref
 from bot.changes import address, instructions, locker, mirror, reschedule, returns
 from bot.changes.common import (
     CARRIER_DOWN,
+    PARCEL_KINDS,
     CarrierDown,
     Done,
     Kind,
@@ -162,8 +163,8 @@ class Options:
 def options(runtime: Runtime, asker: Asker) -> Options:
     """Every kind's check, and the choices for those that can be made (a carrier that is down: `CarrierDown`)."""
     parcel, carrier = _load(runtime, asker.shipment_id)
-    refusals = {}
-    for kind in Kind:
+    refusals: dict[Kind, Refused | None] = {}
+    for kind in PARCEL_KINDS:
         code = _refusal(kind, parcel, asker.by, asker.customer_id, carrier)
         refusals[kind] = Refused(code, reason_text(asker.language, code, kind)) if code is not None else None
     found = Options(refusals, parcel=parcel)

@@ -695,3 +695,50 @@ class GoodwillGrant(Base):
     code: Mapped[str | None] = mapped_column(String(40), unique=True)
     slip_minutes: Mapped[int] = mapped_column(Integer)
     granted_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+
+
+# --- Issue 16, item 2 (away from home): holds over all of a customer's parcels ---------------------
+
+
+class Hold(Base):
+    """"I'm away until the 12th": every parcel of the customer arriving from `starts_on` to `ends_on` (both
+    included, the customer's days) is moved to the first window after it, or sent to a locker. Made by
+    `bot.changes.hold`; its parcels and what happened to each are in `HoldParcel`."""
+
+    __tablename__ = "holds"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    mode: Mapped[str] = mapped_column(String(16))  # reschedule | locker
+    locker_id: Mapped[int | None] = mapped_column(ForeignKey("lockers.id"))
+    channel: Mapped[str] = mapped_column(String(16))  # sms, web, rest, console, api
+    language: Mapped[str] = mapped_column(String(10), default="en")
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    confirmed_at: Mapped[datetime | None]
+    cancelled_at: Mapped[datetime | None]
+
+    customer: Mapped[Customer] = relationship()
+    locker: Mapped[Locker | None] = relationship()
+    parcels: Mapped[list[HoldParcel]] = relationship(back_populates="hold", order_by="HoldParcel.id")
+
+
+class HoldParcel(Base):
+    """One parcel under a hold: the plan the customer confirmed (or that a new parcel got), and the outcome."""
+
+    __tablename__ = "hold_parcels"
+    __table_args__ = (UniqueConstraint("hold_id", "shipment_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    hold_id: Mapped[int] = mapped_column(ForeignKey("holds.id"), index=True)
+    shipment_id: Mapped[int] = mapped_column(ForeignKey("shipments.id"), index=True)
+    action: Mapped[str] = mapped_column(String(16))  # reschedule | locker | none (could not be held)
+    outcome: Mapped[str] = mapped_column(String(16))  # done | refused | carrier_down
+    code: Mapped[str | None] = mapped_column(String(40))  # the refusal's code
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)  # the new window or locker
+    new_parcel: Mapped[bool] = mapped_column(Boolean, default=False)  # arrived after the hold was confirmed
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    hold: Mapped[Hold] = relationship(back_populates="parcels")
+    shipment: Mapped[Shipment] = relationship()

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from bot.carriers import TimeWindow
 from bot.core.models import Customer, Shipment, ShipmentStatus
 from bot.core.runtime import Runtime
+from bot.holds import on_new_parcel as hold_new_parcel
 from bot.profile.apply import Applied, on_new_parcel
 
 
@@ -108,8 +109,5 @@ def register(runtime: Runtime, parcel: NewParcel, *, now: datetime) -> Registere
             raise
         return Registered(existing, created=False)
     applied = on_new_parcel(runtime, shipment_id)
-    # >>> HOLD HOOK (issue 16, item 2; task H builds bot.holds): the lead wires this at merge:
-    # from bot.holds import on_new_parcel as hold_new_parcel
-    # hold_new_parcel(runtime, shipment_id)
-    # <<< HOLD HOOK
+    hold_new_parcel(runtime, shipment_id)  # a hold the customer is on moves it after the hold, or to a locker
     return Registered(shipment_id, created=True, applied=applied)

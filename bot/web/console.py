@@ -15,6 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 
+from bot.changes.hold import active_holds
 from bot.conversation.rasa_api import RasaAPI, RasaUnavailable, UnaddressableConversation, bot_attempts, slot_value, transcript
 from bot.core.models import Agent, Customer, Handoff
 from bot.core.runtime import Runtime
@@ -174,6 +175,7 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
         desk.may_work_on(handoff, me.agent) else None
     now = await run_in_threadpool(runtime.clock.now)
     customer = session.get(Customer, handoff.customer_id) if handoff.customer_id else None
+    holds = active_holds(session, customer.id, now=now) if customer else []  # away from home (issue 16)
     # The language the bot speaks in this conversation now (its `language` slot), else the one it spoke at handoff.
     language = language_of(slot_value(events, "language") or desk.conversation_language(handoff.summary, customer))
     response = render(
@@ -181,7 +183,7 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
         goodwill=goodwill.grant_for(session, shipment.id) if shipment else None,
         language=desk.LANGUAGE_LABEL[language],
         asked=[line["text"] for line in lines if line["who"] == "customer"][-5:], tried=bot_attempts(events),
-        rasa_error=rasa_error, mine=desk.may_work_on(handoff, me.agent), options=options, msg=msg,
+        rasa_error=rasa_error, mine=desk.may_work_on(handoff, me.agent), options=options, msg=msg, holds=holds,
         channel=desk.channel_label(handoff.channel, handoff.sender_id),
         reason=desk.REASON_LABEL.get(handoff.reason, handoff.reason), now=now,
         not_delivered=desk.undeliverable_because(session, handoff),

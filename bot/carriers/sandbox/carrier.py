@@ -31,7 +31,7 @@ SERVICE_AREA = {postcode: (lat, lng) for postcode, lat, lng, _ in AREAS}
 SLOT_HOURS = (8, 10, 12, 14, 16, 18)
 SLOT_LENGTH = timedelta(hours=2)
 SLOT_CAPACITY = 12
-BOOKABLE_DAYS = 6
+BOOKABLE_DAYS = 14  # two weeks ahead, so "I am away until the 12th" has a window after it (issue 16)
 TZ = ZoneInfo("Europe/Berlin")
 WITH_DRIVER = {ShipmentStatus.OUT_FOR_DELIVERY}
 
