@@ -7,7 +7,7 @@ HAProxy listens where the settings say each service is (RASA_PORT, ACTIONS_PORT,
 every URL the processes use for each other (RASA_URL, ACTION_SERVER_URL, PUBLIC_BASE_URL) names the
 balancer, and the replicas listen on ports of their own. It routes every conversation to one Rasa
 replica: Twilio webhooks by a hash of `From` in the POST body, REST by a hash of `sender` in the JSON
-body, Rasa's HTTP API by the conversation id in the path, and web chat's socket.io by the client's
+body, Rasa's HTTP API by the conversation id in the path (one key, so all three agree), and web chat's socket.io by the client's
 address (its session id travels inside the socket, out of HAProxy's sight).
 """
 
@@ -104,8 +104,11 @@ def haproxy_config(topology: Topology) -> str:
         "    use_backend rasa_socket if socket",
         "    default_backend rasa_any",
         "",
+        # One key per conversation on every route, so its SMS, REST turns and API calls (an agent's
+        # words) reach the same replica: the sender as Rasa names it, URL-decoded, "rest:" dropped.
+        # (`balance url_param From check_post` would hash the still-encoded "%2B49…", not "+49…".)
         "backend rasa_sms",
-        "    balance url_param From check_post",
+        "    balance hash req.body_param(From),url_dec",
         "    hash-type consistent",
         "    option httpchk GET /",
         *_servers("rasa", t.host, t.rasa, rasa_check),
@@ -117,7 +120,7 @@ def haproxy_config(topology: Topology) -> str:
         *_servers("rasa", t.host, t.rasa, rasa_check),
         "",
         "backend rasa_api",
-        "    balance hash path,field(3,/)",
+        "    balance hash path,field(3,/),url_dec,regsub(^rest:,)",
         "    hash-type consistent",
         "    option httpchk GET /",
         *_servers("rasa", t.host, t.rasa, rasa_check),

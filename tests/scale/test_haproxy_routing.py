@@ -132,6 +132,15 @@ def test_every_conversation_stays_on_one_replica_on_every_channel(
     assert {conversation: _api(topology, conversation) for conversation in ids} == first
 
 
+def test_a_conversations_sms_rest_turns_and_api_calls_reach_the_same_replica(
+        balanced: tuple[Topology, dict[str, Replica]]) -> None:
+    topology, _ = balanced
+    for n in range(16):
+        phone, chat = f"+49153{n:07d}", f"chat-{n}"
+        assert _sms(topology, phone, "hi") == _api(topology, phone)
+        assert _rest(topology, chat, "hi") == _api(topology, f"rest:{chat}")
+
+
 def test_a_dead_replicas_conversations_go_on_on_the_other_without_an_error(
         balanced: tuple[Topology, dict[str, Replica]]) -> None:
     topology, replicas = balanced
