@@ -28,7 +28,8 @@ def lock_store_env(settings: Settings) -> dict[str, str]:
     url = urlsplit(settings.rasa_redis_url)
     database = url.path.strip("/") or "0"
     return {
-        "RASA_LOCK_STORE_TYPE": "redis",
+        # Rasa's Redis lock store with atomic changes (RasaHQ/rasa#11256)
+        "RASA_LOCK_STORE_TYPE": "addons.lock_store.AtomicRedisLockStore",
         "RASA_LOCK_STORE_HOST": url.hostname or "127.0.0.1",
         "RASA_LOCK_STORE_PORT": str(url.port or 6379),
         "RASA_LOCK_STORE_DB": database,

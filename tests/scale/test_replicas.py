@@ -1,0 +1,142 @@
+"""Two Rasa replicas behind HAProxy, for real (issue 17): the tracker store on the machine's
+PostgreSQL, the lock store on its Redis, the trained model. The scaled set is started once for the
+module (two Rasa processes load the model side by side: about a minute on two cores).
+
+- A replica SIGKILLed in the middle of conversations: each goes on on the other replica with its
+  whole context, every turn recorded once and in order, every parcel moved once.
+- A burst of turns for one conversation sent alternately to both replicas, each directly (past
+  HAProxy, as during a failover when the hash moves): handled one at a time in the order sent.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import select
+
+from bot.core.models import AuditLog, Shipment
+from bot.core.runtime import Runtime
+from bot.processes.devstack import ScaledStack
+from bot.processes.model_files import model_path
+from tests.conftest import _postgres_schema_url
+from tests.workers.conftest import REDIS_URL
+
+pytestmark = pytest.mark.e2e
+START = 300.0  # seconds: two Rasa replicas load the model at once on a busy two-core machine
+
+
+@pytest.fixture(scope="module")
+def scaled(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ScaledStack, Runtime]]:
+    if not model_path().exists():
+        pytest.fail(f"no trained model at {model_path()}: `make test` trains it first")
+    for database_url in _postgres_schema_url():
+        stack = ScaledStack(Path(tmp_path_factory.mktemp("scaled")), database_url=database_url,
+                            redis_url=REDIS_URL, rasa=2, actions=1, web=1,
+                            extra_env={"SANDBOX_SPEED": "1", "CELERY_QUEUE_PREFIX": f"t{uuid.uuid4().hex[:10]}"})
+        try:
+            stack.start(timeout=START)
+            runtime = Runtime.build(stack.settings)
+            yield stack, runtime
+            runtime.engine.dispose()
+        finally:
+            stack.stop()
+
+
+def say(url: str, sender: str, text: str) -> str:
+    response = httpx.post(f"{url}/webhooks/rest/webhook", json={"sender": sender, "message": text}, timeout=120)
+    response.raise_for_status()
+    return " ".join(m.get("text", "") for m in response.json())
+
+
+def events(stack: ScaledStack, conversation: str) -> list[dict[str, Any]]:
+    response = httpx.get(f"{stack.settings.rasa_url}/conversations/{conversation}/tracker",
+                         params={"token": stack.settings.rasa_token, "include_events": "ALL"}, timeout=30)
+    response.raise_for_status()
+    return list(response.json()["events"])
+
+
+def user_texts(stack: ScaledStack, conversation: str) -> list[str]:
+    return [e["text"] for e in events(stack, conversation) if e["event"] == "user"]
+
+
+def parcels(runtime: Runtime, count: int) -> list[Shipment]:
+    with runtime.sessions() as session:
+        found = list(session.scalars(select(Shipment).where(Shipment.status == "in_transit",
+                                                            Shipment.eta_start.is_not(None))
+                                     .order_by(Shipment.id).limit(count)))
+        session.expunge_all()
+    assert len(found) == count
+    return found
+
+
+def test_a_killed_replicas_conversations_go_on_on_the_other_in_order(
+        scaled: tuple[ScaledStack, Runtime]) -> None:
+    stack, runtime = scaled
+    front = stack.settings.rasa_url
+    # Conversations until both replicas hold some: HAProxy's counters say which replica took each.
+    on: dict[str, list[str]] = {"rasa1": [], "rasa2": []}
+    while len(on["rasa1"]) < 2 or len(on["rasa2"]) < 1:
+        sender = f"kill-{uuid.uuid4().hex[:8]}"
+        before = stack.served("rasa_rest")
+        assert "tracking number" in say(front, sender, "can you deliver it another day")
+        after = stack.served("rasa_rest")
+        replica = next(name for name in after if after[name] > before.get(name, 0))
+        on[replica].append(sender)
+        assert sum(map(len, on.values())) < 20, f"HAProxy sends every conversation to one replica: {on}"
+    senders = on["rasa1"] + on["rasa2"]
+    moved = dict(zip(senders, parcels(runtime, len(senders)), strict=True))
+    for sender, parcel in moved.items():
+        assert "postcode" in say(front, sender, parcel.tracking_number)
+        assert "When should parcel" in say(front, sender, parcel.postcode)
+
+    stack.kill("rasa1")  # between turns, with customers waiting for their next question
+
+    for sender, parcel in moved.items():
+        assert "Move parcel" in say(front, sender, "2"), f"{sender} lost its place on the way to rasa2"
+        assert "Done" in say(front, sender, "yes")
+        assert user_texts(stack, f"rest:{sender}") == [
+            "can you deliver it another day", parcel.tracking_number, parcel.postcode, "2", "yes"]
+    with runtime.sessions() as session:
+        for parcel in moved.values():
+            moves = session.scalars(select(AuditLog).where(
+                AuditLog.entity == "shipment", AuditLog.action == "reschedule",
+                AuditLog.entity_id == str(parcel.id))).all()
+            assert len(moves) == 1, f"parcel {parcel.tracking_number} moved once"
+    stack.restart("rasa1", timeout=START)
+
+
+def test_a_burst_of_turns_through_both_replicas_is_handled_in_order(scaled: tuple[ScaledStack, Runtime]) -> None:
+    stack, _ = scaled
+    sender = f"burst-{uuid.uuid4().hex[:8]}"
+    replicas = [f"http://127.0.0.1:{stack.port(name)}" for name in ("rasa1", "rasa2")]
+    texts = [f"hello number {n}" for n in range(10)]
+    failures: list[BaseException] = []
+
+    def turn(n: int) -> None:
+        try:
+            say(replicas[n % 2], sender, texts[n])
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = []
+    for n in range(len(texts)):  # each sent 50 ms after the one before, without waiting for its answer
+        threads.append(threading.Thread(target=turn, args=(n,)))
+        threads[-1].start()
+        time.sleep(0.05)
+    for thread in threads:
+        thread.join(180)
+    assert not failures, failures
+    recorded = events(stack, f"rest:{sender}")
+    assert [e["text"] for e in recorded if e["event"] == "user"] == texts, "every turn once, in the order sent"
+    # One turn at a time: each user message's turn ends (the bot listens again) before the next starts.
+    kinds = [e["event"] if e["event"] != "action" else e["name"] for e in recorded]
+    after_first = kinds[kinds.index("user"):]
+    turns = "".join("U" if k == "user" else "L" if k == "action_listen" else "" for k in after_first)
+    assert turns == "UL" * len(texts), f"turns interleaved: {turns}"
