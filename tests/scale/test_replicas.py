@@ -4,13 +4,15 @@ module (two Rasa processes load the model side by side: about a minute on two co
 
 - A replica SIGKILLed in the middle of conversations: each goes on on the other replica with its
   whole context, every turn recorded once and in order, every parcel moved once.
-- A burst of turns for one conversation sent alternately to both replicas, each directly (past
-  HAProxy, as during a failover when the hash moves): handled one at a time in the order sent.
+- A burst of turns for one conversation through HAProxy: handled one at a time, in the order sent.
+- The same burst sent alternately to both replicas, each directly (past HAProxy, as while a hash
+  moves during a failover): every turn once, one at a time, each replica's in the order it got them.
 """
 
 from __future__ import annotations
 
-import threading
+import json
+import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -112,31 +114,68 @@ def test_a_killed_replicas_conversations_go_on_on_the_other_in_order(
     stack.restart("rasa1", timeout=START)
 
 
-def test_a_burst_of_turns_through_both_replicas_is_handled_in_order(scaled: tuple[ScaledStack, Runtime]) -> None:
-    stack, _ = scaled
-    sender = f"burst-{uuid.uuid4().hex[:8]}"
-    replicas = [f"http://127.0.0.1:{stack.port(name)}" for name in ("rasa1", "rasa2")]
-    texts = [f"hello number {n}" for n in range(10)]
-    failures: list[BaseException] = []
+# Ten different ways to say hello or thanks: each answered, none a fallback (two hand over to a person).
+GREETINGS = ["hi", "hello", "hey", "good morning", "hi there", "thanks", "hello again", "thank you", "hey there",
+             "good evening"]
 
-    def turn(n: int) -> None:
-        try:
-            say(replicas[n % 2], sender, texts[n])
-        except BaseException as exc:
-            failures.append(exc)
 
-    threads = []
-    for n in range(len(texts)):  # each sent 50 ms after the one before, without waiting for its answer
-        threads.append(threading.Thread(target=turn, args=(n,)))
-        threads[-1].start()
-        time.sleep(0.05)
-    for thread in threads:
-        thread.join(180)
-    assert not failures, failures
-    recorded = events(stack, f"rest:{sender}")
-    assert [e["text"] for e in recorded if e["event"] == "user"] == texts, "every turn once, in the order sent"
-    # One turn at a time: each user message's turn ends (the bot listens again) before the next starts.
+def send_without_waiting(port: int, sender: str, text: str) -> socket.socket:
+    """One REST turn written whole to the socket; its answer is read later (`answer`)."""
+    body = json.dumps({"sender": sender, "message": text}).encode()
+    head = (f"POST /webhooks/rest/webhook HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n").encode()
+    connection = socket.create_connection(("127.0.0.1", port), timeout=180)
+    connection.sendall(head + body)
+    return connection
+
+
+def answer(connection: socket.socket) -> str:
+    with connection:
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    return received.split(b"\r\n", 1)[0].decode()
+
+
+def burst(ports: list[int], sender: str) -> list[str]:
+    """GREETINGS as one burst, turn n to ports[n % len(ports)], each written 20 ms after the one before
+    without waiting for any answer; the status lines."""
+    connections = []
+    for n, text in enumerate(GREETINGS):
+        connections.append(send_without_waiting(ports[n % len(ports)], sender, text))
+        time.sleep(0.02)
+    return [answer(connection) for connection in connections]
+
+
+def one_turn_at_a_time(recorded: list[dict[str, Any]]) -> str:
+    """U for each user message, L for each `action_listen` after the first message: "ULUL…" when each
+    turn ended (the bot listened again) before the next began."""
     kinds = [e["event"] if e["event"] != "action" else e["name"] for e in recorded]
     after_first = kinds[kinds.index("user"):]
-    turns = "".join("U" if k == "user" else "L" if k == "action_listen" else "" for k in after_first)
-    assert turns == "UL" * len(texts), f"turns interleaved: {turns}"
+    return "".join("U" if k == "user" else "L" if k == "action_listen" else "" for k in after_first)
+
+
+def test_a_burst_of_turns_through_haproxy_is_handled_in_the_order_sent(scaled: tuple[ScaledStack, Runtime]) -> None:
+    stack, _ = scaled
+    sender = f"burst-{uuid.uuid4().hex[:8]}"
+    assert burst([stack.topology.rasa_front], sender) == ["HTTP/1.1 200 OK"] * len(GREETINGS)
+    recorded = events(stack, f"rest:{sender}")
+    assert [e["text"] for e in recorded if e["event"] == "user"] == GREETINGS, "every turn once, in the order sent"
+    assert one_turn_at_a_time(recorded) == "UL" * len(GREETINGS)
+
+
+def test_a_burst_of_turns_sent_to_both_replicas_is_handled_once_each_one_at_a_time(
+        scaled: tuple[ScaledStack, Runtime]) -> None:
+    """Past HAProxy, alternately to each replica (as while a hash moves during a failover): the shared
+    lock store takes the turns one at a time, none lost and none twice, each replica's in the order it
+    got them. Between replicas the order is the order their turns reach Redis (see README)."""
+    stack, _ = scaled
+    sender = f"burst-{uuid.uuid4().hex[:8]}"
+    assert burst([stack.port("rasa1"), stack.port("rasa2")], sender) == ["HTTP/1.1 200 OK"] * len(GREETINGS)
+    recorded = events(stack, f"rest:{sender}")
+    said = [e["text"] for e in recorded if e["event"] == "user"]
+    assert sorted(said) == sorted(GREETINGS), "every turn once"
+    for replica in (0, 1):
+        sent_there = GREETINGS[replica::2]
+        assert [text for text in said if text in sent_there] == sent_there, "each replica's turns in order"
+    assert one_turn_at_a_time(recorded) == "UL" * len(GREETINGS), "never two turns of one conversation at once"
