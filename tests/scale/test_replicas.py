@@ -7,10 +7,12 @@ module (two Rasa processes load the model side by side: about a minute on two co
 - A burst of turns for one conversation through HAProxy: handled one at a time, in the order sent.
 - The same burst sent alternately to both replicas, each directly (past HAProxy, as while a hash
   moves during a failover): every turn once, one at a time, each replica's in the order it got them.
+- An agent's words sent through one replica's API reach a web chat whose socket is on the other.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -28,6 +30,7 @@ from bot.core.runtime import Runtime
 from bot.processes.devstack import ScaledStack
 from bot.processes.model_files import model_path
 from tests.conftest import _postgres_schema_url
+from tests.e2e.test_web_chat import WebChat
 from tests.workers.conftest import REDIS_URL
 
 pytestmark = pytest.mark.e2e
@@ -179,3 +182,29 @@ def test_a_burst_of_turns_sent_to_both_replicas_is_handled_once_each_one_at_a_ti
         sent_there = GREETINGS[replica::2]
         assert [text for text in said if text in sent_there] == sent_there, "each replica's turns in order"
     assert one_turn_at_a_time(recorded) == "UL" * len(GREETINGS), "never two turns of one conversation at once"
+
+
+def test_an_agents_words_sent_through_one_replica_reach_a_web_chat_held_by_the_other(
+        scaled: tuple[ScaledStack, Runtime]) -> None:
+    """The browser's socket lives on rasa1; the console's message goes through rasa2's HTTP API (the
+    API is hashed by conversation, the socket by client address): Redis carries it across."""
+    stack, runtime = scaled
+    rasa2 = f"http://127.0.0.1:{stack.port('rasa2')}"
+
+    async def chat() -> list[str]:
+        tab = WebChat(runtime)
+        tab.url = f"http://127.0.0.1:{stack.port('rasa1')}"
+        async with tab:
+            assert await tab.say("hi")
+            conversation = "web:" + tab.session_id.split(".", 1)[0]
+            async with httpx.AsyncClient(timeout=30) as client:
+                response = await client.post(
+                    f"{rasa2}/conversations/{conversation}/tracker/events",
+                    params={"token": stack.settings.rasa_token, "execute_side_effects": "true",
+                            "output_channel": "socketio", "include_events": "NONE"},
+                    json=[{"event": "bot", "text": "Hello, this is Kim from the delivery team."}])
+                response.raise_for_status()
+            received = await asyncio.wait_for(tab.inbox.get(), 15)
+            return [str(received.get("text"))]
+
+    assert asyncio.run(chat()) == ["Hello, this is Kim from the delivery team."]
