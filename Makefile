@@ -149,7 +149,7 @@ bench-notify: $(APP_DEV_READY) ## the notification wave alone: 100,000 SMS throu
 	@$(VENV)/bin/python -m bench.notify_run
 
 SCALE_SIZES ?= 10000,100000
-bench-scale: $(APP_DEV_READY) ## planning cost per change in flight (SCALE_SIZES=10000,100000,1000000), dispatch by 1 and 2 Celery workers -> bench/scale_results.json
+bench-scale: $(APP_DEV_READY) ## planning cost per change in flight (SCALE_SIZES=10000,100000,1000000), dispatch by 1, 2 and 4 Celery workers, event -> SMS p95 -> bench/scale_results.json
 	@$(VENV)/bin/python -m bench.scale --sizes $(SCALE_SIZES)
 
 # Issue 17: the scaled-out set on this machine's PostgreSQL, Redis and RabbitMQ (bot/processes/scaled.py).
