@@ -152,8 +152,9 @@ def haproxy_config(topology: Topology) -> str:
         "",
         "backend web",
         "    balance leastconn",
-        "    option httpchk GET /healthz",
-        "    http-check expect rstatus ^[23]",
+        # Is this process up? (/healthz answers 503 while any component, e.g. Rasa, is down: it
+        # would take every web replica out at once.)
+        "    option httpchk GET /api/openapi.json",
         *_servers("web", t.host, t.web, "check"),
         "",
     ]
