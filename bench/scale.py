@@ -271,7 +271,11 @@ def bench_dispatch(workers: int, wave: int, event_samples: int = 30) -> dict[str
         for process in started:
             process.terminate()
         for process in started:
-            process.wait(timeout=30)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:  # a worker still retrying against the dropped schema
+                process.kill()
+                process.wait()
         fake.terminate()
         fake.wait(timeout=10)
         with Connection(RABBITMQ) as connection:
@@ -292,9 +296,10 @@ def main() -> None:
     args = parser.parse_args()
     started = datetime.now(UTC)
     planning = bench_planning([int(s) for s in args.sizes.split(",")], args.changes, args.sweep_up_to)
-    dispatch = [bench_dispatch(int(n), args.wave, args.event_samples) for n in args.workers.split(",")]
-    for row in dispatch:
-        print(json.dumps(row), flush=True)
+    dispatch = []
+    for workers in args.workers.split(","):
+        dispatch.append(bench_dispatch(int(workers), args.wave, args.event_samples))
+        print(json.dumps(dispatch[-1]), flush=True)
     result = {"measured_at": started.isoformat(timespec="seconds"), "machine": f"{os.cpu_count()} cores",
               "load_average_before": os.getloadavg()[0], "database": "postgresql", "broker": "rabbitmq",
               "planning_per_change": planning, "dispatch": dispatch}
