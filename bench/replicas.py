@@ -32,7 +32,6 @@ class ScaledBot(OurBot):
     replicas = 1
 
     def __init__(self) -> None:  # OurBot's start, on the scaled set
-        self.name = f"{self.replicas}-rasa"
         self.notes = f"{self.replicas} Rasa replica(s) behind HAProxy, PostgreSQL tracker store, Redis lock store"
         self._database = contextlib.ExitStack()
         url = self._database.enter_context(schema())
@@ -62,10 +61,12 @@ class ScaledBot(OurBot):
 
 
 class OneReplica(ScaledBot):
+    name = "1-rasa"
     replicas = 1
 
 
 class TwoReplicas(ScaledBot):
+    name = "2-rasa"
     replicas = 2
 
 
