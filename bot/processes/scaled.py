@@ -77,11 +77,14 @@ def haproxy_config(topology: Topology) -> str:
         "    timeout server 75s",
         "    timeout tunnel 1h  # web chat sockets and live pages",
         "    timeout http-request 10s",
-        # A replica that refuses connections (dead, restarting) is left for another one at once;
-        # checks take it out of every hash within about two seconds.
+        # A replica that refuses connections (dead, restarting) is left for another one at once
+        # (retries, redispatch); checks take it out of every hash after three failures two seconds
+        # apart. They are patient on purpose: a Rasa process busy running its model answers a check
+        # late, and with 1 s checks a lone replica was marked down under load (503s in bench.replicas).
         "    retries 3",
         "    option redispatch 1",
-        "    default-server inter 1s fall 2 rise 2",
+        "    timeout check 5s",
+        "    default-server inter 2s fall 3 rise 2",
         "",
         "frontend stats",
         f"    bind {t.host}:{t.stats}",
