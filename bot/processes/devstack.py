@@ -342,6 +342,25 @@ class ScaledStack(Stack):
             probes[name] = (f"http://127.0.0.1:{self.port(name)}{path}", token if kind == "rasa" else {})
         return probes
 
+    def wait_ready(self, timeout: float) -> float:
+        """Every running process answers, and HAProxy's checks have found each running replica up."""
+        started = time.monotonic()
+        super().wait_ready(timeout)
+        while not self._balanced():
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"HAProxy did not find every replica up in {timeout}s")
+            time.sleep(0.3)
+        return time.monotonic() - started
+
+    def _balanced(self) -> bool:
+        try:
+            csv = httpx.get(f"http://127.0.0.1:{self.topology.stats}/;csv", timeout=5).text
+        except httpx.HTTPError:
+            return False
+        rows = [line.split(",") for line in csv.splitlines() if line and not line.startswith("#")]
+        servers = [row for row in rows if row[1] not in ("FRONTEND", "BACKEND") and row[1] in self._procs]
+        return bool(servers) and all(row[17] == "UP" for row in servers)
+
     def kill(self, name: str) -> None:
         """SIGKILL one replica (and whatever it started), as a machine failing would."""
         proc = self._procs.pop(name)
