@@ -17,6 +17,7 @@ WEBCHAT_VERSION := 1.0.1
 LEAFLET_JS := bot/web/static/vendor/leaflet/leaflet.js
 LEAFLET_VERSION := 1.9.4
 CHROMIUM := /usr/bin/chromium
+HAPROXY := /usr/sbin/haproxy
 
 .PHONY: help run test setup model db validate crossval eval-nlu bench bench-notify bench-scale lint clean screenshots eval-eta
 
@@ -87,6 +88,13 @@ $(CHROMIUM):
 	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium >/dev/null; }; \
 	else echo "error: browser tests need Debian's chromium: sudo apt-get install chromium" >&2; exit 1; fi
 
+# Issue 17: Debian's HAProxy in front of the replicas (make run-scaled, tests/scale).
+$(HAPROXY):
+	@echo "==> haproxy (Debian) for the scaled set"
+	@if [ "$$(id -u)" = 0 ]; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null \
+	  || { apt-get update -q >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -q haproxy >/dev/null; }; \
+	else echo "error: the scaled set needs Debian's haproxy: sudo apt-get install haproxy" >&2; exit 1; fi
+
 # Independent steps run side by side (the Rasa runtime and the model are the longest).
 setup: ## install both runtimes, train the model, set up the database
 	@$(MAKE) --no-print-directory -s -j4 $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) db
@@ -112,7 +120,7 @@ run: ## start rasa, actions, web and scheduler (Ctrl-C stops them all)
 	@$(VENV)/bin/honcho start -f Procfile
 
 test: ## run the whole test suite (types, unit, Rasa data, end-to-end)
-	@$(MAKE) --no-print-directory -s -j4 $(APP_DEV_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) $(CHROMIUM)
+	@$(MAKE) --no-print-directory -s -j4 $(APP_DEV_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) $(CHROMIUM) $(HAPROXY)
 	@$(RASA_VENV)/bin/rasa data validate --fail-on-warnings --quiet >/dev/null 2>var-validate.log || { cat var-validate.log; rm -f var-validate.log; exit 1; }; rm -f var-validate.log
 	@$(VENV)/bin/ruff check bot actions addons tests bench
 	@$(VENV)/bin/mypy bot actions
@@ -141,8 +149,14 @@ bench-notify: $(APP_DEV_READY) ## the notification wave alone: 100,000 SMS throu
 	@$(VENV)/bin/python -m bench.notify_run
 
 SCALE_SIZES ?= 10000,100000
-bench-scale: $(APP_DEV_READY) ## planning cost per change in flight (SCALE_SIZES=10000,100000,1000000), dispatch by 1 and 2 Celery workers -> bench/scale_results.json
+bench-scale: $(APP_DEV_READY) ## planning cost per change in flight (SCALE_SIZES=10000,100000,1000000), dispatch by 1, 2 and 4 Celery workers, event -> SMS p95 -> bench/scale_results.json
 	@$(VENV)/bin/python -m bench.scale --sizes $(SCALE_SIZES)
+
+# Issue 17: the scaled-out set on this machine's PostgreSQL, Redis and RabbitMQ (bot/processes/scaled.py).
+.PHONY: run-scaled
+run-scaled: ## HAProxy + 2 rasa, 2 actions, 2 web replicas, the scheduler and 2 Celery workers (Ctrl-C stops them all)
+	@$(MAKE) --no-print-directory -s -j4 $(APP_READY) $(RASA_READY) $(MODEL) $(WEBCHAT_JS) $(LEAFLET_JS) $(HAPROXY)
+	@$(VENV)/bin/python -m bot.processes.scaled
 
 # Issue 12: long runs, not part of `make test`.
 .PHONY: soak chaos

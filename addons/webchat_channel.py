@@ -35,7 +35,7 @@ from rasa.core.channels.socketio import SocketBlueprint, SocketIOInput, SocketIO
 from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
-from socketio import AsyncServer
+from socketio import AsyncRedisManager, AsyncServer
 
 from addons.ratelimit import TokenBuckets, client_address
 
@@ -78,6 +78,8 @@ class WebChatInput(SocketIOInput):
         channel.buckets = TokenBuckets.from_credentials(credentials)
         if credentials.get("session_key"):
             channel.session_key = str(credentials["session_key"]).encode()
+        channel.redis_url = str(credentials.get("redis_url") or "")
+        channel.redis_channel = str(credentials.get("redis_channel") or "webchat")
         return channel
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
@@ -89,6 +91,10 @@ class WebChatInput(SocketIOInput):
         self._conversations: Dict[str, str] = {}  # socket id -> the conversation it was confirmed for
         self._clients: Dict[str, str] = {}  # socket id -> client address
         self._told_too_fast: Dict[str, float] = {}
+        # Several Rasa replicas: a message for a conversation's room (a bot reply, an agent's words sent
+        # through another replica's HTTP API) goes through Redis to the replica that holds the socket.
+        self.redis_url = ""
+        self.redis_channel = "webchat"
 
     # -- sessions ------------------------------------------------------------------------------
     def _mac(self, conversation: str) -> str:
@@ -122,7 +128,8 @@ class WebChatInput(SocketIOInput):
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # CORS headers stay with Rasa's own `--cors`; the origin is checked at connect instead.
-        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[])
+        manager = AsyncRedisManager(self.redis_url, channel=self.redis_channel) if self.redis_url else None
+        sio = AsyncServer(async_mode="sanic", cors_allowed_origins=[], client_manager=manager)
         hook = SocketBlueprint(sio, self.socketio_path, "webchat_webhook", __name__)
         self.sio = sio
 

@@ -147,6 +147,10 @@ class Settings(BaseSettings):
     celery_queue_prefix: str = Field(default="doorstep", pattern=r"^[a-z][a-z0-9_-]{0,40}$")
     # Shared state between processes: the sender pools' rate, the scheduler's leader lock.
     redis_url: str = ""
+    # Issue 17: Redis shared by several Rasa replicas: their lock store (one conversation's turns one at
+    # a time, whichever replica takes them) and web chat's socket.io messages (an agent's reply reaches
+    # the browser whichever replica holds its socket). Empty (one Rasa): both in memory.
+    rasa_redis_url: str = Field(default="", pattern=r"^$|^redis://\S+$")
     worker_max_retries: int = Field(default=5, ge=0)  # then the task goes to the dead letters (failed_tasks)
     worker_retry_backoff_seconds: float = Field(default=2.0, gt=0)  # doubled on every retry, jittered
 

@@ -265,3 +265,117 @@ class SupervisedStack(Stack):
         for log in self._logs:
             log.close()
         self._logs.clear()
+
+
+class ScaledStack(Stack):
+    """The scaled set on free ports (issue 17): HAProxy with the configuration `make run-scaled` uses,
+    in front of `rasa` Rasa replicas, `actions` action servers and `web` web replicas, with Rasa's
+    tracker store in the (PostgreSQL) database and its locks and web chat rooms in Redis."""
+
+    def __init__(self, workdir: Path, *, database_url: str, redis_url: str, rasa: int = 2, actions: int = 1,
+                 web: int = 1, extra_env: dict[str, str] | None = None) -> None:
+        from bot.processes.scaled import Topology
+
+        self.topology = Topology(rasa_front=free_port(), actions_front=free_port(), web_front=free_port(),
+                                 stats=free_port(), rasa=tuple(free_port() for _ in range(rasa)),
+                                 actions=tuple(free_port() for _ in range(actions)),
+                                 web=tuple(free_port() for _ in range(web)), workers=0)
+        t = self.topology
+        names = [f"rasa{n + 1}" for n in range(rasa)] + [f"actions{n + 1}" for n in range(actions)] + \
+            [f"web{n + 1}" for n in range(web)]
+        super().__init__(workdir, processes=names, database_url=database_url, extra_env={
+            "RASA_TRACKER_URL": database_url, "RASA_REDIS_URL": redis_url,
+            "WEB_PORT": str(t.web_front), "RASA_PORT": str(t.rasa_front), "ACTIONS_PORT": str(t.actions_front),
+            "RASA_URL": f"http://127.0.0.1:{t.rasa_front}", "RASA_PUBLIC_URL": f"http://127.0.0.1:{t.rasa_front}",
+            "WEB_INTERNAL_URL": f"http://127.0.0.1:{t.web_front}", "PUBLIC_BASE_URL": f"http://127.0.0.1:{t.web_front}",
+            "ACTION_SERVER_URL": f"http://127.0.0.1:{t.actions_front}/webhook",
+            **(extra_env or {})})
+
+    def port(self, name: str) -> int:
+        """The port replica `name` (rasa1, actions2, web1, ...) listens on itself."""
+        kind, number = name.rstrip("0123456789"), int(name[len(name.rstrip("0123456789")):])
+        ports: tuple[int, ...] = getattr(self.topology, kind)
+        return ports[number - 1]
+
+    def _replica_env(self, name: str) -> dict[str, str]:
+        kind = name.rstrip("0123456789")
+        port = str(self.port(name))
+        if kind == "rasa":
+            return {"RASA_PORT": port, "RASA_PROXIES_COUNT": "1"}
+        if kind == "actions":
+            return {"ACTIONS_PORT": port}
+        return {"WEB_PORT": port, "TRUSTED_PROXIES": "127.0.0.1"}
+
+    def _launch(self, name: str) -> None:
+        import shutil
+
+        from bot.processes.scaled import haproxy_config
+
+        log = open(self.workdir / f"{name}.log", "ab")  # noqa: SIM115 - closed in stop()
+        self._logs.append(log)
+        if name == "haproxy":
+            config = self.workdir / "haproxy.cfg"
+            config.write_text(haproxy_config(self.topology))
+            argv = [shutil.which("haproxy") or "/usr/sbin/haproxy", "-db", "-f", str(config)]
+            env = self._environ()
+        else:
+            argv = [sys.executable, "-m", "bot", "launch", name.rstrip("0123456789")]
+            env = {**self._environ(), **self._replica_env(name)}
+        self._procs[name] = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                             start_new_session=True)
+
+    def start(self, timeout: float = 240.0) -> None:
+        if not model_path().exists():
+            raise RuntimeError(f"no trained model at {model_path()}: run `make model` (`make test` trains it first)")
+        self.setup()
+        self._launch("haproxy")
+        for name in self.processes:
+            self._launch(name)
+        self.wait_ready(timeout)
+
+    def _probes(self) -> dict[str, tuple[str, dict[str, str]]]:
+        token = {"token": self.settings.rasa_token}
+        probes: dict[str, tuple[str, dict[str, str]]] = {"haproxy": (f"http://127.0.0.1:{self.topology.stats}/", {})}
+        for name in self.processes:
+            kind = name.rstrip("0123456789")
+            path = {"rasa": "/status", "actions": "/health", "web": "/api/openapi.json"}[kind]
+            probes[name] = (f"http://127.0.0.1:{self.port(name)}{path}", token if kind == "rasa" else {})
+        return probes
+
+    def wait_ready(self, timeout: float) -> float:
+        """Every running process answers, and HAProxy's checks have found each running replica up."""
+        started = time.monotonic()
+        super().wait_ready(timeout)
+        while not self._balanced():
+            if time.monotonic() - started > timeout:
+                raise TimeoutError(f"HAProxy did not find every replica up in {timeout}s")
+            time.sleep(0.3)
+        return time.monotonic() - started
+
+    def _balanced(self) -> bool:
+        try:
+            csv = httpx.get(f"http://127.0.0.1:{self.topology.stats}/;csv", timeout=5).text
+        except httpx.HTTPError:
+            return False
+        rows = [line.split(",") for line in csv.splitlines() if line and not line.startswith("#")]
+        servers = [row for row in rows if row[1] not in ("FRONTEND", "BACKEND") and row[1] in self._procs]
+        return bool(servers) and all(row[17] == "UP" for row in servers)
+
+    def kill(self, name: str) -> None:
+        """SIGKILL one replica (and whatever it started), as a machine failing would."""
+        proc = self._procs.pop(name)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=30)
+
+    def restart(self, name: str, timeout: float = 240.0) -> None:
+        if name in self._procs and self._procs[name].poll() is None:
+            os.killpg(self._procs[name].pid, signal.SIGTERM)
+            self._procs[name].wait(timeout=30)
+        self._launch(name)
+        self.wait_ready(timeout)
+
+    def served(self, backend: str) -> dict[str, int]:
+        """Requests each Rasa replica got from one HAProxy backend (rasa_rest, rasa_sms, ...) so far."""
+        csv = httpx.get(f"http://127.0.0.1:{self.topology.stats}/;csv", timeout=5).text
+        rows = [line.split(",") for line in csv.splitlines() if line and not line.startswith("#")]
+        return {row[1]: int(row[7] or 0) for row in rows if row[0] == backend and row[1] not in ("FRONTEND", "BACKEND")}

@@ -4,8 +4,10 @@ object. The Procfile, `make run` and the end-to-end tests all start processes th
 from __future__ import annotations
 
 import os
+import re
 import sys
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from bot.core.settings import ROOT, Settings
 from bot.processes.model_files import model_path
@@ -15,6 +17,26 @@ RASA_PYTHON = ROOT / ".venv-rasa" / "bin" / "python"
 # characters, URL-encoded, plus media URLs), a REST or web chat message at most 1,600 characters.
 RASA_MAX_REQUEST_BYTES = 64 * 1024
 PROCESSES = ("rasa", "actions", "web", "scheduler")
+
+
+def lock_store_env(settings: Settings) -> dict[str, str]:
+    """endpoints.yml's `lock_store`: Redis when several Rasa replicas share conversations
+    (RASA_REDIS_URL), else Rasa's in-memory one."""
+    if not settings.rasa_redis_url:
+        return {"RASA_LOCK_STORE_TYPE": "in_memory", "RASA_LOCK_STORE_HOST": "", "RASA_LOCK_STORE_PORT": "0",
+                "RASA_LOCK_STORE_DB": "0", "RASA_LOCK_STORE_PASSWORD": "", "RASA_LOCK_STORE_PREFIX": "doorstep"}
+    url = urlsplit(settings.rasa_redis_url)
+    database = url.path.strip("/") or "0"
+    return {
+        # Rasa's Redis lock store with atomic changes (RasaHQ/rasa#11256)
+        "RASA_LOCK_STORE_TYPE": "addons.lock_store.AtomicRedisLockStore",
+        "RASA_LOCK_STORE_HOST": url.hostname or "127.0.0.1",
+        "RASA_LOCK_STORE_PORT": str(url.port or 6379),
+        "RASA_LOCK_STORE_DB": database,
+        "RASA_LOCK_STORE_PASSWORD": url.password or "",
+        # Rasa takes only letters and digits here; one prefix per deployment sharing the Redis.
+        "RASA_LOCK_STORE_PREFIX": re.sub(r"[^A-Za-z0-9]", "", settings.celery_queue_prefix) or "doorstep",
+    }
 
 
 def rasa_env(settings: Settings) -> dict[str, str]:
@@ -59,6 +81,10 @@ def rasa_env(settings: Settings) -> dict[str, str]:
         "RASA_TOKEN": settings.rasa_token,
         "SANIC_REQUEST_MAX_SIZE": str(RASA_MAX_REQUEST_BYTES),
         "SANIC_WEBSOCKET_MAX_SIZE": str(RASA_MAX_REQUEST_BYTES),
+        # Web chat's socket.io rooms across replicas (addons/webchat_channel.py); empty: this process only.
+        "WEBCHAT_REDIS_URL": settings.rasa_redis_url,
+        "WEBCHAT_REDIS_CHANNEL": f"{settings.celery_queue_prefix}-webchat",
+        **lock_store_env(settings),
         **({"SANIC_PROXIES_COUNT": str(settings.rasa_proxies_count)} if settings.rasa_proxies_count else {}),
     }
 

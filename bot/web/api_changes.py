@@ -55,7 +55,7 @@ from bot.text import language_of
 from bot.text.timefmt import window as window_text
 from bot.web.auth import CSRF_HEADER, SAFE_METHODS, AgentContext, client_address, load_agent
 from bot.web.deps import RuntimeDep, SessionDep
-from bot.web.ratelimit import RateLimiter
+from bot.web.ratelimit import Limiter, app_limits
 
 router = APIRouter(prefix="/api/v1/shipments", tags=["changes"])
 NO_STORE = {"Cache-Control": "no-store"}
@@ -173,11 +173,12 @@ async def problem_handler(request: Request, problem: Exception) -> JSONResponse:
                         headers=headers)
 
 
-def _limiter(request: Request) -> RateLimiter:
+def _limiter(request: Request) -> Limiter:
     state = request.app.state
     if not hasattr(state, "changes_api_limiter"):
-        state.changes_api_limiter = RateLimiter(state.runtime.settings.change_api_requests_per_hour, 3600)
-    limiter: RateLimiter = state.changes_api_limiter
+        state.changes_api_limiter = app_limits(state).limiter(
+            "changes-api", state.runtime.settings.change_api_requests_per_hour, 3600)
+    limiter: Limiter = state.changes_api_limiter
     return limiter
 
 

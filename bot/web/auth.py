@@ -29,7 +29,7 @@ from bot.core.models import Agent
 from bot.core.settings import Settings
 from bot.desk.agents import SessionPolicy, current_session
 from bot.web.deps import SessionDep
-from bot.web.ratelimit import RateLimiter
+from bot.web.ratelimit import Limiter, Limits, RateLimiter, app_limits
 
 COOKIE = "doorstep_agent"
 CSRF_FIELD = "csrf_token"
@@ -80,10 +80,14 @@ class LoginThrottle:
     """
 
     def __init__(self, *, per_account: int, per_client: int, per_device: int,
-                 window_seconds: float = LOGIN_WINDOW_SECONDS) -> None:
-        self.accounts = RateLimiter(per_account, window_seconds)
-        self.clients = RateLimiter(per_client, window_seconds)
-        self.devices = RateLimiter(per_device, window_seconds)
+                 window_seconds: float = LOGIN_WINDOW_SECONDS, limits: Limits | None = None) -> None:
+        """`limits`: counted in Redis, shared by every web replica; None: in this process."""
+        def limiter(name: str, limit: int) -> Limiter:
+            return limits.limiter(name, limit, window_seconds) if limits else RateLimiter(limit, window_seconds)
+
+        self.accounts = limiter("login-account", per_account)
+        self.clients = limiter("login-client", per_client)
+        self.devices = limiter("login-device", per_device)
 
     def admit(self, *, email: str, client: str, device: str | None = None) -> LoginAttempt | None:
         """The attempt as counted, or None when it must wait."""
@@ -111,13 +115,14 @@ class LoginThrottle:
 
 
 def login_throttle(request: Request) -> LoginThrottle:
-    """The app's one throttle (per web process; behind several replicas, also limit at the load balancer)."""
+    """The app's one throttle: shared by every web replica through Redis when REDIS_URL is set."""
     state = request.app.state
     if not hasattr(state, "login_throttle"):
         settings: Settings = state.runtime.settings
         state.login_throttle = LoginThrottle(per_account=settings.login_attempts_per_account,
                                              per_client=settings.login_attempts_per_client,
-                                             per_device=settings.login_attempts_per_device)
+                                             per_device=settings.login_attempts_per_device,
+                                             limits=app_limits(state))
     return state.login_throttle
 
 

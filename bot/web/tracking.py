@@ -33,7 +33,7 @@ from bot.text import best_language, language_of, pt, t, template_texts
 from bot.web.deps import RuntimeDep, SessionDep
 from bot.web.pages import render
 from bot.web.proofmap import photo_img, pin_map, pin_map_svg
-from bot.web.ratelimit import RateLimiter
+from bot.web.ratelimit import Limiter, app_limits
 from bot.web.tracking_view import action_labels, live_view
 
 router = APIRouter()
@@ -85,11 +85,13 @@ def invalid_link(request: Request) -> Response:
     return _invalid(request, status_code=404)
 
 
-def _limiter(request: Request) -> RateLimiter:
-    app = request.app
-    if not hasattr(app.state, "lookup_limiter"):
-        app.state.lookup_limiter = RateLimiter(app.state.runtime.settings.lookup_attempts_per_hour, 3600)
-    return app.state.lookup_limiter
+def _limiter(request: Request) -> Limiter:
+    state = request.app.state
+    if not hasattr(state, "lookup_limiter"):
+        state.lookup_limiter = app_limits(state).limiter("lookup", state.runtime.settings.lookup_attempts_per_hour,
+                                                         3600)
+    limiter: Limiter = state.lookup_limiter
+    return limiter
 
 
 @router.get("/t/{token}")

@@ -12,7 +12,7 @@ import logging
 from typing import Any
 
 from celery import Celery
-from celery.signals import after_setup_logger
+from celery.signals import after_setup_logger, worker_init
 from kombu import Queue
 
 from bot.core.settings import Settings, get_settings
@@ -48,6 +48,15 @@ NOISY = ("twilio", "httpx")  # a line per request: the workers' own lines say wh
 def _quiet(**_: object) -> None:
     for name in NOISY:
         logging.getLogger(name).setLevel(logging.WARNING)
+
+@worker_init.connect
+def _preload(**_: object) -> None:
+    """Import what every dispatch task needs in the worker's main process, before it forks its pool:
+    the Twilio library loads its REST API lazily, about a second of CPU that each pool process
+    would otherwise spend on its first dispatch task (measured with py-spy: 12% of a worker's time in
+    a 10,000-message wave)."""
+    import twilio.rest.api  # noqa: F401 - imported for its side effect: loaded once, shared by the pool
+
 
 # Read when the app is first configured (a worker starting, a first task sent), not at import.
 app.add_defaults(lambda: celery_config(get_settings()))

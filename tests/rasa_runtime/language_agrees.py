@@ -11,7 +11,8 @@ ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 os.chdir(ROOT)
 for name in ("ACTION_SERVER_URL", "ACTION_SERVER_SECRET", "RASA_TRACKER_TYPE", "RASA_TRACKER_DIALECT",
-             "RASA_TRACKER_URL", "RASA_TRACKER_DB"):
+             "RASA_TRACKER_URL", "RASA_TRACKER_DB", "RASA_LOCK_STORE_TYPE", "RASA_LOCK_STORE_HOST",
+             "RASA_LOCK_STORE_PORT", "RASA_LOCK_STORE_DB", "RASA_LOCK_STORE_PASSWORD", "RASA_LOCK_STORE_PREFIX"):
     os.environ.setdefault(name, "x")
 
 from rasa.core.nlg import NaturalLanguageGenerator  # noqa: E402
