@@ -173,7 +173,8 @@ async def problem_handler(request: Request, problem: Exception) -> JSONResponse:
                         headers=headers)
 
 
-def _limiter(request: Request) -> Limiter:
+def changes_limiter(request: Request) -> Limiter:
+    """Requests that change deliveries, per client address: the API, the tracking page's forms, the profile page."""
     state = request.app.state
     if not hasattr(state, "changes_api_limiter"):
         state.changes_api_limiter = app_limits(state).limiter(
@@ -226,7 +227,7 @@ async def caller(request: Request, tracking_number: str, runtime: RuntimeDep, db
                  credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
                  lang: str | None = None) -> Caller:
     """The parcel the token authorises (or an agent's session), once the client is within its rate."""
-    if not _limiter(request).allow(client_address(request)):
+    if not changes_limiter(request).allow(client_address(request)):
         raise ApiProblem(429, "too_many_requests", "Too many requests; try again later.")
     if credentials is None and (agent := load_agent(request, db)) is not None:
         return _agent_caller(request, db, agent, tracking_number[:60], lang)

@@ -30,6 +30,8 @@ from bot.profile import By, InvalidValue, Item, Profile, delete_wishes, read, se
 from bot.profile.store import CHANNELS, LANGUAGES, MAX_DOOR_MINUTES, WEEK, clean
 from bot.profile.words import LANGUAGE_NAMES, say_item, stored
 from bot.text import N_, best_language, language_of, t, template_texts
+from bot.web.api_changes import changes_limiter
+from bot.web.auth import client_address
 from bot.web.deps import RuntimeDep
 from bot.web.pages import render
 
@@ -235,6 +237,8 @@ async def profile_post(token: str, request: Request, runtime: RuntimeDep, lang: 
     shipment_id = _shipment_id(runtime, token)
     if shipment_id is None:
         return _invalid(request)
+    if not changes_limiter(request).allow(client_address(request)):  # a saved change is told on the customer's channel
+        return Response("too many requests; try again later", status_code=429, headers={**NO_STORE, "Retry-After": "3600"})
     form = await request.form()
     sent = form.get("form_token")
     if not isinstance(sent, str) or not hmac.compare_digest(sent, form_token(runtime.settings.link_secret, token)):

@@ -43,6 +43,8 @@ from bot.core.models import Locker, Shipment
 from bot.core.runtime import Runtime
 from bot.text import N_, language_of, t, template_texts
 from bot.text.timefmt import window as window_text
+from bot.web.api_changes import changes_limiter
+from bot.web.auth import client_address
 from bot.web.deps import RuntimeDep
 from bot.web.pages import render
 from bot.web.tracking import PAGE_KINDS, invalid_link
@@ -267,6 +269,8 @@ async def _checked(token: str, kind: str, request: Request, runtime: Runtime,
         return _not_found(request)
     if not _same_origin(request):
         return Response("cross-site form refused", status_code=403, headers=NO_STORE)
+    if not changes_limiter(request).allow(client_address(request)):  # each confirmation may reach the carrier
+        return Response("too many requests; try again later", status_code=429, headers={**NO_STORE, "Retry-After": "3600"})
     fields, items = await _form_fields(request)
     found = await run_in_threadpool(options, runtime, visitor.asker())
     return visitor, change, _choice(visitor, change, found, fields, items), _form_view(runtime, visitor, change, found)

@@ -204,3 +204,19 @@ def test_a_return_to_a_locker_needs_a_locker_that_was_offered(client: httpx.Clie
     with world.sessions() as session:
         booked = session.scalars(select(Return).where(Return.shipment_id == shipment.id)).one()
         assert (booked.method, booked.reason) == ("locker", "te klein")
+
+
+def test_the_page_forms_share_the_change_limit_per_client_and_a_refused_one_changes_nothing(world: Runtime) -> None:
+    """Each confirmation may reach the carrier and each saved profile change is told on the customer's channel:
+    the page's forms count against CHANGE_API_REQUESTS_PER_HOUR per client address, like the API."""
+    settings = world.settings.model_copy(update={"change_api_requests_per_hour": 2})
+    shipment = parcel(world, ShipmentStatus.AT_DEPOT)
+    page = link(world, shipment)
+    with LiveServer(settings) as server, httpx.Client(base_url=server.url) as http:
+        window = values(http.get(f"{page}/change/reschedule?lang=en").text, "window")[1]
+        assert http.post(f"{page}/change/reschedule?lang=en", data={"window": window}).status_code == 200
+        assert http.post(f"{page}/profile?lang=en", data={}).status_code != 429
+        refused = http.post(f"{page}/change/reschedule/confirm?lang=en", data={"window": window})
+        assert refused.status_code == 429 and refused.headers["retry-after"]
+        assert http.post(f"{page}/profile?lang=en", data={}).status_code == 429
+    assert fresh(world, shipment.id).promised_start == shipment.promised_start and told(world, shipment.id) == []
