@@ -108,6 +108,17 @@ def _classify_twilio(exc: TwilioRestException) -> Exception:
     return TransientFailure(f"twilio {exc.status}: {exc.msg}")
 
 
+async def recent_messages(client: Any, to: str, since: datetime, timeout: float) -> list[Any]:
+    """Twilio's list of the messages to `to` sent since a day before `since` (at most 200), errors classified."""
+    try:
+        async with asyncio.timeout(timeout):
+            return list(await client.messages.list_async(to=to, date_sent_after=since - timedelta(days=1), limit=200))
+    except TwilioRestException as exc:
+        raise _classify_twilio(exc) from exc
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+        raise TransientFailure(f"twilio unreachable: {exc!r}") from exc
+
+
 class TwilioSms:
     """Twilio's Messages API with the SDK's async client (one pooled aiohttp session)."""
 
@@ -142,14 +153,7 @@ class TwilioSms:
 
     async def find_sent(self, to: str, body: str, since: datetime) -> str | None:
         """A message with this body to this number since `since`: did a send we lost track of go out?"""
-        try:
-            async with asyncio.timeout(self.timeout):
-                messages = await self.client.messages.list_async(to=to, date_sent_after=since - timedelta(days=1),
-                                                                 limit=200)
-        except TwilioRestException as exc:
-            raise _classify_twilio(exc) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise TransientFailure(f"twilio unreachable: {exc!r}") from exc
+        messages = await recent_messages(self.client, to, since, self.timeout)
         for message in messages:
             if message.body == body:
                 return str(message.sid)

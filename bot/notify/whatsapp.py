@@ -25,7 +25,14 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from bot.core.settings import Settings
-from bot.notify.providers import PermanentFailure, Sent, TransientFailure, _classify_twilio, _never_arrived
+from bot.notify.providers import (
+    PermanentFailure,
+    Sent,
+    TransientFailure,
+    _classify_twilio,
+    _never_arrived,
+    recent_messages,
+)
 from bot.notify.whatsapp_templates import WhatsAppTemplates, cached_templates
 
 OUTSIDE_WINDOW = 63016  # Twilio: free-form message outside the allowed window; use a template
@@ -118,14 +125,7 @@ class TwilioWhatsApp:
     async def find_sent(self, to: str, body: str, trigger: str, locale: str, since: datetime) -> str | None:
         """A message to `to` since `since` with this free text or this trigger's template: did a send we
         lost track of go out? (Twilio lists a template message with its rendered text.)"""
-        try:
-            async with asyncio.timeout(self.timeout):
-                messages = await self.client.messages.list_async(to=to, date_sent_after=since - timedelta(days=1),
-                                                                 limit=200)
-        except TwilioRestException as exc:
-            raise _classify_twilio(exc) from exc
-        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
-            raise TransientFailure(f"twilio unreachable: {exc!r}") from exc
+        messages = await recent_messages(self.client, to, since, self.timeout)
         template = self.templates.for_trigger(trigger, locale)
         opening = template.render({str(n): "\x00" for n in range(1, len(template.variables) + 1)}).split("\x00")[0] \
             if template is not None else None
