@@ -56,7 +56,7 @@ def placeholders(text: str) -> tuple[str, ...]:
 
 
 @dataclass(frozen=True)
-class Template:
+class ContentTemplate:
     trigger: str
     locale: str
     content_sid: str
@@ -101,24 +101,24 @@ class _File(BaseModel):
 class WhatsAppTemplates:
     """The approved templates by trigger and locale, and by ContentSid."""
 
-    def __init__(self, templates: list[Template]) -> None:
+    def __init__(self, templates: list[ContentTemplate]) -> None:
         self._by_key = {(tpl.trigger, tpl.locale): tpl for tpl in templates}
         self._by_sid = {tpl.content_sid: tpl for tpl in templates}
 
-    def for_trigger(self, trigger: str, locale: str) -> Template | None:
+    def for_trigger(self, trigger: str, locale: str) -> ContentTemplate | None:
         return self._by_key.get((trigger, locale))
 
-    def by_sid(self, content_sid: str) -> Template | None:
+    def by_sid(self, content_sid: str) -> ContentTemplate | None:
         return self._by_sid.get(content_sid)
 
-    def __iter__(self) -> Iterator[Template]:
+    def __iter__(self) -> Iterator[ContentTemplate]:
         return iter(sorted(self._by_key.values(), key=lambda tpl: (tpl.trigger, tpl.locale)))
 
 
 def load_templates(path: Path | str | None = None) -> WhatsAppTemplates:
     """Read and check the data file: known triggers, supported locales, well-formed ContentSids."""
     data = _File.model_validate(yaml.safe_load(Path(path or DEFAULT_TEMPLATES).read_text()))
-    templates: list[Template] = []
+    templates: list[ContentTemplate] = []
     for trigger, entry in data.templates.items():
         if trigger not in TEXTS:
             raise ValueError(f"no WhatsApp template text for trigger {trigger!r}; known: {', '.join(TEXTS)}")
@@ -127,7 +127,7 @@ def load_templates(path: Path | str | None = None) -> WhatsAppTemplates:
                 raise ValueError(f"{trigger}: unsupported locale {locale!r}")
             if not CONTENT_SID.fullmatch(sid):
                 raise ValueError(f"{trigger}/{locale}: {sid!r} is not a ContentSid (HX and 32 hex digits)")
-            templates.append(Template(trigger, locale, sid))
+            templates.append(ContentTemplate(trigger, locale, sid))
     return WhatsAppTemplates(templates)
 
 
