@@ -15,6 +15,7 @@ import asyncio
 import base64
 import json
 import secrets
+import threading
 from collections import Counter, deque
 from typing import Any
 from urllib.parse import parse_qs
@@ -41,6 +42,18 @@ class FakeTwilio:
         self.faults: deque[str] = deque()
         self.refuse: dict[str, int] = {}
         self.hang_seconds, self.delay_seconds = hang_seconds, delay_seconds
+        self.hold_from: int | None = None  # see `hold_after`
+        self.held = 0
+        self._released = threading.Event()
+
+    def hold_after(self, accepted: int) -> None:
+        """Accept this many messages, then keep every later send waiting, unanswered and not stored,
+        until `release` (called from any thread): a sender stuck mid-batch, for fault tests."""
+        self.hold_from, self.held = accepted, 0
+        self._released.clear()
+
+    def release(self) -> None:
+        self._released.set()
 
     def fail_next(self, *faults: str) -> None:
         """Answer the next requests with these, in order: "500", "429", "hang" (then 500), "slow" (the
@@ -90,6 +103,11 @@ class FakeTwilio:
                          "previous_page_uri": None, "first_page_uri": expected, "uri": expected, "start": 0,
                          "end": max(len(found) - 1, 0)}
         self.attempts += 1
+        if self.hold_from is not None and sum(self.received.values()) >= self.hold_from:
+            self.held += 1
+            while not self._released.is_set():
+                await asyncio.sleep(0.01)
+            self.held -= 1
         slow = bool(self.faults) and self.faults[0] == "slow"
         if self.faults and not slow:
             fault = self.faults.popleft()

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import re
-import time
 
 from sqlalchemy import func, select
 
@@ -49,12 +48,13 @@ def test_a_worker_killed_mid_wave_loses_and_repeats_nothing(postgres_url: str, q
                "RASA_URL": "http://127.0.0.1:9", "NOTIFY_CONCURRENCY": "2", "NOTIFY_BATCH": "20",
                "NOTIFY_CLAIM_LEASE_SECONDS": "2", "NOTIFY_TICK_SECONDS": "0.5", "SANDBOX_TICK_SECONDS": "3600"}
         processes.start("scheduler", ["-m", "bot", "scheduler"], env)
+        fake.hold_after(40)  # the first worker gets 40 messages through, then its sends hang unanswered
         first = processes.start("worker1", worker_args(queue_prefix, "worker1"), env)
-        wait_until(lambda: len(fake.received) >= 40 and count(runtime, "sending") > 0, 90,
-                   "the first worker sending the wave\n" + processes.log("worker1")[-3000:])
-        processes.kill(first)  # mid-batch: claimed, partly with the provider, not recorded
-        time.sleep(0.3)
+        wait_until(lambda: fake.held > 0 and count(runtime, "sending") > 0, 90,
+                   "the first worker stuck mid-batch\n" + processes.log("worker1")[-3000:])
+        processes.kill(first)  # mid-batch: claimed, with the provider, not recorded
         assert count(runtime, "sending") > 0 and len(fake.received) < WAVE, "the kill landed mid-wave"
+        fake.release()  # the held sends reach the provider after their sender died (some, stored)
         interrupted = received_not_finished(processes.log("worker1"))
         assert interrupted, "the killed worker was running a dispatch task"
         processes.start("worker2", worker_args(queue_prefix, "worker2"), env)
