@@ -5,7 +5,9 @@ customer and nobody else's (the form names no customer). A forged or expired lin
 nothing. Every POST carries a form token derived from the link (HMAC with the link secret), so another
 site can't post the form. Changes are shown for confirmation first ("Save these for all your parcels?"),
 stored only on the second POST, recorded with channel "page", and told on the customer's channel
-(`profile_changed`, planned for this parcel). Sizes and values are checked by the store: a bad value gets
+(`profile_changed`, planned for this parcel). What the driver should know (often a health or access need)
+is never shown here: a parcel link gets forwarded. The page says that something is saved, and lets the
+holder replace or remove it; an empty field keeps it. Sizes and values are checked by the store: a bad value gets
 422 and changes nothing. Every value is shown HTML-escaped (the templates autoescape).
 """
 
@@ -89,6 +91,14 @@ def _hour(value: str) -> int:
     return int(value)
 
 
+def _accessibility(form: FormData) -> dict[Item, Any]:
+    """The driver's note as asked: new text, removed (the box ticked), or not at all (kept as saved)."""
+    text = _text(form, "accessibility")
+    if text:
+        return {Item.ACCESSIBILITY: text}
+    return {Item.ACCESSIBILITY: None} if _many(form, "accessibility_clear", ("yes",)) else {}
+
+
 def wanted(form: FormData) -> dict[Item, Any]:
     """Every editable item as the form asks for it (None: empty); `BadForm` when it can't be read."""
     door = _text(form, "door_minutes") or "0"
@@ -102,7 +112,7 @@ def wanted(form: FormData) -> dict[Item, Any]:
         Item.NOT_BEFORE: _clock(_text(form, "not_before")),
         Item.NOT_AFTER: _clock(_text(form, "not_after")),
         Item.LOCKER: _text(form, "locker") or None,
-        Item.ACCESSIBILITY: _text(form, "accessibility") or None,
+        **_accessibility(form),
         Item.DOOR_MINUTES: int(door) or None,
         Item.LANGUAGE: _text(form, "language") or "en",
         Item.CHANNELS: _many(form, "channels", CHANNELS) or None,
@@ -123,7 +133,8 @@ def changes(session: Session, profile: Profile, asked: dict[Item, Any]) -> dict[
         new = clean(session, item, value) if value is not None else None
         if item == Item.CHANNELS and new is None:
             raise InvalidValue("channels: at least one")
-        if new != _now_value(profile, item):
+        # a typed driver's note always counts as a change: "nothing changed" would confirm a guess of the hidden one
+        if new != _now_value(profile, item) or (item == Item.ACCESSIBILITY and new is not None):
             found[item] = new
     return found
 
@@ -160,11 +171,15 @@ def _page(request: Request, runtime: Runtime, token: str, shipment_id: int, *, l
         pending: dict[Item, Any] = {}
         if asked is not None and step == "review":
             pending = changes(session, profile, asked)
-    shown = asked or {item: _now_value(profile, item) for item in EDITABLE}
+    shown = asked or {item: _now_value(profile, item) for item in EDITABLE if item != Item.ACCESSIBILITY}
     response = render(
         "profile.html", status_code=status, **template_texts(language), lang=language, token=token,
         form_token=form_token(runtime.settings.link_secret, token), step=step, error=error, done=done,
-        saved=[say_item(language, Item(item), value, lockers) for item, value in stored(profile).items()],
+        saved=[say_item(language, Item(item), value, lockers) if item != Item.ACCESSIBILITY.value
+               else t(language, "What the driver should know: saved (not shown on this page)")
+               for item, value in stored(profile).items()],
+        accessibility_saved=_now_value(profile, Item.ACCESSIBILITY) is not None,
+        accessibility_clear=asked is not None and Item.ACCESSIBILITY in asked and asked[Item.ACCESSIBILITY] is None,
         pending=_described(language, pending, lockers), form=_form_values(shown), week=_week(language),
         lockers=lockers, languages={code: t(language, LANGUAGE_NAMES[code]) for code in LANGUAGES},
         labels={item.value: t(language, LABELS[item]) for item in EDITABLE}, door_choices=range(0, MAX_DOOR_MINUTES + 1, 5),

@@ -175,3 +175,31 @@ def test_the_tracking_page_links_to_the_profile(client: httpx.Client, world: Run
     token = link(world, shipment)
     page = client.get(f"/t/{token}")
     assert f'href="/t/{token}/profile?lang=' in page.text
+
+
+def test_the_drivers_note_is_never_shown_but_can_be_replaced_or_removed(client: httpx.Client, world: Runtime) -> None:
+    """A parcel link gets forwarded: the note (often a health need) is never on the page, nor confirmed by a guess."""
+    shipment = parcel(world, ShipmentStatus.AT_DEPOT)
+    token = link(world, shipment)
+    note = "wheelchair user, please wait at the door"
+    with world.sessions() as session, session.begin():
+        set_item(session, customer_id=shipment.customer_id, item=Item.ACCESSIBILITY, value=note, by=By.CUSTOMER,
+                 channel="sms")
+    page = client.get(f"/t/{token}/profile")
+    assert page.status_code == 200 and "wheelchair" not in page.text and 'id="accessibility-hidden"' in page.text
+    kept = client.post(f"/t/{token}/profile", data=base_form(world, token, neighbour="no. 3", step="save"),
+                       follow_redirects=False)  # the empty field keeps the note
+    assert kept.status_code == 303
+    guess = client.post(f"/t/{token}/profile", data=base_form(world, token, accessibility=note, step="review"))
+    assert guess.status_code == 200 and "Nothing has changed." not in guess.text  # a right guess looks like any other
+    assert "wheelchair" not in guess.text.split('id="profile-pending"')[0]
+    with world.sessions() as session:
+        profile = read(session, shipment.customer_id)
+        assert profile is not None and profile.accessibility == note
+    removed = client.post(f"/t/{token}/profile", data=base_form(world, token, neighbour="no. 3", step="save",
+                                                                accessibility_clear="yes"), follow_redirects=False)
+    assert removed.status_code == 303
+    with world.sessions() as session:
+        profile = read(session, shipment.customer_id)
+        assert profile is not None and profile.accessibility is None and profile.neighbour == "no. 3"
+    assert ("accessibility", "delete", "page") in changes(world, shipment.customer_id)
