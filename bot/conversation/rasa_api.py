@@ -63,7 +63,11 @@ class RasaAPI:
 
     async def note_undelivered(self, conversation_id: str, text: str, *, agent: str, why: str) -> None:
         """Put an agent's message in the transcript, marked as not delivered and why; nothing is sent."""
-        event = {"event": "bot", "text": text, "metadata": {"agent": agent, "not_delivered": why}}
+        await self.note(conversation_id, text, {"agent": agent, "not_delivered": why})
+
+    async def note(self, conversation_id: str, text: str, metadata: dict[str, Any]) -> None:
+        """Put a message in the transcript as it is; nothing is sent (it went another way, or not at all)."""
+        event = {"event": "bot", "text": text, "metadata": metadata}
         await self._request("POST", self._url(conversation_id, "tracker/events"),
                             params={"execute_side_effects": "false", "include_events": "NONE"}, json=[event])
 
@@ -102,7 +106,8 @@ def transcript(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
         elif kind == "bot" and event.get("text"):
             agent = (event.get("metadata") or {}).get("agent")
             lines.append({"who": "agent" if agent else "bot", "text": event["text"], "at": event.get("timestamp"),
-                          "agent": agent, "not_delivered": (event.get("metadata") or {}).get("not_delivered")})
+                          "agent": agent, "not_delivered": (event.get("metadata") or {}).get("not_delivered"),
+                          "sent_as": (event.get("metadata") or {}).get("sent_as")})
     return lines
 
 

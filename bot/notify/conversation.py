@@ -29,6 +29,9 @@ RETRY_FOR = timedelta(hours=2)
 # Messages that ask the customer something: the conversation marks the question (the rules send the answer
 # to the action that asked it: "NO" to "All OK? Reply NO to raise it." raises a complaint).
 QUESTIONS = {"delivery_check": "delivery_check"}
+# An agent's reply sent after WhatsApp's window: the console puts it in the conversation itself, as the agent's
+# line marked with how it went (bot/web/console.py), so it is not recorded a second time as the bot's.
+RECORDED_BY_THE_CONSOLE = ("agent_reply",)
 
 
 def tracker_events(row: Notification) -> list[dict[str, object]]:
@@ -55,7 +58,8 @@ class ConversationRecorder:
         with self.sessions() as session:  # read, then let go: the action server writes meanwhile
             rows = session.scalars(
                 select(Notification).where(Notification.id.in_(notification_ids), Notification.channel.in_(("sms", "whatsapp")),
-                                           Notification.recorded_at.is_(None), Notification.shipment_id.is_not(None))
+                                           Notification.recorded_at.is_(None), Notification.shipment_id.is_not(None),
+                                           Notification.trigger.notin_(RECORDED_BY_THE_CONSOLE))
             ).all()
             pending = [(row.id, row.to_address, tracker_events(row)) for row in rows]
         recorded: list[int] = []
@@ -104,6 +108,7 @@ class ConversationRecorder:
         with self.sessions() as session:
             ids = list(session.scalars(
                 select(Notification.id).where(Notification.channel.in_(("sms", "whatsapp")), Notification.recorded_at.is_(None),
+                                              Notification.trigger.notin_(RECORDED_BY_THE_CONSOLE),
                                               Notification.status.in_(("sent", "delivered")),
                                               Notification.sent_at >= now - RETRY_FOR).limit(200)
             ))

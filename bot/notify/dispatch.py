@@ -155,11 +155,14 @@ class Dispatcher:
             session.commit()
 
     # -- 1. claim ---------------------------------------------------------------------------------
-    def claim(self, now: datetime) -> list[int]:
-        """Claim a batch of due messages: the essential ones first (or only one kind, see `priority`)."""
+    def claim(self, now: datetime, only: list[int] | None = None) -> list[int]:
+        """Claim a batch of due messages: the essential ones first (or only one kind, see `priority`;
+        or only these ids, see `send_these`)."""
         essential = Notification.trigger.in_(self.rules.essential_triggers)
         with self.sessions() as session:
             due = select(Notification.id).where(Notification.status == "planned", Notification.due_at <= now)
+            if only is not None:
+                due = due.where(Notification.id.in_(only))
             if self.priority is not None:
                 due = due.where(essential if self.priority == "essential" else ~essential)
             due = due.order_by(case((essential, 0), else_=1), Notification.due_at, Notification.id) \
@@ -356,6 +359,22 @@ class Dispatcher:
                     await self.after_send(sent)
             if len(ids) < self.settings.notify_batch:
                 break
+        return report
+
+    async def send_these(self, ids: list[int], now: datetime) -> DispatchReport:
+        """Send these messages now, if they are still planned and due (an agent waiting for the outcome):
+        the same claim, decision, send and record as a pass, so a pass running at the same time claims
+        each message at most once between them."""
+        report = DispatchReport()
+        claimed = self.claim(now, only=ids)
+        if claimed:
+            report.counts["claimed"] += len(claimed)
+            jobs = self.decide(claimed, now, report)
+            if jobs:
+                results = await asyncio.gather(*(self._send(job) for job in jobs))
+                sent = self.record(jobs, list(results), now, report)
+                if sent and self.after_send is not None:
+                    await self.after_send(sent)
         return report
 
 

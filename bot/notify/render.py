@@ -33,7 +33,12 @@ LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_ad
           "pickup_code": 8, "rma": 14, "address": 40, "reference": 8, "resolution": 24, "place": 24, "asked": 36,
           "distance": 6,
           # Issue 16: a delay that broke the promise (flags: "1" or ""), its voucher, the change a page made.
-          "promise_broken": 1, "offer_change": 1, "voucher": 16, "change": 12, "profile_items": 60}
+          "promise_broken": 1, "offer_change": 1, "voucher": 16, "change": 12, "profile_items": 60,
+          # An agent's reply sent after WhatsApp's 24-hour window (bot/desk/whatsapp_reply.py): the agent's words
+          # are checked against this before anything is planned, never cut; a WhatsApp template's body holds 1,024.
+          "agent_name": 30, "agent_text": 880}
+# Messages whose length is the agent's, not ours: held to Twilio's 1,600 characters, not to two segments.
+AGENT_WORDED = ("agent_reply",)
 
 
 @dataclass(frozen=True)
@@ -152,7 +157,14 @@ def context_for(notification: Notification, shipment: Shipment, *, now: datetime
         **owned_delay(notification, shipment, facts),
         "change": limit("change", str(facts.get("change") or "")),
         "profile_items": limit("profile_items", profile_items(locale, str(facts.get("profile_items") or ""))),
+        # One line: WhatsApp refuses a template variable with a line break, a tab or more than 4 spaces in a row.
+        "agent_name": limit("agent_name", one_line(str(facts.get("agent_name") or ""))),
+        "agent_text": limit("agent_text", one_line(str(facts.get("agent_text") or ""))),
     }
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
 
 
 def owned_delay(notification: Notification, shipment: Shipment, facts: dict[str, Any]) -> dict[str, str]:

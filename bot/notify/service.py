@@ -5,7 +5,8 @@ conversations. With a broker configured the same steps run as Celery tasks (`bot
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -57,24 +58,37 @@ def plan_step(runtime: Runtime, now: datetime) -> int:
     return plan_requested(runtime.sessions, now, cached_rules(runtime.settings.notification_rules))
 
 
-async def dispatch_step(runtime: Runtime, now: datetime, *, priority: Priority | None = None,
-                        after_send: Callable[[list[int]], Awaitable[None]] | None = None) -> DispatchReport:
-    """Send what is due (of one priority, or all: the essential first), through this process's senders."""
+@asynccontextmanager
+async def _dispatcher(runtime: Runtime, *, priority: Priority | None = None,
+                      after_send: Callable[[list[int]], Awaitable[None]] | None = None) -> AsyncIterator[Dispatcher]:
+    """A dispatcher with this process's senders, closed after use."""
     settings = runtime.settings
     sms, email, pace = sms_sender(settings), email_sender(settings), pace_for(settings)
     speed = settings.sandbox_speed if settings.carrier == "sandbox" else 1.0
     whatsapp = whatsapp_sender(settings)
-    dispatcher = Dispatcher(runtime.sessions, settings, cached_rules(settings.notification_rules), sms=sms,
-                            email=email, speed=speed, after_send=after_send, pace=pace, priority=priority,
-                            whatsapp=whatsapp)
     try:
-        return await dispatcher.run_once(now)
+        yield Dispatcher(runtime.sessions, settings, cached_rules(settings.notification_rules), sms=sms,
+                         email=email, speed=speed, after_send=after_send, pace=pace, priority=priority,
+                         whatsapp=whatsapp)
     finally:
         await sms.close()
         if whatsapp is not None:
             await whatsapp.close()
         if isinstance(pace, RedisPace):
             await pace.close()
+
+
+async def dispatch_step(runtime: Runtime, now: datetime, *, priority: Priority | None = None,
+                        after_send: Callable[[list[int]], Awaitable[None]] | None = None) -> DispatchReport:
+    """Send what is due (of one priority, or all: the essential first), through this process's senders."""
+    async with _dispatcher(runtime, priority=priority, after_send=after_send) as dispatcher:
+        return await dispatcher.run_once(now)
+
+
+async def send_now(runtime: Runtime, ids: list[int], now: datetime) -> DispatchReport:
+    """Send these planned messages at once (someone waits for the outcome); a pass may have them already."""
+    async with _dispatcher(runtime) as dispatcher:
+        return await dispatcher.send_these(ids, now)
 
 
 async def record_step(runtime: Runtime, now: datetime, notification_ids: list[int] | None = None) -> int:

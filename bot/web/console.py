@@ -20,12 +20,14 @@ from bot.conversation.rasa_api import RasaAPI, RasaUnavailable, UnaddressableCon
 from bot.core.models import Agent, Customer, Handoff
 from bot.core.runtime import Runtime
 from bot.desk import handoff_desk as desk
+from bot.desk import whatsapp_reply as wa
 from bot.desk.agents import authenticate, end_session, start_session
 from bot.notify import goodwill
 from bot.profile.agent_view import agent_view
 from bot.text import N_, language_of, t
 from bot.text.timefmt import window
 from bot.web.auth import (
+    AgentContext,
     CurrentAgent,
     clear_session_cookie,
     client_address,
@@ -191,9 +193,16 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
         eta_text=window(shipment.eta_start, shipment.eta_end, now, shipment.customer.time_zone, "en", dash="–")
         if shipment and shipment.eta_start and shipment.eta_end else None,
         profile=agent_view(session, customer.id) if customer is not None else None,  # issue 16
+        after_window=_after_window(session, handoff), max_template_text=wa.MAX_TEMPLATE_TEXT,
     )
     response.headers.update(NO_STORE)
     return response
+
+
+def _after_window(session: Session, handoff: Handoff) -> dict[str, str] | None:
+    """The last reply that went after WhatsApp's window closed, and what became of it."""
+    result = wa.latest_outcome(session, handoff.id) if wa.is_whatsapp(handoff.channel, handoff.sender_id) else None
+    return {"how": result.how, "said": wa.said(result)} if result is not None else None
 
 
 @router.get("/handoffs/{handoff_id}/stream")
@@ -249,6 +258,9 @@ async def reply(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, sessio
         with contextlib.suppress(RasaUnavailable):  # if Rasa is down, the audit log has it
             await rasa.note_undelivered(handoff.sender_id, f"{me.agent.name}: {text}", agent=me.agent.name, why=why)
         return RedirectResponse(f"/agent/handoffs/{handoff_id}?msg=not-delivered", status_code=303)
+    if wa.is_whatsapp(handoff.channel, handoff.sender_id) and not await wa.window_open(runtime.settings,
+                                                                                        handoff.sender_id):
+        return await _reply_after_window(handoff, me, runtime, session, rasa, text)
     try:
         await rasa.say(handoff.sender_id, handoff.channel, f"{me.agent.name}: {text}", agent=me.agent.name)
     except RasaUnavailable as exc:
@@ -259,6 +271,28 @@ async def reply(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, sessio
     desk.audit(session, me.agent, "handoff.reply", handoff_id, length=len(text))
     session.commit()
     return RedirectResponse(f"/agent/handoffs/{handoff_id}", status_code=303)
+
+
+async def _reply_after_window(handoff: Handoff, me: AgentContext, runtime: Runtime, session: Session, rasa: RasaAPI,
+                              text: str) -> Response:
+    """WhatsApp refuses free text now: the approved template with the agent's words, else SMS (see
+    bot/desk/whatsapp_reply.py); the agent and the transcript are told which."""
+    page = f"/agent/handoffs/{handoff.id}"
+    if len(text) > wa.MAX_TEMPLATE_TEXT:  # nothing is planned: the agent shortens it
+        return RedirectResponse(f"{page}?msg=window-too-long", status_code=303)
+    customer = session.get(Customer, handoff.customer_id) if handoff.customer_id else None
+    locale = desk.conversation_language(handoff.summary, customer)
+    now = await run_in_threadpool(runtime.clock.now)
+    session.commit()  # let go of the database: the dispatcher writes
+    result = await wa.reply_after_window(runtime, handoff_id=handoff.id, agent_id=me.agent.id,
+                                         agent_name=me.agent.name, text=text, locale=locale, now=now)
+    desk.audit(session, me.agent, "handoff.reply_after_window", handoff.id, how=result.how, detail=result.detail,
+               length=len(text))
+    session.commit()
+    mark = {"sent_as": wa.said(result)} if result.how != "not_delivered" else {"not_delivered": wa.said(result)}
+    with contextlib.suppress(RasaUnavailable):  # the console's notice and the audit log have it anyway
+        await rasa.note(handoff.sender_id, f"{me.agent.name}: {text}", {"agent": me.agent.name, **mark})
+    return RedirectResponse(f"{page}?msg=window-{result.how}", status_code=303)
 
 
 @router.post("/handoffs/{handoff_id}/change")

@@ -50,7 +50,8 @@ window.DoorstepConsole = (function () {
       if (state.lines) {
         list.replaceChildren(...state.lines.map((line) =>
           el("li", {className: "line " + line.who}, el("span", {className: "who"}, line.who), " " + line.text,
-            line.not_delivered ? el("span", {className: "notice small"}, " (not delivered: " + line.not_delivered + ")") : null)));
+            line.not_delivered ? el("span", {className: "notice small"}, " (not delivered: " + line.not_delivered + ")") : null,
+            line.sent_as ? el("span", {className: "muted small"}, " (" + line.sent_as + ")") : null)));
         list.scrollTop = list.scrollHeight;
       }
       if (state.status !== root.dataset.status) {
