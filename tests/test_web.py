@@ -28,10 +28,11 @@ from tests.conftest import T0, make_settings
 
 
 class LiveServer:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, rasa_url: str | None = None) -> None:
+        """`rasa_url`: a stand-in for Rasa's HTTP API; by default a port nothing listens on."""
         self.port = free_port()
         self.app = create_app(settings.model_copy(update={"web_internal_url": f"http://127.0.0.1:{self.port}",
-                                                                  "rasa_url": f"http://127.0.0.1:{free_port()}"}))
+                                                                  "rasa_url": rasa_url or f"http://127.0.0.1:{free_port()}"}))
         self.server = uvicorn.Server(uvicorn.Config(self.app, port=self.port, log_level="warning"))
         self.thread = threading.Thread(target=self.server.run, daemon=True)
 

@@ -59,17 +59,19 @@ async def window_open(settings: Settings, address: str, now: datetime | None = N
     return last is not None and now - last < WINDOW - MARGIN
 
 
-def reply_key(handoff_id: int, agent_id: int, text: str, now: datetime) -> str:
-    """The reply as the message's variant: the handoff, a digest of who said what, the minute (a form
-    sent twice plans one message)."""
+def reply_key(handoff_id: int, agent_id: int, text: str, at: datetime) -> str:
+    """The reply as the message's variant: the handoff, a digest of who said what, the minute by the wall
+    clock (a form sent twice plans one message)."""
     digest = hashlib.sha256(f"{agent_id}\x00{text}".encode()).hexdigest()[:12]
-    return f"h{handoff_id}:{digest}:{now.strftime('%Y%m%dT%H%M')}"
+    return f"h{handoff_id}:{digest}:{at.astimezone(UTC).strftime('%Y%m%dT%H%M')}"
 
 
 def plan_reply(session: Session, *, handoff: Handoff, shipment: Shipment, agent_id: int, agent_name: str,
-               text: str, locale: str, now: datetime) -> str:
-    """Plan the reply on WhatsApp, due now; returns its fact key (the same for its fallbacks)."""
-    want = Wanted(TRIGGER, reply_key(handoff.id, agent_id, text, now), now, "whatsapp",
+               text: str, locale: str, now: datetime, at: datetime | None = None) -> str:
+    """Plan the reply on WhatsApp, due `now` (the dispatcher's clock), keyed by `at` (the wall clock);
+    returns its fact key (the same for its fallbacks). The same reply planned twice is one message."""
+    key = reply_key(handoff.id, agent_id, text, at or datetime.now(UTC))
+    want = Wanted(TRIGGER, key, now, "whatsapp",
                   {"agent_name": agent_name, "agent_text": text, "handoff_id": handoff.id})
     row = plan_row(shipment, want, want.dedupe_key(shipment.id), now, "planned")
     row["to_address"], row["locale"] = handoff.sender_id, locale  # this conversation, in its language

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.conversation.identity import make_link_token
-from bot.notify.render import LIMITS, LOCALES, TEMPLATES, Clock, render
+from bot.notify.render import AGENT_WORDED, LIMITS, LOCALES, TEMPLATES, Clock, render
 from bot.notify.rules import TRIGGERS
 from bot.notify.segments import encoding, segments
 
@@ -35,13 +35,25 @@ def worst_contexts(locale: str) -> list[dict[str, object]]:
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-@pytest.mark.parametrize("trigger", TRIGGERS)
+@pytest.mark.parametrize("trigger", [trigger for trigger in TRIGGERS if trigger not in AGENT_WORDED])
 def test_sms_fits_two_segments_for_worst_case_data(trigger: str, locale: str) -> None:
     for context in worst_contexts(locale):
         sms = render(trigger, locale, context).sms
         assert sms, f"{locale}/{trigger} has no SMS text"
         assert segments(sms) <= 2, f"{locale}/{trigger}: {segments(sms)} segments ({encoding(sms)}, {len(sms)} chars): {sms}"
         assert context["link"] in sms, "every message carries the tracking link"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+@pytest.mark.parametrize("trigger", AGENT_WORDED)
+def test_an_agents_words_go_whole_within_twilios_1600_characters(trigger: str, locale: str) -> None:
+    """An agent's reply is as long as the agent made it (up to its limit): whole, with the link, in one
+    message Twilio takes (a body of at most 1,600 characters)."""
+    for context in worst_contexts(locale):
+        words = "W" * LIMITS["agent_text"]
+        sms = render(trigger, locale, {**context, "agent_text": words}).sms
+        assert words in sms and context["link"] in sms
+        assert len(sms) <= 1600, f"{locale}/{trigger}: {len(sms)} chars"
 
 
 @pytest.mark.parametrize("locale", LOCALES)
