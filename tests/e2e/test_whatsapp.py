@@ -5,17 +5,31 @@ opt-in and opt-out per channel, and a notification as a template outside the win
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import httpx
 from sqlalchemy import select
 
 from bot.core.clock import sim_now
-from bot.core.models import Consent, ConversationLink, Notification, NotificationEvent, OutboxMessage, Shipment, ShipmentStatus
+from bot.core.models import (
+    Consent,
+    ConversationLink,
+    Customer,
+    Handoff,
+    Notification,
+    NotificationEvent,
+    OutboxMessage,
+    Shipment,
+    ShipmentStatus,
+    utcnow,
+)
 from bot.core.runtime import Runtime
 from bot.demo.outbox import new_sid
 from bot.demo.sms_sim import send_as_customer, signed_inbound
+from bot.notify.whatsapp_templates import cached_templates
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import ON_ITS_WAY, dispatch_now
+from tests.e2e.test_claims import agent, console
 
 
 def whatsapp_notification(rt: Runtime, shipment_id: int, trigger: str) -> int:
@@ -153,3 +167,58 @@ def test_a_forged_or_tampered_whatsapp_webhook_gets_403_and_changes_nothing(stac
     for sender in (wa, "whatsapp:+4915199990077"):
         events = httpx.get(f"{rt.settings.rasa_url}/conversations/{sender}/tracker", params=token).json()["events"]
         assert not any(e.get("event") == "user" for e in events or [])
+
+
+def test_an_agents_reply_goes_as_free_text_inside_the_window_and_as_the_template_after_it(
+        stack_runtime: Runtime, customers: CustomerPool) -> None:
+    """The customer asks for a person on WhatsApp; the agent's reply goes as free text through Rasa's
+    channel. A day later (the customer's message moved 25 hours back in Twilio's log, the outbox's) the
+    next reply goes once as the approved template with the agent's words, and the transcript says so."""
+    rt = stack_runtime
+    customer, _parcels = customers.take(lambda ps: any(p.status in ON_ITS_WAY for p in ps))
+    wa = f"whatsapp:{customer.phone}"
+    opt_in(rt, customer.id)
+    with rt.sessions() as session, session.begin():
+        row = session.get(Customer, customer.id)
+        assert row is not None
+        row.quiet_hours_start = row.quiet_hours_end = 0  # the demo morning is inside the default quiet hours
+    assert send_as_customer(rt, wa, "let me talk to a human").status_code == 204
+    with rt.sessions() as session:
+        handoff = session.scalar(select(Handoff).where(Handoff.sender_id == wa, Handoff.status == "open"))
+        assert handoff is not None and handoff.channel == "twilio"
+        handoff_id = handoff.id
+    client, csrf = console(rt.settings.web_internal_url, agent(rt))
+    assert client.post(f"/agent/handoffs/{handoff_id}/claim", data={"csrf_token": csrf}).status_code == 303
+
+    def to_customer() -> list[OutboxMessage]:
+        with rt.sessions() as session:
+            return list(session.scalars(select(OutboxMessage).where(
+                OutboxMessage.to_address == wa, OutboxMessage.direction == "outbound",
+                OutboxMessage.body.contains("call you at 5"))))
+
+    inside = client.post(f"/agent/handoffs/{handoff_id}/reply",
+                         data={"csrf_token": csrf, "text": "Hi, I will call you at 5."})
+    assert inside.status_code == 303 and "msg=" not in inside.headers["location"]
+    [free] = to_customer()
+    assert free.body == "Sam: Hi, I will call you at 5." and "content_sid" not in free.meta
+
+    with rt.sessions() as session, session.begin():  # a day and an hour pass (in Twilio's log)
+        for message in session.scalars(select(OutboxMessage).where(OutboxMessage.from_address == wa)):
+            message.created_at = utcnow() - timedelta(hours=25)
+    after = client.post(f"/agent/handoffs/{handoff_id}/reply",
+                        data={"csrf_token": csrf, "text": "Sorry, I could not call you at 5. Tomorrow?"})
+    assert after.headers["location"].endswith("?msg=window-template")
+    first, template = to_customer()
+    assert first.sid == free.sid
+    sid = cached_templates(rt.settings.whatsapp_templates).for_trigger("agent_reply", customer.locale)
+    assert sid is not None and template.meta.get("content_sid") == sid.content_sid
+    assert "Sam" in template.body and "Sorry, I could not call you at 5. Tomorrow?" in template.body
+    page = client.get(after.headers["location"]).text
+    assert "sent as the approved template" in page
+    dispatch_now(rt)  # the scheduler's next pass sends nothing more
+    assert len(to_customer()) == 2
+    events = httpx.get(f"{rt.settings.rasa_url}/conversations/{wa}/tracker",
+                       params={"token": rt.settings.rasa_token}).json()["events"]
+    marked = [e for e in events if e.get("event") == "bot" and "Tomorrow?" in (e.get("text") or "")]
+    assert len(marked) == 1 and "sent as the approved template" in marked[0]["metadata"]["sent_as"]
+    client.close()
