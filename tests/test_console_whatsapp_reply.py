@@ -138,6 +138,7 @@ def whatsapp_handoff(runtime: Runtime, *, opted_in: bool = True, wrote_hours_ago
 def claim_and_reply(server: LiveServer, handoff_id: int, text: str) -> tuple[httpx.Client, httpx.Response]:
     """Sam claims the conversation and replies; the client (to read the page it is sent to) and the answer."""
     client, csrf = login(server)
+    client.timeout = httpx.Timeout(60.0)  # a busy machine: the reply waits for the dispatcher's send
     assert client.post(f"/agent/handoffs/{handoff_id}/claim", data={"csrf_token": csrf}).status_code == 303
     return client, client.post(f"/agent/handoffs/{handoff_id}/reply", data={"csrf_token": csrf, "text": text})
 
@@ -253,3 +254,21 @@ def test_outside_the_window_a_reply_longer_than_the_template_carries_is_refused_
     with world.sessions() as session:
         assert session.scalars(select(Customer)).first() is not None
         assert not session.scalars(select(AuditLog).where(AuditLog.action == "handoff.reply_after_window")).all()
+
+
+def test_in_the_customers_quiet_hours_the_template_waits_for_their_morning_and_the_agent_is_told(
+        world: Runtime, rasa: FakeRasa) -> None:
+    handoff_id, _sender = whatsapp_handoff(world, wrote_hours_ago=30)
+    with world.sessions() as session, session.begin():
+        handoff = session.get(Handoff, handoff_id)
+        assert handoff is not None and handoff.customer_id is not None
+        customer = session.get(Customer, handoff.customer_id)
+        assert customer is not None
+        customer.quiet_hours_start, customer.quiet_hours_end = 0, 23  # 15:00 in Berlin is quiet for them
+    with live(world, rasa) as server:
+        client, response = claim_and_reply(server, handoff_id, WORDS)
+        assert response.headers["location"].endswith("?msg=window-queued")
+        shown = client.get(response.headers["location"]).text
+    assert "WhatsApp&#39;s 24-hour window had closed: queued (whatsapp: quiet hours until " in shown
+    [row] = replies(world)
+    assert row.status == "planned" and row.channel == "whatsapp" and outbound(world) == []

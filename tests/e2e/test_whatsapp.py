@@ -188,6 +188,7 @@ def test_an_agents_reply_goes_as_free_text_inside_the_window_and_as_the_template
         assert handoff is not None and handoff.channel == "twilio"
         handoff_id = handoff.id
     client, csrf = console(rt.settings.web_internal_url, agent(rt))
+    client.timeout = httpx.Timeout(60.0)  # a busy machine: the reply waits for Twilio's log and the send
     assert client.post(f"/agent/handoffs/{handoff_id}/claim", data={"csrf_token": csrf}).status_code == 303
 
     def to_customer() -> list[OutboxMessage]:
