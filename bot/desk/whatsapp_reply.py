@@ -96,7 +96,7 @@ async def reply_after_window(runtime: Runtime, *, handoff_id: int, agent_id: int
         handoff = session.get(Handoff, handoff_id)
         parcel = message_parcel(session, handoff) if handoff is not None else None
         if handoff is None or parcel is None:
-            return Outcome("not_delivered", "the customer has no parcel on record to send it with")
+            return Outcome("not_delivered", "no known customer with a parcel to send it with")
         fact = plan_reply(session, handoff=handoff, shipment=parcel, agent_id=agent_id, agent_name=agent_name,
                           text=text, locale=locale, now=now)
     for _channel in ("whatsapp", "sms", "email"):  # each send may plan the next channel, due now
@@ -111,8 +111,8 @@ async def reply_after_window(runtime: Runtime, *, handoff_id: int, agent_id: int
 
 def messages_for(session: Session, fact: str) -> list[Notification]:
     """The reply's message and its fallbacks, in the order they were planned."""
-    return list(session.scalars(select(Notification).where(Notification.dedupe_key.startswith(f"{fact}:"))
-                                .order_by(Notification.id)))
+    return list(session.scalars(select(Notification).where(
+        Notification.dedupe_key.startswith(f"{fact}:", autoescape=True)).order_by(Notification.id)))
 
 
 @dataclass(frozen=True)
@@ -139,10 +139,13 @@ def outcome(rows: list[Notification]) -> Outcome:
                    or "no channel reaches the customer")
 
 
-def latest_outcome(session: Session, handoff_id: int) -> Outcome | None:
+def latest_outcome(session: Session, handoff: Handoff) -> Outcome | None:
     """What became of the last reply in this conversation that went after the window (None: none did)."""
+    if handoff.customer_id is None:
+        return None
     last = session.scalar(select(Notification).where(
-        Notification.trigger == TRIGGER, Notification.dedupe_key.contains(f":{TRIGGER}:h{handoff_id}:"))
+        Notification.customer_id == handoff.customer_id, Notification.trigger == TRIGGER,
+        Notification.dedupe_key.contains(f":{TRIGGER}:h{handoff.id}:", autoescape=True))
         .order_by(Notification.id.desc()).limit(1))
     if last is None:
         return None

@@ -201,7 +201,7 @@ async def conversation_page(handoff_id: RowId, me: CurrentAgent, runtime: Runtim
 
 def _after_window(session: Session, handoff: Handoff) -> dict[str, str] | None:
     """The last reply that went after WhatsApp's window closed, and what became of it."""
-    result = wa.latest_outcome(session, handoff.id) if wa.is_whatsapp(handoff.channel, handoff.sender_id) else None
+    result = wa.latest_outcome(session, handoff) if wa.is_whatsapp(handoff.channel, handoff.sender_id) else None
     return {"how": result.how, "said": wa.said(result)} if result is not None else None
 
 
