@@ -155,6 +155,8 @@ def bench_planning(sizes: list[int], changes: int, sweep_up_to: int) -> list[dic
             load_seconds = round(time.perf_counter() - began, 1)
             loaded = size
             row: dict[str, object] = {"in_flight": size, "copy_seconds": load_seconds,
+                                      "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
+                                      "load_average": round(os.getloadavg()[0], 2),
                                       **planning_cost(runtime, size, changes)}
             if size <= sweep_up_to:
                 row["old_sweep_seconds_per_tick"] = sweep_seconds(runtime)
@@ -293,16 +295,24 @@ def main() -> None:
     parser.add_argument("--event-samples", type=int, default=30, help="single changes timed to their SMS out")
     parser.add_argument("--sweep-up-to", type=int, default=10_000,
                         help="time the old per-tick sweep up to this many in flight (100k on PostgreSQL: minutes)")
+    parser.add_argument("--only", choices=("planning", "dispatch"),
+                        help="run one part; the other part's figures already in the results file are kept")
     args = parser.parse_args()
     started = datetime.now(UTC)
-    planning = bench_planning([int(s) for s in args.sizes.split(",")], args.changes, args.sweep_up_to)
-    dispatch = []
-    for workers in args.workers.split(","):
-        dispatch.append(bench_dispatch(int(workers), args.wave, args.event_samples))
-        print(json.dumps(dispatch[-1]), flush=True)
+    previous = json.loads((BENCH / "scale_results.json").read_text()) if args.only else {}
+    planning = previous.get("planning_per_change", []) if args.only == "dispatch" else \
+        bench_planning([int(s) for s in args.sizes.split(",")], args.changes, args.sweep_up_to)
+    dispatch = previous.get("dispatch", [])
+    if args.only != "planning":
+        dispatch = []
+        for workers in args.workers.split(","):
+            dispatch.append(bench_dispatch(int(workers), args.wave, args.event_samples))
+            print(json.dumps(dispatch[-1]), flush=True)
     result = {"measured_at": started.isoformat(timespec="seconds"), "machine": f"{os.cpu_count()} cores",
               "load_average_before": os.getloadavg()[0], "database": "postgresql", "broker": "rabbitmq",
               "planning_per_change": planning, "dispatch": dispatch}
+    if args.only == "planning":  # the dispatch section and its run's stamps stay as they were
+        result = {**previous, "planning_per_change": planning}
     (BENCH / "scale_results.json").write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {BENCH / 'scale_results.json'}")
 
