@@ -271,11 +271,13 @@ class Return(Base):
 
 class Notification(Base):
     __tablename__ = "notifications"
-    __table_args__ = (Index("ix_notifications_status_due_at", "status", "due_at"),)
+    __table_args__ = (Index("ix_notifications_status_due_at", "status", "due_at"),
+                      # the planner's "this batch's planned messages" (migration 0014)
+                      Index("ix_notifications_shipment_id_status", "shipment_id", "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     customer_id: Mapped[int] = mapped_column(ForeignKey("customers.id"), index=True)
-    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))
     trigger: Mapped[str] = mapped_column(String(40))
     channel: Mapped[str] = mapped_column(String(16))
     template: Mapped[str] = mapped_column(String(80))
@@ -658,7 +660,7 @@ class ProfileChange(Base):
     by: Mapped[str] = mapped_column(String(16))  # customer | agent | system
     channel: Mapped[str] = mapped_column(String(16))  # sms | web | page | console | api
     actor: Mapped[str] = mapped_column(String(80), default="")  # "agent:3"; never a phone number
-    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"))  # the parcel link it came through
+    shipment_id: Mapped[int | None] = mapped_column(ForeignKey("shipments.id"), index=True)  # the parcel link it came through
 
 
 class ProfileApplication(Base):
