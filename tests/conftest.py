@@ -1,4 +1,5 @@
-"""Shared fixtures: a fresh database per test, on SQLite and (when configured) on PostgreSQL."""
+"""Shared fixtures: a fresh database per test, on SQLite and (when configured) on PostgreSQL; a real
+browser (Debian's chromium driven by Playwright) for the pages."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from sqlalchemy import create_engine, text
 
 from bot.core.runtime import Runtime
@@ -19,6 +21,9 @@ POSTGRES_URL = os.environ.get("DOORSTEP_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("DOORSTEP_REQUIRE_POSTGRES") == "1"
 # A fixed instant for deterministic worlds: Tuesday 24 Nov 2026, 06:00 UTC (07:00 in Berlin).
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
@@ -71,3 +76,26 @@ def sqlite_runtime(tmp_path: Path) -> Iterator[Runtime]:
     rt = Runtime.build(make_settings(url))
     yield rt
     rt.engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One chromium for a module's browser tests; each test gets its own context (cookies, storage)."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture
+def viewport() -> ViewportSize:
+    """The window `page` opens with (Playwright's default); a module overrides it for its pages' layout."""
+    return {"width": 1280, "height": 720}
+
+
+@pytest.fixture
+def page(browser: Browser, viewport: ViewportSize) -> Iterator[Page]:
+    """A fresh page in a context of its own, closed after the test."""
+    context = browser.new_context(viewport=viewport)
+    yield context.new_page()
+    context.close()
