@@ -16,6 +16,7 @@ from sqlalchemy import create_engine, text
 from bot.core.runtime import Runtime
 from bot.core.schema import migrate
 from bot.core.settings import Settings
+from tests import worlds
 
 POSTGRES_URL = os.environ.get("DOORSTEP_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("DOORSTEP_REQUIRE_POSTGRES") == "1"
@@ -48,13 +49,17 @@ def _postgres_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _database_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The session's migrated (and world-building) template databases, copied for each test (tests/worlds.py)."""
+    worlds.use_directory(tmp_path_factory.mktemp("templates"))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: the repository tests run on both engines."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-        migrate(url)
-        yield url
+        yield worlds.fresh_sqlite(tmp_path / "test.db")
     else:
         for url in _postgres_schema_url():
             migrate(url)
@@ -71,9 +76,7 @@ def runtime(database_url: str) -> Iterator[Runtime]:
 @pytest.fixture
 def sqlite_runtime(tmp_path: Path) -> Iterator[Runtime]:
     """SQLite only: for tests about behaviour, not about the database engine."""
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    migrate(url)
-    rt = Runtime.build(make_settings(url))
+    rt = Runtime.build(make_settings(worlds.fresh_sqlite(tmp_path / "app.db")))
     yield rt
     rt.engine.dispose()
 

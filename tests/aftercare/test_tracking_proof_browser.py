@@ -11,11 +11,11 @@ import pytest
 from playwright.sync_api import Page, ViewportSize, expect
 from sqlalchemy import select
 
-from bot.carriers.sandbox.world import build_world
 from bot.conversation.identity import make_link_token
 from bot.core.models import DeliveryProof
 from bot.core.runtime import Runtime
 from bot.core.settings import ROOT
+from tests import worlds
 from tests.conftest import T0
 from tests.test_web import LiveServer
 
@@ -25,8 +25,8 @@ SCREENSHOT = ROOT / "docs" / "screenshots" / "tracking-proof.png"
 @pytest.fixture
 def delivered(sqlite_runtime: Runtime) -> int:
     """A delivered demo parcel whose driver left it with a neighbour 120 m from the door, and wrote a note."""
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
         proof = session.scalars(select(DeliveryProof).order_by(DeliveryProof.id)).first()
         assert proof is not None
         proof.place, proof.neighbour, proof.note = "neighbour", "Meyer, no. 14", "Neighbour took it, 2nd floor. Rang twice first."
