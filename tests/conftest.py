@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -81,13 +82,21 @@ def sqlite_runtime(tmp_path: Path) -> Iterator[Runtime]:
     rt.engine.dispose()
 
 
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    """One chromium for a module's browser tests; each test gets its own context (cookies, storage)."""
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright. While it is open, Playwright's sync API has its event loop
+    marked as running in this thread: code that calls asyncio.run() must run before or after, not inside."""
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
         yield launched
         launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One chromium for a module's browser tests; each test gets its own context (cookies, storage)."""
+    with chromium() as launched:
+        yield launched
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ import time
 import uuid
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bot.core.db import transaction
@@ -19,6 +19,7 @@ from bot.core.models import Claim, Customer, Notification, OutboxMessage
 from bot.core.runtime import Runtime
 from bot.demo.sms_sim import send_as_customer
 from bot.desk.agents import create_agent
+from tests.conftest import chromium
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import dispatch_now, recently_delivered
 
@@ -113,8 +114,8 @@ def test_a_missing_parcel_is_checked_claimed_resolved_and_the_customer_told(stac
     assert "deliver your parcel again" in message
 
 
-def test_an_agent_reads_the_evidence_and_resolves_in_the_browser(stack_runtime: Runtime, customers: CustomerPool,
-                                                                 page: Page) -> None:
+def test_an_agent_reads_the_evidence_and_resolves_in_the_browser(stack_runtime: Runtime,
+                                                                 customers: CustomerPool) -> None:
     phone, shipment_id, _ = missing_delivered(customers, stack_runtime)
     sms(stack_runtime, phone, "it says my parcel was delivered but i never got it")
     sms(stack_runtime, phone, "<b>looked everywhere</b>, it says delivered but i never got it <script>alert(1)</script>")
@@ -122,24 +123,26 @@ def test_an_agent_reads_the_evidence_and_resolves_in_the_browser(stack_runtime: 
         claim = session.scalars(select(Claim).where(Claim.shipment_id == shipment_id)).one()
     no_quiet_hours(stack_runtime, phone)
     base, email = stack_runtime.settings.web_internal_url, agent(stack_runtime)
-    dialogs: list[str] = []
-    page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
-    page.goto(f"{base}/agent/claims")
-    page.fill("#email", email)
-    page.fill("#password", PASSWORD)
-    page.press("#password", "Enter")
-    page.goto(f"{base}/agent/claims")
-    page.click(f"text={claim.reference}")
-    expect(page.locator("#reference")).to_have_text(claim.reference)
-    expect(page.locator("#reports")).to_contain_text("<script>alert(1)</script>")  # shown as text, not run
-    expect(page.locator("#timeline")).to_contain_text("delivered")
-    page.check("input[value=carrier_investigation]")
-    page.fill("textarea[name=note]", "asked the depot")
-    page.click("text=Resolve and tell the customer")
-    expect(page.locator("#resolved-notice")).to_be_visible()
-    expect(page.locator("#claim-status")).to_contain_text("carrier investigation")
-    if os.environ.get("DOORSTEP_SAVE_SCREENSHOTS") == "1":  # the README's picture, taken on request
-        page.screenshot(path="docs/screenshots/console-claim.png", full_page=True)
+    with chromium() as browser:  # closed before `told`, which runs the dispatcher with asyncio.run()
+        page = browser.new_page()
+        dialogs: list[str] = []
+        page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
+        page.goto(f"{base}/agent/claims")
+        page.fill("#email", email)
+        page.fill("#password", PASSWORD)
+        page.press("#password", "Enter")
+        page.goto(f"{base}/agent/claims")
+        page.click(f"text={claim.reference}")
+        expect(page.locator("#reference")).to_have_text(claim.reference)
+        expect(page.locator("#reports")).to_contain_text("<script>alert(1)</script>")  # shown as text, not run
+        expect(page.locator("#timeline")).to_contain_text("delivered")
+        page.check("input[value=carrier_investigation]")
+        page.fill("textarea[name=note]", "asked the depot")
+        page.click("text=Resolve and tell the customer")
+        expect(page.locator("#resolved-notice")).to_be_visible()
+        expect(page.locator("#claim-status")).to_contain_text("carrier investigation")
+        if os.environ.get("DOORSTEP_SAVE_SCREENSHOTS") == "1":  # the README's picture, taken on request
+            page.screenshot(path="docs/screenshots/console-claim.png", full_page=True)
     assert dialogs == []
     assert "investigating" in told(stack_runtime, phone, claim.reference)
 
