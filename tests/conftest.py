@@ -1,24 +1,31 @@
-"""Shared fixtures: a fresh database per test, on SQLite and (when configured) on PostgreSQL."""
+"""Shared fixtures: a fresh database per test, on SQLite and (when configured) on PostgreSQL; a real
+browser (Debian's chromium driven by Playwright) for the pages."""
 
 from __future__ import annotations
 
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from sqlalchemy import create_engine, text
 
 from bot.core.runtime import Runtime
 from bot.core.schema import migrate
 from bot.core.settings import Settings
+from tests import worlds
 
 POSTGRES_URL = os.environ.get("DOORSTEP_TEST_POSTGRES_URL")
 REQUIRE_POSTGRES = os.environ.get("DOORSTEP_REQUIRE_POSTGRES") == "1"
 # A fixed instant for deterministic worlds: Tuesday 24 Nov 2026, 06:00 UTC (07:00 in Berlin).
 T0 = datetime(2026, 11, 24, 6, 0, tzinfo=UTC)
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
@@ -43,13 +50,17 @@ def _postgres_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _database_templates(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The session's migrated (and world-building) template databases, copied for each test (tests/worlds.py)."""
+    worlds.use_directory(tmp_path_factory.mktemp("templates"))
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
 def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
     """A migrated, empty database: the repository tests run on both engines."""
     if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'test.db'}"
-        migrate(url)
-        yield url
+        yield worlds.fresh_sqlite(tmp_path / "test.db")
     else:
         for url in _postgres_schema_url():
             migrate(url)
@@ -66,8 +77,37 @@ def runtime(database_url: str) -> Iterator[Runtime]:
 @pytest.fixture
 def sqlite_runtime(tmp_path: Path) -> Iterator[Runtime]:
     """SQLite only: for tests about behaviour, not about the database engine."""
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    migrate(url)
-    rt = Runtime.build(make_settings(url))
+    rt = Runtime.build(make_settings(worlds.fresh_sqlite(tmp_path / "app.db")))
     yield rt
     rt.engine.dispose()
+
+
+@contextmanager
+def chromium() -> Iterator[Browser]:
+    """Debian's chromium driven by Playwright. While it is open, Playwright's sync API has its event loop
+    marked as running in this thread: code that calls asyncio.run() must run before or after, not inside."""
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    """One chromium for a module's browser tests; each test gets its own context (cookies, storage)."""
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def viewport() -> ViewportSize:
+    """The window `page` opens with (Playwright's default); a module overrides it for its pages' layout."""
+    return {"width": 1280, "height": 720}
+
+
+@pytest.fixture
+def page(browser: Browser, viewport: ViewportSize) -> Iterator[Page]:
+    """A fresh page in a context of its own, closed after the test."""
+    context = browser.new_context(viewport=viewport)
+    yield context.new_page()
+    context.close()

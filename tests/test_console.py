@@ -22,6 +22,7 @@ from bot.core.settings import ROOT
 from bot.desk.agents import AgentError, authenticate, create_agent
 from bot.desk.handoff_desk import claim, queue
 from bot.desk.ops_stats import dashboard
+from tests import worlds
 from tests.conftest import T0
 from tests.test_web import LiveServer
 
@@ -30,8 +31,8 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def world(sqlite_runtime: Runtime) -> Runtime:
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
         create_agent(session, email="sam@example.com", name="Sam", password=PASSWORD, role="agent")
         create_agent(session, email="kim@example.com", name="Kim", password=PASSWORD, role="agent")
         create_agent(session, email="boss@example.com", name="Boss", password=PASSWORD, role="supervisor")
@@ -219,8 +220,8 @@ def test_two_agents_claiming_at_once_get_one_winner(runtime: Runtime) -> None:
 
 
 def test_the_queue_puts_upset_customers_first_then_the_longest_waiting(sqlite_runtime: Runtime) -> None:
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
         first = create_handoff(session, channel="twilio", sender_id="+4915100000001", reason="request",
                                summary="customer: hello", customer_id=None, shipment_id=None)
         first.opened_at = utcnow() - timedelta(minutes=10)
@@ -267,8 +268,8 @@ def test_the_dashboard_shows_todays_figures(live: LiveServer, world: Runtime) ->
 
 def test_dashboard_figures_count_the_business_day(sqlite_runtime: Runtime) -> None:
     """Deliveries inside/outside their promised window, changes by customers and agents, first replies."""
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
         start_clock(session, sim_start=T0 + timedelta(hours=8), speed=1.0, at=utcnow())  # 10:00 in Berlin, day 1
         shipments = session.scalars(select(Shipment).where(Shipment.promised_start.is_not(None))
                                     .order_by(Shipment.id)).all()[:3]

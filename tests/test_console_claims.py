@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from bot.aftercare.claims import open_or_add
 from bot.aftercare.stats import aftercare
-from bot.carriers.sandbox.world import build_world
 from bot.core.clock import sim_now
 from bot.core.models import Claim, ClaimKind, DeliveryProof, Depot, Driver, Notification, Shipment
 from bot.core.runtime import Runtime
 from bot.desk.agents import create_agent
+from tests import worlds
 from tests.conftest import T0
 from tests.factories import put_proof
 from tests.test_console import PASSWORD, client_for, login
@@ -27,8 +27,8 @@ PNG = base64.b64encode(b"\x89PNG\r\n\x1a\n" + b"\x00" * 16).decode()
 
 @pytest.fixture
 def world(sqlite_runtime: Runtime) -> Runtime:
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
         create_agent(session, email="sam@example.com", name="Sam", password=PASSWORD, role="agent")
     return sqlite_runtime
 

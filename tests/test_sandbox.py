@@ -11,7 +11,6 @@ from sqlalchemy import func, select
 
 from bot.carriers import Capability, ChangeRefused, TimeWindow, UnknownShipment
 from bot.carriers.sandbox.simulator import tick
-from bot.carriers.sandbox.world import build_world
 from bot.core.clock import sim_now, start_clock
 from bot.core.models import (
     Customer,
@@ -25,6 +24,7 @@ from bot.core.models import (
     Stop,
 )
 from bot.core.runtime import Runtime
+from tests import worlds
 from tests.conftest import T0
 
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -32,8 +32,7 @@ BERLIN = ZoneInfo("Europe/Berlin")
 
 @pytest.fixture
 def world(sqlite_runtime: Runtime) -> Runtime:
-    with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     set_sim_time(sqlite_runtime, berlin(7, 30))
     return sqlite_runtime
 

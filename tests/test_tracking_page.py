@@ -8,18 +8,17 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.carriers.sandbox.world import build_world
 from bot.conversation.identity import make_link_token
 from bot.core.models import Customer, Shipment
 from bot.core.runtime import Runtime
+from tests import worlds
 from tests.conftest import T0
 from tests.test_web import LiveServer
 
 
 @pytest.fixture
 def world(sqlite_runtime: Runtime) -> Runtime:
-    with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     return sqlite_runtime
 
 

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from bot.carriers.sandbox.world import build_world
 from bot.conversation.identity import make_link_token
 from bot.core.db import transaction
 from bot.core.models import Consent, Customer, OutboxMessage, Shipment, ShipmentEvent
@@ -24,6 +23,7 @@ from bot.core.settings import Settings
 from bot.processes.devstack import free_port
 from bot.web.app import create_app
 from bot.web.webhooks import sign
+from tests import worlds
 from tests.conftest import T0, make_settings
 
 
@@ -56,8 +56,7 @@ class LiveServer:
 
 @pytest.fixture
 def world(sqlite_runtime: Runtime) -> Runtime:
-    with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     return sqlite_runtime
 
 

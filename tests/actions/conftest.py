@@ -13,11 +13,10 @@ import pytest
 from rasa_sdk import Tracker
 
 from actions import runtime as action_runtime
-from bot.carriers.sandbox.world import build_world
 from bot.core.clock import start_clock
 from bot.core.runtime import Runtime
-from bot.core.schema import migrate
 from bot.core.settings import get_settings
+from tests import worlds
 from tests.conftest import T0
 
 DATA = Path(__file__).resolve().parent.parent / "data"
@@ -26,14 +25,12 @@ DATA = Path(__file__).resolve().parent.parent / "data"
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Runtime]:
     """The action server's runtime, pointed at a fresh demo world (07:30 in Berlin on T0's day)."""
-    url = f"sqlite:///{tmp_path / 'actions.db'}"
-    migrate(url)
+    url = worlds.fresh_sqlite(tmp_path / "actions.db", world_speed=1, built_at=T0)
     monkeypatch.setenv("DATABASE_URL", url)
     get_settings.cache_clear()
     action_runtime.runtime.cache_clear()
     rt = action_runtime.runtime()
     with rt.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=1, now=T0)
         start_clock(session, sim_start=T0 + timedelta(minutes=90), speed=1)  # 08:30 in Berlin, held still
     yield rt
     rt.engine.dispose()

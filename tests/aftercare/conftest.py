@@ -5,17 +5,17 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from bot.carriers.sandbox.world import build_world
 from bot.core.models import Agent, DeliveryProof, Shipment
 from bot.core.runtime import Runtime
+from tests import worlds
 from tests.conftest import T0
 from tests.factories import put_proof
 
 
 @pytest.fixture
 def world(sqlite_runtime: Runtime) -> Runtime:
+    worlds.load_world(sqlite_runtime, world_speed=1, built_at=T0)
     with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=1, now=T0)
         session.add(Agent(email="sam@example.com", name="Sam", password_hash="x", role="agent"))
     return sqlite_runtime
 

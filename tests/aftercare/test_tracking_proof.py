@@ -11,10 +11,10 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.carriers.sandbox.world import build_world
 from bot.conversation.identity import make_link_token
 from bot.core.models import DeliveryProof, Shipment
 from bot.core.runtime import Runtime
+from tests import worlds
 from tests.conftest import T0
 from tests.test_web import LiveServer
 
@@ -23,8 +23,8 @@ NOTE = '<script>alert("pwned")</script> left by the bins & gate'
 
 @pytest.fixture
 def world(sqlite_runtime: Runtime) -> Runtime:
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
         proofs = session.scalars(select(DeliveryProof).order_by(DeliveryProof.id)).all()
         proofs[0].note, proofs[0].place, proofs[0].neighbour = NOTE, "neighbour", "no. 14"
         proofs[0].lat, proofs[0].distance_m = proofs[0].shipment.lat + 0.001, 111

@@ -5,32 +5,28 @@ only rows with a value are shown, and they stay so when the page refreshes itsel
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, ViewportSize, expect
 from sqlalchemy import select
 
-from bot.carriers.sandbox.world import build_world
 from bot.conversation.identity import make_link_token
 from bot.core.models import DeliveryProof
 from bot.core.runtime import Runtime
 from bot.core.settings import ROOT
+from tests import worlds
 from tests.conftest import T0
 from tests.test_web import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 SCREENSHOT = ROOT / "docs" / "screenshots" / "tracking-proof.png"
 
 
 @pytest.fixture
 def delivered(sqlite_runtime: Runtime) -> int:
     """A delivered demo parcel whose driver left it with a neighbour 120 m from the door, and wrote a note."""
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
         proof = session.scalars(select(DeliveryProof).order_by(DeliveryProof.id)).first()
         assert proof is not None
         proof.place, proof.neighbour, proof.note = "neighbour", "Meyer, no. 14", "Neighbour took it, 2nd floor. Rang twice first."
@@ -40,13 +36,8 @@ def delivered(sqlite_runtime: Runtime) -> int:
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1200, "height": 900})
-        yield context.new_page()
-        context.close()
-        browser.close()
+def viewport() -> ViewportSize:
+    return {"width": 1200, "height": 900}
 
 
 def test_the_proof_shows_its_photo_and_the_drop_pin(page: Page, sqlite_runtime: Runtime, delivered: int,

@@ -10,12 +10,11 @@ import pytest
 
 from actions import runtime as action_runtime
 from bot.carriers.local import link
-from bot.carriers.sandbox.world import build_world
 from bot.core.clock import start_clock
 from bot.core.models import Shipment
 from bot.core.runtime import Runtime
-from bot.core.schema import migrate
 from bot.core.settings import get_settings
+from tests import worlds
 from tests.carriers.fakes import API_KEY, Fake, serve
 from tests.conftest import T0
 
@@ -38,8 +37,7 @@ def carrier_url(fake: Fake) -> Iterator[str]:
 @pytest.fixture
 def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, carrier_url: str) -> Iterator[Runtime]:
     """The action server's runtime over a fresh demo world (08:30 in Berlin), with CARRIERS=karrio,onfleet,rest."""
-    url = f"sqlite:///{tmp_path / 'carriers.db'}"
-    migrate(url)
+    url = worlds.fresh_sqlite(tmp_path / "carriers.db", world_speed=1, built_at=T0)
     env = {
         "DATABASE_URL": url, "CARRIERS": "karrio,onfleet,rest", "KARRIO_CARRIERS": "ups,fedex,dhl_express",
         "CARRIER_TIMEOUT_SECONDS": str(TIMEOUT), "CARRIER_RETRY_ATTEMPTS": "2", "CARRIER_BREAKER_FAILURES": "3",
@@ -61,7 +59,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, carrier_url: str) -> 
     action_runtime.runtime.cache_clear()
     rt = action_runtime.runtime()
     with rt.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=1, now=T0)
         start_clock(session, sim_start=T0 + timedelta(minutes=90), speed=1)
     yield rt
     for carrier in rt.carriers.values():

@@ -9,20 +9,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.carriers.sandbox.world import build_world
 from bot.core.clock import start_clock
 from bot.core.models import AuditLog, Shipment, ShipmentStatus
 from bot.core.runtime import Runtime
-from bot.core.schema import migrate
+from tests import worlds
 from tests.conftest import T0, make_settings
 
 
 def build(tmp_path: Path, **settings: object) -> Runtime:
-    url = f"sqlite:///{tmp_path / 'changes.db'}"
-    migrate(url)
+    url = worlds.fresh_sqlite(tmp_path / "changes.db", world_speed=1, built_at=T0)
     rt = Runtime.build(make_settings(url, **settings))
     with rt.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=1, now=T0)
         start_clock(session, sim_start=T0 + timedelta(minutes=90), speed=1)
     return rt
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, ViewportSize, expect
 
 from bot.conversation.identity import make_link_token
 from bot.core.models import Locker, Notification, Shipment, ShipmentStatus
@@ -15,19 +15,10 @@ from bot.core.runtime import Runtime
 from tests.changes.conftest import parcel
 from tests.test_web import LiveServer
 
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
-
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": 1100, "height": 900})
-        yield context.new_page()
-        context.close()
-        browser.close()
+def viewport() -> ViewportSize:
+    return {"width": 1100, "height": 900}
 
 
 @pytest.fixture

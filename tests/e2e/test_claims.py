@@ -11,7 +11,7 @@ import time
 import uuid
 
 import httpx
-from playwright.sync_api import expect, sync_playwright
+from playwright.sync_api import expect
 from sqlalchemy import select
 
 from bot.core.db import transaction
@@ -19,9 +19,9 @@ from bot.core.models import Claim, Customer, Notification, OutboxMessage
 from bot.core.runtime import Runtime
 from bot.demo.sms_sim import send_as_customer
 from bot.desk.agents import create_agent
+from tests.conftest import chromium
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import dispatch_now, recently_delivered
-from tests.e2e.test_browser import CHROMIUM, FLAGS
 
 PASSWORD = "correct horse battery"
 
@@ -123,8 +123,7 @@ def test_an_agent_reads_the_evidence_and_resolves_in_the_browser(stack_runtime: 
         claim = session.scalars(select(Claim).where(Claim.shipment_id == shipment_id)).one()
     no_quiet_hours(stack_runtime, phone)
     base, email = stack_runtime.settings.web_internal_url, agent(stack_runtime)
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+    with chromium() as browser:  # closed before `told`, which runs the dispatcher with asyncio.run()
         page = browser.new_page()
         dialogs: list[str] = []
         page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
@@ -144,7 +143,6 @@ def test_an_agent_reads_the_evidence_and_resolves_in_the_browser(stack_runtime: 
         expect(page.locator("#claim-status")).to_contain_text("carrier investigation")
         if os.environ.get("DOORSTEP_SAVE_SCREENSHOTS") == "1":  # the README's picture, taken on request
             page.screenshot(path="docs/screenshots/console-claim.png", full_page=True)
-        browser.close()
     assert dialogs == []
     assert "investigating" in told(stack_runtime, phone, claim.reference)
 

@@ -11,7 +11,7 @@ from datetime import timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from sqlalchemy import select
 
 from bot.conversation.identity import make_link_token
@@ -23,18 +23,9 @@ from bot.text import language_of, t
 from bot.web.console import BACK_WITH_THE_BOT
 from tests.e2e.conftest import CustomerPool
 from tests.e2e.helpers import tracker_events
-from tests.e2e.test_browser import CHROMIUM, FLAGS
 
 PASSWORD = "correct horse battery"
 WAIT = 20_000
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as playwright:
-        launched = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        yield launched
-        launched.close()
 
 
 @pytest.fixture

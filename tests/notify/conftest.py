@@ -12,11 +12,10 @@ import httpx
 import pytest
 import uvicorn
 
-from bot.carriers.sandbox.world import build_world
 from bot.core.runtime import Runtime
-from bot.core.schema import migrate
 from bot.processes.devstack import free_port
 from bot.web.app import create_app
+from tests import worlds
 from tests.conftest import T0, make_settings
 from tests.test_sandbox import berlin, set_sim_time
 
@@ -39,16 +38,13 @@ def serve(app: object, port: int) -> tuple[uvicorn.Server, threading.Thread]:
 
 @pytest.fixture
 def live_app(tmp_path: Path) -> Iterator[LiveApp]:
-    url = f"sqlite:///{tmp_path / 'app.db'}"
-    migrate(url)
+    url = worlds.fresh_sqlite(tmp_path / "app.db", world_speed=30, built_at=T0)
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     settings = make_settings(url, web_internal_url=base, public_base_url=base, rasa_url="http://127.0.0.1:9",
                              outbox_undeliverable="+4915120000003")
     app = create_app(settings)
     runtime: Runtime = app.state.runtime
-    with runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
     set_sim_time(runtime, berlin(7, 30))
     server, thread = serve(app, port)
     yield LiveApp(runtime, base)

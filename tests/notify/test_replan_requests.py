@@ -18,6 +18,7 @@ from bot.notify.planning import plan_requested
 from bot.notify.replan import replan_after_change, request_replan
 from bot.notify.rules import load_rules
 from bot.notify.service import run_pass
+from tests import worlds
 from tests.conftest import T0
 from tests.test_sandbox import berlin, run_until, set_sim_time
 
@@ -153,8 +154,7 @@ def test_a_request_due_later_fires_once_when_due(runtime: Runtime) -> None:
 def test_the_embedded_pass_plans_from_requests_without_a_sweep(sqlite_runtime: Runtime) -> None:
     """No broker: the scheduler's pass plans what asked, then sends; a pass with nothing asked plans nothing."""
     rt = sqlite_runtime
-    with rt.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
+    worlds.load_world(rt, world_speed=30, built_at=T0)
     set_sim_time(rt, berlin(7, 30))
     run_until(rt, berlin(9, 0))
     first = asyncio.run(run_pass(rt, berlin(9, 0)))

@@ -13,12 +13,11 @@ from sqlalchemy.orm import Session
 
 from bot.carriers import CarrierEvent
 from bot.carriers.ingest import ingest_event
-from bot.carriers.sandbox.world import build_world
 from bot.core.models import Consent, Notification, NotificationEvent, Shipment, ShipmentEvent, ShipmentStatus
 from bot.core.runtime import Runtime
 from bot.notify.planner import FRESH_FOR, Situation, superseded
 from bot.notify.rules import load_rules
-from tests import factories
+from tests import factories, worlds
 from tests.conftest import T0
 from tests.notify.helpers import MailRecorder, dispatch, fake_twilio, plan
 from tests.test_sandbox import berlin, run_until, set_sim_time
@@ -127,8 +126,7 @@ def test_a_planned_out_for_delivery_the_delivery_overtook_is_superseded_not_sent
 
 def test_a_planner_that_wakes_up_hours_late_leaves_no_parcel_unannounced(sqlite_runtime: Runtime) -> None:
     """The sandbox morning played out with no planner at all until noon (a stalled scheduler)."""
-    with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     set_sim_time(sqlite_runtime, berlin(7, 30))
     run_until(sqlite_runtime, berlin(12, 0), step=timedelta(minutes=30))
     plan(sqlite_runtime, berlin(12, 0))

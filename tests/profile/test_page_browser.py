@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Page, ViewportSize, expect
 
 from bot.conversation.identity import make_link_token
 from bot.core.models import ShipmentStatus
@@ -15,10 +15,6 @@ from bot.core.runtime import Runtime
 from bot.profile import read
 from tests.changes.conftest import build, parcel
 from tests.test_web import LiveServer
-
-CHROMIUM = "/usr/bin/chromium"
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 
 @pytest.fixture
@@ -29,13 +25,8 @@ def world(tmp_path: Path) -> Iterator[Runtime]:
 
 
 @pytest.fixture
-def page() -> Iterator[Page]:
-    with sync_playwright() as playwright:
-        browser: Browser = playwright.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        context = browser.new_context(viewport={"width": 900, "height": 1000})
-        yield context.new_page()
-        context.close()
-        browser.close()
+def viewport() -> ViewportSize:
+    return {"width": 900, "height": 1000}
 
 
 def test_edit_check_save_and_delete_the_profile_in_a_browser(world: Runtime, page: Page) -> None:

@@ -12,10 +12,10 @@ import httpx
 import pytest
 from redis import Redis
 
-from bot.carriers.sandbox.world import build_world
 from bot.core.runtime import Runtime
 from bot.core.settings import Settings
 from bot.desk.agents import create_agent
+from tests import worlds
 from tests.conftest import T0
 from tests.test_web import LiveServer
 from tests.workers.conftest import REDIS_URL
@@ -25,8 +25,8 @@ PASSWORD = "correct horse battery"
 
 @pytest.fixture
 def world(sqlite_runtime: Runtime) -> Runtime:
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
         create_agent(session, email="sam@example.com", name="Sam", password=PASSWORD, role="agent")
     return sqlite_runtime
 

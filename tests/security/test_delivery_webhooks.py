@@ -19,10 +19,10 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from sqlalchemy import select
 from twilio.request_validator import RequestValidator
 
-from bot.carriers.sandbox.world import build_world
 from bot.core.models import Customer, Notification
 from bot.core.runtime import Runtime
 from bot.notify.signing import SIGNATURE_HEADER, TIMESTAMP_HEADER, timestamp_is_fresh
+from tests import worlds
 from tests.conftest import T0, make_settings
 from tests.test_web import LiveServer
 
@@ -40,8 +40,7 @@ def sendgrid_headers(body: str, timestamp: int) -> dict[str, str]:
 
 @pytest.fixture
 def world(sqlite_runtime: Runtime) -> Runtime:
-    with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     return sqlite_runtime
 
 

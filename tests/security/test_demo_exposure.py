@@ -7,13 +7,13 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from bot.carriers.sandbox.world import build_world
 from bot.core.db import transaction
 from bot.core.models import Customer, OutboxMessage
 from bot.core.runtime import Runtime
 from bot.core.settings import ConfigError, Settings, load_settings
 from bot.demo.outbox import record
 from bot.demo.sms_sim import SimulatorDisabled, send_as_customer
+from tests import worlds
 from tests.conftest import T0, make_settings
 from tests.test_web import LiveServer
 
@@ -33,8 +33,8 @@ DEMO_PAGES = ["/demo/mailbox", "/demo/mailbox/1", "/demo/phone", "/demo/phone/+4
 
 @pytest.fixture
 def world(sqlite_runtime: Runtime) -> Runtime:
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
         customer = session.scalars(select(Customer).order_by(Customer.id)).first()
         assert customer is not None
         mail = record(session, channel="email", to=customer.email, sender="updates@doorstep.example",

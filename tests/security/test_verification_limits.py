@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.conversation.verify_limits import VerifyPolicy, lock_runs, verify
 from bot.core.models import Shipment, VerificationLimit
 from bot.core.runtime import Runtime
-from tests import factories
+from tests import factories, worlds
 from tests.conftest import T0
 
 POLICY = VerifyPolicy(tracking_failures=3, client_failures=10, first_lock=timedelta(minutes=15),
@@ -144,12 +144,10 @@ def test_the_tracking_pages_lookup_shares_the_limits_with_the_bot(sqlite_runtime
     bot's guessers locked answers the page's lookup like a wrong postcode, the right one included."""
     import httpx
 
-    from bot.carriers.sandbox.world import build_world
     from bot.core.clock import sim_now
     from tests.test_web import LiveServer
 
-    with sqlite_runtime.sessions() as session, session.begin():
-        build_world(session, seed=7, speed=30, now=T0)
+    worlds.load_world(sqlite_runtime, world_speed=30, built_at=T0)
     with sqlite_runtime.sessions() as session:
         parcels = session.query(Shipment).filter(Shipment.status == "in_transit").order_by(Shipment.id).limit(2).all()
         (first, first_postcode), (second, second_postcode) = [(p.tracking_number, p.postcode) for p in parcels]
