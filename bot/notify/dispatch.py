@@ -30,16 +30,17 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, case, func, insert, select, update
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.aftercare.notices import mark_sent
 from bot.aftercare.proof_media import media_allowed, proof_photo_url
+from bot.core.db import among
 from bot.core.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
 from bot.core.settings import Settings
 from bot.notify.pacing import Pace, Unlimited
 from bot.notify.planner import Situation, plan_fallback, situations, still_wanted, superseded_by
 from bot.notify.providers import Attachment, EmailSender, PermanentFailure, Sent, SmsSender, TransientFailure
-from bot.notify.render import context_for, render
+from bot.notify.render import context_for, render, render_short
 from bot.notify.rules import Rules
 from bot.notify.whatsapp import TwilioWhatsApp, WhatsAppMessage
 
@@ -162,13 +163,16 @@ class Dispatcher:
             due = select(Notification.id).where(Notification.status == "planned", Notification.due_at <= now)
             if self.priority is not None:
                 due = due.where(essential if self.priority == "essential" else ~essential)
+            # SKIP LOCKED (PostgreSQL; ignored by SQLite, whose writers take turns): a dispatcher passes
+            # over rows another one is claiming this instant, instead of waiting for them and then
+            # finding them taken, so two workers claim two full batches side by side.
             due = due.order_by(case((essential, 0), else_=1), Notification.due_at, Notification.id) \
-                .limit(self.settings.notify_batch)
+                .limit(self.settings.notify_batch).with_for_update(skip_locked=True)
             ids = list(session.scalars(due))
             if not ids:
                 return []
             claimed = list(session.scalars(
-                update(Notification).where(Notification.id.in_(ids), Notification.status == "planned")
+                update(Notification).where(among(session, Notification.id, ids), Notification.status == "planned")
                 .values(status="sending", claimed_by=self.worker, claimed_at=utcnow())
                 .returning(Notification.id)
             ))
@@ -179,17 +183,18 @@ class Dispatcher:
     def decide(self, ids: list[int], now: datetime, report: DispatchReport) -> list[_Job]:
         jobs: list[_Job] = []
         with self.sessions() as session:
-            rows = session.scalars(select(Notification).where(Notification.id.in_(ids))).all()
+            rows = session.scalars(select(Notification).where(among(session, Notification.id, ids))).all()
             shipment_ids = {r.shipment_id for r in rows if r.shipment_id}
+            # Joined, not selectin-loaded: one query, no second list of a thousand ids (returns are rare).
             shipments = {s.id: s for s in session.scalars(
-                select(Shipment).where(Shipment.id.in_(shipment_ids))
-                .options(selectinload(Shipment.customer), selectinload(Shipment.returns))
-            )}
+                select(Shipment).where(among(session, Shipment.id, shipment_ids))
+                .options(joinedload(Shipment.customer), joinedload(Shipment.returns))
+            ).unique()}
             where = situations(session, list(shipments.values()), now)
             sent_today = self._sent_today(session, {r.customer_id for r in rows}, now)
             locker_ids = {s.locker_id for s in shipments.values() if s.locker_id}
             lockers = {locker.id: locker for locker in session.scalars(
-                select(Locker).where(Locker.id.in_(locker_ids)))} if locker_ids else {}
+                select(Locker).where(among(session, Locker.id, locker_ids)))} if locker_ids else {}
             for row in rows:
                 shipment = shipments.get(row.shipment_id or -1)
                 if shipment is None:
@@ -228,9 +233,10 @@ class Dispatcher:
                                       locker=lockers.get(shipment.locker_id or -1), ret=ret)
                 if not row.body:
                     assert ctx is not None
-                    out = render(row.template, row.locale, ctx)
+                    email = row.channel == "email"
+                    out = (render if email else render_short)(row.template, row.locale, ctx)
                     row.body = out.sms if row.channel in ("sms", "whatsapp") else out.text
-                    row.subject, row.html = out.subject, out.html if row.channel == "email" else None
+                    row.subject, row.html = out.subject, out.html if email else None
                 row.attempts += 1
                 attachments = label_attachment(ret) if row.channel == "email" and row.trigger == "return_label" else ()
                 media = proof_photo_url(self.settings, shipment, row.trigger, now) \
@@ -247,7 +253,7 @@ class Dispatcher:
         essential = self.rules.essential_triggers
         rows = session.execute(
             select(Notification.customer_id, func.count()).where(
-                Notification.customer_id.in_(customer_ids), Notification.status.in_(SENT_STATES),
+                among(session, Notification.customer_id, customer_ids), Notification.status.in_(SENT_STATES),
                 Notification.sent_at >= now - timedelta(days=1), Notification.trigger.notin_(essential),
             ).group_by(Notification.customer_id)
         ).all()
@@ -315,7 +321,7 @@ class Dispatcher:
                         body=bindparam("text")), worded)
                 mark_sent(session, [job.key for job, _ in sent], now)  # "all OK?" asked, a claim's answer told
             if failed:
-                for row in session.scalars(select(Notification).where(Notification.id.in_(failed))):
+                for row in session.scalars(select(Notification).where(among(session, Notification.id, failed))):
                     self._failed(session, row, failed[row.id], now, report)
             session.commit()
         return [job.id for job, _ in sent]
