@@ -38,7 +38,7 @@ class TwilioMessages:
     def __init__(self, *, account_sid: str, auth_token: str, api_base: str) -> None:
         self.url = f"{api_base.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self._headers = {
-            "Authorization": aiohttp.BasicAuth(account_sid, auth_token).encode(),
+            "Authorization": aiohttp.encode_basic_auth(account_sid, auth_token),
             "Content-Type": "application/x-www-form-urlencoded",
             "Accept": "application/json",
             "User-Agent": "doorstep-notify",
