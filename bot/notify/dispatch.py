@@ -367,15 +367,42 @@ class Dispatcher:
             if not ids:
                 break
             report.counts["claimed"] += len(ids)
-            jobs = await asyncio.to_thread(self.decide, ids, now, report)
-            if jobs:
-                results = await asyncio.gather(*(self._send(job) for job in jobs))
-                sent = await asyncio.to_thread(self.record, jobs, list(results), now, report)
-                if sent and self.after_send is not None:
-                    await self.after_send(sent)
+            sent: list[int] = []
+            holding = asyncio.create_task(self._hold(ids))
+            try:
+                jobs = await asyncio.to_thread(self.decide, ids, now, report)
+                if jobs:
+                    results = await asyncio.gather(*(self._send(job) for job in jobs))
+                    sent = await asyncio.to_thread(self.record, jobs, list(results), now, report)
+            finally:
+                holding.cancel()
+            if sent and self.after_send is not None:
+                await self.after_send(sent)
             if len(ids) < self.settings.notify_batch:
                 break
         return report
+
+    async def _hold(self, ids: list[int]) -> None:
+        """Renew this batch's claim every third of the lease while it is being worked on. The lease
+        says "presumed dead": a batch that takes longer than the lease (a slow provider, a busy
+        machine) would otherwise be reconciled by another dispatcher while this one still sends it,
+        and messages not yet out would be sent by both. Only a dispatcher that stopped renewing
+        (killed, hung) has its claims reconciled."""
+        every = self.settings.notify_claim_lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(self._renew, ids)
+            except Exception:  # a renewal missed is retried; the lease has two more thirds to go
+                logger.warning("could not renew the claim of %d messages", len(ids), exc_info=True)
+
+    def _renew(self, ids: list[int]) -> None:
+        with self.sessions() as session:
+            session.execute(update(Notification).where(
+                among(session, Notification.id, ids), Notification.status == "sending",
+                Notification.claimed_by == self.worker).values(claimed_at=utcnow())
+                .execution_options(synchronize_session=False))
+            session.commit()
 
 
 __all__ = ["DispatchReport", "Dispatcher", "Priority", "in_quiet_hours"]
