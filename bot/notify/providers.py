@@ -1,4 +1,5 @@
-"""How a message leaves: Twilio for SMS and SendGrid for email, through their own SDKs. The outbox
+"""How a message leaves: Twilio for SMS and SendGrid for email, through their own SDKs (but an SMS
+send, the hot path of a wave, is one direct POST to Twilio's Messages API: `bot.notify.twilio_messages`). The outbox
 (the embedded default) speaks both APIs, so the same code runs against it, against the local fake
 servers of the tests and bench, and against the real services.
 
