@@ -6,6 +6,7 @@
 2. dispatch messages/s with 1 and 2 Celery workers to the fake Twilio API (rate limit off).
 
     .venv/bin/python -m bench.scale [--sizes 10000,100000,1000000] [--changes 300] [--wave 10000]
+                                    [--workers 1,2,4] [--only planning|dispatch]
 
 Writes bench/scale_results.json. Not part of `make test`.
 """
@@ -336,24 +337,29 @@ def main() -> None:
     parser.add_argument("--sweep-up-to", type=int, default=10_000,
                         help="time the old per-tick sweep up to this many in flight (100k on PostgreSQL: minutes)")
     parser.add_argument("--only", choices=("planning", "dispatch"),
-                        help="run one part; the other part's figures already in the results file are kept")
+                        help="run one part; the other part's figures in scale_results.json are kept")
     args = parser.parse_args()
     started = datetime.now(UTC)
-    previous = json.loads((BENCH / "scale_results.json").read_text()) if args.only else {}
-    planning = previous.get("planning_per_change", []) if args.only == "dispatch" else \
-        bench_planning([int(s) for s in args.sizes.split(",")], args.changes, args.sweep_up_to)
-    dispatch = previous.get("dispatch", [])
+    results_file = BENCH / "scale_results.json"
+    result = json.loads(results_file.read_text()) if args.only and results_file.exists() else {}
+    result.update({"machine": f"{os.cpu_count()} cores", "database": "postgresql", "broker": "rabbitmq"})
+    if args.only != "dispatch":
+        result["planning_per_change"] = bench_planning([int(s) for s in args.sizes.split(",")], args.changes,
+                                                       args.sweep_up_to)
+        result.update({"measured_at": started.isoformat(timespec="seconds"),
+                       "load_average_before": os.getloadavg()[0]})
     if args.only != "planning":
-        dispatch = []
+        load = os.getloadavg()[0]
+        dispatch: list[dict[str, object]] = []
         for workers in args.workers.split(","):
-            dispatch.append(bench_dispatch(int(workers), args.wave, args.event_samples))
+            before = round(os.getloadavg()[0], 2)
+            dispatch.append({**bench_dispatch(int(workers), args.wave, args.event_samples),
+                             "load_average_before": before})
             print(json.dumps(dispatch[-1]), flush=True)
-    result = {"measured_at": started.isoformat(timespec="seconds"), "machine": f"{os.cpu_count()} cores",
-              "load_average_before": os.getloadavg()[0], "database": "postgresql", "broker": "rabbitmq",
-              "planning_per_change": planning, "dispatch": dispatch}
-    if args.only == "planning":  # the dispatch section and its run's stamps stay as they were
-        result = {**previous, "planning_per_change": planning}
-    (BENCH / "scale_results.json").write_text(json.dumps(result, indent=2) + "\n")
+        result["dispatch"] = dispatch
+        result["dispatch_measured_at"] = started.isoformat(timespec="seconds")
+        result["dispatch_load_average_before"] = round(load, 2)
+    results_file.write_text(json.dumps(result, indent=2) + "\n")
     print(f"wrote {BENCH / 'scale_results.json'}")
 
 

@@ -4,6 +4,7 @@ by tracking number + postcode. Nothing personal is shown before one of these has
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 import phonenumbers
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -107,8 +108,14 @@ def active_shipments(session: Session, customer_id: int) -> list[Shipment]:
     return sorted(active, key=lambda s: (order.get(s.status_enum, 9), s.eta_start or s.created_at))
 
 
+@lru_cache(maxsize=4)
+def _link_serializer(secret: str) -> URLSafeTimedSerializer:
+    """One serializer per secret: building one derives its signing key, and every notification makes a link."""
+    return URLSafeTimedSerializer(secret, salt=LINK_SALT)
+
+
 def make_link_token(secret: str, shipment_id: int) -> str:
-    return URLSafeTimedSerializer(secret, salt=LINK_SALT).dumps({"s": shipment_id})
+    return _link_serializer(secret).dumps({"s": shipment_id})
 
 
 def read_link_token(secret: str, token: str, *, max_age_days: int) -> int | None:

@@ -23,7 +23,7 @@ from sqlalchemy import ColumnElement, Select, or_, select, update
 from sqlalchemy.orm import Session
 
 from bot.conversation.identity import shipment_by_tracking_and_postcode
-from bot.core.db import insert_or_skip
+from bot.core.db import among, insert_or_skip
 from bot.core.models import Shipment, VerificationLimit
 from bot.core.settings import Settings
 from bot.notify.replan import request_replan_by_tracking
@@ -105,7 +105,7 @@ def lock_runs(session: Session, tracking_numbers: Sequence[str]) -> dict[str, da
     if not tracking_numbers:
         return {}
     rows = session.execute(select(VerificationLimit.subject, VerificationLimit.first_locked_at).where(
-        VerificationLimit.scope == TRACKING, VerificationLimit.subject.in_(list(tracking_numbers)),
+        VerificationLimit.scope == TRACKING, among(session, VerificationLimit.subject, tracking_numbers),
         VerificationLimit.first_locked_at.is_not(None)))
     return {subject: first_locked_at for subject, first_locked_at in rows if first_locked_at is not None}
 

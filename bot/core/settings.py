@@ -133,6 +133,9 @@ class Settings(BaseSettings):
     notify_tick_seconds: float = 2.0
     notify_batch: int = 500
     notify_concurrency: int = 32
+    # Batches one dispatcher works on at once (PostgreSQL; SQLite: one): while one batch is in the
+    # database, another's messages are on their way to the provider.
+    notify_lanes: int = Field(default=2, ge=1, le=8)
     notify_claim_lease_seconds: float = 60.0  # a claim older than this is presumed dead and reconciled
     # SMS per second per sender pool (a Twilio number or Messaging Service: a long code sends about one
     # segment a second, a short code 100 or more), shared by every worker through Redis when REDIS_URL

@@ -30,16 +30,17 @@ from typing import Literal
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Table, bindparam, case, func, insert, select, update
-from sqlalchemy.orm import Session, selectinload, sessionmaker
+from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.aftercare.notices import mark_sent
 from bot.aftercare.proof_media import media_allowed, proof_photo_url
+from bot.core.db import among
 from bot.core.models import Locker, Notification, NotificationEvent, Return, Shipment, utcnow
 from bot.core.settings import Settings
 from bot.notify.pacing import Pace, Unlimited
 from bot.notify.planner import Situation, plan_fallback, situations, still_wanted, superseded_by
 from bot.notify.providers import Attachment, EmailSender, PermanentFailure, Sent, SmsSender, TransientFailure
-from bot.notify.render import context_for, render
+from bot.notify.render import context_for, render, render_short
 from bot.notify.rules import Rules
 from bot.notify.whatsapp import TwilioWhatsApp, WhatsAppMessage
 
@@ -165,13 +166,16 @@ class Dispatcher:
                 due = due.where(Notification.id.in_(only))
             if self.priority is not None:
                 due = due.where(essential if self.priority == "essential" else ~essential)
+            # SKIP LOCKED (PostgreSQL; ignored by SQLite, whose writers take turns): a dispatcher passes
+            # over rows another one is claiming this instant, instead of waiting for them and then
+            # finding them taken, so two workers claim two full batches side by side.
             due = due.order_by(case((essential, 0), else_=1), Notification.due_at, Notification.id) \
-                .limit(self.settings.notify_batch)
+                .limit(self.settings.notify_batch).with_for_update(skip_locked=True)
             ids = list(session.scalars(due))
             if not ids:
                 return []
             claimed = list(session.scalars(
-                update(Notification).where(Notification.id.in_(ids), Notification.status == "planned")
+                update(Notification).where(among(session, Notification.id, ids), Notification.status == "planned")
                 .values(status="sending", claimed_by=self.worker, claimed_at=utcnow())
                 .returning(Notification.id)
             ))
@@ -182,17 +186,18 @@ class Dispatcher:
     def decide(self, ids: list[int], now: datetime, report: DispatchReport) -> list[_Job]:
         jobs: list[_Job] = []
         with self.sessions() as session:
-            rows = session.scalars(select(Notification).where(Notification.id.in_(ids))).all()
+            rows = session.scalars(select(Notification).where(among(session, Notification.id, ids))).all()
             shipment_ids = {r.shipment_id for r in rows if r.shipment_id}
+            # Joined, not selectin-loaded: one query, no second list of a thousand ids (returns are rare).
             shipments = {s.id: s for s in session.scalars(
-                select(Shipment).where(Shipment.id.in_(shipment_ids))
-                .options(selectinload(Shipment.customer), selectinload(Shipment.returns))
-            )}
+                select(Shipment).where(among(session, Shipment.id, shipment_ids))
+                .options(joinedload(Shipment.customer), joinedload(Shipment.returns))
+            ).unique()}
             where = situations(session, list(shipments.values()), now)
             sent_today = self._sent_today(session, {r.customer_id for r in rows}, now)
             locker_ids = {s.locker_id for s in shipments.values() if s.locker_id}
             lockers = {locker.id: locker for locker in session.scalars(
-                select(Locker).where(Locker.id.in_(locker_ids)))} if locker_ids else {}
+                select(Locker).where(among(session, Locker.id, locker_ids)))} if locker_ids else {}
             for row in rows:
                 shipment = shipments.get(row.shipment_id or -1)
                 if shipment is None:
@@ -231,9 +236,10 @@ class Dispatcher:
                                       locker=lockers.get(shipment.locker_id or -1), ret=ret)
                 if not row.body:
                     assert ctx is not None
-                    out = render(row.template, row.locale, ctx)
+                    email = row.channel == "email"
+                    out = (render if email else render_short)(row.template, row.locale, ctx)
                     row.body = out.sms if row.channel in ("sms", "whatsapp") else out.text
-                    row.subject, row.html = out.subject, out.html if row.channel == "email" else None
+                    row.subject, row.html = out.subject, out.html if email else None
                 row.attempts += 1
                 attachments = label_attachment(ret) if row.channel == "email" and row.trigger == "return_label" else ()
                 media = proof_photo_url(self.settings, shipment, row.trigger, now) \
@@ -250,7 +256,7 @@ class Dispatcher:
         essential = self.rules.essential_triggers
         rows = session.execute(
             select(Notification.customer_id, func.count()).where(
-                Notification.customer_id.in_(customer_ids), Notification.status.in_(SENT_STATES),
+                among(session, Notification.customer_id, customer_ids), Notification.status.in_(SENT_STATES),
                 Notification.sent_at >= now - timedelta(days=1), Notification.trigger.notin_(essential),
             ).group_by(Notification.customer_id)
         ).all()
@@ -318,7 +324,7 @@ class Dispatcher:
                         body=bindparam("text")), worded)
                 mark_sent(session, [job.key for job, _ in sent], now)  # "all OK?" asked, a claim's answer told
             if failed:
-                for row in session.scalars(select(Notification).where(Notification.id.in_(failed))):
+                for row in session.scalars(select(Notification).where(among(session, Notification.id, failed))):
                     self._failed(session, row, failed[row.id], now, report)
             session.commit()
         return [job.id for job, _ in sent]
@@ -346,36 +352,76 @@ class Dispatcher:
     async def run_once(self, now: datetime) -> DispatchReport:
         report = DispatchReport()
         await self.recover(now, report)
+        # SQLite takes one writer at a time: a second lane would only wait for the first.
+        with self.sessions() as session:
+            server = session.get_bind().dialect.name != "sqlite"
+        lanes = await asyncio.gather(*(self._lane(now) for _ in range(self.settings.notify_lanes if server else 1)))
+        for lane in lanes:
+            report.counts.update(lane.counts)
+        return report
+
+    async def _lane(self, now: datetime) -> DispatchReport:
+        """Claim, decide, send and record, batch after batch, until nothing is due. The database steps
+        run in a thread, so while one lane waits for the database (or renders), the other lanes'
+        sends go on in the event loop; each lane claims its own batch (SKIP LOCKED)."""
+        report = DispatchReport()
         while True:
-            ids = self.claim(now)
+            ids = await asyncio.to_thread(self.claim, now)
             if not ids:
                 break
             report.counts["claimed"] += len(ids)
-            jobs = self.decide(ids, now, report)
-            if jobs:
-                results = await asyncio.gather(*(self._send(job) for job in jobs))
-                sent = self.record(jobs, list(results), now, report)
-                if sent and self.after_send is not None:
-                    await self.after_send(sent)
+            await self._work(ids, now, report)
             if len(ids) < self.settings.notify_batch:
                 break
         return report
+
+    async def _work(self, ids: list[int], now: datetime, report: DispatchReport) -> list[int]:
+        """Decide, send and record one claimed batch, its claim renewed meanwhile; then `after_send`."""
+        sent: list[int] = []
+        holding = asyncio.create_task(self._hold(ids))
+        try:
+            jobs = await asyncio.to_thread(self.decide, ids, now, report)
+            if jobs:
+                results = await asyncio.gather(*(self._send(job) for job in jobs))
+                sent = await asyncio.to_thread(self.record, jobs, list(results), now, report)
+        finally:
+            holding.cancel()
+        if sent and self.after_send is not None:
+            await self.after_send(sent)
+        return sent
 
     async def send_these(self, ids: list[int], now: datetime) -> DispatchReport:
         """Send these messages now, if they are still planned and due (an agent waiting for the outcome):
         the same claim, decision, send and record as a pass, so a pass running at the same time claims
         each message at most once between them."""
         report = DispatchReport()
-        claimed = self.claim(now, only=ids)
+        claimed = await asyncio.to_thread(self.claim, now, ids)
         if claimed:
             report.counts["claimed"] += len(claimed)
-            jobs = self.decide(claimed, now, report)
-            if jobs:
-                results = await asyncio.gather(*(self._send(job) for job in jobs))
-                sent = self.record(jobs, list(results), now, report)
-                if sent and self.after_send is not None:
-                    await self.after_send(sent)
+            await self._work(claimed, now, report)
         return report
+
+    async def _hold(self, ids: list[int]) -> None:
+        """Renew this batch's claim every third of the lease while it is being worked on. The lease
+        says "presumed dead": a batch that takes longer than the lease (a slow provider, a busy
+        machine) would otherwise be reconciled by another dispatcher while this one still sends it,
+        and messages not yet out would be sent by both. Only a dispatcher that stopped renewing
+        (killed, hung) has its claims reconciled."""
+        every = self.settings.notify_claim_lease_seconds / 3
+        while True:
+            await asyncio.sleep(every)
+            try:
+                await asyncio.to_thread(self._renew, ids)
+            except Exception:  # a renewal missed is retried; the lease has two more thirds to go
+                logger.warning("could not renew the claim of %d messages", len(ids), exc_info=True)
+
+    def _renew(self, ids: list[int]) -> None:
+        with self.sessions() as session:
+            session.execute(update(Notification).where(
+                among(session, Notification.id, ids), Notification.status == "sending",
+                Notification.claimed_by == self.worker).values(claimed_at=utcnow())
+                .execution_options(synchronize_session=False))
+            session.commit()
 
 
 __all__ = ["DispatchReport", "Dispatcher", "Priority", "in_quiet_hours"]

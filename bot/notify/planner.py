@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.conversation.rasa_api import ADDRESSABLE_ID
 from bot.conversation.verify_limits import lock_runs
-from bot.core.db import insert_or_skip
+from bot.core.db import among, insert_or_skip
 from bot.core.models import (
     Claim,
     ClaimStatus,
@@ -271,12 +271,12 @@ def situations(session: Session, shipments: list[Shipment], now: datetime) -> di
     customer_ids = {s.customer_id for s in shipments}
     opted: dict[int, set[str]] = {}
     for customer_id, channel in session.execute(
-        select(Consent.customer_id, Consent.channel).where(Consent.customer_id.in_(customer_ids), Consent.opted_out)
+        select(Consent.customer_id, Consent.channel).where(among(session, Consent.customer_id, customer_ids), Consent.opted_out)
     ):
         opted.setdefault(customer_id, set()).add(channel)
     # WhatsApp only after an explicit opt-in (a consent row for it, not opted out): no row is no.
     whatsapp_in = set(session.scalars(select(Consent.customer_id).where(
-        Consent.customer_id.in_(customer_ids), Consent.channel == "whatsapp", Consent.opted_out.is_(False))))
+        among(session, Consent.customer_id, customer_ids), Consent.channel == "whatsapp", Consent.opted_out.is_(False))))
     for customer_id in customer_ids - whatsapp_in:
         opted.setdefault(customer_id, set()).add("whatsapp")
     out_ids = [s.id for s in shipments if s.status == ShipmentStatus.OUT_FOR_DELIVERY]
@@ -285,7 +285,7 @@ def situations(session: Session, shipments: list[Shipment], now: datetime) -> di
         rows = session.execute(
             select(Stop.route_id, Stop.sequence, Stop.shipment_id)
             .join(Route).where(Route.status == "active", Stop.completed_at.is_(None))
-            .where(Stop.route_id.in_(select(Stop.route_id).where(Stop.shipment_id.in_(out_ids))))
+            .where(Stop.route_id.in_(select(Stop.route_id).where(among(session, Stop.shipment_id, out_ids))))
         ).all()
         by_route: dict[int, list[tuple[int, int]]] = {}
         for route_id, sequence, shipment_id in rows:
@@ -298,20 +298,20 @@ def situations(session: Session, shipments: list[Shipment], now: datetime) -> di
     passed: dict[int, list[tuple[ShipmentStatus, datetime]]] = {}
     for shipment_id, status, at in session.execute(
         select(ShipmentEvent.shipment_id, ShipmentEvent.status, ShipmentEvent.occurred_at)
-        .where(ShipmentEvent.shipment_id.in_([s.id for s in shipments]), ShipmentEvent.applied,
+        .where(among(session, ShipmentEvent.shipment_id, [s.id for s in shipments]), ShipmentEvent.applied,
                ShipmentEvent.occurred_at >= now - FRESH_FOR)
         .order_by(ShipmentEvent.id)
     ):
         passed.setdefault(shipment_id, []).append((ShipmentStatus(status), at))
     ids = [s.id for s in shipments]
     differs = {proof.shipment_id: drop_facts(proof) for proof in session.scalars(
-        select(DeliveryProof).where(DeliveryProof.shipment_id.in_(ids), DeliveryProof.compliance == "differs",
+        select(DeliveryProof).where(among(session, DeliveryProof.shipment_id, ids), DeliveryProof.compliance == "differs",
                                     DeliveryProof.customer_asked_at.is_(None)))}
     resolved: dict[int, list[tuple[str, str, datetime, str]]] = {}
     for shipment_id, reference, resolution, resolved_at, claim_channel, sender_id in session.execute(
         select(Claim.shipment_id, Claim.reference, Claim.resolution, Claim.resolved_at, Claim.channel,
                Claim.sender_id)
-        .where(Claim.shipment_id.in_(ids), Claim.status == ClaimStatus.RESOLVED, Claim.customer_told_at.is_(None),
+        .where(among(session, Claim.shipment_id, ids), Claim.status == ClaimStatus.RESOLVED, Claim.customer_told_at.is_(None),
                Claim.resolved_at >= now - TELL_CLAIM_FOR)
     ):
         if resolved_at is not None:
@@ -334,14 +334,14 @@ def profile_facts(session: Session, ids: list[int], now: datetime
     gaps: dict[int, list[str]] = {}
     for shipment_id, item in session.execute(
         select(ProfileApplication.shipment_id, ProfileApplication.item)
-        .where(ProfileApplication.shipment_id.in_(ids), ProfileApplication.outcome != "applied",
+        .where(among(session, ProfileApplication.shipment_id, ids), ProfileApplication.outcome != "applied",
                ProfileApplication.at >= now - FRESH_FOR).order_by(ProfileApplication.id)
     ):
         gaps.setdefault(shipment_id, []).append(item)
     changed: dict[int, tuple[int, datetime]] = {}
     for through, change_id, at in session.execute(
         select(ProfileChange.shipment_id, ProfileChange.id, ProfileChange.at)
-        .where(ProfileChange.shipment_id.in_(ids), ProfileChange.channel == "page", ProfileChange.at >= now - FRESH_FOR)
+        .where(among(session, ProfileChange.shipment_id, ids), ProfileChange.channel == "page", ProfileChange.at >= now - FRESH_FOR)
         .order_by(ProfileChange.id)
     ):
         if through is not None:

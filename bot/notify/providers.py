@@ -1,4 +1,5 @@
-"""How a message leaves: Twilio for SMS and SendGrid for email, through their own SDKs. The outbox
+"""How a message leaves: Twilio for SMS and SendGrid for email, through their own SDKs (but an SMS
+send, the hot path of a wave, is one direct POST to Twilio's Messages API: `bot.notify.twilio_messages`). The outbox
 (the embedded default) speaks both APIs, so the same code runs against it, against the local fake
 servers of the tests and bench, and against the real services.
 
@@ -24,6 +25,7 @@ from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
 from bot.core.settings import Settings
+from bot.notify.twilio_messages import MessageUnreadable, TwilioMessages
 
 # Twilio error codes that no retry can fix (https://www.twilio.com/docs/api/errors).
 TWILIO_PERMANENT = {
@@ -120,7 +122,8 @@ async def recent_messages(client: Any, to: str, since: datetime, timeout: float)
 
 
 class TwilioSms:
-    """Twilio's Messages API with the SDK's async client (one pooled aiohttp session)."""
+    """Twilio's Messages API: sends as one direct POST each (`bot.notify.twilio_messages`: the hot path),
+    the message list through the SDK's async client."""
 
     def __init__(self, *, account_sid: str, auth_token: str, api_base: str, from_number: str = "",
                  messaging_service_sid: str = "", name: str = "twilio", timeout: float = 10.0) -> None:
@@ -131,25 +134,27 @@ class TwilioSms:
         self._http = AsyncTwilioHttpClient(timeout=timeout)
         self.client = Client(account_sid, auth_token, http_client=self._http)
         self.client.api.base_url = api_base
+        self.messages = TwilioMessages(account_sid=account_sid, auth_token=auth_token, api_base=api_base)
 
     async def send(self, to: str, body: str, status_callback: str | None, media_url: str | None = None) -> Sent:
         """One SMS, or an MMS with `media_url` (the caller sends media only where it is allowed)."""
-        sender: dict[str, Any] = (
-            {"messaging_service_sid": self.messaging_service_sid} if self.messaging_service_sid
-            else {"from_": self.from_number}
-        )
+        form = [("To", to), ("Body", body)]
+        form.append(("MessagingServiceSid", self.messaging_service_sid) if self.messaging_service_sid
+                    else ("From", self.from_number))
         if status_callback:
-            sender["status_callback"] = status_callback
+            form.append(("StatusCallback", status_callback))
         if media_url:
-            sender["media_url"] = [media_url]
+            form.append(("MediaUrl", media_url))
         try:
             async with asyncio.timeout(self.timeout):
-                message = await self.client.messages.create_async(to=to, body=body, **sender)
+                sid = await self.messages.create(form)
         except TwilioRestException as exc:
             raise _classify_twilio(exc) from exc
+        except MessageUnreadable as exc:  # Twilio may have it: reconciled before any resend
+            raise TransientFailure(str(exc), maybe_sent=True) from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise TransientFailure(f"twilio unreachable: {exc!r}", maybe_sent=not _never_arrived(exc)) from exc
-        return Sent(self.name, str(message.sid))
+        return Sent(self.name, sid)
 
     async def find_sent(self, to: str, body: str, since: datetime) -> str | None:
         """A message with this body to this number since `since`: did a send we lost track of go out?"""
@@ -160,6 +165,7 @@ class TwilioSms:
         return None
 
     async def close(self) -> None:
+        await self.messages.close()
         await self._http.close()
 
 

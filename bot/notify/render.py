@@ -105,6 +105,14 @@ def render(trigger: str, locale: str, context: dict[str, Any]) -> Rendered:
                     text=text, html=html)
 
 
+def render_short(trigger: str, locale: str, context: dict[str, Any]) -> Rendered:
+    """The SMS (and WhatsApp) text and the subject only: what a message that is not an email keeps."""
+    template = environment().get_template(f"{trigger}.j2")
+    context = {**context, **template_texts(language_of(locale))}
+    return Rendered(subject=_block(template, "subject", context), sms=_block(template, "sms", context),
+                    text="", html="")
+
+
 def tracking_link(settings: Settings, shipment_id: int) -> str:
     return f"{settings.public_base_url.rstrip('/')}/t/{make_link_token(settings.link_secret, shipment_id)}"
 

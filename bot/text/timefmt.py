@@ -13,7 +13,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date, format_time
+from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from bot.text import N_, language_of, t
@@ -34,8 +34,9 @@ def day_label(moment: datetime, now: datetime, tz: str, language: str | None = "
 
 
 def clock(moment: datetime, tz: str) -> str:
-    """'14:05' in the customer's time zone (24-hour in all three languages)."""
-    return format_time(moment.astimezone(ZoneInfo(tz)), "HH:mm", locale="en")
+    """'14:05' in the customer's time zone (24-hour in all three languages: Babel's "HH:mm", written
+    with strftime, since every notification formats two or three of them)."""
+    return moment.astimezone(ZoneInfo(tz)).strftime("%H:%M")
 
 
 def moment_text(moment: datetime, now: datetime, tz: str, language: str | None = "en") -> str:

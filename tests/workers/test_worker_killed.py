@@ -17,7 +17,8 @@ from tests.conftest import make_settings
 from tests.notify.helpers import fake_twilio
 from tests.workers.conftest import RABBITMQ_URL, Processes, wait_until, worker_args
 
-WAVE = 200
+WAVE = 2_000  # the issue says 10,000: see the README (this size keeps the test near a minute on a busy machine)
+HELD_AFTER = 400  # sends the first worker gets through before the provider holds the rest
 
 
 def count(runtime: Runtime, status: str) -> int:
@@ -41,16 +42,16 @@ def test_a_worker_killed_mid_wave_loses_and_repeats_nothing(postgres_url: str, q
         for shipment_id in build_wave(session, WAVE, now):
             request_replan(session, shipment_id, "out for delivery")
         session.commit()
-    with fake_twilio(delay_seconds=0.05, prefix="/outbox/twilio", account_sid=settings.outbox_account_sid,
+    with fake_twilio(prefix="/outbox/twilio", account_sid=settings.outbox_account_sid,
                      auth_token=settings.outbox_auth_token) as (fake, base):
         env = {**os.environ, "DATABASE_URL": postgres_url, "CELERY_BROKER_URL": RABBITMQ_URL,
                "CELERY_QUEUE_PREFIX": queue_prefix, "WEB_INTERNAL_URL": base, "PUBLIC_BASE_URL": base,
-               "RASA_URL": "http://127.0.0.1:9", "NOTIFY_CONCURRENCY": "2", "NOTIFY_BATCH": "20",
+               "RASA_URL": "http://127.0.0.1:9", "NOTIFY_CONCURRENCY": "16", "NOTIFY_BATCH": "200",
                "NOTIFY_CLAIM_LEASE_SECONDS": "2", "NOTIFY_TICK_SECONDS": "0.5", "SANDBOX_TICK_SECONDS": "3600"}
         processes.start("scheduler", ["-m", "bot", "scheduler"], env)
-        fake.hold_after(40)  # the first worker gets 40 messages through, then its sends hang unanswered
+        fake.hold_after(HELD_AFTER)  # the first worker gets these through, then its sends hang unanswered
         first = processes.start("worker1", worker_args(queue_prefix, "worker1"), env)
-        wait_until(lambda: fake.held > 0 and count(runtime, "sending") > 0, 90,
+        wait_until(lambda: fake.held > 0 and count(runtime, "sending") > 0, 300,
                    "the first worker stuck mid-batch\n" + processes.log("worker1")[-3000:])
         processes.kill(first)  # mid-batch: claimed, with the provider, not recorded
         assert count(runtime, "sending") > 0 and len(fake.received) < WAVE, "the kill landed mid-wave"
@@ -58,7 +59,7 @@ def test_a_worker_killed_mid_wave_loses_and_repeats_nothing(postgres_url: str, q
         interrupted = received_not_finished(processes.log("worker1"))
         assert interrupted, "the killed worker was running a dispatch task"
         processes.start("worker2", worker_args(queue_prefix, "worker2"), env)
-        wait_until(lambda: count(runtime, "sent") == WAVE, 120,
+        wait_until(lambda: count(runtime, "sent") == WAVE, 300,
                    "every message sent\n" + processes.log("worker2")[-3000:])
         wait_until(lambda: bool(interrupted & set(re.findall(r"Task doorstep\.dispatch\[([0-9a-f-]+)\] received",
                                                              processes.log("worker2")))), 30,
