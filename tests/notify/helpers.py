@@ -22,19 +22,26 @@ from bot.processes.devstack import free_port
 
 
 @contextmanager
-def fake_twilio(**kwargs: Any) -> Iterator[tuple[FakeTwilio, str]]:
-    fake = FakeTwilio(**kwargs)
+def served(app: Any) -> Iterator[str]:
+    """An ASGI app served for real on a free local port, in a thread; its base URL."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(fake, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     while not server.started:
         threading.Event().wait(0.02)
     try:
-        yield fake, f"http://127.0.0.1:{port}"
+        yield f"http://127.0.0.1:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout=5)
+
+
+@contextmanager
+def fake_twilio(**kwargs: Any) -> Iterator[tuple[FakeTwilio, str]]:
+    fake = FakeTwilio(**kwargs)
+    with served(fake) as base:
+        yield fake, base
 
 
 class MailRecorder:

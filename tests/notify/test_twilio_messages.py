@@ -15,7 +15,7 @@ import pytest
 
 from bench.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
 from bot.notify.providers import PermanentFailure, TransientFailure
-from tests.notify.helpers import fake_twilio, twilio_sms
+from tests.notify.helpers import fake_twilio, served, twilio_sms
 
 PATH = f"/2010-04-01/Accounts/{ACCOUNT_SID}/Messages.json"
 
@@ -44,24 +44,9 @@ class Scripted:
 
 @contextmanager
 def scripted(status: int, body: bytes, content_type: bytes = b"application/json") -> Iterator[tuple[Scripted, str]]:
-    import threading
-
-    import uvicorn
-
-    from bot.processes.devstack import free_port
-
     app = Scripted(status, body, content_type)
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    while not server.started:
-        threading.Event().wait(0.02)
-    try:
-        yield app, f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=5)
+    with served(app) as base:
+        yield app, base
 
 
 def send(base: str, to: str = "+4917012345678", body: str = "Ihr Paket kommt heute 14:00-15:00 & mehr",
