@@ -28,7 +28,7 @@ from bot.core.runtime import Runtime
 from bot.core.settings import ROOT
 from bot.demo.outbox import record
 from bot.desk.agents import create_agent
-from bot.desk.whatsapp_reply import MAX_TEMPLATE_TEXT, plan_reply
+from bot.notify.agent_reply import MAX_TEMPLATE_TEXT, plan_reply
 from bot.notify.service import run_pass
 from bot.notify.whatsapp_templates import load_templates
 from bot.text import t

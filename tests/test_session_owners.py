@@ -34,6 +34,7 @@ SERVICES = {
     "bot/notify/planning.py",
     "bot/notify/dispatch.py",
     "bot/notify/conversation.py",
+    "bot/notify/agent_reply.py",  # an agent's WhatsApp reply after the window: planned, then sent at once
     "bot/parcels/intake.py",  # a new parcel: registered, then its customer's profile and hold applied
     "bot/profile/apply.py",  # ... through the change service, each outcome recorded
     "bot/changes/hold.py",  # a hold: its plan, then each parcel's change through the change service

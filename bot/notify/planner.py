@@ -62,7 +62,7 @@ TELL_CLAIM_FOR = timedelta(days=3)  # a resolved claim's message is worth sendin
 # planned for this much later, and goes only if the chat could not be reached (made due at once then).
 CHAT_FIRST = timedelta(minutes=30)
 # Messages about one act rather than a state (a change made on the tracking page, issue 16; an agent's
-# WhatsApp reply after the 24-hour window, bot/desk/whatsapp_reply.py): planned by
+# WhatsApp reply after the 24-hour window, bot/notify/agent_reply.py): planned by
 # `bot.notify.confirmations`, true once planned, never cancelled by a re-plan.
 ONE_OFF = ("change_confirmed", "agent_reply")
 

@@ -34,7 +34,7 @@ LIMITS = {"first_name": 20, "tracking_number": 20, "locker_name": 28, "locker_ad
           "distance": 6,
           # Issue 16: a delay that broke the promise (flags: "1" or ""), its voucher, the change a page made.
           "promise_broken": 1, "offer_change": 1, "voucher": 16, "change": 12, "profile_items": 60,
-          # An agent's reply sent after WhatsApp's 24-hour window (bot/desk/whatsapp_reply.py): the agent's words
+          # An agent's reply sent after WhatsApp's 24-hour window (bot/notify/agent_reply.py): the agent's words
           # are checked against this before anything is planned, never cut; a WhatsApp template's body holds 1,024.
           "agent_name": 30, "agent_text": 880}
 # Messages whose length is the agent's, not ours: held to Twilio's 1,600 characters, not to two segments.

@@ -18,7 +18,7 @@ TRIGGERS = (
     "at_locker", "locker_reminder", "return_label", "return_dropoff_reminder", "return_received",
     "verify_warning", "delivery_check", "claim_resolved", "change_confirmed",
     "profile_not_applied", "profile_changed",  # issue 16: the recipient profile
-    "agent_reply",  # an agent's WhatsApp reply after the 24-hour window closed (bot/desk/whatsapp_reply.py)
+    "agent_reply",  # an agent's WhatsApp reply after the 24-hour window closed (bot/notify/agent_reply.py)
 )
 DEFAULT_RULES = ROOT / "config" / "notifications.yml"
 

@@ -43,7 +43,7 @@ TEXTS: dict[str, str] = {
     "delivered": N_("Doorstep: parcel {tracking_number} was delivered. Something wrong? Reply here, or see {link}"),
     "at_locker": N_("Doorstep: parcel {tracking_number} is ready at {locker_name}. Code {pickup_code}, until "
                     "{deadline}. {link}"),
-    # An agent's reply after the window closed (bot/desk/whatsapp_reply.py); the customer answers in the same chat.
+    # An agent's reply after the window closed (bot/notify/agent_reply.py); the customer answers in the same chat.
     "agent_reply": N_("Doorstep: {agent_name} from our support team replied to you: {agent_text} You can answer "
                       "here."),
 }

@@ -20,8 +20,8 @@ from bot.conversation.rasa_api import RasaAPI, RasaUnavailable, UnaddressableCon
 from bot.core.models import Agent, Customer, Handoff
 from bot.core.runtime import Runtime
 from bot.desk import handoff_desk as desk
-from bot.desk import whatsapp_reply as wa
 from bot.desk.agents import authenticate, end_session, start_session
+from bot.notify import agent_reply as wa
 from bot.notify import goodwill
 from bot.profile.agent_view import agent_view
 from bot.text import N_, language_of, t
@@ -276,7 +276,7 @@ async def reply(handoff_id: RowId, me: CurrentAgent, runtime: RuntimeDep, sessio
 async def _reply_after_window(handoff: Handoff, me: AgentContext, runtime: Runtime, session: Session, rasa: RasaAPI,
                               text: str) -> Response:
     """WhatsApp refuses free text now: the approved template with the agent's words, else SMS (see
-    bot/desk/whatsapp_reply.py); the agent and the transcript are told which."""
+    bot/notify/agent_reply.py); the agent and the transcript are told which."""
     page = f"/agent/handoffs/{handoff.id}"
     if len(text) > wa.MAX_TEMPLATE_TEXT:  # nothing is planned: the agent shortens it
         return RedirectResponse(f"{page}?msg=window-too-long", status_code=303)
