@@ -31,6 +31,16 @@ ERRORS = {
 }
 
 
+async def read_body(receive: Any) -> bytes:
+    """An ASGI request's whole body, however many messages it came in."""
+    body = b""
+    while True:
+        message = await receive()
+        body += message.get("body", b"")
+        if not message.get("more_body"):
+            return body
+
+
 class FakeTwilio:
     def __init__(self, account_sid: str = ACCOUNT_SID, auth_token: str = AUTH_TOKEN, hang_seconds: float = 30.0,
                  delay_seconds: float = 0.0, prefix: str = "") -> None:
@@ -67,12 +77,7 @@ class FakeTwilio:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         status, payload = await self.handle(scope, body)
         data = json.dumps(payload).encode()
         await send({"type": "http.response.start", "status": status,

@@ -13,7 +13,7 @@ from urllib.parse import parse_qs
 
 import pytest
 
-from bench.fake_twilio import ACCOUNT_SID, AUTH_TOKEN
+from bench.fake_twilio import ACCOUNT_SID, AUTH_TOKEN, read_body
 from bot.notify.providers import PermanentFailure, TransientFailure
 from tests.notify.helpers import fake_twilio, served, twilio_sms
 
@@ -30,12 +30,7 @@ class Scripted:
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             return
-        body = b""
-        while True:
-            message = await receive()
-            body += message.get("body", b"")
-            if not message.get("more_body"):
-                break
+        body = await read_body(receive)
         self.requests.append((scope["method"], scope["path"], dict(scope["headers"]), body))
         await send({"type": "http.response.start", "status": self.status,
                     "headers": [(b"content-type", self.content_type), (b"content-length", str(len(self.body)).encode())]})
