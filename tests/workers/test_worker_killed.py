@@ -17,8 +17,12 @@ from tests.conftest import make_settings
 from tests.notify.helpers import fake_twilio
 from tests.workers.conftest import RABBITMQ_URL, Processes, wait_until, worker_args
 
-WAVE = 2_000  # the issue says 10,000: see the README (this size keeps the test near a minute on a busy machine)
+WAVE = 10_000  # the issue's morning wave
 HELD_AFTER = 400  # sends the first worker gets through before the provider holds the rest
+TAKEN = r"Task doorstep\.dispatch\[([0-9a-f-]+)\] received"
+# A redelivered task that newer ticks' tasks overtook meanwhile arrives past its expiry: the worker takes
+# it from the queue and discards it unrun (its messages are the newer tasks' work by then).
+DISCARDED = r"Discarding revoked task: doorstep\.dispatch\[([0-9a-f-]+)\]"
 
 
 def count(runtime: Runtime, status: str) -> int:
@@ -28,9 +32,14 @@ def count(runtime: Runtime, status: str) -> int:
 
 def received_not_finished(log: str) -> set[str]:
     """Dispatch tasks a worker took and never finished (it was killed running them)."""
-    taken = set(re.findall(r"Task doorstep\.dispatch\[([0-9a-f-]+)\] received", log))
+    taken = set(re.findall(TAKEN, log))
     done = set(re.findall(r"Task doorstep\.dispatch\[([0-9a-f-]+)\] (?:succeeded|retry|raised)", log))
     return taken - done
+
+
+def redelivered(log: str) -> set[str]:
+    """Dispatch tasks a worker was given, whether it ran them or discarded them as expired."""
+    return {taken or discarded for taken, discarded in re.findall(f"{TAKEN}|{DISCARDED}", log)}
 
 
 def test_a_worker_killed_mid_wave_loses_and_repeats_nothing(postgres_url: str, queue_prefix: str,
@@ -46,7 +55,7 @@ def test_a_worker_killed_mid_wave_loses_and_repeats_nothing(postgres_url: str, q
                      auth_token=settings.outbox_auth_token) as (fake, base):
         env = {**os.environ, "DATABASE_URL": postgres_url, "CELERY_BROKER_URL": RABBITMQ_URL,
                "CELERY_QUEUE_PREFIX": queue_prefix, "WEB_INTERNAL_URL": base, "PUBLIC_BASE_URL": base,
-               "RASA_URL": "http://127.0.0.1:9", "NOTIFY_CONCURRENCY": "16", "NOTIFY_BATCH": "200",
+               "RASA_URL": "http://127.0.0.1:9", "NOTIFY_CONCURRENCY": "16", "NOTIFY_BATCH": "500",
                "NOTIFY_CLAIM_LEASE_SECONDS": "2", "NOTIFY_TICK_SECONDS": "0.5", "SANDBOX_TICK_SECONDS": "3600"}
         processes.start("scheduler", ["-m", "bot", "scheduler"], env)
         fake.hold_after(HELD_AFTER)  # the first worker gets these through, then its sends hang unanswered
@@ -55,15 +64,19 @@ def test_a_worker_killed_mid_wave_loses_and_repeats_nothing(postgres_url: str, q
                    "the first worker stuck mid-batch\n" + processes.log("worker1")[-3000:])
         processes.kill(first)  # mid-batch: claimed, with the provider, not recorded
         assert count(runtime, "sending") > 0 and len(fake.received) < WAVE, "the kill landed mid-wave"
+        with runtime.sessions() as session:  # claimed by the dead worker: with the provider or not, unrecorded
+            orphaned = set(session.scalars(select(Notification.id).where(Notification.status == "sending")))
         fake.release()  # the held sends reach the provider after their sender died (some, stored)
         interrupted = received_not_finished(processes.log("worker1"))
         assert interrupted, "the killed worker was running a dispatch task"
         processes.start("worker2", worker_args(queue_prefix, "worker2"), env)
         wait_until(lambda: count(runtime, "sent") == WAVE, 300,
                    "every message sent\n" + processes.log("worker2")[-3000:])
-        wait_until(lambda: bool(interrupted & set(re.findall(r"Task doorstep\.dispatch\[([0-9a-f-]+)\] received",
-                                                             processes.log("worker2")))), 30,
-                   "the interrupted task redelivered to the other worker")
+        wait_until(lambda: bool(interrupted & redelivered(processes.log("worker2"))), 60,
+                   "the interrupted task redelivered to the other worker (run, or discarded as overtaken)")
+        with runtime.sessions() as session:
+            assert set(session.scalars(select(Notification.id).where(Notification.id.in_(orphaned),
+                                                                     Notification.status == "sent"))) == orphaned
     assert fake.duplicates == 0
     assert len(fake.received) == WAVE
     with runtime.sessions() as session:
