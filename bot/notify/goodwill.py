@@ -26,6 +26,11 @@ from bot.notify.rules import GoodwillRule, Rules
 GRANTED, POOL_EMPTY = "granted", "pool_empty"
 VOUCHER_MAX = 16  # longest code a message names (the SMS budget is tested with it); longer lines are skipped
 TRIES = 5  # codes tried when another planner takes the same one at the same moment
+CHUNK = 200  # pool codes looked up in the database at once
+# Per database and pool (file and version): an index into the pool before which every code is given.
+# Codes are never taken back, so what was seen given stays given and a grant looks only at what follows
+# (a handful of codes), never at every code given so far. A new process starts from the top, once.
+_given_before: dict[tuple[str, str, float], int] = {}
 
 
 def pool_path(rule: GoodwillRule) -> Path:
@@ -39,13 +44,37 @@ def _read_pool(path: str, mtime: float) -> tuple[str, ...]:
     return tuple(dict.fromkeys(code for code in codes if code and not code.startswith("#") and len(code) <= VOUCHER_MAX))
 
 
-def pool(rule: GoodwillRule) -> tuple[str, ...]:
-    """The pool's codes in file order (re-read when the file changes); a missing file is an empty pool."""
+def _pool_version(rule: GoodwillRule) -> tuple[str, float]:
     path = pool_path(rule)
     try:
-        return _read_pool(str(path), path.stat().st_mtime)
+        return str(path), path.stat().st_mtime
     except FileNotFoundError:
-        return ()
+        return str(path), -1.0
+
+
+def pool(rule: GoodwillRule) -> tuple[str, ...]:
+    """The pool's codes in file order (re-read when the file changes); a missing file is an empty pool."""
+    path, mtime = _pool_version(rule)
+    return _read_pool(path, mtime) if mtime >= 0 else ()
+
+
+def next_free_code(session: Session, rule: GoodwillRule) -> str | None:
+    """The first code of the pool not given yet (None: the pool is dry), looked up a chunk at a time
+    from where this process last found one."""
+    path, mtime = _pool_version(rule)
+    codes = _read_pool(path, mtime) if mtime >= 0 else ()
+    bind = session.get_bind()
+    key = (str(bind.engine.url), path, mtime)
+    start = _given_before.get(key, 0)
+    for at in range(start, len(codes), CHUNK):
+        chunk = codes[at:at + CHUNK]
+        given = set(session.scalars(select(GoodwillGrant.code).where(GoodwillGrant.code.in_(chunk))))
+        free = next((offset for offset, code in enumerate(chunk) if code not in given), None)
+        if free is not None:
+            _given_before[key] = at + free
+            return chunk[free]
+    _given_before[key] = len(codes)
+    return None
 
 
 def remaining(session: Session, rule: GoodwillRule) -> int:
@@ -78,8 +107,7 @@ def grant(session: Session, shipment: Shipment, *, slip_minutes: int, rule: Good
             "granted_at": now}
     inserted = False
     for _ in range(TRIES):
-        given = set(session.scalars(select(GoodwillGrant.code).where(GoodwillGrant.code.is_not(None))))
-        code = next((c for c in pool(rule) if c not in given), None)
+        code = next_free_code(session, rule)
         inserted = _insert(session, {**base, "status": GRANTED if code is not None else POOL_EMPTY, "code": code})
         if inserted or grant_for(session, shipment.id) is not None:
             break

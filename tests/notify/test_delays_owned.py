@@ -166,3 +166,29 @@ def open_handoff_for(world: Runtime, shipment_id: int) -> int:
                               summary="Reason: asked for a person", customer_id=shipment.customer_id,
                               shipment_id=shipment.id).id
 
+
+
+def test_codes_go_out_in_pool_order_once_each_however_many_were_given_before(
+        runtime: Runtime, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A grant looks only past the codes this process saw given (a chunk at a time), never at every code
+    given so far; codes another planner took meanwhile are passed over, and a new process starts over."""
+    monkeypatch.setattr(goodwill, "CHUNK", 2)  # so that the lookups cross chunk boundaries
+    codes = [f"SORRY-{i:03d}" for i in range(9)]
+    rules = rules_with_pool(tmp_path, codes)
+    with runtime.sessions() as session, session.begin():
+        build_world(session, seed=7, speed=1, now=T0)
+    with runtime.sessions() as session, session.begin():
+        a, b, c, d, e = session.scalars(select(Shipment).order_by(Shipment.id).limit(5)).all()
+        given = [goodwill.grant(session, s, slip_minutes=120, rule=rules.goodwill, now=T0) for s in (a, b)]
+        assert [g.code for g in given if g] == ["SORRY-000", "SORRY-001"]
+        # Another planner (another process) gives the next two codes meanwhile.
+        session.add_all([GoodwillGrant(shipment_id=s.id, customer_id=s.customer_id, slip_minutes=120, granted_at=T0,
+                                       status="granted", code=code) for s, code in ((c, "SORRY-002"), (d, "SORRY-003"))])
+        session.flush()
+        assert goodwill.grant(session, e, slip_minutes=120, rule=rules.goodwill, now=T0).code == "SORRY-004"  # type: ignore[union-attr]
+    goodwill._given_before.clear()  # a new process: it starts from the top of the pool
+    with runtime.sessions() as session, session.begin():
+        f = session.scalars(select(Shipment).order_by(Shipment.id).offset(5).limit(1)).one()
+        assert goodwill.grant(session, f, slip_minutes=120, rule=rules.goodwill, now=T0).code == "SORRY-005"  # type: ignore[union-attr]
+        assert goodwill.remaining(session, rules.goodwill) == 3
+    assert sorted(code for _, _, code in grants(runtime)) == codes[:6]
