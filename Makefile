@@ -12,6 +12,9 @@ UV_VERSION := 0.13.9
 UV := var/tools/bin/uv
 MODEL := $(shell $(PYTHON) bot/processes/model_files.py)
 MODEL_CACHE ?= $(HOME)/.cache/doorstep/models
+# pytest-xdist workers for `make test`: the end-to-end tests wait on processes most of the time, so two
+# workers share two cores well (tests/conftest.py keeps each file, and the e2e files, on one worker).
+TEST_WORKERS ?= 2
 WEBCHAT_JS := bot/web/static/vendor/webchat.js
 WEBCHAT_VERSION := 1.0.1
 LEAFLET_JS := bot/web/static/vendor/leaflet/leaflet.js
@@ -129,7 +132,7 @@ test: ## run the whole test suite (types, unit, Rasa data, end-to-end)
 	  --stories tests/stories --fail-on-prediction-errors --out var/rasa-test --no-plot >var-stories.log 2>&1 \
 	  || { grep -v Warning var-stories.log | tail -30; cat var/rasa-test/failed_test_stories.yml; rm -f var-stories.log; exit 1; }
 	@grep -o "Correct: .*" var-stories.log | sed 's/^/    stories /'; rm -f var-stories.log
-	@$(VENV)/bin/python -m pytest
+	@$(VENV)/bin/python -m pytest -n $(TEST_WORKERS)
 
 validate: $(RASA_READY) ## rasa data validate, failing on warnings
 	@$(RASA_VENV)/bin/rasa data validate --fail-on-warnings

@@ -54,6 +54,17 @@ NOW = datetime(2026, 11, 24, 7, 0, tzinfo=UTC)  # 08:00 in Berlin: parcels at th
 NULL = "\\N"  # COPY's NULL
 
 
+def cpu_reference_seconds() -> float:
+    """Seconds one core takes for a fixed pure-Python loop (best of three): machines of the same kind
+    ("2 cores") differ, and so do hosts' neighbours, so each figure carries the speed it was taken at."""
+    best = float("inf")
+    for _ in range(3):
+        began = time.perf_counter()
+        sum(i * i % 7 for i in range(2_000_000))
+        best = min(best, time.perf_counter() - began)
+    return round(best, 3)
+
+
 @contextmanager
 def schema() -> Iterator[str]:
     """A fresh, migrated schema on the bench PostgreSQL; dropped afterwards."""
@@ -196,6 +207,7 @@ def bench_planning(sizes: list[int], changes: int, sweep_up_to: int) -> list[dic
             load_seconds = round(time.perf_counter() - began, 1)
             loaded = size
             row: dict[str, object] = {"in_flight": size, "copy_seconds": load_seconds,
+                                      "cpu_reference_seconds": cpu_reference_seconds(),
                                       "measured_at": datetime.now(UTC).isoformat(timespec="seconds"),
                                       "load_average": round(os.getloadavg()[0], 2),
                                       **planning_cost(runtime, size, changes)}
@@ -352,9 +364,9 @@ def main() -> None:
         load = os.getloadavg()[0]
         dispatch: list[dict[str, object]] = []
         for workers in args.workers.split(","):
-            before = round(os.getloadavg()[0], 2)
+            before, reference = round(os.getloadavg()[0], 2), cpu_reference_seconds()
             dispatch.append({**bench_dispatch(int(workers), args.wave, args.event_samples),
-                             "load_average_before": before})
+                             "load_average_before": before, "cpu_reference_seconds": reference})
             print(json.dumps(dispatch[-1]), flush=True)
         result["dispatch"] = dispatch
         result["dispatch_measured_at"] = started.isoformat(timespec="seconds")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import uuid
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, Page, ViewportSize, sync_playwright
 from sqlalchemy import create_engine, text
+from xdist.scheduler import LoadScopeScheduling
 
 from bot.core.runtime import Runtime
 from bot.core.schema import migrate
@@ -48,6 +50,37 @@ def _postgres_schema_url() -> Iterator[str]:
         with admin.begin() as conn:
             conn.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
         admin.dispose()
+
+
+TESTS = Path(__file__).parent
+# Files whose tests share one running stack (tests/e2e/conftest.py): one xdist worker takes them all.
+SHARED_STACK = "tests/e2e/"
+
+
+class _ByFile(LoadScopeScheduling):
+    """pytest-xdist's scheduling by scope, with a file as the scope (so a module's fixture, such as a Rasa
+    stack, starts once) and the end-to-end files as one (their session's stack starts once)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        path = nodeid.split("::", 1)[0]
+        return SHARED_STACK if path.startswith(SHARED_STACK) else path
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: object) -> LoadScopeScheduling:
+    return _ByFile(config, log)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test its own node id: schemathesis gives each operation's test the same one, and xdist,
+    which hands tests out by node id, would run one of them. (NodeId is pytest's own, pinned.)"""
+    named = Counter(item.nodeid for item in items)
+    for item in items:
+        if named[item.nodeid] > 1 and item.name.endswith("]") and "[" in item.name:
+            item._id = item._id.with_params(item.name[item.name.index("[") + 1:-1])  # type: ignore[attr-defined]
+    repeated = [nodeid for nodeid, count in Counter(item.nodeid for item in items).items() if count > 1]
+    if repeated:
+        raise pytest.UsageError(f"tests with the same node id would not all run under xdist: {repeated[:3]}")
 
 
 @pytest.fixture(scope="session", autouse=True)
