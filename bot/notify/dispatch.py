@@ -29,7 +29,7 @@ from datetime import datetime, timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, bindparam, case, func, insert, select, update
+from sqlalchemy import Table, and_, bindparam, case, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, joinedload, sessionmaker
 
 from bot.aftercare.notices import mark_sent
@@ -47,6 +47,7 @@ from bot.notify.whatsapp import TwilioWhatsApp, WhatsAppMessage
 logger = logging.getLogger("doorstep.notify")
 Priority = Literal["essential", "other"]
 SENT_STATES = ("sent", "delivered")
+CAP_LOCKS = 0x0CA9  # the advisory-lock space (first key) of the daily cap's per-customer locks
 
 
 @dataclass
@@ -194,7 +195,7 @@ class Dispatcher:
                 .options(joinedload(Shipment.customer), joinedload(Shipment.returns))
             ).unique()}
             where = situations(session, list(shipments.values()), now)
-            sent_today = self._sent_today(session, {r.customer_id for r in rows}, now)
+            sent_today = self._sent_today(session, {r.customer_id for r in rows}, set(ids), now)
             locker_ids = {s.locker_id for s in shipments.values() if s.locker_id}
             lockers = {locker.id: locker for locker in session.scalars(
                 select(Locker).where(among(session, Locker.id, locker_ids)))} if locker_ids else {}
@@ -251,13 +252,24 @@ class Dispatcher:
             session.commit()
         return jobs
 
-    def _sent_today(self, session: Session, customer_ids: set[int], now: datetime) -> Counter[int]:
-        """Non-essential messages already sent to each customer in the last day (the cap's count)."""
+    def _sent_today(self, session: Session, customer_ids: set[int], batch: set[int], now: datetime) -> Counter[int]:
+        """Non-essential messages sent to each customer in the last day, or on their way: decided by
+        another dispatcher and not yet recorded (the cap's count).
+
+        On PostgreSQL the customers are locked for this transaction first (advisory locks, in id
+        order), so two dispatchers deciding one customer's messages at the same moment take turns: the
+        second counts what the first decided."""
         essential = self.rules.essential_triggers
+        if session.get_bind().dialect.name == "postgresql" and customer_ids:
+            session.execute(text("SELECT pg_advisory_xact_lock(:space, id) FROM unnest(CAST(:ids AS integer[])) AS id "
+                                 "ORDER BY id"), {"space": CAP_LOCKS, "ids": sorted(customer_ids)})
+        counted = or_(
+            and_(Notification.status.in_(SENT_STATES), Notification.sent_at >= now - timedelta(days=1)),
+            and_(Notification.status == "sending", Notification.attempts > 0, ~among(session, Notification.id, batch)),
+        )
         rows = session.execute(
             select(Notification.customer_id, func.count()).where(
-                among(session, Notification.customer_id, customer_ids), Notification.status.in_(SENT_STATES),
-                Notification.sent_at >= now - timedelta(days=1), Notification.trigger.notin_(essential),
+                among(session, Notification.customer_id, customer_ids), counted, Notification.trigger.notin_(essential),
             ).group_by(Notification.customer_id)
         ).all()
         return Counter({customer_id: count for customer_id, count in rows})

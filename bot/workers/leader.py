@@ -57,7 +57,14 @@ class AdvisoryLock:
         return True
 
     def release(self) -> None:
+        """Unlock, then close. Closing alone frees the lock only when the server has ended the session,
+        a moment after the client returned: a standby asking at once could still find it taken."""
         if self.connection is not None:
+            try:
+                self.connection.execute(text("SELECT pg_advisory_unlock_all()"))
+                self.connection.commit()
+            except DBAPIError:  # the connection is gone, and the lock with it
+                pass
             self.connection.close()
             self.connection = None
         self.engine.dispose()
