@@ -52,7 +52,6 @@ def _postgres_schema_url() -> Iterator[str]:
         admin.dispose()
 
 
-TESTS = Path(__file__).parent
 # Files whose tests share one running stack (tests/e2e/conftest.py): one xdist worker takes them all.
 SHARED_STACK = "tests/e2e/"
 
