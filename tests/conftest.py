@@ -19,6 +19,7 @@ from xdist.scheduler import LoadScopeScheduling
 from bot.core.runtime import Runtime
 from bot.core.schema import migrate
 from bot.core.settings import Settings
+from bot.processes.devstack import PORT_RANGE
 from tests import worlds
 
 POSTGRES_URL = os.environ.get("DOORSTEP_TEST_POSTGRES_URL")
@@ -63,6 +64,15 @@ class _ByFile(LoadScopeScheduling):
     def _split_scope(self, nodeid: str) -> str:
         path = nodeid.split("::", 1)[0]
         return SHARED_STACK if path.startswith(SHARED_STACK) else path
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """An xdist worker takes the ports of the processes it starts from a range of its own, below the
+    kernel's ephemeral ports (32768 on): gw0 20000-21999, gw1 22000-23999, …"""
+    worker = getattr(config, "workerinput", {}).get("workerid")
+    if worker is not None:
+        first = 20_000 + 2_000 * int(worker.removeprefix("gw"))
+        os.environ[PORT_RANGE] = f"{first}-{first + 1_999}"
 
 
 @pytest.hookimpl(optionalhook=True)

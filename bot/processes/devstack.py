@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -19,11 +20,32 @@ import httpx
 from bot.core.settings import ROOT, Settings
 from bot.processes.model_files import model_path
 
+PORT_RANGE = "DOORSTEP_PORT_RANGE"  # "first-last": take ports from this range (tests/conftest.py, per xdist worker)
+_port_cursor: dict[str, int] = {}
+
 
 def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    """A free port on 127.0.0.1 for a process about to start: the kernel's pick, or with
+    DOORSTEP_PORT_RANGE set the next free one of that range. Two test workers starting processes at once
+    could otherwise both be handed one port between its probe here and its use by the process."""
+    span = os.environ.get(PORT_RANGE)
+    if not span:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            return int(sock.getsockname()[1])
+    first, last = (int(part) for part in span.split("-", 1))
+    size = last - first + 1
+    start = _port_cursor.get(span, random.randrange(size))
+    for step in range(size):
+        offset = (start + step) % size
+        with socket.socket() as sock:
+            try:
+                sock.bind(("127.0.0.1", first + offset))
+            except OSError:  # in use
+                continue
+        _port_cursor[span] = offset + 1
+        return first + offset
+    raise RuntimeError(f"no free port in {PORT_RANGE}={span}")
 
 
 class Stack:
