@@ -195,7 +195,8 @@ class Dispatcher:
                 .options(joinedload(Shipment.customer), joinedload(Shipment.returns))
             ).unique()}
             where = situations(session, list(shipments.values()), now)
-            sent_today = self._sent_today(session, {r.customer_id for r in rows}, set(ids), now)
+            capped = {name for name, rule in self.rules.triggers.items() if rule.enabled and not rule.essential}
+            sent_today = self._sent_today(session, {r.customer_id for r in rows if r.trigger in capped}, set(ids), now)
             locker_ids = {s.locker_id for s in shipments.values() if s.locker_id}
             lockers = {locker.id: locker for locker in session.scalars(
                 select(Locker).where(among(session, Locker.id, locker_ids)))} if locker_ids else {}
@@ -254,13 +255,16 @@ class Dispatcher:
 
     def _sent_today(self, session: Session, customer_ids: set[int], batch: set[int], now: datetime) -> Counter[int]:
         """Non-essential messages sent to each customer in the last day, or on their way: decided by
-        another dispatcher and not yet recorded (the cap's count).
+        another dispatcher and not yet recorded (the cap's count; asked only for customers with a capped
+        message in the batch, so a wave of essential messages takes no lock and runs no count).
 
         On PostgreSQL the customers are locked for this transaction first (advisory locks, in id
         order), so two dispatchers deciding one customer's messages at the same moment take turns: the
         second counts what the first decided."""
+        if not customer_ids:
+            return Counter()
         essential = self.rules.essential_triggers
-        if session.get_bind().dialect.name == "postgresql" and customer_ids:
+        if session.get_bind().dialect.name == "postgresql":
             session.execute(text("SELECT pg_advisory_xact_lock(:space, id) FROM unnest(CAST(:ids AS integer[])) AS id "
                                  "ORDER BY id"), {"space": CAP_LOCKS, "ids": sorted(customer_ids)})
         counted = or_(

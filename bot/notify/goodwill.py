@@ -52,19 +52,21 @@ def _pool_version(rule: GoodwillRule) -> tuple[str, float]:
         return str(path), -1.0
 
 
+def _codes(path: str, mtime: float) -> tuple[str, ...]:
+    return _read_pool(path, mtime) if mtime >= 0 else ()
+
+
 def pool(rule: GoodwillRule) -> tuple[str, ...]:
     """The pool's codes in file order (re-read when the file changes); a missing file is an empty pool."""
-    path, mtime = _pool_version(rule)
-    return _read_pool(path, mtime) if mtime >= 0 else ()
+    return _codes(*_pool_version(rule))
 
 
 def next_free_code(session: Session, rule: GoodwillRule) -> str | None:
     """The first code of the pool not given yet (None: the pool is dry), looked up a chunk at a time
     from where this process last found one."""
     path, mtime = _pool_version(rule)
-    codes = _read_pool(path, mtime) if mtime >= 0 else ()
-    bind = session.get_bind()
-    key = (str(bind.engine.url), path, mtime)
+    codes = _codes(path, mtime)
+    key = (str(session.get_bind().engine.url), path, mtime)
     start = _given_before.get(key, 0)
     for at in range(start, len(codes), CHUNK):
         chunk = codes[at:at + CHUNK]
